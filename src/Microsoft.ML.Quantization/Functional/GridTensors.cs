@@ -1,0 +1,125 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Functional;
+
+/// <summary>
+/// A <see cref="QuantizationGrid"/> held as float32 tensors for training: scales [G,1], levels [G,L],
+/// thresholds [G,L-1], an optional code order [G,L] and an optional clip range [G,1] in units of scale
+/// outside which the straight-through gradient is zero. Encode and decode follow
+/// <see cref="ReferenceCodec"/> operation for operation.
+/// </summary>
+internal sealed class GridTensors : IDisposable
+{
+    /// <summary>Takes ownership of the tensors, converting them to float32 (codes to int64).</summary>
+    public GridTensors(int bits, Tensor scales, Tensor levels, Tensor thresholds,
+        Tensor? codeOrder = null, Tensor? clipLow = null, Tensor? clipHigh = null)
+    {
+        Bits = bits;
+        // A zero or non-finite scale (an all-zero tensor) would turn x / s into NaN.
+        var s = scales.to(float64).reshape(-1, 1);
+        Scales = where(s.isfinite() & (s > 0), s, ones_like(s)).to(float32).DetachFromDisposeScope();
+        Levels = levels.to(float32, copy: true).DetachFromDisposeScope();
+        Thresholds = thresholds.to(float32, copy: true).contiguous().DetachFromDisposeScope();
+        CodeOrder = codeOrder?.to(int64, copy: true).DetachFromDisposeScope();
+        ClipLow = clipLow?.to(float32, copy: true).reshape(-1, 1).DetachFromDisposeScope();
+        ClipHigh = clipHigh?.to(float32, copy: true).reshape(-1, 1).DetachFromDisposeScope();
+    }
+
+    /// <summary>Bits per code.</summary>
+    public int Bits { get; }
+
+    /// <summary>Scale per group, [G,1].</summary>
+    public Tensor Scales { get; }
+
+    /// <summary>Levels by code in units of scale, [G,L].</summary>
+    public Tensor Levels { get; }
+
+    /// <summary>Ascending thresholds in units of scale, [G,L-1].</summary>
+    public Tensor Thresholds { get; }
+
+    /// <summary>Code of each interval, [G,L]; null for the identity.</summary>
+    public Tensor? CodeOrder { get; }
+
+    /// <summary>Lower end of the clip in units of scale, [G,1]; null where the scheme does not clip.</summary>
+    public Tensor? ClipLow { get; }
+
+    /// <summary>Upper end of the clip in units of scale, [G,1]; null where the scheme does not clip.</summary>
+    public Tensor? ClipHigh { get; }
+
+    /// <summary>
+    /// A uniform grid whose code k stands for <c>first + k</c>, clipped <paramref name="clipMargin"/>
+    /// beyond its end levels.
+    /// </summary>
+    public static GridTensors Uniform(int bits, Tensor scales, Tensor first, int levelCount, double clipMargin = 0)
+    {
+        using var scope = NewDisposeScope();
+        var f = first.to(float64).reshape(-1, 1);
+        var k = arange(levelCount, float64, device: f.device).unsqueeze(0);
+        return new GridTensors(bits, scales, f + k, f + k[.., ..^1] + 0.5,
+            clipLow: f - clipMargin, clipHigh: f + (levelCount - 1 + clipMargin));
+    }
+
+    /// <summary>
+    /// The uniform grid of 2^bits levels over [lo, hi] (widened to hold 0) with an integer zero point, so
+    /// that 0 is exactly representable.
+    /// </summary>
+    public static GridTensors MinMax(int bits, Tensor lo, Tensor hi)
+    {
+        using var scope = NewDisposeScope();
+        var low = lo.to(float64).clamp_max(0);
+        var high = hi.to(float64).clamp_min(0);
+        int steps = (1 << bits) - 1;
+        var scale = ((high - low) / steps).clamp_min(1e-30);
+        var zeroPoint = (-low / scale).round().clamp(0, steps);
+        return Uniform(bits, scale, -zeroPoint, steps + 1);
+    }
+
+    /// <summary>Codes [G,N] (int64) of x [G,N]: the code order at the count of thresholds ≤ x / s.</summary>
+    public Tensor Encode(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var position = searchsorted(Thresholds, x.detach() / Scales, right: true);
+        var codes = CodeOrder is null ? position : CodeOrder.gather(1, position);
+        return codes.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Values <c>Levels[code] · s</c> of codes [G,N].</summary>
+    public Tensor Decode(Tensor codes) => Levels.gather(1, codes) * Scales;
+
+    /// <summary>
+    /// Quantizes x [G,N] with a straight-through gradient: the value is exactly Decode(Encode(x)); the
+    /// gradient is 1 inside the clip range and 0 outside it.
+    /// </summary>
+    public Tensor Quantize(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var q = Decode(Encode(x));
+        Tensor? mask = null;
+        if (ClipLow is not null && ClipHigh is not null)
+        {
+            var y = x.detach() / Scales;
+            mask = ((y >= ClipLow) & (y <= ClipHigh)).to(x.dtype);
+        }
+        return StraightThrough.Apply(x, q, mask).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Copies the grid to managed arrays.</summary>
+    public QuantizationGrid ToGrid() => new(
+        Bits,
+        Scales.cpu().data<float>().ToArray(),
+        Levels.cpu().contiguous().data<float>().ToArray(),
+        Thresholds.cpu().data<float>().ToArray(),
+        CodeOrder?.cpu().contiguous().data<long>().Select(c => (int)c).ToArray());
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Scales.Dispose();
+        Levels.Dispose();
+        Thresholds.Dispose();
+        CodeOrder?.Dispose();
+        ClipLow?.Dispose();
+        ClipHigh?.Dispose();
+    }
+}

@@ -1,0 +1,47 @@
+using Microsoft.ML.Quantization.Functional;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Schemes;
+
+/// <summary>Powers of two, 2–4 bits (<see cref="QuantizationScheme.PotQ"/>).</summary>
+/// <remarks>
+/// AutoQNN §3.1 (power-of-two levels as in INQ / LogQuant): levels 0 and ±2^−k·s for
+/// k = 0..2^(b−1)−2, i.e. 2^b − 1 levels; nearest-level rounding in the linear domain, clipped at ±s.
+/// The scale s is fitted to the data: among the candidates max|x|·2^(−j/8), j = 0..<see cref="ScaleCandidates"/>−1,
+/// the one with the smallest quantization MSE (a heavy tail otherwise pushes every level out of the bulk).
+/// Multiplying by a level is a shift, which the scoring kernels exploit.
+/// </remarks>
+internal sealed class PotQScheme : QuantizerScheme
+{
+    public static readonly PotQScheme Instance = new();
+
+    /// <summary>How many scales the MSE search tries, each 2^(1/8) below the last (four octaves).</summary>
+    public const int ScaleCandidates = 32;
+
+    public override QuantizationScheme Kind => QuantizationScheme.PotQ;
+    public override int MinBits => 2;
+    public override int MaxBits => 4;
+
+    protected override GridTensors Fit(Tensor x, int bits)
+    {
+        int magnitudes = (1 << (bits - 1)) - 1;
+        var positive = Enumerable.Range(0, magnitudes).Select(k => Math.Pow(2, -k)).Reverse().ToArray();
+        double[] levels = positive.Select(v => -v).Reverse().Append(0).Concat(positive).ToArray();
+        double[] thresholds = levels.Zip(levels.Skip(1), (a, b) => (a + b) / 2).ToArray();
+
+        var maximum = x.abs().amax([1]).clamp_min(1e-30);
+        Tensor? bestScale = null, bestError = null;
+        for (int j = 0; j < ScaleCandidates; j++)
+        {
+            var scale = maximum * Math.Pow(2, -j / 8.0);
+            using var candidate = new GridTensors(bits, scale, Rows(x, levels), Rows(x, thresholds), clipLow: full(x.shape[0], -1.0), clipHigh: full(x.shape[0], 1.0));
+            var error = (candidate.Decode(candidate.Encode(x.to(float32))).to(float64) - x).square().mean([1]);
+            bool first = bestError is null;
+            var better = first ? ones_like(error, ScalarType.Bool) : error < bestError!;
+            bestScale = first ? candidate.Scales.reshape(-1).to(float64) : where(better, candidate.Scales.reshape(-1).to(float64), bestScale!);
+            bestError = first ? error : where(better, error, bestError!);
+        }
+        return new GridTensors(bits, bestScale!, Rows(x, levels), Rows(x, thresholds),
+            clipLow: full(x.shape[0], -1.0, float64, x.device), clipHigh: full(x.shape[0], 1.0, float64, x.device));
+    }
+}

@@ -1,0 +1,90 @@
+using Microsoft.ML.Quantization.Functional;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Schemes;
+
+/// <summary>
+/// A quantizer scheme: how to fit a <see cref="GridTensors"/> to a tensor. Everything else (encode,
+/// decode, the straight-through gradient, export) is shared, so a scheme file holds only its math.
+/// </summary>
+internal abstract class QuantizerScheme
+{
+    /// <summary>Which scheme this is.</summary>
+    public abstract QuantizationScheme Kind { get; }
+
+    /// <summary>Smallest supported bitwidth.</summary>
+    public abstract int MinBits { get; }
+
+    /// <summary>Largest supported bitwidth.</summary>
+    public abstract int MaxBits { get; }
+
+    /// <summary>
+    /// Fits the grid to x, given as [G,N] float64 and detached (statistics in double precision make the
+    /// fitted parameters independent of summation order).
+    /// </summary>
+    protected abstract GridTensors Fit(Tensor x, int bits);
+
+    /// <summary>Fits the grid to x per tensor or per output channel (dimension 0).</summary>
+    public GridTensors Fit(Tensor x, int bits, QuantizationGranularity granularity)
+    {
+        CheckBits(bits);
+        using var scope = NewDisposeScope();
+        return Fit(Groups(x, granularity).detach().to(float64), bits);
+    }
+
+    /// <summary>Training forward: quantizes x with a freshly fitted grid and a straight-through gradient.</summary>
+    public Tensor Quantize(Tensor x, int bits, QuantizationGranularity granularity = QuantizationGranularity.PerTensor)
+    {
+        using var scope = NewDisposeScope();
+        using var grid = Fit(x, bits, granularity);
+        return grid.Quantize(Groups(x, granularity)).reshape(x.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Export: the integer codes of x and the grid that decodes them.</summary>
+    public QuantizedTensor Export(Tensor x, int bits, QuantizationGranularity granularity = QuantizationGranularity.PerTensor)
+    {
+        using var scope = NewDisposeScope();
+        using var grid = Fit(x, bits, granularity);
+        var codes = grid.Encode(Groups(x, granularity)).to(uint8).cpu().contiguous();
+        int[] shape = x.shape.Select(d => checked((int)d)).ToArray();
+        return new QuantizedTensor(Kind, shape, grid.ToGrid(), codes.data<byte>().ToArray());
+    }
+
+    /// <summary>Throws unless the scheme supports <paramref name="bits"/>.</summary>
+    public void CheckBits(int bits)
+    {
+        if (bits < MinBits || bits > MaxBits)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bits), bits,
+                MinBits == MaxBits ? $"{Kind} quantizes to {MinBits} bit(s) only." : $"{Kind} supports {MinBits} to {MaxBits} bits.");
+        }
+    }
+
+    /// <summary>The scheme object for a <see cref="QuantizationScheme"/>.</summary>
+    public static QuantizerScheme For(QuantizationScheme kind) => kind switch
+    {
+        QuantizationScheme.Binary => BinaryScheme.Instance,
+        QuantizationScheme.Ternary => TernaryScheme.Instance,
+        QuantizationScheme.Quaternary => QuaternaryScheme.Instance,
+        QuantizationScheme.FixedQ => FixedQScheme.Instance,
+        QuantizationScheme.ResQ => ResQScheme.Instance,
+        QuantizationScheme.ZoomQ => ZoomQScheme.Instance,
+        QuantizationScheme.ClipQ => ClipQScheme.Instance,
+        QuantizationScheme.PotQ => PotQScheme.Instance,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown quantization scheme."),
+    };
+
+    /// <summary>Views x as [G,N]: G = 1 per tensor, G = x.shape[0] per output channel.</summary>
+    private static Tensor Groups(Tensor x, QuantizationGranularity granularity)
+    {
+        if (granularity == QuantizationGranularity.PerTensor || x.dim() == 0) return x.reshape(1, -1);
+        return x.reshape(x.shape[0], -1);
+    }
+
+    /// <summary>Root mean square per group, [G]: the spread about zero that a zero-centred grid sees.</summary>
+    protected static Tensor RootMeanSquare(Tensor x) => x.square().mean([1]).sqrt();
+
+    /// <summary>A [G,n] tensor holding the same row of constants for every group.</summary>
+    protected static Tensor Rows(Tensor x, params double[] values) =>
+        tensor(values, float64, x.device).unsqueeze(0).expand(x.shape[0], values.Length);
+}
