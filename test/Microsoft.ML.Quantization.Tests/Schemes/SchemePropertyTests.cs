@@ -1,0 +1,119 @@
+using Microsoft.ML.Quantization.Schemes;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Tests.Schemes;
+
+/// <summary>Invariants every scheme keeps at every bitwidth it supports, on four distributions.</summary>
+public class SchemePropertyTests
+{
+    // A conv-like weight [out, in, kh, kw]; per-channel groups are the 12 output channels.
+    private static readonly long[] Shape = { 12, 4, 5, 5 };
+
+    public static IEnumerable<object[]> Cases()
+    {
+        foreach (QuantizationScheme kind in Enum.GetValues<QuantizationScheme>())
+        {
+            var scheme = QuantizerScheme.For(kind);
+            for (int bits = scheme.MinBits; bits <= scheme.MaxBits; bits++)
+                foreach (Distribution distribution in Enum.GetValues<Distribution>())
+                    foreach (QuantizationGranularity granularity in Enum.GetValues<QuantizationGranularity>())
+                        yield return new object[] { kind, bits, distribution, granularity };
+        }
+    }
+
+    private static float[] Input(QuantizationScheme kind, int bits, Distribution distribution) =>
+        Samples.Draw(distribution, (int)Shape.Aggregate((a, b) => a * b), HashCode.Combine(kind, bits, distribution) & 0xffff);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void TrainingForwardEqualsReferenceDecodeOfExportExactly(QuantizationScheme kind, int bits, Distribution distribution, QuantizationGranularity granularity)
+    {
+        using var scope = NewDisposeScope();
+        var scheme = QuantizerScheme.For(kind);
+        float[] values = Input(kind, bits, distribution);
+        var x = tensor(values).reshape(Shape);
+
+        float[] trained = scheme.Quantize(x, bits, granularity).data<float>().ToArray();
+        QuantizedTensor exported = scheme.Export(x, bits, granularity);
+        var managedCodes = new byte[values.Length];
+        ReferenceCodec.Encode(values, exported.Grid, managedCodes);
+
+        Assert.Equal(exported.Codes, managedCodes);
+        Assert.Equal(exported.Decode(), trained);
+        Assert.Equal(granularity == QuantizationGranularity.PerTensor ? 1 : (int)Shape[0], exported.Grid.GroupCount);
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void AtMostTwoToTheBitsLevelsPerGroup(QuantizationScheme kind, int bits, Distribution distribution, QuantizationGranularity granularity)
+    {
+        using var scope = NewDisposeScope();
+        QuantizedTensor exported = QuantizerScheme.For(kind).Export(tensor(Input(kind, bits, distribution)).reshape(Shape), bits, granularity);
+        float[] decoded = exported.Decode();
+        int perGroup = decoded.Length / exported.Grid.GroupCount;
+        for (int g = 0; g < exported.Grid.GroupCount; g++)
+        {
+            int distinct = decoded.Skip(g * perGroup).Take(perGroup).Distinct().Count();
+            Assert.InRange(distinct, 1, 1 << bits);
+        }
+        Assert.All(exported.Codes, c => Assert.True(c < 1 << bits));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void QuantizingTwiceWithTheSameGridChangesNothing(QuantizationScheme kind, int bits, Distribution distribution, QuantizationGranularity granularity)
+    {
+        using var scope = NewDisposeScope();
+        var x = tensor(Input(kind, bits, distribution)).reshape(Shape);
+        using var grid = QuantizerScheme.For(kind).Fit(x, bits, granularity);
+        var groups = granularity == QuantizationGranularity.PerTensor ? x.reshape(1, -1) : x.reshape(Shape[0], -1);
+        var once = grid.Quantize(groups);
+        var twice = grid.Quantize(once);
+        Assert.Equal(once.data<float>().ToArray(), twice.data<float>().ToArray());
+        Assert.Equal(grid.Encode(groups).data<long>().ToArray(), grid.Encode(once).data<long>().ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GradientPassesInsideTheClipAndIsZeroOutside(QuantizationScheme kind, int bits, Distribution distribution, QuantizationGranularity granularity)
+    {
+        using var scope = NewDisposeScope();
+        var scheme = QuantizerScheme.For(kind);
+        float[] values = Input(kind, bits, distribution);
+        var x = tensor(values).reshape(Shape).requires_grad_();
+        scheme.Quantize(x, bits, granularity).sum().backward();
+        float[] gradient = x.grad!.data<float>().ToArray();
+
+        QuantizedTensor exported = scheme.Export(x.detach(), bits, granularity);
+        var grid = exported.Grid;
+        int perGroup = values.Length / grid.GroupCount;
+        for (int i = 0; i < values.Length; i++)
+        {
+            bool inside = ExpectedInsideClip(kind, bits, values, i, perGroup, grid);
+            Assert.Equal(inside ? 1f : 0f, gradient[i]);
+        }
+        if (kind == QuantizationScheme.ClipQ && bits <= 4 && distribution != Distribution.Uniform)
+        {
+            Assert.Contains(0f, gradient); // heavy enough tails do reach beyond c_b·σ
+        }
+    }
+
+    /// <summary>The clip each scheme documents, computed here without the library's clip tensors.</summary>
+    private static bool ExpectedInsideClip(QuantizationScheme kind, int bits, float[] values, int index, int perGroup, QuantizationGrid grid)
+    {
+        int g = index / perGroup;
+        switch (kind)
+        {
+            case QuantizationScheme.Binary or QuantizationScheme.Ternary or QuantizationScheme.ResQ:
+                return true; // sign-like schemes do not clip
+            case QuantizationScheme.ClipQ:
+                double sigma = Math.Sqrt(values.Skip(g * perGroup).Take(perGroup).Average(v => (double)v * v));
+                return Math.Abs(values[index]) <= ClipQScheme.ClipFactors[bits - 2] * sigma;
+            default: // uniform and power-of-two grids clip at their end levels
+                var levels = grid.Levels.Skip(g * grid.LevelCount).Take(grid.LevelCount).ToArray();
+                float y = values[index] / grid.Scales[g];
+                return y >= levels.Min() && y <= levels.Max();
+        }
+    }
+}
