@@ -62,9 +62,9 @@ public class HandComputedSchemeTests
         // Binary keeps mean|x| and signs; FixedQ keeps the exponent of the maximum: both fixed points.
         using var scope = NewDisposeScope();
         var scheme = QuantizerScheme.For(kind);
-        foreach (Distribution distribution in Enum.GetValues<Distribution>())
+        foreach (SurveyDistribution distribution in Enum.GetValues<SurveyDistribution>())
         {
-            var x = tensor(Samples.Draw(distribution, 4096, seed: 3));
+            var x = tensor(SchemeErrorSurvey.Draw(distribution, 4096, seed: 3));
             var once = scheme.Quantize(x, scheme.MaxBits);
             Assert.Equal(once.data<float>().ToArray(), scheme.Quantize(once, scheme.MaxBits).data<float>().ToArray());
         }

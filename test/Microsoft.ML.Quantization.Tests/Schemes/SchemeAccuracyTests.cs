@@ -13,29 +13,22 @@ public class SchemeAccuracyTests
 
     public SchemeAccuracyTests(ITestOutputHelper output) => this.output = output;
 
-    private static double Mse(QuantizationScheme kind, int bits, float[] values)
-    {
-        using var scope = NewDisposeScope();
-        float[] quantized = QuantizerScheme.For(kind).Quantize(tensor(values), bits).data<float>().ToArray();
-        return Samples.MeanSquaredError(values, quantized);
-    }
-
     public static IEnumerable<object[]> MultiBitCases() =>
         from kind in Enum.GetValues<QuantizationScheme>()
         where QuantizerScheme.For(kind).MaxBits > QuantizerScheme.For(kind).MinBits
-        from distribution in Enum.GetValues<Distribution>()
-        select new object[] { kind, distribution };
+        from distribution in Enum.GetValues<SurveyDistribution>()
+        select new object[] { kind, distribution.ToString() };
 
     [Theory]
     [MemberData(nameof(MultiBitCases))]
-    public void ErrorFallsAsBitsGrow(QuantizationScheme kind, Distribution distribution)
+    public void ErrorFallsAsBitsGrow(QuantizationScheme kind, string distribution)
     {
         var scheme = QuantizerScheme.For(kind);
-        float[] values = Samples.Draw(distribution, SampleCount, seed: 7);
+        float[] values = SchemeErrorSurvey.Draw(Enum.Parse<SurveyDistribution>(distribution), SampleCount, seed: 7);
         double previous = double.PositiveInfinity;
         for (int bits = scheme.MinBits; bits <= scheme.MaxBits; bits++)
         {
-            double mse = Mse(kind, bits, values);
+            double mse = SchemeErrorSurvey.Mse(kind, bits, values);
             Assert.True(mse < previous, $"{kind} on {distribution}: MSE {mse:G4} at {bits} bits is not below {previous:G4} at {bits - 1}.");
             previous = mse;
         }
@@ -44,32 +37,12 @@ public class SchemeAccuracyTests
     [Fact]
     public void RanksSchemesByErrorAtThreeBitsLikeFigure2()
     {
-        var table = new Dictionary<(Distribution, QuantizationScheme), double>();
-        output.WriteLine("Relative quantization MSE (MSE / E[x²]) at 3 bits (Binary 1, Ternary and Quaternary 2), 65,536 samples:");
-        output.WriteLine("| scheme | " + string.Join(" | ", Enum.GetValues<Distribution>()) + " |");
-        output.WriteLine("|---|" + string.Concat(Enumerable.Repeat("---|", Enum.GetValues<Distribution>().Length)));
-        var samples = Enum.GetValues<Distribution>().ToDictionary(d => d, d => Samples.Draw(d, SampleCount, seed: 2024));
-        foreach (QuantizationScheme kind in Enum.GetValues<QuantizationScheme>())
-        {
-            var scheme = QuantizerScheme.For(kind);
-            int bits = Math.Clamp(3, scheme.MinBits, scheme.MaxBits);
-            var row = new List<string>();
-            foreach (var (distribution, values) in samples)
-            {
-                double energy = values.Average(v => (double)v * v);
-                double relative = Mse(kind, bits, values) / energy;
-                table[(distribution, kind)] = relative;
-                row.Add(relative.ToString("F5"));
-            }
-            output.WriteLine($"| {kind}-{bits} | {string.Join(" | ", row)} |");
-        }
-        foreach (Distribution distribution in Enum.GetValues<Distribution>())
-        {
-            var ranking = Enum.GetValues<QuantizationScheme>().OrderBy(k => table[(distribution, k)]);
-            output.WriteLine($"{distribution}: {string.Join(" < ", ranking)}");
-        }
+        var cells = SchemeErrorSurvey.Run(bits: 3, SampleCount, seed: 2024);
+        output.WriteLine(SchemeErrorSurvey.ToMarkdown(cells));
+        double Error(SurveyDistribution d, QuantizationScheme s) => cells.Single(c => c.Distribution == d && c.Scheme == s).RelativeMse;
 
-        Assert.True(table[(Distribution.Normal, QuantizationScheme.ClipQ)] < table[(Distribution.Normal, QuantizationScheme.ZoomQ)]);
-        Assert.True(table[(Distribution.LogNormal, QuantizationScheme.PotQ)] < table[(Distribution.LogNormal, QuantizationScheme.ZoomQ)]);
+        Assert.Equal(4 * Enum.GetValues<QuantizationScheme>().Length, cells.Count);
+        Assert.True(Error(SurveyDistribution.Normal, QuantizationScheme.ClipQ) < Error(SurveyDistribution.Normal, QuantizationScheme.ZoomQ));
+        Assert.True(Error(SurveyDistribution.LogNormal, QuantizationScheme.PotQ) < Error(SurveyDistribution.LogNormal, QuantizationScheme.ZoomQ));
     }
 }

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using Microsoft.ML.Quantization.Schemes;
+
+// Benchmarks and reports whose outputs are kept under docs/benchmarks/ (see the README).
+//   dotnet run --project src/Samples/Benchmarks -c Release -- schemes [--bits 3] [--samples 65536] [--out docs/benchmarks]
+string command = args.FirstOrDefault() ?? "schemes";
+string Option(string name, string fallback)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+}
+
+switch (command)
+{
+    case "schemes":
+        int bits = int.Parse(Option("--bits", "3"));
+        int samples = int.Parse(Option("--samples", "65536"));
+        string outDir = Option("--out", Path.Combine("docs", "benchmarks"));
+        Directory.CreateDirectory(outDir);
+        var cells = SchemeErrorSurvey.Run(bits, samples, seed: 2024);
+        string markdown = $"# Quantization error by scheme and distribution ({bits} bits)\n\n" +
+            $"Relative MSE (MSE / E[x²]) of per-tensor quantization on {samples:N0} samples; Binary is 1 bit, Ternary and Quaternary 2 bits.\n" +
+            $"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- schemes --bits {bits} --samples {samples}`\n\n" +
+            SchemeErrorSurvey.ToMarkdown(cells);
+        string stem = Path.Combine(outDir, $"scheme-mse-{bits}bit");
+        File.WriteAllText(stem + ".md", markdown);
+        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(cells.Select(c => new
+        {
+            scheme = c.Scheme.ToString(), bits = c.Bits, distribution = c.Distribution.ToString(), relativeMse = c.RelativeMse,
+        }), new JsonSerializerOptions { WriteIndented = true }));
+        Console.Write(markdown);
+        Console.WriteLine($"\nwritten: {stem}.md, {stem}.json");
+        return 0;
+    default:
+        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes");
+        return 2;
+}
