@@ -1,0 +1,47 @@
+namespace Microsoft.ML.Quantization;
+
+/// <summary>
+/// One vertex of a <see cref="NetworkGraph"/>: an operation, the names of the nodes it reads, its sizes,
+/// and the quantizers QAG attached to it. Sizes that shape inference can derive may be left null.
+/// </summary>
+public sealed record GraphNode
+{
+    /// <summary>Unique name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The operation.</summary>
+    public required NodeKind Kind { get; init; }
+
+    /// <summary>Names of the input nodes, or <see cref="NetworkGraph.InputName"/> for the graph input.</summary>
+    public IReadOnlyList<string> Inputs { get; init; } = Array.Empty<string>();
+
+    /// <summary>Output channels (Conv2d) or features (Linear), the hidden size (LSTM) or the embedding size.</summary>
+    public int Units { get; init; }
+
+    /// <summary>Declared input channels or features; null to infer.</summary>
+    public int? InputUnits { get; init; }
+
+    /// <summary>Kernel size of convolution and pooling.</summary>
+    public int Kernel { get; init; } = 1;
+
+    /// <summary>Stride of convolution and pooling.</summary>
+    public int Stride { get; init; } = 1;
+
+    /// <summary>Zero padding of convolution and pooling.</summary>
+    public int Padding { get; init; }
+
+    /// <summary>Whether Conv2d and Linear add a bias.</summary>
+    public bool Bias { get; init; } = true;
+
+    /// <summary>Vocabulary size of an Embedding.</summary>
+    public int Vocabulary { get; init; }
+
+    /// <summary>Drop probability of a Dropout.</summary>
+    public double Rate { get; init; }
+
+    /// <summary>Weight quantizer of an expensive node (set by QAG), or null.</summary>
+    public QuantizerSpec? WeightQuantizer { get; init; }
+
+    /// <summary>The quantizer of a <see cref="NodeKind.Quantize"/> node.</summary>
+    public QuantizerSpec? ActivationQuantizer { get; init; }
+}

@@ -1,0 +1,88 @@
+namespace Microsoft.ML.Quantization;
+
+/// <summary>
+/// Fluent construction of a <see cref="NetworkGraph"/>. Each call appends a node that reads the previous
+/// node (or the nodes named in <c>from</c>), so a plain chain needs no wiring:
+/// <code>
+///   var graph = new NetworkGraphBuilder(1, 28, 28)
+///       .Conv2d("conv1", 32, kernel: 3, padding: 1).BatchNorm("bn1").ReLU("relu1").MaxPool("pool1", 2)
+///       .Flatten("flat").Linear("fc", 10)
+///       .Build();
+/// </code>
+/// </summary>
+public sealed class NetworkGraphBuilder
+{
+    private readonly int[] inputShape;
+    private readonly List<GraphNode> nodes = new();
+
+    /// <summary>Starts a graph whose input has the given shape (without the batch dimension).</summary>
+    public NetworkGraphBuilder(params int[] inputShape) => this.inputShape = inputShape;
+
+    /// <summary>Name of the last node added (the graph input before any).</summary>
+    public string Last => nodes.Count == 0 ? NetworkGraph.InputName : nodes[^1].Name;
+
+    /// <summary>Appends any node; its inputs default to the last node.</summary>
+    public NetworkGraphBuilder Add(GraphNode node)
+    {
+        nodes.Add(node.Inputs.Count == 0 && node.Kind != NodeKind.Add ? node with { Inputs = new[] { Last } } : node);
+        return this;
+    }
+
+    /// <summary>Appends a 2-D convolution.</summary>
+    public NetworkGraphBuilder Conv2d(string name, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Conv2d, Units = outChannels, Kernel = kernel, Stride = stride, Padding = padding, Bias = bias, Inputs = From(from) });
+
+    /// <summary>Appends a fully connected layer.</summary>
+    public NetworkGraphBuilder Linear(string name, int outFeatures, bool bias = true, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Linear, Units = outFeatures, Bias = bias, Inputs = From(from) });
+
+    /// <summary>Appends batch normalisation.</summary>
+    public NetworkGraphBuilder BatchNorm(string name, string? from = null) => Simple(name, NodeKind.BatchNorm, from);
+
+    /// <summary>Appends a ReLU.</summary>
+    public NetworkGraphBuilder ReLU(string name, string? from = null) => Simple(name, NodeKind.ReLU, from);
+
+    /// <summary>Appends a PReLU.</summary>
+    public NetworkGraphBuilder PReLU(string name, string? from = null) => Simple(name, NodeKind.PReLU, from);
+
+    /// <summary>Appends a BCPReLU.</summary>
+    public NetworkGraphBuilder BCPReLU(string name, string? from = null) => Simple(name, NodeKind.BCPReLU, from);
+
+    /// <summary>Appends max pooling.</summary>
+    public NetworkGraphBuilder MaxPool(string name, int kernel, int? stride = null, int padding = 0, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.MaxPool, Kernel = kernel, Stride = stride ?? kernel, Padding = padding, Inputs = From(from) });
+
+    /// <summary>Appends average pooling.</summary>
+    public NetworkGraphBuilder AvgPool(string name, int kernel, int? stride = null, int padding = 0, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.AvgPool, Kernel = kernel, Stride = stride ?? kernel, Padding = padding, Inputs = From(from) });
+
+    /// <summary>Appends global average pooling.</summary>
+    public NetworkGraphBuilder GlobalAvgPool(string name, string? from = null) => Simple(name, NodeKind.GlobalAvgPool, from);
+
+    /// <summary>Appends a flatten.</summary>
+    public NetworkGraphBuilder Flatten(string name, string? from = null) => Simple(name, NodeKind.Flatten, from);
+
+    /// <summary>Appends dropout.</summary>
+    public NetworkGraphBuilder Dropout(string name, double rate, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Dropout, Rate = rate, Inputs = From(from) });
+
+    /// <summary>Appends a residual sum of two nodes.</summary>
+    public NetworkGraphBuilder Sum(string name, string left, string right) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Add, Inputs = new[] { left, right } });
+
+    /// <summary>Appends an embedding of token ids.</summary>
+    public NetworkGraphBuilder Embedding(string name, int vocabulary, int dimension, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Embedding, Vocabulary = vocabulary, Units = dimension, Inputs = From(from) });
+
+    /// <summary>Appends an LSTM that outputs its last hidden state.</summary>
+    public NetworkGraphBuilder Lstm(string name, int hidden, string? from = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Lstm, Units = hidden, Inputs = From(from) });
+
+    /// <summary>Builds the graph, with the last node as output; shape errors are thrown here.</summary>
+    public NetworkGraph Build() => new(inputShape, nodes);
+
+    private NetworkGraphBuilder Simple(string name, NodeKind kind, string? from) =>
+        Add(new GraphNode { Name = name, Kind = kind, Inputs = From(from) });
+
+    private IReadOnlyList<string> From(string? from) => new[] { from ?? Last };
+}

@@ -1,0 +1,36 @@
+namespace Microsoft.ML.Quantization;
+
+/// <summary>The operations a <see cref="NetworkGraph"/> node can perform.</summary>
+public enum NodeKind
+{
+    /// <summary>2-D convolution over [C,H,W].</summary>
+    Conv2d,
+    /// <summary>Fully connected layer over a vector.</summary>
+    Linear,
+    /// <summary>Batch normalisation over channels (or features).</summary>
+    BatchNorm,
+    /// <summary>max(x, 0).</summary>
+    ReLU,
+    /// <summary>ReLU with a learnable negative slope.</summary>
+    PReLU,
+    /// <summary>Bilateral clipping parametric ReLU (see BCPReLU).</summary>
+    BCPReLU,
+    /// <summary>Max pooling.</summary>
+    MaxPool,
+    /// <summary>Average pooling.</summary>
+    AvgPool,
+    /// <summary>Average over all spatial positions: [C,H,W] to [C].</summary>
+    GlobalAvgPool,
+    /// <summary>Reshape to a vector.</summary>
+    Flatten,
+    /// <summary>Element-wise sum of two inputs of equal shape (residual connection).</summary>
+    Add,
+    /// <summary>Dropout (identity at scoring).</summary>
+    Dropout,
+    /// <summary>Token ids [T] to vectors [T,D].</summary>
+    Embedding,
+    /// <summary>LSTM over [T,D]; outputs the last hidden state [H].</summary>
+    Lstm,
+    /// <summary>Activation quantizer inserted by QAG.</summary>
+    Quantize,
+}

@@ -1,0 +1,55 @@
+using Xunit;
+
+namespace Microsoft.ML.Quantization.Tests.Graph;
+
+public class NetworkGraphTests
+{
+    [Fact]
+    public void BuiltInsHaveTheExpectedShapes()
+    {
+        var vgg = NetworkGraphs.VggSmall();
+        Assert.Equal(new[] { 128 * 3 * 3 }, vgg.Shapes["flatten"]);
+        Assert.Equal(10, vgg.OutputSize);
+        Assert.Equal(6, vgg.Nodes.Count(n => n.Kind == NodeKind.Conv2d));
+
+        var cifar = NetworkGraphs.VggSmall(channels: 3, size: 32, activation: NodeKind.BCPReLU);
+        Assert.Equal(new[] { 128 * 4 * 4 }, cifar.Shapes["flatten"]);
+        Assert.Equal(6, cifar.Nodes.Count(n => n.Kind == NodeKind.BCPReLU));
+
+        var resnet = NetworkGraphs.ResNet20();
+        Assert.Equal(new[] { 64, 8, 8 }, resnet.Shapes["s3b3.relu2"]);
+        Assert.Equal(19 + 2, resnet.Nodes.Count(n => n.Kind == NodeKind.Conv2d));
+        Assert.Equal(9, resnet.Nodes.Count(n => n.Kind == NodeKind.Add));
+
+        Assert.Equal(new[] { 16 * 5 * 5 }, NetworkGraphs.LeNet5().Shapes["flatten"]); // 28 → pool 14 → conv5 10 → pool 5
+
+        var text = NetworkGraphs.TextLstm(vocabulary: 5000, sequenceLength: 100);
+        Assert.Equal(new[] { 100, 64 }, text.Shapes["embedding"]);
+        Assert.Equal(new[] { 128 }, text.Shapes["lstm"]);
+        Assert.Equal(2, text.OutputSize);
+    }
+
+    [Fact]
+    public void MismatchedLinearNamesTheNodeAndBothSizes()
+    {
+        var builder = new NetworkGraphBuilder(1, 28, 28).Conv2d("conv", 32, kernel: 3, padding: 1).MaxPool("pool", 2).Flatten("flat")
+            .Add(new GraphNode { Name = "fc1", Kind = NodeKind.Linear, Units = 10, InputUnits = 3136 });
+        var error = Assert.Throws<ArgumentException>(() => builder.Build());
+        Assert.Contains("Linear 'fc1' expects 3136 inputs, receives 6272", error.Message);
+    }
+
+    [Fact]
+    public void MalformedGraphsAreRejectedWithTheNodeName()
+    {
+        Assert.Contains("Linear 'fc' expects a vector",
+            Assert.Throws<ArgumentException>(() => new NetworkGraphBuilder(1, 8, 8).Linear("fc", 2).Build()).Message);
+        Assert.Contains("'add'",
+            Assert.Throws<ArgumentException>(() => new NetworkGraphBuilder(1, 8, 8).Conv2d("a", 4, 3).Conv2d("b", 4, 1, from: "input").Sum("add", "a", "b").Build()).Message);
+        Assert.Contains("'nowhere'",
+            Assert.Throws<ArgumentException>(() => new NetworkGraphBuilder(1, 8, 8).ReLU("r", from: "nowhere").Build()).Message);
+        Assert.Contains("used twice",
+            Assert.Throws<ArgumentException>(() => new NetworkGraphBuilder(1, 8, 8).ReLU("r").ReLU("r").Build()).Message);
+        Assert.Contains("does not fit",
+            Assert.Throws<ArgumentException>(() => new NetworkGraphBuilder(1, 4, 4).Conv2d("c", 4, kernel: 7).Build()).Message);
+    }
+}
