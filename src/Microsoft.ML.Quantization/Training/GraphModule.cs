@@ -1,0 +1,85 @@
+using Microsoft.ML.Quantization.Activations;
+using Microsoft.ML.Quantization.Training.Layers;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.Quantization.Training;
+
+/// <summary>
+/// A TorchSharp module that executes a (quantized) <see cref="NetworkGraph"/>: one submodule per node,
+/// named after it, run in the graph's topological order on a batch [B, ...input shape].
+/// </summary>
+internal sealed class GraphModule : Module<Tensor, Tensor>
+{
+    private readonly NetworkGraph graph;
+    private readonly ModuleDict<Module<Tensor, Tensor>> layers = new();
+
+    public GraphModule(NetworkGraph graph, BCPReLUOptions? activationOptions = null) : base("graph")
+    {
+        this.graph = graph;
+        foreach (var node in graph.Nodes)
+        {
+            var layer = Create(node, activationOptions ?? new BCPReLUOptions());
+            if (layer is not null) layers.Add(ModuleName(node.Name), layer);
+        }
+        RegisterComponents();
+    }
+
+    /// <summary>The graph this module executes.</summary>
+    public NetworkGraph Graph => graph;
+
+    /// <summary>Sum of every BCPReLU's clip regularisation.</summary>
+    public Tensor RegularizationLoss()
+    {
+        var total = zeros(1);
+        foreach (var activation in layers.values().OfType<BCPReLU>()) total = total + activation.RegularizationLoss();
+        return total.sum();
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [NetworkGraph.InputName] = input };
+        foreach (var node in graph.Nodes)
+        {
+            var x = values[node.Inputs[0]];
+            values[node.Name] = node.Kind switch
+            {
+                NodeKind.Add => x + values[node.Inputs[1]],
+                NodeKind.ReLU => functional.relu(x),
+                NodeKind.Flatten => x.flatten(1),
+                NodeKind.GlobalAvgPool => x.mean(new long[] { 2, 3 }),
+                NodeKind.MaxPool => functional.max_pool2d(x, node.Kernel, node.Stride, node.Padding),
+                NodeKind.AvgPool => functional.avg_pool2d(x, node.Kernel, node.Stride, node.Padding),
+                NodeKind.Dropout => functional.dropout(x, node.Rate, training),
+                _ => layers[ModuleName(node.Name)].call(x),
+            };
+        }
+        return values[graph.Output];
+    }
+
+    private Module<Tensor, Tensor>? Create(GraphNode node, BCPReLUOptions activationOptions)
+    {
+        var input = graph.Shapes[node.Inputs[0]];
+        string name = ModuleName(node.Name);
+        return node.Kind switch
+        {
+            NodeKind.Conv2d => new QuantConv2d(name, input[0], node),
+            NodeKind.Linear => new QuantLinear(name, input[0], node),
+            NodeKind.Embedding => new QuantEmbedding(name, node),
+            NodeKind.Lstm => new QuantLstm(name, input[1], node, StateQuantizer(node)),
+            NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0]) : BatchNorm1d(input[0]),
+            NodeKind.PReLU => PReLU(1, 0.25),
+            NodeKind.BCPReLU => new BCPReLU(activationOptions, name),
+            NodeKind.Quantize => new ActivationQuantizer(name, node.ActivationQuantizer!),
+            _ => null, // parameter-free nodes run inline in forward
+        };
+    }
+
+    /// <summary>The LSTM's recurrent state uses the same quantizer QAG put on its input edge.</summary>
+    private QuantizerSpec? StateQuantizer(GraphNode lstm) =>
+        graph.Nodes.FirstOrDefault(n => n.Name == lstm.Inputs[0] && n.Kind == NodeKind.Quantize)?.ActivationQuantizer;
+
+    /// <summary>TorchSharp module names may not contain '.'.</summary>
+    private static string ModuleName(string node) => node.Replace('.', '_');
+}

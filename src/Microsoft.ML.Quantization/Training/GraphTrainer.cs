@@ -1,0 +1,145 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.Quantization.Training;
+
+/// <summary>
+/// Trains a <see cref="GraphModule"/> with cross-entropy: shuffles with a generator seeded per epoch (so a
+/// resumed run sees the same batches), reports progress after every batch, stops with a clear error on a
+/// non-finite loss, and checkpoints after every epoch.
+/// </summary>
+internal sealed class GraphTrainer
+{
+    private const string CheckpointFile = "checkpoint.bin";
+    private readonly TrainingOptions options;
+    private readonly string stage;
+    private readonly Action<string> log;
+
+    public GraphTrainer(TrainingOptions options, string stage, Action<string>? log = null)
+    {
+        options.Validate();
+        this.options = options;
+        this.stage = stage;
+        this.log = log ?? (_ => { });
+    }
+
+    /// <summary>Builds the module for <paramref name="graph"/> with the run's seed, so initialisation repeats.</summary>
+    public GraphModule CreateModule(NetworkGraph graph, BCPReLUOptions? activations = null)
+    {
+        random.manual_seed(options.Seed);
+        return new GraphModule(graph, activations).to(new Device(options.Device));
+    }
+
+    /// <summary>Trains in place and returns one record per epoch run here (resumed epochs are skipped).</summary>
+    public IReadOnlyList<EpochRecord> Train(GraphModule model, TrainingData data)
+    {
+        var device = new Device(options.Device);
+        var parameters = model.parameters().ToList();
+        using var optimizer = options.Optimizer == OptimizerKind.Sgd
+            ? (torch.optim.Optimizer)torch.optim.SGD(parameters, options.LearningRate, options.Momentum, weight_decay: options.WeightDecay)
+            : torch.optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+
+        int start = ResumeFrom(model);
+        var history = new List<EpochRecord>();
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        int batches = (int)((data.Count + options.BatchSize - 1) / options.BatchSize);
+        for (int epoch = start + 1; epoch <= options.Epochs; epoch++)
+        {
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = RateAt(epoch);
+            model.train();
+            var epochWatch = System.Diagnostics.Stopwatch.StartNew();
+            double lossSum = 0;
+            long correct = 0, seen = 0;
+            using var generator = new Generator((ulong)(options.Seed * 7919L + epoch));
+            using var order = randperm(data.Count, generator: generator);
+            for (int b = 0; b < batches; b++)
+            {
+                using var scope = NewDisposeScope();
+                var index = order.narrow(0, (long)b * options.BatchSize, Math.Min(options.BatchSize, data.Count - (long)b * options.BatchSize));
+                var x = data.Features.index_select(0, index).to(device);
+                var y = data.Labels.index_select(0, index).to(device);
+                optimizer.zero_grad();
+                var logits = model.call(x);
+                var loss = functional.cross_entropy(logits, y) + model.RegularizationLoss().to(device);
+                float value = loss.item<float>();
+                if (!float.IsFinite(value))
+                    throw new InvalidOperationException($"{stage}: the loss became {value} at epoch {epoch}, batch {b + 1}. Lower the learning rate or check the input for NaN or Inf values.");
+                loss.backward();
+                optimizer.step();
+
+                lossSum += value * index.shape[0];
+                seen += index.shape[0];
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+                Report(epoch, b + 1, batches, lossSum / seen, (double)correct / seen, watch.Elapsed, start);
+            }
+            var record = new EpochRecord(epoch, lossSum / seen, (double)correct / seen, epochWatch.Elapsed.TotalSeconds);
+            history.Add(record);
+            log($"{stage}: epoch {epoch}/{options.Epochs} loss {record.Loss:F4} accuracy {record.Accuracy:P2} in {record.Seconds:F1} s");
+            SaveCheckpoint(model, epoch);
+        }
+        return history;
+    }
+
+    /// <summary>Accuracy of <paramref name="model"/> on <paramref name="data"/>, in eval mode without gradients.</summary>
+    public static double Accuracy(GraphModule model, TrainingData data, int batchSize, string device = "cpu")
+    {
+        model.eval();
+        using var _ = no_grad();
+        long correct = 0;
+        for (long start = 0; start < data.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            long n = Math.Min(batchSize, data.Count - start);
+            var logits = model.call(data.Features.narrow(0, start, n).to(new Device(device)));
+            correct += logits.argmax(1).cpu().eq(data.Labels.narrow(0, start, n)).sum().item<long>();
+        }
+        return (double)correct / data.Count;
+    }
+
+    private double RateAt(int epoch) => options.Schedule switch
+    {
+        LearningRateSchedule.Cosine => options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (epoch - 1) / Math.Max(1, options.Epochs))),
+        LearningRateSchedule.Step => options.LearningRate * (epoch > options.Epochs * 3 / 4 ? 0.01 : epoch > options.Epochs / 2 ? 0.1 : 1),
+        _ => options.LearningRate,
+    };
+
+    private void Report(int epoch, int batch, int batches, double loss, double accuracy, TimeSpan elapsed, int start)
+    {
+        if (options.Progress is null) return;
+        double done = (epoch - start - 1) * batches + batch, total = (options.Epochs - start) * (double)batches;
+        var remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / done * (total - done));
+        options.Progress.Report(new TrainingProgress(stage, epoch, options.Epochs, batch, batches, loss, accuracy, elapsed, remaining));
+    }
+
+    /// <summary>Loads the last checkpoint of this stage, if any, and returns its epoch (0 when starting fresh).</summary>
+    private int ResumeFrom(GraphModule model)
+    {
+        string? path = CheckpointPath();
+        if (path is null || !File.Exists(path)) return 0;
+        using var reader = new BinaryReader(File.OpenRead(path));
+        if (reader.ReadString() != stage) return 0;
+        int epoch = reader.ReadInt32();
+        model.load(reader);
+        log($"{stage}: resumed after epoch {epoch} from {path}");
+        return Math.Min(epoch, options.Epochs);
+    }
+
+    private void SaveCheckpoint(GraphModule model, int epoch)
+    {
+        string? path = CheckpointPath();
+        if (path is null) return;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        string temporary = path + ".tmp";
+        using (var writer = new BinaryWriter(File.Create(temporary)))
+        {
+            writer.Write(stage);
+            writer.Write(epoch);
+            model.save(writer);
+        }
+        File.Move(temporary, path, overwrite: true); // atomic: a crash never leaves half a checkpoint
+    }
+
+    private string? CheckpointPath() => options.CheckpointDirectory is null ? null
+        : Path.Combine(options.CheckpointDirectory, string.Concat(stage.Select(c => char.IsLetterOrDigit(c) ? c : '-')) + "-" + CheckpointFile);
+}
