@@ -28,10 +28,50 @@ internal static class ColumnMapping
         return estimator.Fit(ml.Data.LoadFromEnumerable(new List<VectorInput>(), input));
     }
 
+    /// <summary>
+    /// A classifier's output: a float vector input column mapped to <c>Score</c> (class probabilities,
+    /// with slot names) and <c>PredictedLabel</c> (a key whose values are <paramref name="classNames"/>).
+    /// </summary>
+    public static IEstimator<ITransformer> Classifier(string inputColumn, int inputLength, IReadOnlyList<string> classNames, Action<float[], float[]> scores, out IDataView emptyInput)
+    {
+        var ml = new MLContext();
+        var input = SchemaDefinition.Create(typeof(VectorInput));
+        input[0].ColumnName = inputColumn;
+        input[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, inputLength);
+        int classes = classNames.Count;
+        var names = new VBuffer<ReadOnlyMemory<char>>(classes, classNames.Select(n => n.AsMemory()).ToArray());
+        var namesType = new VectorDataViewType(TextDataViewType.Instance, classes);
+        var output = SchemaDefinition.Create(typeof(ClassifierOutput));
+        output[nameof(ClassifierOutput.Score)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, classes);
+        output[nameof(ClassifierOutput.Score)].AddAnnotation("SlotNames", names, namesType);
+        output[nameof(ClassifierOutput.PredictedLabel)].ColumnType = new KeyDataViewType(typeof(uint), classes);
+        output[nameof(ClassifierOutput.PredictedLabel)].AddAnnotation("KeyValues", names, namesType);
+        emptyInput = ml.Data.LoadFromEnumerable(new List<VectorInput>(), input);
+        return ml.Transforms.CustomMapping<VectorInput, ClassifierOutput>(
+            (source, destination) =>
+            {
+                var probabilities = new float[classes];
+                scores(source.Input, probabilities);
+                int best = 0;
+                for (int k = 1; k < classes; k++) if (probabilities[k] > probabilities[best]) best = k;
+                destination.Score = probabilities;
+                // The mapping's key output is 0-based: ML.NET stores it as the 1-based key best + 1 (0 means missing).
+                destination.PredictedLabel = (uint)best;
+            },
+            contractName: null, input, output);
+    }
+
     /// <summary>Input row of <see cref="Vector"/>.</summary>
     internal sealed class VectorInput
     {
         public float[] Input { get; set; } = Array.Empty<float>();
+    }
+
+    /// <summary>Output row of <see cref="Classifier"/>.</summary>
+    internal sealed class ClassifierOutput
+    {
+        public float[] Score { get; set; } = Array.Empty<float>();
+        public uint PredictedLabel { get; set; }
     }
 
     /// <summary>Output row of <see cref="Vector"/>.</summary>

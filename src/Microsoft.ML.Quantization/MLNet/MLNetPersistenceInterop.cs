@@ -14,7 +14,8 @@ namespace Microsoft.ML.Quantization.MLNet;
 /// cannot bring back trained weights. This bridge therefore uses reflection to
 /// (1) write a version header and our payload through <c>ModelSaveContext</c>,
 /// (2) read them back through <c>ModelLoadContext</c>, and
-/// (3) add a loadable class for our loader signature to a <see cref="ComponentCatalog"/>.
+/// (3) add a loadable class for our loader signature to a <see cref="ComponentCatalog"/>, and
+/// (4) reach the environment behind a trainer catalog, so that our trainers log through <c>mlContext.Log</c>.
 /// Every member is resolved once, up front; if ML.NET's version or any member differs, the first use
 /// throws a <see cref="NotSupportedException"/> naming what changed, rather than failing later.
 /// </remarks>
@@ -110,6 +111,13 @@ internal static class MLNetPersistenceInterop
         m.AddClass.Invoke(catalog, new object[] { info, new[] { loaderSignature }, false });
     }
 
+    /// <summary>The <see cref="IHostEnvironment"/> behind an ML.NET catalog (for logging through <c>mlContext.Log</c>).</summary>
+    public static IHostEnvironment EnvironmentOf(object catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return (IHostEnvironment)Resolved.Value.CatalogEnvironment.GetValue(catalog)!;
+    }
+
     private sealed record Members(
         MethodInfo SaveCheckAtModel,
         MethodInfo SetVersionInfo,
@@ -121,7 +129,8 @@ internal static class MLNetPersistenceInterop
         Type SignatureLoadModel,
         ConstructorInfo LoadableClassAttributeConstructor,
         ConstructorInfo LoadableClassInfoConstructor,
-        MethodInfo AddClass)
+        MethodInfo AddClass,
+        PropertyInfo CatalogEnvironment)
     {
         public static Members Resolve()
         {
@@ -143,6 +152,7 @@ internal static class MLNetPersistenceInterop
             Type? attribute = core.GetType("Microsoft.ML.LoadableClassAttribute");
             Type? attributeBase = core.GetType("Microsoft.ML.LoadableClassAttributeBase");
             Type? classInfo = typeof(ComponentCatalog).GetNestedType("LoadableClassInfo", BindingFlags.NonPublic);
+            Type? internalCatalog = typeof(MLContext).Assembly.GetType("Microsoft.ML.Data.IInternalCatalog");
             var members = new Members(
                 Need(typeof(ModelSaveContext).GetMethod("CheckAtModel", Instance, Type.EmptyTypes), "ModelSaveContext.CheckAtModel()"),
                 Need(versionInfo is null ? null : typeof(ModelSaveContext).GetMethod("SetVersionInfo", Instance, new[] { versionInfo }), "ModelSaveContext.SetVersionInfo(VersionInfo)"),
@@ -154,7 +164,8 @@ internal static class MLNetPersistenceInterop
                 Need(signature, "SignatureLoadModel"),
                 Need(attribute?.GetConstructor(Instance, new[] { typeof(Type), typeof(Type), typeof(Type), typeof(Type[]), typeof(string), typeof(string[]) }), "LoadableClassAttribute(Type, Type, Type, Type[], string, string[])"),
                 Need(attributeBase is null ? null : classInfo?.GetConstructor(Instance, new[] { attributeBase, typeof(MethodInfo), typeof(ConstructorInfo), typeof(MethodInfo), typeof(bool) }), "ComponentCatalog.LoadableClassInfo(...)"),
-                Need(classInfo is null ? null : typeof(ComponentCatalog).GetMethod("AddClass", Instance, new[] { classInfo, typeof(string[]), typeof(bool) }), "ComponentCatalog.AddClass(LoadableClassInfo, string[], bool)"));
+                Need(classInfo is null ? null : typeof(ComponentCatalog).GetMethod("AddClass", Instance, new[] { classInfo, typeof(string[]), typeof(bool) }), "ComponentCatalog.AddClass(LoadableClassInfo, string[], bool)"),
+                Need(internalCatalog?.GetProperty("Environment"), "IInternalCatalog.Environment"));
             if (missing.Count > 0)
                 throw new NotSupportedException($"Microsoft.ML {found} lacks members MLQuant persistence needs: {string.Join(", ", missing)}.");
             return members;

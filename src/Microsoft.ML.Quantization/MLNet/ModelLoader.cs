@@ -19,7 +19,11 @@ internal static class ModelLoader
     /// <summary>Version of the header (the payload container has its own).</summary>
     public const uint HeaderVersion = 0x00010001;
 
-    private static readonly ConcurrentDictionary<string, Func<BinaryReader, ushort, ITransformer>> Loaders = new(StringComparer.Ordinal);
+    // Built-in kinds are listed here, not registered by the types themselves: a model may load before any of them is touched.
+    private static readonly ConcurrentDictionary<string, Func<BinaryReader, ushort, ITransformer>> Loaders = new(StringComparer.Ordinal)
+    {
+        [ImageClassifierTransformer.Kind] = ImageClassifierTransformer.Load,
+    };
 
     /// <summary>Makes <paramref name="kind"/> loadable with <paramref name="load"/> (reader over the body, format version).</summary>
     public static void RegisterKind(string kind, Func<BinaryReader, ushort, ITransformer> load) => Loaders[kind] = load;

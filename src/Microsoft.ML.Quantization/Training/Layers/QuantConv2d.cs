@@ -8,13 +8,13 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantConv2d : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
-    private readonly QuantizerSpec? weightQuantizer;
+    private readonly WeightQuantization weightQuantizer;
     private readonly long stride, padding;
 
     public QuantConv2d(string name, long inChannels, GraphNode node) : base(name)
     {
         conv = Conv2d(inChannels, node.Units, node.Kernel, stride: node.Stride, padding: node.Padding, bias: node.Bias);
-        weightQuantizer = node.WeightQuantizer;
+        weightQuantizer = new WeightQuantization(node.WeightQuantizer);
         stride = node.Stride;
         padding = node.Padding;
         RegisterComponents();
@@ -23,5 +23,5 @@ internal sealed class QuantConv2d : Module<Tensor, Tensor>
     public Parameter Weight => conv.weight!;
 
     public override Tensor forward(Tensor x) =>
-        functional.conv2d(x, WeightQuantization.Apply(conv.weight!, weightQuantizer), conv.bias, new[] { stride, stride }, new[] { padding, padding });
+        functional.conv2d(x, weightQuantizer.Apply(conv.weight!, training), conv.bias, new[] { stride, stride }, new[] { padding, padding });
 }

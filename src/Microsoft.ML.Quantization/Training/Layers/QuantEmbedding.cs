@@ -8,18 +8,18 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantEmbedding : Module<Tensor, Tensor>
 {
     private readonly Embedding embedding;
-    private readonly QuantizerSpec? weightQuantizer;
+    private readonly WeightQuantization weightQuantizer;
 
     public QuantEmbedding(string name, GraphNode node) : base(name)
     {
         embedding = Embedding(node.Vocabulary, node.Units);
-        weightQuantizer = node.WeightQuantizer;
+        weightQuantizer = new WeightQuantization(node.WeightQuantizer);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor ids)
     {
-        var table = WeightQuantization.Apply(embedding.weight!, weightQuantizer);
+        var table = weightQuantizer.Apply(embedding.weight!, training);
         return table.index_select(0, ids.reshape(-1)).reshape(ids.shape[0], ids.shape[1], -1);
     }
 }

@@ -8,14 +8,14 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantLinear : Module<Tensor, Tensor>
 {
     private readonly Linear linear;
-    private readonly QuantizerSpec? weightQuantizer;
+    private readonly WeightQuantization weightQuantizer;
 
     public QuantLinear(string name, long inFeatures, GraphNode node) : base(name)
     {
         linear = Linear(inFeatures, node.Units, hasBias: node.Bias);
-        weightQuantizer = node.WeightQuantizer;
+        weightQuantizer = new WeightQuantization(node.WeightQuantizer);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => functional.linear(x, WeightQuantization.Apply(linear.weight!, weightQuantizer), linear.bias);
+    public override Tensor forward(Tensor x) => functional.linear(x, weightQuantizer.Apply(linear.weight!, training), linear.bias);
 }

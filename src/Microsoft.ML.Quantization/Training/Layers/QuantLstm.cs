@@ -16,7 +16,7 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantLstm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight_ih, weight_hh, bias;
-    private readonly QuantizerSpec? weightQuantizer;
+    private readonly WeightQuantization inputWeights, recurrentWeights;
     private readonly QuantizerScheme? stateScheme;
     private readonly int stateBits;
     private readonly long hidden;
@@ -31,7 +31,8 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
         var b = zeros(4 * hidden);
         b[TensorIndex.Slice(hidden, 2 * hidden)] = tensor(1f);
         bias = Parameter(b);
-        weightQuantizer = node.WeightQuantizer;
+        inputWeights = new WeightQuantization(node.WeightQuantizer);
+        recurrentWeights = new WeightQuantization(node.WeightQuantizer);
         stateScheme = stateQuantizer is null ? null : QuantizerScheme.For(stateQuantizer.Scheme);
         stateBits = stateQuantizer?.Bits ?? 0;
         RegisterComponents();
@@ -39,8 +40,8 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var wih = WeightQuantization.Apply(weight_ih, weightQuantizer);
-        var whh = WeightQuantization.Apply(weight_hh, weightQuantizer);
+        var wih = inputWeights.Apply(weight_ih, training);
+        var whh = recurrentWeights.Apply(weight_hh, training);
         long batch = x.shape[0], steps = x.shape[1];
         var inputs = functional.linear(x, wih, bias); // [B,T,4H], all steps at once
         var h = zeros(batch, hidden, device: x.device);

@@ -1,0 +1,70 @@
+using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Quantization.Serialization;
+using Microsoft.ML.Quantization.Training;
+
+namespace Microsoft.ML.Quantization;
+
+/// <summary>
+/// A trained image classifier: maps the feature column to <c>Score</c> (class probabilities) and
+/// <c>PredictedLabel</c> (a key with the training labels' values). Saves and loads with
+/// <c>mlContext.Model</c> (after <see cref="QuantizationComponentCatalog.RegisterQuantization"/>).
+/// </summary>
+public sealed class ImageClassifierTransformer : QuantizationTransformerBase
+{
+    internal const string Kind = "ImageClassifier";
+    private readonly TorchGraphScorer scorer;
+    private readonly string featureColumn;
+    private readonly string[] classNames;
+
+    internal ImageClassifierTransformer(TorchGraphScorer scorer, string featureColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
+        : base(Mapping(scorer, featureColumn, classNames))
+    {
+        this.scorer = scorer;
+        this.featureColumn = featureColumn;
+        this.classNames = classNames;
+        TrainingHistory = history;
+    }
+
+    /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
+    public NetworkGraph Graph => scorer.Module.Graph;
+
+    /// <summary>The class names, by predicted key − 1.</summary>
+    public IReadOnlyList<string> ClassNames => classNames;
+
+    /// <summary>Loss, accuracy and time of each training epoch (empty after loading).</summary>
+    public IReadOnlyList<EpochRecord> TrainingHistory { get; }
+
+    private protected override string PayloadKind => Kind;
+
+    private protected override void WriteState(BinaryWriter writer)
+    {
+        writer.Write(featureColumn);
+        writer.Write(scorer.InputScale);
+        writer.Write(classNames.Length);
+        foreach (string name in classNames) writer.Write(name);
+        writer.Write(GraphSerializer.Write(Graph));
+        scorer.Module.save(writer);
+    }
+
+    /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>
+    internal static ITransformer Load(BinaryReader reader, ushort version)
+    {
+        string feature = reader.ReadString();
+        float scale = reader.ReadSingle();
+        int classes = reader.ReadInt32();
+        if (classes is < 2 or > 100_000) throw new InvalidDataException($"The stored classifier has {classes} classes.");
+        var names = Enumerable.Range(0, classes).Select(_ => reader.ReadString()).ToArray();
+        var graph = GraphSerializer.Read(reader.ReadString());
+        if (graph.OutputSize != classes) throw new InvalidDataException($"The stored graph outputs {graph.OutputSize} values for {classes} classes.");
+        var module = new GraphModule(graph);
+        module.load(reader);
+        return new ImageClassifierTransformer(new TorchGraphScorer(module, scale), feature, names, Array.Empty<EpochRecord>());
+    }
+
+    private static ITransformer Mapping(TorchGraphScorer scorer, string featureColumn, string[] classNames)
+    {
+        int length = scorer.Module.Graph.InputShape.Aggregate(1, (a, b) => a * b);
+        var estimator = ColumnMapping.Classifier(featureColumn, length, classNames, scorer.Score, out var empty);
+        return estimator.Fit(empty);
+    }
+}
