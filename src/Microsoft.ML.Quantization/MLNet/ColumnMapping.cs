@@ -29,15 +29,15 @@ internal static class ColumnMapping
     }
 
     /// <summary>
-    /// A classifier's output: a float vector input column mapped to <c>Score</c> (class probabilities,
-    /// with slot names) and <c>PredictedLabel</c> (a key whose values are <paramref name="classNames"/>).
+    /// A classifier's output: an input column (a float vector, or text) mapped to <c>Score</c> (class
+    /// probabilities, with slot names) and <c>PredictedLabel</c> (a key whose values are <paramref name="classNames"/>).
     /// </summary>
-    public static IEstimator<ITransformer> Classifier(string inputColumn, int inputLength, IReadOnlyList<string> classNames, Action<float[], float[]> scores, out IDataView emptyInput)
+    public static IEstimator<ITransformer> Classifier<TValue>(string inputColumn, DataViewType inputType, IReadOnlyList<string> classNames, Action<TValue, float[]> scores, out IDataView emptyInput)
     {
         var ml = new MLContext();
-        var input = SchemaDefinition.Create(typeof(VectorInput));
+        var input = SchemaDefinition.Create(typeof(ClassifierInput<TValue>));
         input[0].ColumnName = inputColumn;
-        input[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, inputLength);
+        input[0].ColumnType = inputType;
         int classes = classNames.Count;
         var names = new VBuffer<ReadOnlyMemory<char>>(classes, classNames.Select(n => n.AsMemory()).ToArray());
         var namesType = new VectorDataViewType(TextDataViewType.Instance, classes);
@@ -46,8 +46,8 @@ internal static class ColumnMapping
         output[nameof(ClassifierOutput.Score)].AddAnnotation("SlotNames", names, namesType);
         output[nameof(ClassifierOutput.PredictedLabel)].ColumnType = new KeyDataViewType(typeof(uint), classes);
         output[nameof(ClassifierOutput.PredictedLabel)].AddAnnotation("KeyValues", names, namesType);
-        emptyInput = ml.Data.LoadFromEnumerable(new List<VectorInput>(), input);
-        return ml.Transforms.CustomMapping<VectorInput, ClassifierOutput>(
+        emptyInput = ml.Data.LoadFromEnumerable(new List<ClassifierInput<TValue>>(), input);
+        return ml.Transforms.CustomMapping<ClassifierInput<TValue>, ClassifierOutput>(
             (source, destination) =>
             {
                 var probabilities = new float[classes];
@@ -61,13 +61,19 @@ internal static class ColumnMapping
             contractName: null, input, output);
     }
 
+    /// <summary>Input row of <see cref="Classifier{TValue}"/>.</summary>
+    internal sealed class ClassifierInput<TValue>
+    {
+        public TValue Input { get; set; } = default!;
+    }
+
     /// <summary>Input row of <see cref="Vector"/>.</summary>
     internal sealed class VectorInput
     {
         public float[] Input { get; set; } = Array.Empty<float>();
     }
 
-    /// <summary>Output row of <see cref="Classifier"/>.</summary>
+    /// <summary>Output row of <see cref="Classifier{TValue}"/>.</summary>
     internal sealed class ClassifierOutput
     {
         public float[] Score { get; set; } = Array.Empty<float>();

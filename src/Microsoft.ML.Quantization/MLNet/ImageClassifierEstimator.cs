@@ -62,7 +62,7 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
             throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The data needs a key label column '{options.LabelColumnName}'.");
         int length = options.ImageShape.Aggregate(1, (a, b) => a * b);
         // Vector sizes are not part of a SchemaShape, so any class count describes the output columns.
-        return ColumnMapping.Classifier(options.FeatureColumnName, length, new[] { "0", "1" }, (_, _) => { }, out _).GetOutputSchema(inputSchema);
+        return ColumnMapping.Classifier<float[]>(options.FeatureColumnName, new VectorDataViewType(NumberDataViewType.Single, length), new[] { "0", "1" }, (_, _) => { }, out _).GetOutputSchema(inputSchema);
     }
 
     private NetworkGraph ResolveGraph(int classes)

@@ -1,5 +1,5 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet;
-using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Training;
 
 namespace Microsoft.ML.Quantization;
@@ -38,33 +38,23 @@ public sealed class ImageClassifierTransformer : QuantizationTransformerBase
 
     private protected override void WriteState(BinaryWriter writer)
     {
-        writer.Write(featureColumn);
         writer.Write(scorer.InputScale);
-        writer.Write(classNames.Length);
-        foreach (string name in classNames) writer.Write(name);
-        writer.Write(GraphSerializer.Write(Graph));
-        scorer.Module.save(writer);
+        GraphClassifierState.Write(writer, featureColumn, classNames, scorer.Module);
     }
 
     /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>
     internal static ITransformer Load(BinaryReader reader, ushort version)
     {
-        string feature = reader.ReadString();
         float scale = reader.ReadSingle();
-        int classes = reader.ReadInt32();
-        if (classes is < 2 or > 100_000) throw new InvalidDataException($"The stored classifier has {classes} classes.");
-        var names = Enumerable.Range(0, classes).Select(_ => reader.ReadString()).ToArray();
-        var graph = GraphSerializer.Read(reader.ReadString());
-        if (graph.OutputSize != classes) throw new InvalidDataException($"The stored graph outputs {graph.OutputSize} values for {classes} classes.");
-        var module = new GraphModule(graph);
-        module.load(reader);
+        if (!(scale > 0) || float.IsInfinity(scale)) throw new InvalidDataException($"The stored pixel scale {scale} is not positive and finite.");
+        var (feature, names, module) = GraphClassifierState.Read(reader);
         return new ImageClassifierTransformer(new TorchGraphScorer(module, scale), feature, names, Array.Empty<EpochRecord>());
     }
 
     private static ITransformer Mapping(TorchGraphScorer scorer, string featureColumn, string[] classNames)
     {
         int length = scorer.Module.Graph.InputShape.Aggregate(1, (a, b) => a * b);
-        var estimator = ColumnMapping.Classifier(featureColumn, length, classNames, scorer.Score, out var empty);
+        var estimator = ColumnMapping.Classifier<float[]>(featureColumn, new VectorDataViewType(NumberDataViewType.Single, length), classNames, scorer.Score, out var empty);
         return estimator.Fit(empty);
     }
 }

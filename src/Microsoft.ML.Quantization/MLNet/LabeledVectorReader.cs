@@ -31,6 +31,32 @@ internal static class LabeledVectorReader
         return Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
     }
 
+    /// <summary>All rows of a text column and a key label column (labels 0-based).</summary>
+    public static (string[] Texts, long[] Labels) ReadText(IDataView data, string textColumn, string labelColumn)
+    {
+        var found = data.Schema.GetColumnOrNull(textColumn) ?? throw new ArgumentOutOfRangeException(nameof(textColumn), $"The data has no text column '{textColumn}'.");
+        if (found.Type is not TextDataViewType) throw new ArgumentOutOfRangeException(nameof(textColumn), $"Text column '{textColumn}' must be text, but is {found.Type}.");
+        ClassNames(data.Schema, labelColumn);
+        var texts = new List<string>();
+        var labels = new List<long>();
+        var columns = new[] { found, data.Schema[labelColumn] };
+        using var cursor = data.GetRowCursor(columns);
+        var getText = cursor.GetGetter<ReadOnlyMemory<char>>(columns[0]);
+        var getLabel = cursor.GetGetter<uint>(columns[1]);
+        ReadOnlyMemory<char> text = default;
+        uint label = 0;
+        while (cursor.MoveNext())
+        {
+            getText(ref text);
+            getLabel(ref label);
+            if (label == 0) throw new ArgumentOutOfRangeException(nameof(labelColumn), $"Row {texts.Count} of '{labelColumn}' has a missing label.");
+            texts.Add(text.ToString());
+            labels.Add(label - 1);
+        }
+        if (texts.Count == 0) throw new ArgumentException("The training data is empty.", nameof(data));
+        return (texts.ToArray(), labels.ToArray());
+    }
+
     /// <summary>All rows: features scaled by <paramref name="scale"/> and 0-based labels.</summary>
     public static (float[] Features, long[] Labels) Read(IDataView data, string featureColumn, int length, string labelColumn, float scale)
     {

@@ -23,6 +23,7 @@ internal static class ModelLoader
     private static readonly ConcurrentDictionary<string, Func<BinaryReader, ushort, ITransformer>> Loaders = new(StringComparer.Ordinal)
     {
         [ImageClassifierTransformer.Kind] = ImageClassifierTransformer.Load,
+        [TextLstmTransformer.Kind] = TextLstmTransformer.Load,
     };
 
     /// <summary>Makes <paramref name="kind"/> loadable with <paramref name="load"/> (reader over the body, format version).</summary>

@@ -22,16 +22,20 @@ internal sealed class TorchGraphScorer
 
     public float InputScale { get; }
 
-    /// <summary>Writes the class probabilities of one example into <paramref name="probabilities"/>.</summary>
-    public void Score(float[] input, float[] probabilities)
+    /// <summary>Writes the class probabilities of one image (scaled by <see cref="InputScale"/>) into <paramref name="probabilities"/>.</summary>
+    public void Score(float[] input, float[] probabilities) => Score(() => tensor(input) * InputScale, probabilities);
+
+    /// <summary>Writes the class probabilities of one sequence of token ids into <paramref name="probabilities"/>.</summary>
+    public void Score(long[] tokens, float[] probabilities) => Score(() => tensor(tokens), probabilities);
+
+    private void Score(Func<Tensor> input, float[] probabilities)
     {
         var shape = Module.Graph.InputShape.Select(d => (long)d).Prepend(1L).ToArray();
         lock (gate)
         {
             using var _ = no_grad();
             using var scope = NewDisposeScope();
-            var x = tensor(input).reshape(shape) * InputScale;
-            var p = nn.functional.softmax(Module.call(x), 1).reshape(-1);
+            var p = nn.functional.softmax(Module.call(input().reshape(shape)), 1).reshape(-1);
             p.data<float>().CopyTo(probabilities);
         }
     }

@@ -3,6 +3,7 @@ using Microsoft.ML.Quantization.Schemes;
 
 // Benchmarks and reports whose outputs are kept under docs/benchmarks/ (see the README).
 //   dotnet run --project src/Samples/Benchmarks -c Release -- schemes [--bits 3] [--samples 65536] [--out docs/benchmarks]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
 string command = args.FirstOrDefault() ?? "schemes";
 string Option(string name, string fallback)
 {
@@ -31,7 +32,11 @@ switch (command)
         Console.Write(markdown);
         Console.WriteLine($"\nwritten: {stem}.md, {stem}.json");
         return 0;
+    case "train-image":
+        return Microsoft.ML.Quantization.Samples.Benchmarks.ImageTrainingBenchmark.Run(
+            Option("--data", Path.Combine("data", "fashion-mnist")), Option("--out", Path.Combine("docs", "benchmarks")),
+            int.Parse(Option("--epochs", "12")), int.Parse(Option("--limit", "0")));
     default:
-        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes");
+        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image");
         return 2;
 }

@@ -1,0 +1,62 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Quantization.Training;
+
+namespace Microsoft.ML.Quantization;
+
+/// <summary>
+/// A trained text classifier: tokenises the text column with the vocabulary learnt at fit time and maps
+/// it to <c>Score</c> and <c>PredictedLabel</c>. Tokens outside the vocabulary map to one reserved id.
+/// Saves and loads with <c>mlContext.Model</c> (after <see cref="QuantizationComponentCatalog.RegisterQuantization"/>).
+/// </summary>
+public sealed class TextLstmTransformer : QuantizationTransformerBase
+{
+    internal const string Kind = "TextLstm";
+    private readonly TorchGraphScorer scorer;
+    private readonly TextVocabulary vocabulary;
+    private readonly string textColumn;
+    private readonly string[] classNames;
+
+    internal TextLstmTransformer(TorchGraphScorer scorer, TextVocabulary vocabulary, string textColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
+        : base(ColumnMapping.Classifier<ReadOnlyMemory<char>>(textColumn, TextDataViewType.Instance, classNames,
+            (text, probabilities) => scorer.Score(vocabulary.Encode(text.ToString(), scorer.Module.Graph.InputShape[0]), probabilities), out var empty).Fit(empty))
+    {
+        this.scorer = scorer;
+        this.vocabulary = vocabulary;
+        this.textColumn = textColumn;
+        this.classNames = classNames;
+        TrainingHistory = history;
+    }
+
+    /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
+    public NetworkGraph Graph => scorer.Module.Graph;
+
+    /// <summary>The class names, by predicted key − 1.</summary>
+    public IReadOnlyList<string> ClassNames => classNames;
+
+    /// <summary>Number of ids the vocabulary uses (padding and unknown included).</summary>
+    public int VocabularySize => vocabulary.Size;
+
+    /// <summary>Loss, accuracy and time of each training epoch (empty after loading).</summary>
+    public IReadOnlyList<EpochRecord> TrainingHistory { get; }
+
+    private protected override string PayloadKind => Kind;
+
+    private protected override void WriteState(BinaryWriter writer)
+    {
+        writer.Write(vocabulary.Tokens.Count);
+        foreach (string token in vocabulary.Tokens) writer.Write(token);
+        GraphClassifierState.Write(writer, textColumn, classNames, scorer.Module);
+    }
+
+    /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>
+    internal static ITransformer Load(BinaryReader reader, ushort version)
+    {
+        int count = reader.ReadInt32();
+        if (count is < 0 or > 5_000_000) throw new InvalidDataException($"The stored vocabulary has {count} tokens.");
+        var vocabulary = new TextVocabulary(Enumerable.Range(0, count).Select(_ => reader.ReadString()).ToArray());
+        var (column, names, module) = GraphClassifierState.Read(reader);
+        if (module.Graph.InputShape.Count != 1) throw new InvalidDataException("The stored text graph does not take a sequence of token ids.");
+        return new TextLstmTransformer(new TorchGraphScorer(module, 1f), vocabulary, column, names, Array.Empty<EpochRecord>());
+    }
+}

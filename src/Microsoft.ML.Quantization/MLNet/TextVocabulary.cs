@@ -1,0 +1,79 @@
+using System.Globalization;
+using System.Text;
+
+namespace Microsoft.ML.Quantization.MLNet;
+
+/// <summary>
+/// The vocabulary a text model learns at fit time: lower-cased runs of letters and digits, the most
+/// frequent first. Id 0 pads, id 1 stands for any token outside the vocabulary.
+/// </summary>
+internal sealed class TextVocabulary
+{
+    public const long PaddingId = 0;
+    public const long UnknownId = 1;
+    private const int ReservedIds = 2;
+    private const int MaxTokenLength = 40;
+    private readonly Dictionary<string, long> ids;
+
+    public TextVocabulary(IReadOnlyList<string> tokens)
+    {
+        Tokens = tokens;
+        ids = new Dictionary<string, long>(tokens.Count, StringComparer.Ordinal);
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            if (!ids.TryAdd(tokens[i], i + ReservedIds)) throw new InvalidDataException($"The vocabulary holds '{tokens[i]}' twice.");
+        }
+    }
+
+    /// <summary>Tokens by id − 2.</summary>
+    public IReadOnlyList<string> Tokens { get; }
+
+    /// <summary>Ids in use, reserved ones included (the embedding's row count).</summary>
+    public int Size => Tokens.Count + ReservedIds;
+
+    /// <summary>The <paramref name="maxSize"/> − 2 most frequent tokens seen at least <paramref name="minCount"/> times (ties by ordinal order).</summary>
+    public static TextVocabulary Build(IEnumerable<string> texts, int maxSize, int minCount = 2)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string text in texts)
+        {
+            foreach (string token in Tokenize(text)) counts[token] = counts.GetValueOrDefault(token) + 1;
+        }
+        var tokens = counts.Where(kv => kv.Value >= minCount).OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)
+            .Take(Math.Max(0, maxSize - ReservedIds)).Select(kv => kv.Key).ToArray();
+        return new TextVocabulary(tokens);
+    }
+
+    /// <summary>The ids of the first <paramref name="length"/> tokens, left-padded so the last token comes last.</summary>
+    public long[] Encode(string? text, int length)
+    {
+        var found = new List<long>(length);
+        foreach (string token in Tokenize(text ?? ""))
+        {
+            found.Add(ids.TryGetValue(token, out long id) ? id : UnknownId);
+            if (found.Count == length) break;
+        }
+        var encoded = new long[length];
+        found.CopyTo(encoded, length - found.Count);
+        return encoded;
+    }
+
+    /// <summary>Lower-cased runs of letters and digits, each cut to 40 characters; read lazily, so a huge text costs only what is used.</summary>
+    public static IEnumerable<string> Tokenize(string text)
+    {
+        var token = new StringBuilder();
+        foreach (char c in text)
+        {
+            if (char.IsLetterOrDigit(c))
+            {
+                if (token.Length < MaxTokenLength) token.Append(char.ToLower(c, CultureInfo.InvariantCulture));
+            }
+            else if (token.Length > 0)
+            {
+                yield return token.ToString();
+                token.Clear();
+            }
+        }
+        if (token.Length > 0) yield return token.ToString();
+    }
+}
