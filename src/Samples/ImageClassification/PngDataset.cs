@@ -1,0 +1,53 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Quantization;
+
+namespace Microsoft.ML.Quantization.Samples.ImageClassification;
+
+/// <summary>One image file and its label.</summary>
+public sealed class PngRow
+{
+    public string ImagePath { get; set; } = "";
+    public string Label { get; set; } = "";
+}
+
+/// <summary>What the sample reads back from a prediction.</summary>
+public sealed class PngPrediction
+{
+    public float[] Score { get; set; } = Array.Empty<float>();
+    public string PredictedClass { get; set; } = "";
+}
+
+/// <summary>Writes IDX images as PNG files, so the sample reads real image files through ImageAnalytics.</summary>
+internal static class PngDataset
+{
+    public static List<PngRow> Write(MLContext ml, string dataDirectory, string split, string folder)
+    {
+        var data = ml.Data.LoadFromIdxImages(
+            Path.Combine(dataDirectory, $"{split}-images-idx3-ubyte.gz"), Path.Combine(dataDirectory, $"{split}-labels-idx1-ubyte.gz"),
+            DatasetCatalog.FashionMnistClassNames);
+        string directory = Path.Combine(folder, split);
+        Directory.CreateDirectory(directory);
+        var rows = new List<PngRow>();
+        int index = 0;
+        foreach (var (pixels, label) in data.GetColumn<float[]>(DatasetCatalog.PixelsColumn).Zip(data.GetColumn<string>(DatasetCatalog.LabelColumn)))
+        {
+            string relative = Path.Combine(split, $"{index++:D5}.png");
+            string path = Path.Combine(folder, relative);
+            if (!File.Exists(path))
+            {
+                var bgra = new byte[pixels.Length * 4];
+                for (int i = 0; i < pixels.Length; i++)
+                {
+                    byte v = (byte)pixels[i];
+                    bgra[4 * i] = bgra[4 * i + 1] = bgra[4 * i + 2] = v;
+                    bgra[4 * i + 3] = 255;
+                }
+                using var image = MLImage.CreateFromPixels(28, 28, MLPixelFormat.Bgra32, bgra);
+                image.Save(path);
+            }
+            rows.Add(new PngRow { ImagePath = relative, Label = label });
+        }
+        return rows;
+    }
+}
