@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Quantization;
 
@@ -24,7 +23,7 @@ internal static class ImageTrainingBenchmark
             ("W3A3 PotQ-3/ClipQ-3", new QagOptions { Weights = new(QuantizationScheme.PotQ, 3, QuantizationGranularity.PerOutputChannel), Activations = new(QuantizationScheme.ClipQ, 3) }),
         };
         ml.Log += (_, e) => { if (e.Message.Contains(" epoch ")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
-        var results = new List<object>();
+        var results = new List<TrainingResult>();
         Directory.CreateDirectory(outDir);
         foreach (var (name, quantization) in configurations)
         {
@@ -45,37 +44,12 @@ internal static class ImageTrainingBenchmark
             var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
             var classifier = model.LastTransformer;
             var epochSeconds = classifier.TrainingHistory.Select(h => h.Seconds).ToArray();
-            results.Add(new
-            {
-                configuration = name,
-                graph = "VggSmall 32-32-64-64-128-128",
-                trainImages = limit > 0 ? limit : 60000,
-                epochs,
-                testAccuracy = metrics.MicroAccuracy,
-                meanEpochSeconds = epochSeconds.Length > 0 ? epochSeconds.Average() : double.NaN,
-                epochsRunHere = epochSeconds.Length,
-            });
+            results.Add(new TrainingResult(name, "VggSmall 32-32-64-64-128-128", limit > 0 ? limit : 60000, epochs, metrics.MicroAccuracy,
+                epochSeconds.Length > 0 ? epochSeconds.Average() : double.NaN, epochSeconds.Length));
             Console.WriteLine($"{name}: test accuracy {metrics.MicroAccuracy:P2}");
-            WriteReports(outDir, results, epochs);
+            TrainingReport.Write(outDir, "image-training", "VggSmall on Fashion-MNIST (full split, CPU)",
+                $"dotnet run --project src/Samples/Benchmarks -c Release -- train-image --epochs {epochs}", results);
         }
         return 0;
-    }
-
-    private static void WriteReports(string outDir, List<object> results, int epochs)
-    {
-        string json = JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true });
-        System.IO.File.WriteAllText(Path.Combine(outDir, "image-training.json"), json);
-        var rows = JsonSerializer.Deserialize<List<Dictionary<string, JsonElement>>>(json)!;
-        var lines = new List<string>
-        {
-            "# VggSmall on Fashion-MNIST (full split, CPU)",
-            "",
-            $"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- train-image --epochs {epochs}` (after `build/fetch-datasets.sh`).",
-            "",
-            "| configuration | test accuracy | mean epoch time (s) | epochs |",
-            "|---|---:|---:|---:|",
-        };
-        lines.AddRange(rows.Select(r => $"| {r["configuration"]} | {r["testAccuracy"].GetDouble():P2} | {r["meanEpochSeconds"]} | {r["epochs"]} |"));
-        System.IO.File.WriteAllText(Path.Combine(outDir, "image-training.md"), string.Join("\n", lines) + "\n");
     }
 }
