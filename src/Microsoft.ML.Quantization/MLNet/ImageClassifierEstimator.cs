@@ -2,7 +2,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization;
@@ -31,22 +30,14 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
     public ImageClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        string[] classNames = LabeledVectorReader.ClassNames(input.Schema, options.LabelColumnName);
-        if (classNames.Length < 2) throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{options.LabelColumnName}' has a single class; a classifier needs at least two.");
+        string[] classNames = GraphClassifierTraining.ClassNames(input, options.LabelColumnName);
         var graph = ResolveGraph(classNames.Length);
         int length = graph.InputShape.Aggregate(1, (a, b) => a * b);
         var (features, labels) = LabeledVectorReader.Read(input, options.FeatureColumnName, length, options.LabelColumnName, options.PixelScale);
 
-        using var channel = environment.Start("ImageClassifier");
-        channel.Info(MessageSensitivity.None, $"Training {(graph.IsQuantized ? "quantized" : "FP32")} network on {labels.Length} images, {classNames.Length} classes:\n{graph}");
         var shape = graph.InputShape.Select(d => (long)d).Prepend(labels.LongLength).ToArray();
         using var data = new TrainingData(tensor(features).reshape(shape), tensor(labels));
-        var trainer = new GraphTrainer(options, graph.IsQuantized ? "QAT" : "FP32 training", message => channel.Info(MessageSensitivity.None, message));
-        var module = trainer.CreateModule(graph, options.Activations);
-        var history = trainer.Train(module, data);
-        module.to(CPU);
-
-        environment.ComponentCatalog.RegisterQuantization();
+        var (module, history) = GraphClassifierTraining.Train(environment, "ImageClassifier", options, graph, data, options.Activations);
         return new ImageClassifierTransformer(new TorchGraphScorer(module, options.PixelScale), options.FeatureColumnName, classNames, history);
     }
 

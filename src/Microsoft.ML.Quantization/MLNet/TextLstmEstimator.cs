@@ -2,7 +2,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization;
@@ -31,23 +30,15 @@ public sealed class TextLstmEstimator : IEstimator<TextLstmTransformer>
     public TextLstmTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        string[] classNames = LabeledVectorReader.ClassNames(input.Schema, options.LabelColumnName);
-        if (classNames.Length < 2) throw new ArgumentOutOfRangeException(nameof(input), $"Label column '{options.LabelColumnName}' has a single class; a classifier needs at least two.");
+        string[] classNames = GraphClassifierTraining.ClassNames(input, options.LabelColumnName);
         var (texts, labels) = LabeledVectorReader.ReadText(input, options.TextColumnName, options.LabelColumnName);
         var vocabulary = TextVocabulary.Build(texts, options.VocabularySize);
         var graph = NetworkGraphs.TextLstm(vocabulary.Size, options.SequenceLength, options.EmbeddingSize, options.HiddenSize, classNames.Length);
         if (options.Quantization is not null) graph = Qag.Prepare(graph, options.Quantization);
 
-        using var channel = environment.Start("TextLstm");
-        channel.Info(MessageSensitivity.None, $"Training {(graph.IsQuantized ? "quantized" : "FP32")} TextLstm on {texts.Length} texts, vocabulary {vocabulary.Size}:\n{graph}");
         var ids = texts.SelectMany(t => vocabulary.Encode(t, options.SequenceLength)).ToArray();
         using var data = new TrainingData(tensor(ids).reshape(texts.Length, options.SequenceLength), tensor(labels));
-        var trainer = new GraphTrainer(options, graph.IsQuantized ? "QAT" : "FP32 training", message => channel.Info(MessageSensitivity.None, message));
-        var module = trainer.CreateModule(graph);
-        var history = trainer.Train(module, data);
-        module.to(CPU);
-
-        environment.ComponentCatalog.RegisterQuantization();
+        var (module, history) = GraphClassifierTraining.Train(environment, "TextLstm", options, graph, data);
         return new TextLstmTransformer(new TorchGraphScorer(module, 1f), vocabulary, options.TextColumnName, classNames, history);
     }
 
