@@ -15,7 +15,7 @@ internal static class TextTrainingBenchmark
         var test = ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "test.tsv"));
         var options = new TextLstmOptions
         {
-            Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, SequenceLength = 256,
+            Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, SequenceLength = 128,
             CheckpointDirectory = Path.Combine(outDir, "checkpoints", "TextFP32"),
         };
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.TextLstm(options)).Fit(train);
