@@ -4,7 +4,7 @@ using Microsoft.ML.Quantization.Schemes;
 // Benchmarks and reports whose outputs are kept under docs/benchmarks/ (see the README).
 //   dotnet run --project src/Samples/Benchmarks -c Release -- schemes [--bits 3] [--samples 65536] [--out docs/benchmarks]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 4] [--data data/spam-assassin]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 4] [--tokens 128] [--data data/spam-assassin]
 string command = args.FirstOrDefault() ?? "schemes";
 string Option(string name, string fallback)
 {
@@ -39,7 +39,7 @@ switch (command)
             int.Parse(Option("--epochs", "12")), int.Parse(Option("--limit", "0")));
     case "train-text":
         return Microsoft.ML.Quantization.Samples.Benchmarks.TextTrainingBenchmark.Run(
-            Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "4")));
+            Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "4")), int.Parse(Option("--tokens", "128")));
     default:
         Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image, train-text");
         return 2;

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 /// <summary>Trains TextLstm on SpamAssassin (full 80/20 split) in FP32 and records test accuracy and epoch times.</summary>
 internal static class TextTrainingBenchmark
 {
-    public static int Run(string dataDir, string outDir, int epochs)
+    public static int Run(string dataDir, string outDir, int epochs, int tokens)
     {
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Message.Contains(" epoch ")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
@@ -15,7 +15,7 @@ internal static class TextTrainingBenchmark
         var test = ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "test.tsv"));
         var options = new TextLstmOptions
         {
-            Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, SequenceLength = 128,
+            Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, SequenceLength = tokens,
             CheckpointDirectory = Path.Combine(outDir, "checkpoints", "TextFP32"),
         };
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.TextLstm(options)).Fit(train);
@@ -29,7 +29,7 @@ internal static class TextTrainingBenchmark
         };
         Console.WriteLine($"FP32: test accuracy {metrics.MicroAccuracy:P2}");
         TrainingReport.Write(outDir, "text-training", "TextLstm on SpamAssassin (full 80/20 split, CPU)",
-            $"dotnet run --project src/Samples/Benchmarks -c Release -- train-text --epochs {epochs}", results);
+            $"dotnet run --project src/Samples/Benchmarks -c Release -- train-text --epochs {epochs} --tokens {tokens}", results);
         return 0;
     }
 }
