@@ -58,22 +58,29 @@ internal sealed class TextVocabulary
         return encoded;
     }
 
-    /// <summary>Lower-cased runs of letters and digits, each cut to 40 characters; read lazily, so a huge text costs only what is used.</summary>
+    /// <summary>
+    /// Lower-cased runs of letters and digits, each cut to 40 characters, skipping runs that hold a digit
+    /// (dates, addresses, message ids: noise that would fill the fixed window). Read lazily, so a huge text
+    /// costs only what is used.
+    /// </summary>
     public static IEnumerable<string> Tokenize(string text)
     {
         var token = new StringBuilder();
+        bool digit = false;
         foreach (char c in text)
         {
             if (char.IsLetterOrDigit(c))
             {
+                digit |= char.IsDigit(c);
                 if (token.Length < MaxTokenLength) token.Append(char.ToLower(c, CultureInfo.InvariantCulture));
             }
             else if (token.Length > 0)
             {
-                yield return token.ToString();
+                if (!digit) yield return token.ToString();
                 token.Clear();
+                digit = false;
             }
         }
-        if (token.Length > 0) yield return token.ToString();
+        if (token.Length > 0 && !digit) yield return token.ToString();
     }
 }

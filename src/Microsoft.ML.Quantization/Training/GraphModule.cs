@@ -37,6 +37,30 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         return total.sum();
     }
 
+    /// <summary>Every activation quantizer, the LSTM state quantizers included.</summary>
+    public IEnumerable<ActivationQuantizer> ActivationQuantizers => modules().OfType<ActivationQuantizer>();
+
+    /// <summary>
+    /// Freezes every activation quantizer's grid on <paramref name="examples"/> (run in eval mode, in
+    /// batches of <paramref name="batchSize"/>), so that scoring uses fixed grids.
+    /// </summary>
+    public void Calibrate(Tensor examples, int batchSize = 256)
+    {
+        var quantizers = ActivationQuantizers.ToList();
+        if (quantizers.Count == 0) return;
+        eval();
+        foreach (var q in quantizers) q.BeginCalibration();
+        using (var _ = no_grad())
+        {
+            for (long start = 0; start < examples.shape[0]; start += batchSize)
+            {
+                using var scope = NewDisposeScope();
+                call(examples.narrow(0, start, Math.Min(batchSize, examples.shape[0] - start)));
+            }
+        }
+        foreach (var q in quantizers) q.EndCalibration();
+    }
+
     public override Tensor forward(Tensor input)
     {
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [NetworkGraph.InputName] = input };

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Schemes;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -5,19 +6,69 @@ using static TorchSharp.torch.nn;
 namespace Microsoft.ML.Quantization.Training.Layers;
 
 /// <summary>
-/// The activation quantizer QAG inserts (<see cref="NodeKind.Quantize"/>): fits its scheme's grid to each
-/// batch and quantizes with a straight-through gradient.
+/// An activation quantizer (<see cref="NodeKind.Quantize"/>, or the recurrent state of an LSTM). In training
+/// it fits its scheme's grid to each batch and quantizes with a straight-through gradient. Calibration
+/// (<see cref="BeginCalibration"/>, forward passes, <see cref="EndCalibration"/>) fits one grid to every
+/// value seen and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
+/// so a score does not depend on the other examples of its batch and integer kernels can use the codes.
+/// Before calibration, eval mode fits per batch as training does.
 /// </summary>
 internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
 {
     private readonly QuantizerScheme scheme;
     private readonly int bits;
+    // Buffers (registered from the fields): the frozen per-tensor grid and a 0/1 flag.
+    private readonly Tensor calibrated, scales, levels, thresholds, code_order;
+    private List<Tensor>? observed;
 
     public ActivationQuantizer(string name, QuantizerSpec spec) : base(name)
     {
         scheme = QuantizerScheme.For(spec.Scheme);
         bits = spec.Bits;
+        // The grid's shape depends only on the scheme and bits: fit once to a placeholder to size the buffers.
+        using var shape = scheme.Fit(linspace(-1, 1, 256), bits, QuantizationGranularity.PerTensor);
+        calibrated = zeros(1);
+        scales = ones(1, 1);
+        levels = zeros_like(shape.Levels);
+        thresholds = zeros_like(shape.Thresholds);
+        code_order = arange(shape.Levels.shape[1], dtype: int64).unsqueeze(0);
+        RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => scheme.Quantize(x, bits);
+    /// <summary>Whether a frozen grid is in use outside training.</summary>
+    public bool IsCalibrated => calibrated.item<float>() == 1f;
+
+    /// <summary>The frozen grid (after calibration).</summary>
+    public GridTensors FrozenGrid() => new(bits, scales, levels, thresholds, code_order);
+
+    /// <summary>Starts collecting the inputs of the following forward passes.</summary>
+    public void BeginCalibration() => observed = new List<Tensor>();
+
+    /// <summary>Fits the grid to everything collected since <see cref="BeginCalibration"/> and freezes it.</summary>
+    public void EndCalibration()
+    {
+        if (observed is null || observed.Count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
+        using (var _ = no_grad())
+        using (var all = cat(observed.Select(t => t.reshape(-1)).ToList()))
+        using (var grid = scheme.Fit(all, bits, QuantizationGranularity.PerTensor))
+        {
+            scales.copy_(grid.Scales);
+            levels.copy_(grid.Levels);
+            thresholds.copy_(grid.Thresholds);
+            if (grid.CodeOrder is not null) code_order.copy_(grid.CodeOrder);
+            else code_order.copy_(arange(code_order.shape[1], dtype: int64).unsqueeze(0));
+            calibrated.fill_(1);
+        }
+        foreach (var t in observed) t.Dispose();
+        observed = null;
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        if (observed is not null) observed.Add(x.detach().cpu().DetachFromDisposeScope());
+        if (training || observed is not null || !IsCalibrated) return scheme.Quantize(x, bits);
+        using var scope = NewDisposeScope();
+        using var grid = FrozenGrid();
+        return grid.Quantize(x.reshape(1, -1)).reshape(x.shape).MoveToOuterDisposeScope();
+    }
 }

@@ -1,4 +1,3 @@
-using Microsoft.ML.Quantization.Schemes;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -17,8 +16,7 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight_ih, weight_hh, bias;
     private readonly WeightQuantization inputWeights, recurrentWeights;
-    private readonly QuantizerScheme? stateScheme;
-    private readonly int stateBits;
+    private readonly ActivationQuantizer? state_quantizer;
     private readonly long hidden;
 
     public QuantLstm(string name, long inputFeatures, GraphNode node, QuantizerSpec? stateQuantizer) : base(name)
@@ -33,8 +31,7 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
         bias = Parameter(b);
         inputWeights = new WeightQuantization(node.WeightQuantizer);
         recurrentWeights = new WeightQuantization(node.WeightQuantizer);
-        stateScheme = stateQuantizer is null ? null : QuantizerScheme.For(stateQuantizer.Scheme);
-        stateBits = stateQuantizer?.Bits ?? 0;
+        state_quantizer = stateQuantizer is null ? null : new ActivationQuantizer("state_quantizer", stateQuantizer);
         RegisterComponents();
     }
 
@@ -49,7 +46,7 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
         for (long t = 0; t < steps; t++)
         {
             using var scope = NewDisposeScope();
-            var recurrent = stateScheme is null ? h : stateScheme.Quantize(h, stateBits);
+            var recurrent = state_quantizer is null ? h : state_quantizer.call(h);
             var gates = inputs.select(1, t) + functional.linear(recurrent, whh);
             var chunks = gates.chunk(4, 1);
             var cNext = chunks[1].sigmoid() * c + chunks[0].sigmoid() * chunks[2].tanh();

@@ -1,0 +1,156 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Microsoft.ML.Quantization.Kernels;
+
+/// <summary>
+/// An O×K matrix of 16-bit integers for <see cref="Int16Gemm"/>: blocks of 16 outputs × 2 depths (element
+/// e = 2·output + depth), outputs padded to 16 and depth to 2 with zeros. Used where 8-bit operands would
+/// saturate (8-bit weights, or wide activations).
+/// </summary>
+internal sealed class Int16Weights
+{
+    /// <summary>Prepares W given as integers [O·K].</summary>
+    public Int16Weights(ReadOnlySpan<int> values, int outputs, int depth)
+    {
+        if (values.Length != outputs * depth) throw new ArgumentException($"Expected {outputs * depth} weights, got {values.Length}.", nameof(values));
+        Outputs = outputs;
+        Depth = depth;
+        Data = new short[PaddedOutputs * PaddedDepth];
+        RowSums = new int[outputs];
+        for (int o = 0; o < outputs; o++)
+        {
+            for (int k = 0; k < depth; k++)
+            {
+                int v = values[o * depth + k];
+                if (v is < short.MinValue or > short.MaxValue) throw new ArgumentOutOfRangeException(nameof(values), v, "Weights must fit 16 bits.");
+                Data[Index(o, k)] = (short)v;
+                RowSums[o] += v;
+                MaxMagnitude = Math.Max(MaxMagnitude, Math.Abs(v));
+            }
+        }
+    }
+
+    /// <summary>Rows O.</summary>
+    public int Outputs { get; }
+
+    /// <summary>Columns K.</summary>
+    public int Depth { get; }
+
+    /// <summary>O rounded up to 16.</summary>
+    public int PaddedOutputs => (Outputs + 15) & ~15;
+
+    /// <summary>K rounded up to 2: the row length the activations must have.</summary>
+    public int PaddedDepth => (Depth + 1) & ~1;
+
+    /// <summary>The blocks.</summary>
+    public short[] Data { get; }
+
+    /// <summary>Σ_k w[o,k] per row.</summary>
+    public int[] RowSums { get; }
+
+    /// <summary>max |w|.</summary>
+    public int MaxMagnitude { get; }
+
+    /// <summary>Position of (o, k) in <see cref="Data"/>.</summary>
+    public int Index(int o, int k) => ((o / 16) * (PaddedDepth / 2) + k / 2) * 32 + 2 * (o % 16) + k % 2;
+}
+
+/// <summary>
+/// C[p·ldc + o] = Σ_k W[o,k] · X[p·ldx + k] for 16-bit activations (rows of <see cref="Int16Weights.PaddedDepth"/>,
+/// zero beyond K); exact while the int32 sums do not overflow. AVX-512BW: vpmaddwd of broadcast activation
+/// pairs with 16 outputs × 2 depths, 8 positions at a time; otherwise a portable scalar loop.
+/// </summary>
+internal static class Int16Gemm
+{
+    /// <summary>Whether the vector path runs on this machine.</summary>
+    public static bool IsAccelerated => Avx512BW.IsSupported;
+
+    /// <summary>Runs the fastest path for the machine.</summary>
+    public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        Check(w, x, ldx, positions, c, ldc);
+        if (IsAccelerated) MultiplyAvx512(w, x, ldx, positions, c, ldc);
+        else MultiplyPortable(w, x, ldx, positions, c, ldc);
+    }
+
+    /// <summary>The scalar path (also the fallback).</summary>
+    public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        Check(w, x, ldx, positions, c, ldc);
+        for (int p = 0; p < positions; p++)
+        {
+            for (int o = 0; o < w.Outputs; o++)
+            {
+                int sum = 0;
+                for (int k = 0; k < w.Depth; k++) sum += w.Data[w.Index(o, k)] * x[p * ldx + k];
+                c[p * ldc + o] = sum;
+            }
+        }
+    }
+
+    /// <summary>The AVX-512BW path.</summary>
+    public static unsafe void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
+        Check(w, x, ldx, positions, c, ldc);
+        int pairs = w.PaddedDepth / 2;
+        fixed (short* wp = w.Data)
+        fixed (short* xp = x)
+        fixed (int* cp = c)
+        {
+            for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
+            {
+                short* blocks = wp + (long)ob * pairs * 32;
+                int p = 0;
+                for (; p + 8 <= positions; p += 8) Tile8(blocks, pairs, xp + (long)p * ldx, ldx, cp + (long)p * ldc + ob * 16, ldc);
+                for (; p < positions; p++)
+                {
+                    Vector512<int> acc = default;
+                    for (int q = 0; q < pairs; q++) acc += Dot(xp + (long)p * ldx + 2 * q, Vector512.Load(blocks + 32 * q));
+                    acc.Store(cp + (long)p * ldc + ob * 16);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Tile8(short* blocks, int pairs, short* x, int ldx, int* c, int ldc)
+    {
+        Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int q = 0; q < pairs; q++)
+        {
+            var wv = Vector512.Load(blocks + 32 * q);
+            short* xq = x + 2 * q;
+            a0 += Dot(xq, wv);
+            a1 += Dot(xq + ldx, wv);
+            a2 += Dot(xq + 2 * ldx, wv);
+            a3 += Dot(xq + 3 * ldx, wv);
+            a4 += Dot(xq + 4 * ldx, wv);
+            a5 += Dot(xq + 5 * ldx, wv);
+            a6 += Dot(xq + 6 * ldx, wv);
+            a7 += Dot(xq + 7 * ldx, wv);
+        }
+        a0.Store(c);
+        a1.Store(c + ldc);
+        a2.Store(c + 2 * ldc);
+        a3.Store(c + 3 * ldc);
+        a4.Store(c + 4 * ldc);
+        a5.Store(c + 5 * ldc);
+        a6.Store(c + 6 * ldc);
+        a7.Store(c + 7 * ldc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<int> Dot(short* x2, Vector512<short> w) =>
+        Avx512BW.MultiplyAddAdjacent(Vector512.Create(*(int*)x2).AsInt16(), w);
+
+    private static void Check(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        if (ldx < w.PaddedDepth) throw new ArgumentOutOfRangeException(nameof(ldx), ldx, $"Activation rows need {w.PaddedDepth} values.");
+        if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
+        if (positions < 0 || (positions > 0 && (long)(positions - 1) * ldx + w.PaddedDepth > x.Length)) throw new ArgumentException("The activations are too short.", nameof(x));
+        if (positions > 0 && (long)(positions - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
+    }
+}

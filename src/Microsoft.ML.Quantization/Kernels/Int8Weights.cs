@@ -1,0 +1,129 @@
+namespace Microsoft.ML.Quantization.Kernels;
+
+/// <summary>
+/// An O×K matrix of small signed integers (|w| ≤ 127) prepared for <see cref="Int8Gemm"/>: blocks of 16
+/// outputs × 4 depths (64 weights, element e = 4·output + depth), outputs padded to 16 and depth to 4 with
+/// zeros. Matrices with at most 16 distinct values whose table is shared by every row are stored as codes
+/// of 1, 2 or 4 bits and turned back into weights by a 16-entry table in registers; others as one sbyte each.
+/// In a block of 64 codes, packed byte j holds codes j, j + 64/s, … (s = codes per byte) from its low bits up,
+/// so that unpacking a block is a broadcast, one shift per lane and a mask.
+/// </summary>
+internal sealed class Int8Weights
+{
+    private Int8Weights(int outputs, int depth, int slotBits, byte[] data, sbyte[] table, int[] rowSums, int maxMagnitude)
+    {
+        Outputs = outputs;
+        Depth = depth;
+        SlotBits = slotBits;
+        Data = data;
+        Table = table;
+        RowSums = rowSums;
+        MaxMagnitude = maxMagnitude;
+    }
+
+    /// <summary>Rows O.</summary>
+    public int Outputs { get; }
+
+    /// <summary>Columns K.</summary>
+    public int Depth { get; }
+
+    /// <summary>O rounded up to 16.</summary>
+    public int PaddedOutputs => (Outputs + 15) & ~15;
+
+    /// <summary>K rounded up to 4: the row length the activations must have.</summary>
+    public int PaddedDepth => (Depth + 3) & ~3;
+
+    /// <summary>Bits per stored weight: 1, 2 or 4 (codes into <see cref="Table"/>) or 8 (the value itself).</summary>
+    public int SlotBits { get; }
+
+    /// <summary>Blocks of 64 weights, 8·<see cref="SlotBits"/> bytes each, output block major.</summary>
+    public byte[] Data { get; }
+
+    /// <summary>The 16-entry code table for 1-4-bit slots (unused entries 0).</summary>
+    public sbyte[] Table { get; }
+
+    /// <summary>Σ_k w[o,k] per row, to correct for an activation offset.</summary>
+    public int[] RowSums { get; }
+
+    /// <summary>max |w|: with activations up to a, the kernel is exact while 2·a·max|w| ≤ 32767.</summary>
+    public int MaxMagnitude { get; }
+
+    /// <summary>Bytes per 64-weight block.</summary>
+    public int BlockBytes => 8 * SlotBits;
+
+    /// <summary>
+    /// Prepares W given as codes [O·K] and a level table shared by all rows (integer value of each code).
+    /// Uses 1/2/4-bit slots when the table has at most 2/4/16 entries, else 8-bit values.
+    /// </summary>
+    public static Int8Weights FromCodes(ReadOnlySpan<byte> codes, ReadOnlySpan<int> table, int outputs, int depth)
+    {
+        if (codes.Length != outputs * depth) throw new ArgumentException($"Expected {outputs * depth} codes, got {codes.Length}.", nameof(codes));
+        foreach (int v in table)
+        {
+            if (v is < -127 or > 127) throw new ArgumentOutOfRangeException(nameof(table), v, "Int8 weights must lie in [-127, 127].");
+        }
+        int slot = table.Length <= 2 ? 1 : table.Length <= 4 ? 2 : table.Length <= 16 ? 4 : 8;
+        var lut = new sbyte[16];
+        if (slot < 8) for (int i = 0; i < table.Length; i++) lut[i] = (sbyte)table[i];
+        var result = Allocate(outputs, depth, slot, lut, table.ToArray().Select(Math.Abs).DefaultIfEmpty().Max());
+        for (int o = 0; o < outputs; o++)
+        {
+            int sum = 0;
+            for (int k = 0; k < depth; k++)
+            {
+                byte code = codes[o * depth + k];
+                if (code >= table.Length) throw new ArgumentOutOfRangeException(nameof(codes), code, $"Code outside the {table.Length}-entry table.");
+                sum += table[code];
+                result.Store(o, k, slot < 8 ? code : (byte)(sbyte)table[code]);
+            }
+            result.RowSums[o] = sum;
+        }
+        return result;
+    }
+
+    /// <summary>Prepares W given directly as integers [O·K] in [-127, 127] (8-bit slots).</summary>
+    public static Int8Weights FromValues(ReadOnlySpan<int> values, int outputs, int depth)
+    {
+        var codes = new byte[values.Length];
+        var table = Enumerable.Range(-127, 255).ToArray();
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] is < -127 or > 127) throw new ArgumentOutOfRangeException(nameof(values), values[i], "Int8 weights must lie in [-127, 127].");
+            codes[i] = (byte)(values[i] + 127);
+        }
+        return FromCodes(codes, table, outputs, depth);
+    }
+
+    /// <summary>The integer weight at (o, k), read back from the blocks (the portable kernel's path).</summary>
+    public int Value(int o, int k)
+    {
+        var (block, e) = Locate(o, k);
+        int offset = block * BlockBytes;
+        if (SlotBits == 8) return (sbyte)Data[offset + e];
+        int perByte = 8 / SlotBits, stride = 64 / perByte;
+        int code = (Data[offset + e % stride] >> (SlotBits * (e / stride))) & ((1 << SlotBits) - 1);
+        return Table[code];
+    }
+
+    private static Int8Weights Allocate(int outputs, int depth, int slot, sbyte[] lut, int maxMagnitude)
+    {
+        int blocks = ((outputs + 15) / 16) * ((depth + 3) / 4);
+        return new Int8Weights(outputs, depth, slot, new byte[blocks * 8 * slot], lut, new int[outputs], maxMagnitude);
+    }
+
+    private void Store(int o, int k, byte slotValue)
+    {
+        var (block, e) = Locate(o, k);
+        int offset = block * BlockBytes;
+        if (SlotBits == 8)
+        {
+            Data[offset + e] = slotValue;
+            return;
+        }
+        int perByte = 8 / SlotBits, stride = 64 / perByte;
+        Data[offset + e % stride] |= (byte)(slotValue << (SlotBits * (e / stride)));
+    }
+
+    private (int Block, int Element) Locate(int o, int k) =>
+        ((o / 16) * (PaddedDepth / 4) + k / 4, 4 * (o % 16) + k % 4);
+}

@@ -1,0 +1,80 @@
+namespace Microsoft.ML.Quantization.Serialization;
+
+/// <summary>
+/// One named tensor of an exported network: float values, or the integer codes and grid of a quantized
+/// weight (never both).
+/// </summary>
+internal sealed class ExportedTensor
+{
+    private ExportedTensor(int[] shape, float[]? values, QuantizedTensor? quantized)
+    {
+        Shape = shape;
+        Values = values;
+        Quantized = quantized;
+    }
+
+    /// <summary>The tensor's shape.</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Float values (row-major), or null for a quantized tensor.</summary>
+    public float[]? Values { get; }
+
+    /// <summary>Codes and grid, or null for a float tensor.</summary>
+    public QuantizedTensor? Quantized { get; }
+
+    /// <summary>A float tensor.</summary>
+    public static ExportedTensor Float(int[] shape, float[] values)
+    {
+        long count = shape.Aggregate(1L, (n, d) => n * d);
+        if (count != values.Length) throw new ArgumentException($"Shape holds {count} values, the array {values.Length}.", nameof(values));
+        return new ExportedTensor(shape, values, null);
+    }
+
+    /// <summary>A quantized tensor.</summary>
+    public static ExportedTensor Packed(QuantizedTensor quantized) => new(quantized.Shape, null, quantized);
+
+    /// <summary>The values: the floats, or the decoded codes.</summary>
+    public float[] Decode() => Values ?? Quantized!.Decode();
+
+    /// <summary>Number of elements.</summary>
+    public int Count => Values?.Length ?? Quantized!.Codes.Length;
+}
+
+/// <summary>
+/// A trained network in the form the scoring runtime executes: the graph, its tensors by TorchSharp
+/// state name (see <see cref="StateNames"/>), quantized weights as codes, and the frozen activation grids.
+/// No torch type: the runtime, persistence and the ONNX export read it.
+/// </summary>
+internal sealed class ExportedModel
+{
+    /// <summary>Creates the model and checks that the graph's parameterised nodes have their tensors.</summary>
+    public ExportedModel(NetworkGraph graph, IReadOnlyDictionary<string, ExportedTensor> tensors, int? activationOutputBits)
+    {
+        Graph = graph;
+        Tensors = tensors;
+        ActivationOutputBits = activationOutputBits;
+        foreach (var node in graph.Nodes)
+        {
+            foreach (string name in StateNames.Required(node))
+            {
+                if (!tensors.ContainsKey(name)) throw new InvalidDataException($"The exported model lacks tensor '{name}' of node '{node.Name}'.");
+            }
+        }
+    }
+
+    /// <summary>The network graph.</summary>
+    public NetworkGraph Graph { get; }
+
+    /// <summary>Tensors by state name.</summary>
+    public IReadOnlyDictionary<string, ExportedTensor> Tensors { get; }
+
+    /// <summary>Bits of the BCPReLU outputs (<see cref="BCPReLUOptions.OutputBits"/>), or null.</summary>
+    public int? ActivationOutputBits { get; }
+
+    /// <summary>The tensor called <paramref name="name"/>.</summary>
+    public ExportedTensor this[string name] =>
+        Tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"The exported model lacks tensor '{name}'.");
+
+    /// <summary>Whether the model holds <paramref name="name"/>.</summary>
+    public bool Has(string name) => Tensors.ContainsKey(name);
+}

@@ -1,0 +1,120 @@
+using System.Runtime.Intrinsics.X86;
+using Microsoft.ML.Quantization.Kernels;
+using Xunit;
+
+namespace Microsoft.ML.Quantization.Tests.Kernels;
+
+/// <summary>Every optimized product equals the scalar reference bit for bit over random shapes and bitwidths.</summary>
+public class GemmKernelTests
+{
+    public static TheoryData<int, int> Int8Cases()
+    {
+        var data = new TheoryData<int, int>();
+        // Table sizes that select 1-, 2-, 4- and 8-bit slots, each with several seeds.
+        foreach (int levels in new[] { 2, 3, 4, 7, 16, 200 })
+            for (int seed = 0; seed < 4; seed++) data.Add(levels, seed);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Int8Cases))]
+    public void Int8PathsMatchReference(int levels, int seed)
+    {
+        var random = new Random(seed * 31 + levels);
+        int outputs = random.Next(1, 50), depth = random.Next(1, 300), positions = random.Next(1, 21);
+        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-127, 128)).ToArray();
+        var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(levels)).ToArray();
+        var w = Int8Weights.FromCodes(codes, table, outputs, depth);
+        Assert.Equal(levels <= 2 ? 1 : levels <= 4 ? 2 : levels <= 16 ? 4 : 8, w.SlotBits);
+        int maxX = Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude)));
+        int ldx = w.PaddedDepth + random.Next(0, 5);
+        var x = new byte[positions * ldx];
+        for (int p = 0; p < positions; p++)
+            for (int k = 0; k < depth; k++) x[p * ldx + k] = (byte)random.Next(maxX + 1);
+
+        var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, depth, x.Select(v => (int)v).ToArray(), ldx, positions);
+        int ldc = w.PaddedOutputs;
+        foreach (var run in Int8Runs())
+        {
+            var c = new int[positions * ldc];
+            run(w, x, ldx, positions, c, ldc);
+            AssertSame(expected, c, outputs, positions, ldc);
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Int16PathsMatchReference(int seed)
+    {
+        var random = new Random(seed);
+        int outputs = random.Next(1, 50), depth = random.Next(1, 600), positions = random.Next(1, 21);
+        var values = Enumerable.Range(0, outputs * depth).Select(_ => random.Next(-255, 256)).ToArray();
+        var w = new Int16Weights(values, outputs, depth);
+        int ldx = w.PaddedDepth + random.Next(0, 3);
+        var x = new short[positions * ldx];
+        for (int p = 0; p < positions; p++)
+            for (int k = 0; k < depth; k++) x[p * ldx + k] = (short)random.Next(-255, 256);
+        var expected = Reference(values, outputs, depth, x.Select(v => (int)v).ToArray(), ldx, positions);
+        int ldc = w.PaddedOutputs;
+        var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, ldx, positions, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, ldx, positions, c, ldc) };
+        if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, ldx, positions, c, ldc));
+        foreach (var run in runs)
+        {
+            var c = new int[positions * ldc];
+            run(c);
+            AssertSame(expected, c, outputs, positions, ldc);
+        }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void FloatPathsMatchReferenceBitForBit(int seed)
+    {
+        var random = new Random(seed);
+        int outputs = random.Next(1, 50), depth = random.Next(1, 300), positions = random.Next(1, 21);
+        var values = Enumerable.Range(0, outputs * depth).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var x = Enumerable.Range(0, positions * depth).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var expected = new float[positions * outputs];
+        GemmReference.Multiply(values, outputs, depth, x, depth, positions, expected);
+        var w = new FloatWeights(values, outputs, depth);
+        int ldc = w.PaddedOutputs;
+        var runs = new List<Action<float[]>> { c => FloatGemm.Multiply(w, x, depth, positions, c, ldc), c => FloatGemm.MultiplyPortable(w, x, depth, positions, c, ldc) };
+        if (Avx512F.IsSupported) runs.Add(c => FloatGemm.MultiplyAvx512(w, x, depth, positions, c, ldc));
+        foreach (var run in runs)
+        {
+            var c = new float[positions * ldc];
+            run(c);
+            for (int p = 0; p < positions; p++)
+                for (int o = 0; o < outputs; o++)
+                    Assert.Equal(BitConverter.SingleToInt32Bits(expected[p * outputs + o]), BitConverter.SingleToInt32Bits(c[p * ldc + o]));
+        }
+    }
+
+    private delegate void Int8Run(Int8Weights w, byte[] x, int ldx, int positions, int[] c, int ldc);
+
+    private static IEnumerable<Int8Run> Int8Runs()
+    {
+        yield return (w, x, ldx, p, c, ldc) => Int8Gemm.Multiply(w, x, ldx, p, c, ldc);
+        yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyPortable(w, x, ldx, p, c, ldc);
+        if (Avx512BW.IsSupported) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyAvx512(w, x, ldx, p, c, ldc);
+    }
+
+    private static int[] Reference(int[] w, int outputs, int depth, int[] x, int ldx, int positions)
+    {
+        var c = new int[positions * outputs];
+        GemmReference.Multiply(w, outputs, depth, x, ldx, positions, c);
+        return c;
+    }
+
+    private static void AssertSame(int[] expected, int[] actual, int outputs, int positions, int ldc)
+    {
+        for (int p = 0; p < positions; p++)
+            for (int o = 0; o < outputs; o++)
+                Assert.Equal(expected[p * outputs + o], actual[p * ldc + o]);
+    }
+}
