@@ -62,15 +62,17 @@ public static class NetworkGraphs
         return b.GlobalAvgPool("gap").Linear("fc", classes).Build();
     }
 
-    /// <summary>The text model of AutoQNN's text experiment: Embedding → LSTM → Linear → ReLU → Linear.</summary>
+    /// <summary>The text model of AutoQNN's text experiment: Embedding → LSTM → (Dropout) → Linear → ReLU → Linear.</summary>
     /// <param name="vocabulary">Vocabulary size, reserved ids included.</param>
     /// <param name="sequenceLength">Tokens per example (padded or cut).</param>
     /// <param name="embedding">Embedding size.</param>
     /// <param name="hidden">LSTM hidden size.</param>
     /// <param name="classes">Number of classes.</param>
-    public static NetworkGraph TextLstm(int vocabulary, int sequenceLength = 256, int embedding = 64, int hidden = 128, int classes = 2) =>
-        new NetworkGraphBuilder(sequenceLength)
-            .Embedding("embedding", vocabulary, embedding).Lstm("lstm", hidden)
-            .Linear("fc1", hidden / 2).ReLU("relu").Linear("fc2", classes)
-            .Build();
+    /// <param name="dropout">Drop rate applied to the LSTM's output during training; 0 for none.</param>
+    public static NetworkGraph TextLstm(int vocabulary, int sequenceLength = 256, int embedding = 64, int hidden = 128, int classes = 2, double dropout = 0)
+    {
+        var builder = new NetworkGraphBuilder(sequenceLength).Embedding("embedding", vocabulary, embedding).Lstm("lstm", hidden);
+        if (dropout > 0) builder = builder.Dropout("dropout", dropout);
+        return builder.Linear("fc1", hidden / 2).ReLU("relu").Linear("fc2", classes).Build();
+    }
 }

@@ -12,13 +12,14 @@ namespace Microsoft.ML.Quantization;
 public sealed class ImageClassifierTransformer : QuantizationTransformerBase
 {
     internal const string Kind = "ImageClassifier";
-    private readonly TorchGraphScorer scorer;
+    private readonly IGraphScorer scorer;
     private readonly string featureColumn;
     private readonly string[] classNames;
 
-    internal ImageClassifierTransformer(TorchGraphScorer scorer, string featureColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
+    internal ImageClassifierTransformer(IGraphScorer scorer, float pixelScale, string featureColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
         : base(Mapping(scorer, featureColumn, classNames))
     {
+        PixelScale = pixelScale;
         this.scorer = scorer;
         this.featureColumn = featureColumn;
         this.classNames = classNames;
@@ -26,7 +27,12 @@ public sealed class ImageClassifierTransformer : QuantizationTransformerBase
     }
 
     /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
-    public NetworkGraph Graph => scorer.Module.Graph;
+    public NetworkGraph Graph => scorer.Graph;
+
+    /// <summary>The pixel scale the features are multiplied by before the network.</summary>
+    public float PixelScale { get; private init; }
+
+    internal IGraphScorer Scorer => scorer;
 
     /// <summary>The class names, by predicted key − 1.</summary>
     public IReadOnlyList<string> ClassNames => classNames;
@@ -36,10 +42,12 @@ public sealed class ImageClassifierTransformer : QuantizationTransformerBase
 
     private protected override string PayloadKind => Kind;
 
+    private protected override ushort FormatVersion => scorer.FormatVersion;
+
     private protected override void WriteState(BinaryWriter writer)
     {
-        writer.Write(scorer.InputScale);
-        GraphClassifierState.Write(writer, featureColumn, classNames, scorer.Module);
+        writer.Write(PixelScale);
+        GraphClassifierState.Write(writer, featureColumn, classNames, scorer);
     }
 
     /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>
@@ -47,14 +55,15 @@ public sealed class ImageClassifierTransformer : QuantizationTransformerBase
     {
         float scale = reader.ReadSingle();
         if (!(scale > 0) || float.IsInfinity(scale)) throw new InvalidDataException($"The stored pixel scale {scale} is not positive and finite.");
-        var (feature, names, module) = GraphClassifierState.Read(reader);
-        return new ImageClassifierTransformer(new TorchGraphScorer(module, scale), feature, names, Array.Empty<EpochRecord>());
+        var (feature, names, scorer) = GraphClassifierState.Read(reader, version, scale);
+        return new ImageClassifierTransformer(scorer, scale, feature, names, Array.Empty<EpochRecord>());
     }
 
-    private static ITransformer Mapping(TorchGraphScorer scorer, string featureColumn, string[] classNames)
+    private static ITransformer Mapping(IGraphScorer scorer, string featureColumn, string[] classNames)
     {
-        int length = scorer.Module.Graph.InputShape.Aggregate(1, (a, b) => a * b);
-        var estimator = ColumnMapping.Classifier<float[]>(featureColumn, new VectorDataViewType(NumberDataViewType.Single, length), classNames, scorer.Score, out var empty);
+        int length = scorer.Graph.InputShape.Aggregate(1, (a, b) => a * b);
+        var estimator = ColumnMapping.Classifier<float[]>(featureColumn, new VectorDataViewType(NumberDataViewType.Single, length), classNames,
+            (pixels, probabilities) => scorer.Score(pixels, probabilities), out var empty);
         return estimator.Fit(empty);
     }
 }

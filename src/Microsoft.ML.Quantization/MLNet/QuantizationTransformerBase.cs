@@ -24,6 +24,9 @@ public abstract class QuantizationTransformerBase : ITransformer, ICanSaveModel
     /// <summary>Writes the state that the kind's loader reads back.</summary>
     private protected abstract void WriteState(BinaryWriter writer);
 
+    /// <summary>The payload format <see cref="WriteState"/> writes.</summary>
+    private protected virtual ushort FormatVersion => PayloadContainer.CurrentVersion;
+
     /// <inheritdoc />
     public bool IsRowToRowMapper => mapping.IsRowToRowMapper;
 
@@ -41,6 +44,6 @@ public abstract class QuantizationTransformerBase : ITransformer, ICanSaveModel
     {
         using var body = new MemoryStream();
         using (var writer = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true)) WriteState(writer);
-        ModelLoader.Save(ctx, PayloadContainer.Wrap(PayloadKind, body.GetBuffer().AsSpan(0, (int)body.Length)));
+        ModelLoader.Save(ctx, PayloadContainer.Wrap(PayloadKind, body.GetBuffer().AsSpan(0, (int)body.Length), FormatVersion));
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -33,13 +34,14 @@ public sealed class TextLstmEstimator : IEstimator<TextLstmTransformer>
         string[] classNames = GraphClassifierTraining.ClassNames(input, options.LabelColumnName);
         var (texts, labels) = LabeledVectorReader.ReadText(input, options.TextColumnName, options.LabelColumnName);
         var vocabulary = TextVocabulary.Build(texts, options.VocabularySize);
-        var graph = NetworkGraphs.TextLstm(vocabulary.Size, options.SequenceLength, options.EmbeddingSize, options.HiddenSize, classNames.Length);
+        var graph = NetworkGraphs.TextLstm(vocabulary.Size, options.SequenceLength, options.EmbeddingSize, options.HiddenSize, classNames.Length, options.Dropout);
         if (options.Quantization is not null) graph = Qag.Prepare(graph, options.Quantization);
 
         var ids = texts.SelectMany(t => vocabulary.Encode(t, options.SequenceLength)).ToArray();
         using var data = new TrainingData(tensor(ids).reshape(texts.Length, options.SequenceLength), tensor(labels));
         var (module, history) = GraphClassifierTraining.Train(environment, "TextLstm", options, graph, data);
-        return new TextLstmTransformer(new TorchGraphScorer(module, 1f), vocabulary, options.TextColumnName, classNames, history);
+        var network = new PackedNetwork(ModelExporter.Export(module));
+        return new TextLstmTransformer(new PackedScorer(network, 1f), vocabulary, options.TextColumnName, classNames, history);
     }
 
     /// <inheritdoc />

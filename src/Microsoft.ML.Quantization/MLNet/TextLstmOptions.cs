@@ -21,6 +21,9 @@ public sealed class TextLstmOptions : TrainingOptions
     /// <summary>LSTM hidden size. Default 128.</summary>
     public int HiddenSize { get; set; } = 128;
 
+    /// <summary>Drop rate on the LSTM's output during training (it overfits a few thousand mails otherwise). Default 0.5.</summary>
+    public double Dropout { get; set; } = 0.5;
+
     /// <summary>Fixed-scheme quantization-aware training through QAG; null trains in FP32. Default null.</summary>
     public QagOptions? Quantization { get; set; }
 
@@ -33,6 +36,7 @@ public sealed class TextLstmOptions : TrainingOptions
         if (SequenceLength is < 1 or > 10_000) throw new ArgumentOutOfRangeException(nameof(SequenceLength), SequenceLength, "The sequence length must be 1 to 10,000.");
         if (VocabularySize is < 3 or > 5_000_000) throw new ArgumentOutOfRangeException(nameof(VocabularySize), VocabularySize, "The vocabulary size must be 3 to 5,000,000.");
         if (EmbeddingSize < 1) throw new ArgumentOutOfRangeException(nameof(EmbeddingSize), EmbeddingSize, "The embedding size must be ≥ 1.");
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentOutOfRangeException(nameof(Dropout), Dropout, "The drop rate must be in [0, 1).");
         if (HiddenSize < 2) throw new ArgumentOutOfRangeException(nameof(HiddenSize), HiddenSize, "The hidden size must be ≥ 2.");
     }
 }

@@ -12,14 +12,14 @@ namespace Microsoft.ML.Quantization;
 public sealed class TextLstmTransformer : QuantizationTransformerBase
 {
     internal const string Kind = "TextLstm";
-    private readonly TorchGraphScorer scorer;
+    private readonly IGraphScorer scorer;
     private readonly TextVocabulary vocabulary;
     private readonly string textColumn;
     private readonly string[] classNames;
 
-    internal TextLstmTransformer(TorchGraphScorer scorer, TextVocabulary vocabulary, string textColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
+    internal TextLstmTransformer(IGraphScorer scorer, TextVocabulary vocabulary, string textColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
         : base(ColumnMapping.Classifier<ReadOnlyMemory<char>>(textColumn, TextDataViewType.Instance, classNames,
-            (text, probabilities) => scorer.Score(vocabulary.Encode(text.ToString(), scorer.Module.Graph.InputShape[0]), probabilities), out var empty).Fit(empty))
+            (text, probabilities) => scorer.Score(Ids(vocabulary, text, scorer.Graph.InputShape[0]), probabilities), out var empty).Fit(empty))
     {
         this.scorer = scorer;
         this.vocabulary = vocabulary;
@@ -29,7 +29,9 @@ public sealed class TextLstmTransformer : QuantizationTransformerBase
     }
 
     /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
-    public NetworkGraph Graph => scorer.Module.Graph;
+    public NetworkGraph Graph => scorer.Graph;
+
+    internal IGraphScorer Scorer => scorer;
 
     /// <summary>The class names, by predicted key − 1.</summary>
     public IReadOnlyList<string> ClassNames => classNames;
@@ -42,11 +44,13 @@ public sealed class TextLstmTransformer : QuantizationTransformerBase
 
     private protected override string PayloadKind => Kind;
 
+    private protected override ushort FormatVersion => scorer.FormatVersion;
+
     private protected override void WriteState(BinaryWriter writer)
     {
         writer.Write(vocabulary.Tokens.Count);
         foreach (string token in vocabulary.Tokens) writer.Write(token);
-        GraphClassifierState.Write(writer, textColumn, classNames, scorer.Module);
+        GraphClassifierState.Write(writer, textColumn, classNames, scorer);
     }
 
     /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>
@@ -55,8 +59,15 @@ public sealed class TextLstmTransformer : QuantizationTransformerBase
         int count = reader.ReadInt32();
         if (count is < 0 or > 5_000_000) throw new InvalidDataException($"The stored vocabulary has {count} tokens.");
         var vocabulary = new TextVocabulary(Enumerable.Range(0, count).Select(_ => reader.ReadString()).ToArray());
-        var (column, names, module) = GraphClassifierState.Read(reader);
-        if (module.Graph.InputShape.Count != 1) throw new InvalidDataException("The stored text graph does not take a sequence of token ids.");
-        return new TextLstmTransformer(new TorchGraphScorer(module, 1f), vocabulary, column, names, Array.Empty<EpochRecord>());
+        var (column, names, scorer) = GraphClassifierState.Read(reader, version, 1f);
+        if (scorer.Graph.InputShape.Count != 1 || scorer.Graph.Nodes[0].Kind != NodeKind.Embedding)
+            throw new InvalidDataException("The stored text graph does not take a sequence of token ids.");
+        if (scorer.Graph.Nodes[0].Vocabulary != vocabulary.Size)
+            throw new InvalidDataException($"The stored embedding has {scorer.Graph.Nodes[0].Vocabulary} rows for a vocabulary of {vocabulary.Size} ids.");
+        return new TextLstmTransformer(scorer, vocabulary, column, names, Array.Empty<EpochRecord>());
     }
+
+    /// <summary>The token ids of a text as the network's float input.</summary>
+    private static float[] Ids(TextVocabulary vocabulary, ReadOnlyMemory<char> text, int length) =>
+        Array.ConvertAll(vocabulary.Encode(text.ToString(), length), id => (float)id);
 }

@@ -44,17 +44,28 @@ internal sealed class TextVocabulary
         return new TextVocabulary(tokens);
     }
 
-    /// <summary>The ids of the first <paramref name="length"/> tokens, left-padded so the last token comes last.</summary>
+    /// <summary>
+    /// The ids of <paramref name="length"/> tokens: the first half and the last half of the text (a mail's
+    /// headers and subject, and the end of its body), or all of a shorter text, left-padded so the last token
+    /// comes last. Reads the text once, keeping only the tail in a ring.
+    /// </summary>
     public long[] Encode(string? text, int length)
     {
-        var found = new List<long>(length);
+        int head = (length + 1) / 2, tail = length - head;
+        var first = new List<long>(head);
+        var ring = new long[Math.Max(1, tail)];
+        long seen = 0;
         foreach (string token in Tokenize(text ?? ""))
         {
-            found.Add(ids.TryGetValue(token, out long id) ? id : UnknownId);
-            if (found.Count == length) break;
+            long id = ids.TryGetValue(token, out long known) ? known : UnknownId;
+            if (first.Count < head) first.Add(id);
+            else if (tail > 0) ring[seen++ % tail] = id;
         }
+        int kept = (int)Math.Min(seen, tail);
         var encoded = new long[length];
-        found.CopyTo(encoded, length - found.Count);
+        int start = length - first.Count - kept;
+        first.CopyTo(encoded, start);
+        for (int i = 0; i < kept; i++) encoded[start + first.Count + i] = ring[(seen - kept + i) % tail];
         return encoded;
     }
 

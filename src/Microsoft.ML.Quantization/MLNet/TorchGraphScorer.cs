@@ -1,42 +1,57 @@
+using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Training;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization.MLNet;
 
 /// <summary>
-/// Scores one example at a time with a trained <see cref="GraphModule"/> in eval mode (the fake-quantized
-/// TorchSharp forward). Calls are serialised, so one scorer can back many prediction engines.
+/// Scores models saved in payload format 1, whose activation quantizers predate calibration: the
+/// fake-quantized TorchSharp forward in eval mode, one example at a time (so it needs TorchSharp's native
+/// library). Calls are serialised. Saving such a model writes format 1 again, unchanged.
 /// </summary>
-internal sealed class TorchGraphScorer
+internal sealed class TorchGraphScorer : IGraphScorer
 {
     private readonly object gate = new();
+    private readonly GraphModule module;
+    private readonly float inputScale;
 
     public TorchGraphScorer(GraphModule module, float inputScale)
     {
-        Module = module;
-        InputScale = inputScale;
+        this.module = module;
+        this.inputScale = inputScale;
         module.eval();
     }
 
-    public GraphModule Module { get; }
+    public NetworkGraph Graph => module.Graph;
 
-    public float InputScale { get; }
+    public ushort FormatVersion => 1;
 
-    /// <summary>Writes the class probabilities of one image (scaled by <see cref="InputScale"/>) into <paramref name="probabilities"/>.</summary>
-    public void Score(float[] input, float[] probabilities) => Score(() => tensor(input) * InputScale, probabilities);
-
-    /// <summary>Writes the class probabilities of one sequence of token ids into <paramref name="probabilities"/>.</summary>
-    public void Score(long[] tokens, float[] probabilities) => Score(() => tensor(tokens), probabilities);
-
-    private void Score(Func<Tensor> input, float[] probabilities)
+    public void Score(ReadOnlySpan<float> input, float[] probabilities)
     {
-        var shape = Module.Graph.InputShape.Select(d => (long)d).Prepend(1L).ToArray();
+        var shape = Graph.InputShape.Select(d => (long)d).Prepend(1L).ToArray();
+        bool tokens = Graph.Nodes[0].Kind == NodeKind.Embedding;
+        var values = input.ToArray();
         lock (gate)
         {
             using var _ = no_grad();
             using var scope = NewDisposeScope();
-            var p = nn.functional.softmax(Module.call(input().reshape(shape)), 1).reshape(-1);
+            var x = tokens ? tensor(values).to(int64) : tensor(values) * inputScale;
+            var p = nn.functional.softmax(module.call(x.reshape(shape)), 1).reshape(-1);
             p.data<float>().CopyTo(probabilities);
         }
+    }
+
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(GraphSerializer.Write(Graph));
+        module.save(writer);
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote. The format-1 state has no calibration buffers, so they are not required.</summary>
+    public static TorchGraphScorer Read(BinaryReader reader, float inputScale)
+    {
+        var module = new GraphModule(GraphSerializer.Read(reader.ReadString()));
+        module.load(reader, strict: false);
+        return new TorchGraphScorer(module, inputScale);
     }
 }

@@ -48,11 +48,10 @@ internal sealed class ExportedTensor
 internal sealed class ExportedModel
 {
     /// <summary>Creates the model and checks that the graph's parameterised nodes have their tensors.</summary>
-    public ExportedModel(NetworkGraph graph, IReadOnlyDictionary<string, ExportedTensor> tensors, int? activationOutputBits)
+    public ExportedModel(NetworkGraph graph, IReadOnlyDictionary<string, ExportedTensor> tensors)
     {
         Graph = graph;
         Tensors = tensors;
-        ActivationOutputBits = activationOutputBits;
         foreach (var node in graph.Nodes)
         {
             foreach (string name in StateNames.Required(node))
@@ -68,13 +67,31 @@ internal sealed class ExportedModel
     /// <summary>Tensors by state name.</summary>
     public IReadOnlyDictionary<string, ExportedTensor> Tensors { get; }
 
-    /// <summary>Bits of the BCPReLU outputs (<see cref="BCPReLUOptions.OutputBits"/>), or null.</summary>
-    public int? ActivationOutputBits { get; }
-
     /// <summary>The tensor called <paramref name="name"/>.</summary>
     public ExportedTensor this[string name] =>
         Tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"The exported model lacks tensor '{name}'.");
 
     /// <summary>Whether the model holds <paramref name="name"/>.</summary>
     public bool Has(string name) => Tensors.ContainsKey(name);
+
+    /// <summary>The per-tensor grid stored under <paramref name="prefix"/> (see <see cref="StateNames.GridTensors"/>), or null if absent.</summary>
+    public QuantizationGrid? Grid(string prefix)
+    {
+        if (!Has(StateNames.Grid(prefix, "scales"))) return null;
+        float[] Read(string t) => this[StateNames.Grid(prefix, t)].Decode();
+        var order = Read("code_order");
+        foreach (float c in order)
+        {
+            if (!(c >= 0 && c < order.Length && c == MathF.Floor(c))) throw new InvalidDataException($"The code order of '{prefix}' holds {c}.");
+        }
+        int bits = Math.Max(1, (int)Math.Ceiling(Math.Log2(Math.Max(2, order.Length))));
+        try
+        {
+            return new QuantizationGrid(bits, Read("scales"), Read("levels"), Read("thresholds"), order.Select(c => (int)c).ToArray());
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"The grid of '{prefix}' is invalid: {e.Message}", e);
+        }
+    }
 }

@@ -6,7 +6,7 @@ namespace Microsoft.ML.Quantization.Serialization;
 /// tensors as little-endian float32. The reader checks every count and size against the bytes left before
 /// allocating, so a corrupted file fails with <see cref="InvalidDataException"/>, not an allocation.
 /// <code>
-///   graph JSON | i32 BCPReLU output bits (0: none) | i32 tensors |
+///   graph JSON | i32 tensors |
 ///   per tensor: name | u8 kind (0 float, 1 quantized) | u8 rank | i32 dims |
 ///     float: values | quantized: u8 scheme | u8 bits | i32 groups | i32 levels per group |
 ///       f32 scales | f32 levels | f32 thresholds | u8 has code order | [i32 code order] | packed codes
@@ -20,7 +20,6 @@ internal static class ExportedModelFormat
     public static void Write(BinaryWriter writer, ExportedModel model)
     {
         writer.Write(GraphSerializer.Write(model.Graph));
-        writer.Write(model.ActivationOutputBits ?? 0);
         writer.Write(model.Tensors.Count);
         foreach (var (name, tensor) in model.Tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
         {
@@ -51,8 +50,6 @@ internal static class ExportedModelFormat
     public static ExportedModel Read(BinaryReader reader)
     {
         var graph = GraphSerializer.Read(reader.ReadString());
-        int outputBits = reader.ReadInt32();
-        if (outputBits is < 0 or > 8) throw new InvalidDataException($"The stored BCPReLU output bits {outputBits} are outside 0 to 8.");
         int count = reader.ReadInt32();
         if (count is < 0 or > MaxTensors) throw new InvalidDataException($"The model claims {count} tensors.");
         var tensors = new Dictionary<string, ExportedTensor>(count, StringComparer.Ordinal);
@@ -68,7 +65,7 @@ internal static class ExportedModelFormat
                 throw new InvalidDataException($"Tensor '{name}' is invalid: {e.Message}", e);
             }
         }
-        return new ExportedModel(graph, tensors, outputBits == 0 ? null : outputBits);
+        return new ExportedModel(graph, tensors);
     }
 
     private static ExportedTensor ReadTensor(BinaryReader reader)

@@ -9,12 +9,12 @@ namespace Microsoft.ML.Quantization.Serialization;
 /// <code>
 ///   "MLQP" | u16 format version | u8 kind length | kind (ASCII) | i32 body length | body | SHA-256 (32 bytes)
 /// </code>
-/// Version history: 1 — first format.
+/// Version history: 1 — graph and TorchSharp state; 2 — the exported model (packed codes, frozen activation grids).
 /// </summary>
 internal static class PayloadContainer
 {
     /// <summary>The format version written by this code.</summary>
-    public const ushort CurrentVersion = 1;
+    public const ushort CurrentVersion = 2;
 
     /// <summary>Largest body accepted (1 GiB), checked before allocating.</summary>
     public const int MaxBodyLength = 1 << 30;
@@ -22,16 +22,17 @@ internal static class PayloadContainer
     private static ReadOnlySpan<byte> Magic => "MLQP"u8;
     private const int HashLength = 32;
 
-    /// <summary>Wraps <paramref name="body"/> in the container.</summary>
-    public static byte[] Wrap(string kind, ReadOnlySpan<byte> body)
+    /// <summary>Wraps <paramref name="body"/>, written in format <paramref name="version"/>, in the container.</summary>
+    public static byte[] Wrap(string kind, ReadOnlySpan<byte> body, ushort version = CurrentVersion)
     {
+        if (version is 0 or > CurrentVersion) throw new ArgumentOutOfRangeException(nameof(version), version, $"Format versions are 1 to {CurrentVersion}.");
         byte[] kindBytes = Encoding.ASCII.GetBytes(kind);
         if (kindBytes.Length is 0 or > 255) throw new ArgumentException("The kind must be 1 to 255 ASCII characters.", nameof(kind));
         using var stream = new MemoryStream();
         using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
             writer.Write(Magic);
-            writer.Write(CurrentVersion);
+            writer.Write(version);
             writer.Write((byte)kindBytes.Length);
             writer.Write(kindBytes);
             writer.Write(body.Length);

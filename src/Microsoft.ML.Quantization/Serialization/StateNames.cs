@@ -37,6 +37,9 @@ internal static class StateNames
     public static string QuantizerPrefix(GraphNode node) =>
         node.Kind == NodeKind.Lstm ? Module(node.Name) + ".state_quantizer" : Module(node.Name);
 
+    /// <summary>The prefix of a BCPReLU's output grid (when it quantizes its output).</summary>
+    public static string OutputGridPrefix(GraphNode node) => Module(node.Name) + ".output_grid";
+
     /// <summary>Tensors of the activation quantizer's frozen grid.</summary>
     public static readonly string[] GridTensors = { "scales", "levels", "thresholds", "code_order" };
 

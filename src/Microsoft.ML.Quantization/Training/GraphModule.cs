@@ -37,6 +37,9 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         return total.sum();
     }
 
+    /// <summary>The BCPReLU module of node <paramref name="name"/>.</summary>
+    public BCPReLU Activation(string name) => (BCPReLU)layers[ModuleName(name)];
+
     /// <summary>Every activation quantizer, the LSTM state quantizers included.</summary>
     public IEnumerable<ActivationQuantizer> ActivationQuantizers => modules().OfType<ActivationQuantizer>();
 
@@ -61,7 +64,10 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         foreach (var q in quantizers) q.EndCalibration();
     }
 
-    public override Tensor forward(Tensor input)
+    public override Tensor forward(Tensor input) => Run(input)[graph.Output];
+
+    /// <summary>The output of every node (and the input), for tracing a forward pass.</summary>
+    public Dictionary<string, Tensor> Run(Tensor input)
     {
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [NetworkGraph.InputName] = input };
         foreach (var node in graph.Nodes)
@@ -79,7 +85,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
                 _ => layers[ModuleName(node.Name)].call(x),
             };
         }
-        return values[graph.Output];
+        return values;
     }
 
     private Module<Tensor, Tensor>? Create(GraphNode node, BCPReLUOptions activationOptions)

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Quantization.Training;
 /// </summary>
 internal static class ModelExporter
 {
-    public static ExportedModel Export(GraphModule module, int? activationOutputBits = null)
+    public static ExportedModel Export(GraphModule module)
     {
         var uncalibrated = module.named_modules().Where(m => m.module is Layers.ActivationQuantizer q && !q.IsCalibrated).Select(m => m.name).ToList();
         if (uncalibrated.Count > 0)
@@ -31,7 +31,22 @@ internal static class ModelExporter
             using var floats = cpu.to(float32).contiguous();
             tensors[name] = ExportedTensor.Float(cpu.shape.Select(d => checked((int)d)).ToArray(), floats.data<float>().ToArray());
         }
-        return new ExportedModel(module.Graph, tensors, activationOutputBits);
+        foreach (var node in module.Graph.Nodes.Where(n => n.Kind == NodeKind.BCPReLU))
+        {
+            using var grid = module.Activation(node.Name).OutputGrid();
+            if (grid is not null) AddGrid(tensors, StateNames.OutputGridPrefix(node), grid.ToGrid());
+        }
+        return new ExportedModel(module.Graph, tensors);
+    }
+
+    /// <summary>Stores a per-tensor grid the way an activation quantizer's buffers are stored.</summary>
+    private static void AddGrid(Dictionary<string, ExportedTensor> tensors, string prefix, QuantizationGrid grid)
+    {
+        var order = grid.CodeOrder ?? Enumerable.Range(0, grid.LevelCount).ToArray();
+        tensors[StateNames.Grid(prefix, "scales")] = ExportedTensor.Float(new[] { 1, 1 }, grid.Scales);
+        tensors[StateNames.Grid(prefix, "levels")] = ExportedTensor.Float(new[] { 1, grid.LevelCount }, grid.Levels);
+        tensors[StateNames.Grid(prefix, "thresholds")] = ExportedTensor.Float(new[] { 1, grid.LevelCount - 1 }, grid.Thresholds);
+        tensors[StateNames.Grid(prefix, "code_order")] = ExportedTensor.Float(new[] { 1, grid.LevelCount }, order.Select(c => (float)c).ToArray());
     }
 
     /// <summary>The state names of the weights that carry a quantizer, with it.</summary>

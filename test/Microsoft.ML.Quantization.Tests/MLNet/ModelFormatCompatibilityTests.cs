@@ -6,14 +6,14 @@ using Xunit;
 namespace Microsoft.ML.Quantization.Tests.MLNet;
 
 /// <summary>
-/// Models saved by earlier payload format versions keep loading. Fixtures/image-classifier-v1.zip was
-/// written by format version 1 (regenerate only for a new version, with MLQUANT_WRITE_FIXTURES=1, and keep the old file).
+/// Models saved by every payload format version keep loading and score as they did. Fixtures/image-classifier-vN.zip
+/// was written by format version N (MLQUANT_WRITE_FIXTURES=1 writes the current version's files; never overwrite an old one).
 /// </summary>
 public class ModelFormatCompatibilityTests
 {
     private static readonly string Fixtures = Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures");
-    private static readonly string ModelPath = Path.Combine(Fixtures, "image-classifier-v1.zip");
-    private static readonly string ScoresPath = Path.Combine(Fixtures, "image-classifier-v1.scores.json");
+    private static string ModelPath(int version) => Path.Combine(Fixtures, $"image-classifier-v{version}.zip");
+    private static string ScoresPath(int version) => Path.Combine(Fixtures, $"image-classifier-v{version}.scores.json");
 
     public class Image
     {
@@ -30,15 +30,17 @@ public class ModelFormatCompatibilityTests
         ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz"), RepoPaths.Subset("fashion-mnist", "t10k-labels-idx1-ubyte.gz"),
             DatasetCatalog.FashionMnistClassNames), reuseRowObject: false).Take(8).ToList();
 
-    [Fact]
-    public void VersionOneModelStillLoadsAndScoresTheSame()
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void SavedModelStillLoadsAndScoresTheSame(int version)
     {
-        if (Environment.GetEnvironmentVariable("MLQUANT_WRITE_FIXTURES") == "1") WriteFixture();
+        if (Environment.GetEnvironmentVariable("MLQUANT_WRITE_FIXTURES") == "1" && version == Serialization.PayloadContainer.CurrentVersion) WriteFixture(version);
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        var model = ml.Model.Load(ModelPath, out _);
+        var model = ml.Model.Load(ModelPath(version), out _);
         var engine = ml.Model.CreatePredictionEngine<Image, Prediction>(model);
-        var expected = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(ScoresPath))!;
+        var expected = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(ScoresPath(version)))!;
         var inputs = Inputs(ml);
         Assert.Equal(expected.Length, inputs.Count);
         for (int i = 0; i < inputs.Count; i++) Assert.Equal(expected[i], engine.Predict(inputs[i]).Score);
@@ -50,7 +52,7 @@ public class ModelFormatCompatibilityTests
     public void TruncatedModelFileIsInvalidData()
     {
         using var temp = RepoPaths.TempDirectory();
-        byte[] bytes = File.ReadAllBytes(ModelPath);
+        byte[] bytes = File.ReadAllBytes(ModelPath(1));
         string truncated = temp.File("truncated.zip");
         File.WriteAllBytes(truncated, bytes[..(bytes.Length * 2 / 3)]);
         var ml = new MLContext();
@@ -59,7 +61,7 @@ public class ModelFormatCompatibilityTests
         Assert.IsType<InvalidDataException>(error.InnerException);
     }
 
-    private static void WriteFixture()
+    private static void WriteFixture(int version)
     {
         var ml = new MLContext(seed: 1);
         var train = ml.Data.TakeRows(ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "train-images-idx3-ubyte.gz"),
@@ -69,8 +71,8 @@ public class ModelFormatCompatibilityTests
             .Append(ml.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions { FeatureColumnName = "Pixels", Graph = graph, Epochs = 1 }))
             .Fit(train);
         Directory.CreateDirectory(Fixtures);
-        ml.Model.Save(model, train.Schema, ModelPath);
+        ml.Model.Save(model, train.Schema, ModelPath(version));
         var engine = ml.Model.CreatePredictionEngine<Image, Prediction>(model);
-        File.WriteAllText(ScoresPath, JsonSerializer.Serialize(Inputs(ml).Select(i => engine.Predict(i).Score).ToArray()));
+        File.WriteAllText(ScoresPath(version), JsonSerializer.Serialize(Inputs(ml).Select(i => engine.Predict(i).Score).ToArray()));
     }
 }

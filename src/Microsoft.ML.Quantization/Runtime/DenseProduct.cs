@@ -1,0 +1,206 @@
+using Microsoft.ML.Quantization.Kernels;
+using Microsoft.ML.Quantization.Serialization;
+
+namespace Microsoft.ML.Quantization.Runtime;
+
+/// <summary>How a <see cref="DenseProduct"/> wants its input rows.</summary>
+internal enum ProductInput
+{
+    /// <summary>Unsigned bytes: integer activation + <see cref="DenseProduct.Offset"/>, zero beyond the depth.</summary>
+    Bytes,
+    /// <summary>16-bit integer activations.</summary>
+    Shorts,
+    /// <summary>Float activations.</summary>
+    Floats,
+}
+
+/// <summary>
+/// The product of a weight matrix W [O,K] with input rows, followed by the per-output affine epilogue
+/// y[o] = acc[o] · mul[o] + add[o] (quantizer scales, bias and a folded BatchNorm). Integer weights and
+/// integer activations run through <see cref="Int8Gemm"/> (exact while the pair sums fit 16 bits) or
+/// <see cref="Int16Gemm"/>; ResQ weights as one binary product per bit plane, combined with the plane
+/// weights α_i/α_1; anything else in float through <see cref="FloatGemm"/>.
+/// </summary>
+internal sealed class DenseProduct
+{
+    private readonly Int8Weights[]? int8;
+    private readonly float[][]? planeWeights; // ResQ: per plane, per output
+    private readonly Int16Weights? int16;
+    private readonly FloatWeights? floats;
+    private readonly float[] mul, add;
+    private readonly int[]? correction;
+
+    private DenseProduct(int outputs, int depth, ProductInput input, int offset, Int8Weights[]? int8, float[][]? planeWeights,
+        Int16Weights? int16, FloatWeights? floats, float[] mul, float[] add)
+    {
+        Outputs = outputs;
+        Depth = depth;
+        Input = input;
+        Offset = offset;
+        this.int8 = int8;
+        this.planeWeights = planeWeights;
+        this.int16 = int16;
+        this.floats = floats;
+        this.mul = mul;
+        this.add = add;
+        if (int8 is not null && planeWeights is null && offset != 0) correction = int8[0].RowSums.Select(s => s * offset).ToArray();
+        PaddedDepth = int8?[0].PaddedDepth ?? int16?.PaddedDepth ?? depth;
+        PaddedOutputs = int8?[0].PaddedOutputs ?? int16?.PaddedOutputs ?? floats!.PaddedOutputs;
+    }
+
+    public int Outputs { get; }
+    public int Depth { get; }
+
+    /// <summary>Row length the input must have (zero beyond <see cref="Depth"/>).</summary>
+    public int PaddedDepth { get; }
+
+    /// <summary>Stride of the accumulator rows.</summary>
+    public int PaddedOutputs { get; }
+
+    /// <summary>The input form.</summary>
+    public ProductInput Input { get; }
+
+    /// <summary>Added to integer activations to make them unsigned (<see cref="ProductInput.Bytes"/>).</summary>
+    public int Offset { get; }
+
+    /// <summary>Which kernel runs: for reports and benchmarks.</summary>
+    public string Kernel => planeWeights is not null ? $"binary planes x{int8!.Length}" : int8 is not null ? $"int8 ({int8[0].SlotBits}-bit slots)" : int16 is not null ? "int16" : "float";
+
+    /// <summary>
+    /// Builds the product for weight <paramref name="weight"/> viewed as [O, K], the activation codec of its
+    /// input (null for float input), and the epilogue's per-output scale and shift before the quantizer scales.
+    /// </summary>
+    public static DenseProduct Create(ExportedTensor weight, ActivationCodec? activations, float[] scale, float[] shift)
+    {
+        int outputs = weight.Shape[0], depth = weight.Count / Math.Max(1, outputs);
+        var q = weight.Quantized;
+        float unitA = activations?.Unit ?? 1f;
+        if (q is not null && activations?.Integers is not null)
+        {
+            int[] perOutputGroup = Enumerable.Range(0, outputs).Select(o => o * q.Grid.GroupCount / outputs).ToArray();
+            if (q.Scheme == QuantizationScheme.ResQ && IntegerForm(q) is null)
+                return ResQPlanes(q, activations, outputs, depth, perOutputGroup, scale, shift);
+            if (IntegerForm(q) is var (table, sharedTable, multiplier))
+            {
+                var mul = new float[outputs];
+                for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[perOutputGroup[o]] / multiplier * unitA * scale[o];
+                int offset = -activations.MinInteger, maxU = activations.MaxInteger + offset;
+                int maxW = table.Max(Math.Abs);
+                if (maxU <= 255 && maxW <= 127 && 2L * maxU * maxW <= short.MaxValue)
+                {
+                    var w8 = sharedTable is not null ? Int8Weights.FromCodes(q.Codes, sharedTable, outputs, depth) : Int8Weights.FromValues(Values(q, table), outputs, depth);
+                    return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift);
+                }
+                long maxA = Math.Max(-activations.MinInteger, activations.MaxInteger);
+                if ((long)depth * maxA * maxW < int.MaxValue)
+                    return new DenseProduct(outputs, depth, ProductInput.Shorts, 0, null, null, new Int16Weights(Values(q, table), outputs, depth), null, mul, shift);
+            }
+        }
+        // Float: decoded weights (level · scale, as the training forward computes them) times float activations.
+        var floatMul = scale.Select(s => s).ToArray();
+        return new DenseProduct(outputs, depth, ProductInput.Floats, 0, null, null, null, new FloatWeights(weight.Decode(), outputs, depth), floatMul, shift);
+    }
+
+    /// <summary>acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants).</summary>
+    public void Run(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, ReadOnlySpan<float> inputs, int ldx, int positions, Span<float> y, int ldy)
+    {
+        int ldc = PaddedOutputs;
+        switch (Input)
+        {
+            case ProductInput.Bytes when planeWeights is null:
+            {
+                var acc = ws.Ints(positions * ldc);
+                Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc);
+                for (int p = 0; p < positions; p++)
+                    for (int o = 0; o < Outputs; o++)
+                        y[o * ldy + p] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
+                break;
+            }
+            case ProductInput.Bytes:
+            {
+                // ResQ: Σ_i r_i · (binary plane i · a); the offset enters each plane through its row sums.
+                var acc = ws.Ints(positions * ldc);
+                var sum = ws.Floats2(positions * ldc);
+                sum.Clear();
+                for (int i = 0; i < int8!.Length; i++)
+                {
+                    Int8Gemm.Multiply(int8[i], bytes, ldx, positions, acc, ldc);
+                    var r = planeWeights![i];
+                    var rows = int8[i].RowSums;
+                    for (int p = 0; p < positions; p++)
+                        for (int o = 0; o < Outputs; o++)
+                            sum[p * ldc + o] += r[o] * (acc[p * ldc + o] - rows[o] * Offset);
+                }
+                for (int p = 0; p < positions; p++)
+                    for (int o = 0; o < Outputs; o++)
+                        y[o * ldy + p] = sum[p * ldc + o] * mul[o] + add[o];
+                break;
+            }
+            case ProductInput.Shorts:
+            {
+                var acc = ws.Ints(positions * ldc);
+                Int16Gemm.Multiply(int16!, shorts, ldx, positions, acc, ldc);
+                for (int p = 0; p < positions; p++)
+                    for (int o = 0; o < Outputs; o++)
+                        y[o * ldy + p] = acc[p * ldc + o] * mul[o] + add[o];
+                break;
+            }
+            default:
+            {
+                var acc = ws.Floats2(positions * ldc);
+                FloatGemm.Multiply(floats!, inputs, ldx, positions, acc, ldc);
+                for (int p = 0; p < positions; p++)
+                    for (int o = 0; o < Outputs; o++)
+                        y[o * ldy + p] = acc[p * ldc + o] * mul[o] + add[o];
+                break;
+            }
+        }
+    }
+
+    /// <summary>Bytes the weights occupy in memory (for reports).</summary>
+    public long WeightBytes => int8?.Sum(w => (long)w.Data.Length) ?? (int16 is not null ? int16.Data.Length * 2L : floats!.Data.Length * 4L);
+
+    /// <summary>Integer values of every code per group, the table when all groups share it, and the multiplier; null if none.</summary>
+    private static (int[] AllValues, int[]? Shared, int Multiplier)? IntegerForm(QuantizedTensor q)
+    {
+        if (!IntegerLevels.TryCreate(q.Grid.Levels, out var integers, out int multiplier)) return null;
+        int levels = q.Grid.LevelCount;
+        bool shared = true;
+        for (int g = 1; g < q.Grid.GroupCount && shared; g++)
+            shared = integers.AsSpan(g * levels, levels).SequenceEqual(integers.AsSpan(0, levels));
+        return (integers, shared ? integers[..levels] : null, multiplier);
+    }
+
+    /// <summary>The integer value of every element.</summary>
+    private static int[] Values(QuantizedTensor q, int[] table)
+    {
+        int levels = q.Grid.LevelCount, perGroup = q.Codes.Length / q.Grid.GroupCount;
+        var values = new int[q.Codes.Length];
+        for (int i = 0; i < values.Length; i++) values[i] = table[(i / perGroup) * levels + q.Codes[i]];
+        return values;
+    }
+
+    /// <summary>
+    /// ResQ codes are bit patterns: bit (b−1−i) set means +α_i. Each plane is a ±1 matrix; its weight per
+    /// group is r_i = (level with bit set − level with it clear) / 2, read off the stored levels.
+    /// </summary>
+    private static DenseProduct ResQPlanes(QuantizedTensor q, ActivationCodec activations, int outputs, int depth, int[] group, float[] scale, float[] shift)
+    {
+        int bits = q.Grid.Bits, levels = q.Grid.LevelCount;
+        var planes = new Int8Weights[bits];
+        var weights = new float[bits][];
+        int offset = -activations.MinInteger;
+        for (int i = 0; i < bits; i++)
+        {
+            int bit = 1 << (bits - 1 - i);
+            planes[i] = Int8Weights.FromCodes(q.Codes.Select(c => (byte)((c & bit) != 0 ? 1 : 0)).ToArray(), new[] { -1, 1 }, outputs, depth);
+            weights[i] = new float[outputs];
+            for (int o = 0; o < outputs; o++) weights[i][o] = (q.Grid.Levels[group[o] * levels + bit] - q.Grid.Levels[group[o] * levels]) / 2;
+        }
+        var mul = new float[outputs];
+        for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[group[o]] * activations.Unit * scale[o];
+        int maxU = activations.MaxInteger + offset;
+        if (maxU > 255 || 2L * maxU > short.MaxValue) throw new NotSupportedException("ResQ weights need activations of at most 8 bits.");
+        return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, planes, weights, null, null, mul, shift);
+    }
+}

@@ -1,0 +1,191 @@
+using Microsoft.ML.Quantization.Runtime.Steps;
+using Microsoft.ML.Quantization.Serialization;
+
+namespace Microsoft.ML.Quantization.Runtime;
+
+/// <summary>
+/// Turns the nodes of an <see cref="ExportedModel"/> into <see cref="ScoringStep"/>s over value slots, in
+/// graph order. A BatchNorm that is the only consumer of a Conv2d or Linear is folded into that product's
+/// epilogue; Flatten and Dropout share their input's slot.
+/// </summary>
+internal sealed class NetworkCompiler
+{
+    private const float BatchNormEpsilon = 1e-5f; // TorchSharp's default, which GraphModule uses
+    private readonly ExportedModel model;
+    private readonly NetworkGraph graph;
+    private readonly List<ScoringStep> steps = new();
+    private readonly List<ValueSlot> slots = new();
+    private readonly Dictionary<string, ValueSlot> values = new(StringComparer.Ordinal);
+    private readonly HashSet<string> folded = new(StringComparer.Ordinal);
+
+    public NetworkCompiler(ExportedModel model)
+    {
+        this.model = model;
+        graph = model.Graph;
+    }
+
+    public (List<ScoringStep> Steps, List<ValueSlot> Slots, ValueSlot Input, ValueSlot Output, IReadOnlyDictionary<string, ValueSlot> Nodes) Compile()
+    {
+        var input = NewSlot(graph.InputShape.ToArray());
+        values[NetworkGraph.InputName] = input;
+        foreach (var node in graph.Nodes)
+        {
+            if (folded.Contains(node.Name)) continue;
+            try
+            {
+                Add(node);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException or NotSupportedException)
+            {
+                throw new InvalidDataException($"Node '{node.Name}' ({node.Kind}) cannot be compiled for scoring: {e.Message}", e);
+            }
+        }
+        return (steps, slots, input, values[graph.Output], values);
+    }
+
+    private void Add(GraphNode node)
+    {
+        var x = values[node.Inputs[0]];
+        int[] shape = graph.Shapes[node.Name];
+        switch (node.Kind)
+        {
+            case NodeKind.Conv2d or NodeKind.Linear:
+                AddProduct(node, x, shape);
+                break;
+            case NodeKind.BatchNorm:
+            {
+                var (scale, shift) = BatchNorm(node);
+                Emit(node, ElementwiseStep.Affine(node.Name, Float(x, node), NewSlot(shape), scale, shift, x.Length / scale.Length));
+                break;
+            }
+            case NodeKind.ReLU:
+                Emit(node, ElementwiseStep.ReLU(node.Name, Float(x, node), NewSlot(shape)));
+                break;
+            case NodeKind.PReLU:
+                Emit(node, ElementwiseStep.PReLU(node.Name, Float(x, node), NewSlot(shape), Scalar(StateNames.Weight(node))));
+                break;
+            case NodeKind.BCPReLU:
+            {
+                var grid = model.Grid(StateNames.OutputGridPrefix(node));
+                Emit(node, ElementwiseStep.BCPReLU(node.Name, Float(x, node), NewSlot(shape), Scalar(StateNames.Own(node, "slope")),
+                    Scalar(StateNames.Own(node, "lower_clip")), Scalar(StateNames.Own(node, "upper_clip")), grid is null ? null : new ActivationCodec(grid)));
+                break;
+            }
+            case NodeKind.MaxPool or NodeKind.AvgPool or NodeKind.GlobalAvgPool:
+                Emit(node, new PoolingStep(node.Name, node.Kind, Float(x, node), NewSlot(shape), node.Kernel, node.Stride, node.Padding));
+                break;
+            case NodeKind.Flatten or NodeKind.Dropout:
+                values[node.Name] = x with { Shape = shape };
+                break;
+            case NodeKind.Add:
+                Emit(node, ElementwiseStep.Add(node.Name, Float(x, node), Float(values[node.Inputs[1]], node), NewSlot(shape)));
+                break;
+            case NodeKind.Embedding:
+                Emit(node, new EmbeddingStep(node.Name, Float(x, node), NewSlot(shape), model[StateNames.Weight(node)]));
+                break;
+            case NodeKind.Lstm:
+                AddLstm(node, x, shape);
+                break;
+            case NodeKind.Quantize:
+            {
+                var grid = model.Grid(StateNames.QuantizerPrefix(node)) ?? throw new InvalidDataException("Its frozen grid is missing.");
+                Emit(node, new QuantizeStep(node.Name, Float(x, node), NewSlot(shape, new ActivationCodec(grid))));
+                break;
+            }
+            default:
+                throw new NotSupportedException($"No scoring step for {node.Kind}.");
+        }
+    }
+
+    private void AddProduct(GraphNode node, ValueSlot x, int[] shape)
+    {
+        var weight = model[StateNames.Weight(node)];
+        int outputs = node.Units;
+        var scale = Enumerable.Repeat(1f, outputs).ToArray();
+        var shift = node.Bias ? model[StateNames.Bias(node)].Decode().ToArray() : new float[outputs];
+        var consumers = graph.Consumers(node.Name).ToList();
+        string outputName = node.Name;
+        if (consumers.Count == 1 && consumers[0].Kind == NodeKind.BatchNorm && graph.Output != node.Name)
+        {
+            var (bnScale, bnShift) = BatchNorm(consumers[0]);
+            for (int o = 0; o < outputs; o++)
+            {
+                shift[o] = shift[o] * bnScale[o] + bnShift[o];
+                scale[o] = bnScale[o];
+            }
+            folded.Add(consumers[0].Name);
+            outputName = consumers[0].Name;
+        }
+        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
+        var output = NewSlot(shape);
+        if (node.Kind == NodeKind.Conv2d)
+        {
+            var map = ProductStep.ConvolutionMap(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, out int h, out int w);
+            steps.Add(new ProductStep(node.Name, x, output, product, map, h * w));
+        }
+        else
+        {
+            steps.Add(new ProductStep(node.Name, x, output, product, null, 1));
+        }
+        values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
+    }
+
+    private void AddLstm(GraphNode node, ValueSlot x, int[] shape)
+    {
+        int hidden = node.Units, steps4 = 4 * hidden, time = x.Shape[0];
+        var ones = Enumerable.Repeat(1f, steps4).ToArray();
+        var inputProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_ih")], x.IsInteger ? x.Codec : null, ones, model[StateNames.Own(node, "bias")].Decode());
+        var gatesIn = NewSlot(new[] { steps4, time });
+        var stateGrid = model.Grid(StateNames.QuantizerPrefix(node));
+        var stateCodec = stateGrid is null ? null : new ActivationCodec(stateGrid);
+        var stateCodes = NewSlot(new[] { hidden }, stateCodec);
+        var recurrentProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_hh")], stateCodes.IsInteger ? stateCodec : null, ones, new float[steps4]);
+        var recurrent = NewSlot(new[] { steps4 });
+        var cell = NewSlot(new[] { hidden });
+        var output = NewSlot(shape);
+        Emit(node, new LstmStep(node.Name, x, output,
+            new ProductStep(node.Name + ".input", x, gatesIn, inputProduct, null, time),
+            new ProductStep(node.Name + ".recurrent", stateCodes, recurrent, recurrentProduct, null, 1),
+            gatesIn, recurrent, cell, stateCodes, stateCodec));
+    }
+
+    /// <summary>BatchNorm in eval mode as y = x·scale + shift: scale = γ/√(var+ε), shift = β − μ·scale.</summary>
+    private (float[] Scale, float[] Shift) BatchNorm(GraphNode node)
+    {
+        var gamma = model[StateNames.Own(node, "weight")].Decode();
+        var beta = model[StateNames.Own(node, "bias")].Decode();
+        var mean = model[StateNames.Own(node, "running_mean")].Decode();
+        var variance = model[StateNames.Own(node, "running_var")].Decode();
+        var scale = new float[gamma.Length];
+        var shift = new float[gamma.Length];
+        for (int c = 0; c < gamma.Length; c++)
+        {
+            scale[c] = gamma[c] / MathF.Sqrt(variance[c] + BatchNormEpsilon);
+            shift[c] = beta[c] - mean[c] * scale[c];
+        }
+        return (scale, shift);
+    }
+
+    private float Scalar(string name)
+    {
+        var values = model[name].Decode();
+        if (values.Length != 1) throw new InvalidDataException($"'{name}' should hold one value, not {values.Length}.");
+        return values[0];
+    }
+
+    private static ValueSlot Float(ValueSlot slot, GraphNode node) =>
+        slot.IsInteger ? throw new NotSupportedException($"'{node.Name}' reads quantized activations, which only Conv2d, Linear and LSTM nodes take.") : slot;
+
+    private void Emit(GraphNode node, ScoringStep step)
+    {
+        steps.Add(step);
+        values[node.Name] = step.Output;
+    }
+
+    private ValueSlot NewSlot(int[] shape, ActivationCodec? codec = null)
+    {
+        var slot = new ValueSlot(slots.Count, shape, codec);
+        slots.Add(slot);
+        return slot;
+    }
+}

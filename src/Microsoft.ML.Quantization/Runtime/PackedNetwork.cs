@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using Microsoft.ML.Quantization.Runtime.Steps;
+using Microsoft.ML.Quantization.Serialization;
+
+namespace Microsoft.ML.Quantization.Runtime;
+
+/// <summary>
+/// A network compiled for scoring from an <see cref="ExportedModel"/>, with no torch type anywhere: packed
+/// low-bit weights and integer kernels where the grids allow, BatchNorm folded into the preceding product,
+/// frozen activation grids. Immutable after construction and safe to share across threads; each call takes
+/// a pooled <see cref="Workspace"/>.
+/// </summary>
+internal sealed class PackedNetwork
+{
+    private readonly List<ScoringStep> steps;
+    private readonly List<ValueSlot> slots;
+    private readonly ValueSlot input, output;
+    private readonly IReadOnlyDictionary<string, ValueSlot> nodes;
+    private readonly ConcurrentBag<Workspace> workspaces = new();
+
+    public PackedNetwork(ExportedModel model)
+    {
+        Model = model;
+        var compiler = new NetworkCompiler(model);
+        (steps, slots, input, output, nodes) = compiler.Compile();
+    }
+
+    /// <summary>The exported model this network runs.</summary>
+    public ExportedModel Model { get; }
+
+    /// <summary>The graph.</summary>
+    public NetworkGraph Graph => Model.Graph;
+
+    /// <summary>Input values per example.</summary>
+    public int InputLength => input.Length;
+
+    /// <summary>Logits per example.</summary>
+    public int OutputLength => output.Length;
+
+    /// <summary>Node name, kernel and weight bytes of every step with weights.</summary>
+    public IEnumerable<(string Node, string Kernel, long WeightBytes)> Kernels =>
+        steps.Where(s => s.Kernel.Length > 0).Select(s => (s.Name, s.Kernel, s.WeightBytes));
+
+    /// <summary>Scores one example: <paramref name="example"/> in the graph's input layout, logits out.</summary>
+    public void Score(ReadOnlySpan<float> example, Span<float> logits)
+    {
+        if (example.Length != InputLength) throw new ArgumentException($"The network takes {InputLength} input values, got {example.Length}.", nameof(example));
+        if (logits.Length < OutputLength) throw new ArgumentException($"The network writes {OutputLength} logits.", nameof(logits));
+        var ws = workspaces.TryTake(out var pooled) ? pooled : new Workspace(slots);
+        try
+        {
+            example.CopyTo(ws.Floats(input));
+            foreach (var step in steps) step.Run(ws);
+            ws.Floats(output).AsSpan(0, OutputLength).CopyTo(logits);
+        }
+        finally
+        {
+            workspaces.Add(ws);
+        }
+    }
+
+    /// <summary>Scores one example and returns every node's output as floats (integer activations times their unit), for diagnosis.</summary>
+    public Dictionary<string, float[]> Trace(ReadOnlySpan<float> example)
+    {
+        var ws = new Workspace(slots);
+        example.CopyTo(ws.Floats(input));
+        foreach (var step in steps) step.Run(ws);
+        return nodes.ToDictionary(n => n.Key, n => n.Value.IsInteger
+            ? ws.Shorts(n.Value).Take(n.Value.Length).Select(v => v * n.Value.Codec!.Unit).ToArray()
+            : ws.Floats(n.Value).Take(n.Value.Length).ToArray());
+    }
+
+    /// <summary>Scores <paramref name="count"/> examples laid out one after another, on up to <paramref name="threads"/> threads.</summary>
+    public void ScoreBatch(ReadOnlySpan<float> examples, int count, Span<float> logits, int threads = 1)
+    {
+        if (examples.Length != count * InputLength) throw new ArgumentException($"{count} examples need {count * InputLength} values, got {examples.Length}.", nameof(examples));
+        if (logits.Length < count * OutputLength) throw new ArgumentException($"{count} examples write {count * OutputLength} logits.", nameof(logits));
+        if (threads <= 1 || count == 1)
+        {
+            for (int i = 0; i < count; i++) Score(examples.Slice(i * InputLength, InputLength), logits.Slice(i * OutputLength, OutputLength));
+            return;
+        }
+        var inputCopy = examples.ToArray();
+        var outputCopy = new float[count * OutputLength];
+        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+            i => Score(inputCopy.AsSpan(i * InputLength, InputLength), outputCopy.AsSpan(i * OutputLength, OutputLength)));
+        outputCopy.CopyTo(logits);
+    }
+}

@@ -1,0 +1,66 @@
+namespace Microsoft.ML.Quantization.Runtime.Steps;
+
+/// <summary>A float function applied element by element (ReLU, PReLU, BCPReLU, a per-channel affine BatchNorm).</summary>
+internal sealed class ElementwiseStep : ScoringStep
+{
+    private readonly ValueSlot input;
+    private readonly Action<float[], float[]> apply;
+
+    private ElementwiseStep(string name, ValueSlot input, ValueSlot output, Action<float[], float[]> apply) : base(name, output)
+    {
+        this.input = input;
+        this.apply = apply;
+    }
+
+    public override void Run(Workspace ws) => apply(ws.Floats(input), ws.Floats(Output));
+
+    public static ElementwiseStep ReLU(string name, ValueSlot input, ValueSlot output) =>
+        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0f); });
+
+    /// <summary>max(x,0) + a·min(x,0) with one shared slope a.</summary>
+    public static ElementwiseStep PReLU(string name, ValueSlot input, ValueSlot output, float slope) =>
+        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = x[i] >= 0 ? x[i] : slope * x[i]; });
+
+    /// <summary>
+    /// min(max(x,0), α_u) + max(min(kx,0), −α_l) in the training forward's order, then the optional output
+    /// grid (<paramref name="grid"/>, uniform over [−α_l, α_u]).
+    /// </summary>
+    public static ElementwiseStep BCPReLU(string name, ValueSlot input, ValueSlot output, float slope, float lower, float upper, ActivationCodec? grid) =>
+        new(name, input, output, (x, y) =>
+        {
+            for (int i = 0; i < x.Length; i++)
+            {
+                float v = Math.Min(Math.Max(x[i], 0f), upper) + Math.Max(Math.Min(x[i] * slope, 0f), -lower);
+                y[i] = grid is null ? v : grid.Value(grid.Encode(v));
+            }
+        });
+
+    /// <summary>y = x·scale[c] + shift[c] over channels of <paramref name="perChannel"/> values each.</summary>
+    public static ElementwiseStep Affine(string name, ValueSlot input, ValueSlot output, float[] scale, float[] shift, int perChannel) =>
+        new(name, input, output, (x, y) =>
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = x[i] * scale[i / perChannel] + shift[i / perChannel];
+        });
+
+    /// <summary>Element-wise sum of two slots (residual connection).</summary>
+    public static ScoringStep Add(string name, ValueSlot left, ValueSlot right, ValueSlot output) => new AddStep(name, left, right, output);
+
+    private sealed class AddStep : ScoringStep
+    {
+        private readonly ValueSlot left, right;
+
+        public AddStep(string name, ValueSlot left, ValueSlot right, ValueSlot output) : base(name, output)
+        {
+            this.left = left;
+            this.right = right;
+        }
+
+        public override void Run(Workspace ws)
+        {
+            var a = ws.Floats(left);
+            var b = ws.Floats(right);
+            var y = ws.Floats(Output);
+            for (int i = 0; i < y.Length; i++) y[i] = a[i] + b[i];
+        }
+    }
+}

@@ -1,0 +1,98 @@
+namespace Microsoft.ML.Quantization.Runtime.Steps;
+
+/// <summary>
+/// Conv2d or Linear: gathers the input into rows (im2col for a convolution, through a gather map computed
+/// once; the identity for a linear layer), converts them to the form its <see cref="DenseProduct"/> takes,
+/// and writes the channel-major output.
+/// </summary>
+internal sealed class ProductStep : ScoringStep
+{
+    private readonly ValueSlot input;
+    private readonly DenseProduct product;
+    private readonly int[]? gather; // [positions · depth] source index, −1 for zero padding
+    private readonly int positions;
+
+    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, int[]? gather, int positions) : base(name, output)
+    {
+        this.input = input;
+        this.product = product;
+        this.gather = gather;
+        this.positions = positions;
+    }
+
+    public override string Kernel => product.Kernel;
+
+    public override long WeightBytes => product.WeightBytes;
+
+    /// <summary>The im2col gather map of a convolution over [C,H,W] with square kernel, stride and padding.</summary>
+    public static int[] ConvolutionMap(int channels, int height, int width, int kernel, int stride, int padding, out int outHeight, out int outWidth)
+    {
+        outHeight = (height + 2 * padding - kernel) / stride + 1;
+        outWidth = (width + 2 * padding - kernel) / stride + 1;
+        int depth = channels * kernel * kernel;
+        var map = new int[outHeight * outWidth * depth];
+        int i = 0;
+        for (int oy = 0; oy < outHeight; oy++)
+            for (int ox = 0; ox < outWidth; ox++)
+                for (int c = 0; c < channels; c++)
+                    for (int ky = 0; ky < kernel; ky++)
+                        for (int kx = 0; kx < kernel; kx++)
+                        {
+                            int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
+                            map[i++] = iy >= 0 && iy < height && ix >= 0 && ix < width ? (c * height + iy) * width + ix : -1;
+                        }
+        return map;
+    }
+
+    public override void Run(Workspace ws)
+    {
+        int depth = product.Depth, ldx = product.PaddedDepth;
+        var y = ws.Floats(Output);
+        switch (product.Input)
+        {
+            case ProductInput.Bytes:
+            {
+                var rows = ws.RowBytes(positions * ldx);
+                var x = ws.Shorts(input);
+                int offset = product.Offset;
+                for (int p = 0; p < positions; p++)
+                    for (int k = 0; k < depth; k++)
+                    {
+                        int src = gather is null ? p * depth + k : gather[p * depth + k];
+                        rows[p * ldx + k] = (byte)((src >= 0 ? x[src] : 0) + offset);
+                    }
+                product.Run(ws, rows, default, default, ldx, positions, y, positions);
+                break;
+            }
+            case ProductInput.Shorts:
+            {
+                var rows = ws.RowShorts(positions * ldx);
+                var x = ws.Shorts(input);
+                for (int p = 0; p < positions; p++)
+                    for (int k = 0; k < depth; k++)
+                    {
+                        int src = gather is null ? p * depth + k : gather[p * depth + k];
+                        rows[p * ldx + k] = src >= 0 ? x[src] : (short)0;
+                    }
+                product.Run(ws, default, rows, default, ldx, positions, y, positions);
+                break;
+            }
+            default:
+            {
+                var rows = ws.RowFloats(positions * ldx);
+                bool integer = input.IsInteger;
+                float unit = input.Codec?.Unit ?? 1f;
+                var xi = integer ? ws.Shorts(input) : null;
+                var xf = integer ? null : ws.Floats(input);
+                for (int p = 0; p < positions; p++)
+                    for (int k = 0; k < depth; k++)
+                    {
+                        int src = gather is null ? p * depth + k : gather[p * depth + k];
+                        rows[p * ldx + k] = src < 0 ? 0f : integer ? xi![src] * unit : xf![src];
+                    }
+                product.Run(ws, default, default, rows, ldx, positions, y, positions);
+                break;
+            }
+        }
+    }
+}

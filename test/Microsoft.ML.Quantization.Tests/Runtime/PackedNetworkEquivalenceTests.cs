@@ -1,0 +1,178 @@
+using Microsoft.ML.Quantization.Data;
+using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Serialization;
+using Microsoft.ML.Quantization.Tests.Infrastructure;
+using Microsoft.ML.Quantization.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Tests.Runtime;
+
+/// <summary>
+/// For every built-in graph and every scheme, the packed runtime and the fake-quantized TorchSharp forward
+/// (eval mode, calibrated) predict the same labels on the whole test subset, with logits within 1e-4
+/// relative; integer arithmetic is exact, so a larger gap is a bug.
+/// </summary>
+public class PackedNetworkEquivalenceTests
+{
+    private const double Tolerance = 1e-4;
+    private static readonly Lazy<float[][]> Images = new(() =>
+        IdxReader.ReadImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz")).Images.Select(i => i.Select(b => b / 255f).ToArray()).ToArray());
+    private static readonly Lazy<(float[][] Tokens, int Vocabulary)> Texts = new(() =>
+    {
+        var train = LabeledTextReader.Read(RepoPaths.Subset("spam-assassin", "train.tsv.gz"));
+        var vocabulary = TextVocabulary.Build(train.Select(t => t.Text), 3000);
+        var test = LabeledTextReader.Read(RepoPaths.Subset("spam-assassin", "test.tsv.gz"));
+        return (test.Select(t => vocabulary.Encode(t.Text, 48).Select(id => (float)id).ToArray()).ToArray(), vocabulary.Size);
+    });
+
+    public static TheoryData<string, string> Cases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm" })
+        {
+            data.Add(graph, "FP32");
+            foreach (var scheme in Enum.GetValues<QuantizationScheme>()) data.Add(graph, scheme.ToString());
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void PackedRuntimeMatchesTorchForward(string graphName, string scheme)
+    {
+        var (graph, inputs) = Setup(graphName);
+        if (scheme != "FP32") graph = Qag.Prepare(graph, Options(Enum.Parse<QuantizationScheme>(scheme)));
+        using var scope = NewDisposeScope();
+        var module = Trained(graph, inputs);
+        var network = new PackedNetwork(RoundTrip(ModelExporter.Export(module)));
+
+        var expected = TorchLogits(module, inputs);
+        var logits = new float[network.OutputLength];
+        int beyond = 0;
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            network.Score(inputs[i], logits);
+            Assert.Equal(ArgMax(expected[i]), ArgMax(logits));
+            float magnitude = Math.Max(1e-6f, expected[i].Max(Math.Abs));
+            if (logits.Zip(expected[i]).All(p => Math.Abs(p.First - p.Second) <= Tolerance * magnitude)) continue;
+            beyond++;
+            AssertExplainedByThresholdTie(module, network, inputs[i], $"{graphName}/{scheme} example {i}: packed [{string.Join(", ", logits)}] vs torch [{string.Join(", ", expected[i])}]");
+        }
+        // Ties and batch-dependent rounding are rare: a few in a hundred at most (most where activations without an
+        // integer form, such as ResQ's, send a layer down the float path).
+        Assert.True(beyond <= inputs.Length / 40, $"{beyond} of {inputs.Length} examples differ beyond {Tolerance} relative.");
+    }
+
+    /// <summary>
+    /// Float rounding differs between torch's convolution and the exact integer one, so a value that lies on a
+    /// quantizer threshold may round to the neighbouring code, and everything downstream legitimately follows.
+    /// Such an example must diverge first at an activation quantizer, and only at elements whose input lies
+    /// within 1/1000 of a step of a threshold; any other divergence is a bug. (Torch's rounding also depends
+    /// on the batch, so the example is first re-run alone.)
+    /// </summary>
+    private static void AssertExplainedByThresholdTie(GraphModule module, PackedNetwork network, float[] input, string context)
+    {
+        var packed = network.Trace(input);
+        Dictionary<string, float[]> torchTrace;
+        using (var _ = no_grad())
+        using (var scope = NewDisposeScope())
+        {
+            torchTrace = module.Run(Batch(module.Graph, new[] { input })).ToDictionary(kv => kv.Key, kv => kv.Value.contiguous().to(float32).data<float>().ToArray());
+        }
+        // Torch's own float rounding depends on the batch it runs in: scored alone, it may agree after all.
+        var torchAlone = torchTrace[module.Graph.Output];
+        float outputScale = Math.Max(1e-6f, torchAlone.Max(Math.Abs));
+        if (packed[module.Graph.Output].Zip(torchAlone).All(p => Math.Abs(p.First - p.Second) <= Tolerance * outputScale)) return;
+        foreach (var node in module.Graph.Nodes)
+        {
+            if (!packed.TryGetValue(node.Name, out var ours)) continue;
+            var theirs = torchTrace[node.Name];
+            float scale = Math.Max(1e-6f, theirs.Max(Math.Abs));
+            var differing = Enumerable.Range(0, ours.Length).Where(j => Math.Abs(ours[j] - theirs[j]) > Tolerance * scale).ToList();
+            if (differing.Count == 0) continue;
+            if (node.Kind == NodeKind.Lstm && packed.Keys.Any(k => k == node.Inputs[0]) && module.Graph[node.Inputs[0]].Kind == NodeKind.Quantize)
+                return; // the recurrent state quantizer is internal to the LSTM: a tie there is not traceable from outside
+            Assert.True(node.Kind == NodeKind.Quantize, $"{context}: first divergence at {node.Kind} '{node.Name}', not at a quantizer.");
+            var grid = network.Model.Grid(Serialization.StateNames.QuantizerPrefix(node))!;
+            var before = torchTrace[node.Inputs[0]];
+            foreach (int j in differing)
+            {
+                float y = before[j] / grid.Scales[0];
+                float distance = grid.Thresholds.Min(t => Math.Abs(y - t));
+                Assert.True(distance <= 1e-3f, $"{context}: quantizer '{node.Name}' element {j} differs with its input {distance} steps from a threshold.");
+            }
+            return;
+        }
+        Assert.Fail($"{context}: the logits differ but no node output does.");
+    }
+
+    /// <summary>Quantizers of the scheme at its natural low bitwidth on weights and activations; first and last layers at 8 bits.</summary>
+    private static QagOptions Options(QuantizationScheme scheme)
+    {
+        int bits = scheme switch { QuantizationScheme.Binary => 1, QuantizationScheme.Ternary or QuantizationScheme.Quaternary => 2, _ => 3 };
+        return new QagOptions
+        {
+            Weights = new QuantizerSpec(scheme, bits, QuantizationGranularity.PerOutputChannel),
+            Activations = new QuantizerSpec(scheme, bits),
+        };
+    }
+
+    private static (NetworkGraph Graph, float[][] Inputs) Setup(string name) => name switch
+    {
+        "LeNet5" => (NetworkGraphs.LeNet5(), Images.Value),
+        "VggSmall" => (NetworkGraphs.VggSmall(), Images.Value),
+        "ResNet20" => (NetworkGraphs.ResNet20(1, 28), Images.Value[..200]),
+        _ => (NetworkGraphs.TextLstm(Texts.Value.Vocabulary, 48, 32, 32), Texts.Value.Tokens),
+    };
+
+    /// <summary>A seeded module with BatchNorm statistics gathered from the data and calibrated quantizers.</summary>
+    private static GraphModule Trained(NetworkGraph graph, float[][] inputs)
+    {
+        random.manual_seed(7);
+        var module = new GraphModule(graph);
+        var batch = Batch(graph, inputs.Take(256).ToArray());
+        using (var _ = no_grad())
+        {
+            module.train();
+            for (int i = 0; i < 3; i++) module.call(batch);
+        }
+        module.Calibrate(batch);
+        module.eval();
+        return module;
+    }
+
+    private static float[][] TorchLogits(GraphModule module, float[][] inputs)
+    {
+        using var _ = no_grad();
+        var result = new List<float[]>();
+        foreach (var chunk in inputs.Chunk(128))
+        {
+            using var scope = NewDisposeScope();
+            var logits = module.call(Batch(module.Graph, chunk)).contiguous();
+            var flat = logits.data<float>().ToArray();
+            int width = (int)logits.shape[1];
+            for (int i = 0; i < chunk.Length; i++) result.Add(flat[(i * width)..((i + 1) * width)]);
+        }
+        return result.ToArray();
+    }
+
+    private static Tensor Batch(NetworkGraph graph, float[][] inputs)
+    {
+        var shape = graph.InputShape.Select(d => (long)d).Prepend(inputs.Length).ToArray();
+        var flat = tensor(inputs.SelectMany(x => x).ToArray()).reshape(shape);
+        return graph.Nodes[0].Kind == NodeKind.Embedding ? flat.to(int64) : flat;
+    }
+
+    private static ExportedModel RoundTrip(ExportedModel model)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) ExportedModelFormat.Write(writer, model);
+        stream.Position = 0;
+        using var reader = new BinaryReader(stream);
+        return ExportedModelFormat.Read(reader);
+    }
+
+    private static int ArgMax(float[] values) => Array.IndexOf(values, values.Max());
+}
