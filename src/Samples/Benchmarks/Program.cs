@@ -4,7 +4,8 @@ using Microsoft.ML.Quantization.Schemes;
 // Benchmarks and reports whose outputs are kept under docs/benchmarks/ (see the README).
 //   dotnet run --project src/Samples/Benchmarks -c Release -- schemes [--bits 3] [--samples 65536] [--out docs/benchmarks]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 4] [--tokens 128] [--data data/spam-assassin]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 10] [--tokens 128] [--data data/spam-assassin]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--repeats 200] [--out docs/benchmarks]
 string command = args.FirstOrDefault() ?? "schemes";
 string Option(string name, string fallback)
 {
@@ -39,8 +40,11 @@ switch (command)
             int.Parse(Option("--epochs", "12")), int.Parse(Option("--limit", "0")));
     case "train-text":
         return Microsoft.ML.Quantization.Samples.Benchmarks.TextTrainingBenchmark.Run(
-            Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "4")), int.Parse(Option("--tokens", "128")));
+            Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "10")), int.Parse(Option("--tokens", "128")));
+    case "scoring":
+        return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringBenchmark.Run(Option("--out", Path.Combine("docs", "benchmarks")),
+            Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "200")));
     default:
-        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image, train-text");
+        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image, train-text, scoring");
         return 2;
 }

@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Data;
+using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Serialization;
+using Microsoft.ML.Quantization.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Samples.Benchmarks;
+
+/// <summary>
+/// Scoring speed and size, all measured in one run: TorchSharp FP32 (eval, no grad) against the packed
+/// runtime in FP32 and at W8A8, W4A4, W2A2 and W1A1, at batch 1 (median latency, one thread) and batch 64
+/// (throughput, two threads for both), on VggSmall, ResNet20 and TextLstm. Weights are seeded random with
+/// BatchNorm statistics and activation grids taken from real inputs: speed does not depend on training.
+/// </summary>
+internal static class ScoringBenchmark
+{
+    private static readonly (string Name, QagOptions? Options)[] Configurations =
+    {
+        ("FP32", null),
+        ("W8A8", Qag(QuantizationScheme.ZoomQ, 8)),
+        ("W4A4", Qag(QuantizationScheme.ClipQ, 4)),
+        ("W2A2", Qag(QuantizationScheme.ClipQ, 2)),
+        ("W1A1", Qag(QuantizationScheme.Binary, 1)),
+    };
+
+    public static int Run(string outDir, string imageSubset, int repeats)
+    {
+        set_num_threads(2);
+        var rows = new List<ScoringRow>();
+        var images = IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray();
+        var random = new Random(5);
+        var cifar = Enumerable.Range(0, 256).Select(_ => Enumerable.Range(0, 3 * 32 * 32).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
+        var tokens = Enumerable.Range(0, 256).Select(_ => Enumerable.Range(0, 128).Select(_ => (float)random.Next(2, 20_000)).ToArray()).ToArray();
+        foreach (var (model, graph, inputs) in new[]
+        {
+            ("VggSmall", NetworkGraphs.VggSmall(), images),
+            ("ResNet20", NetworkGraphs.ResNet20(), cifar),
+            ("TextLstm", NetworkGraphs.TextLstm(20_000, 128), tokens),
+        })
+        {
+            foreach (var (config, options) in Configurations)
+            {
+                var g = options is null ? graph : Microsoft.ML.Quantization.Qag.Prepare(graph, options);
+                using var scope = NewDisposeScope();
+                var module = Prepared(g, inputs);
+                var exported = ModelExporter.Export(module);
+                var network = new PackedNetwork(exported);
+                long bytes = FileBytes(exported);
+                if (config == "FP32")
+                {
+                    var (torch1, torch64) = MeasureTorch(module, inputs, repeats);
+                    rows.Add(new ScoringRow(model, "TorchSharp FP32", torch1, torch64, bytes, "libtorch"));
+                }
+                var (latency, throughput) = MeasurePacked(network, inputs, repeats);
+                string kernels = string.Join(", ", network.Kernels.Select(k => k.Kernel).Distinct());
+                rows.Add(new ScoringRow(model, $"packed {config}", latency, throughput, bytes, kernels));
+                Console.WriteLine($"{model,-9} {rows[^1].Configuration,-16} batch-1 {latency,8:F3} ms  batch-64 {throughput,9:F0}/s  {bytes,10:N0} B  [{kernels}]");
+            }
+        }
+        var kernelRows = KernelMicrobenchmark.Run();
+        Write(outDir, rows, kernelRows);
+        return 0;
+    }
+
+    private static QagOptions Qag(QuantizationScheme scheme, int bits) => new()
+    {
+        Weights = new QuantizerSpec(scheme, bits, QuantizationGranularity.PerOutputChannel),
+        Activations = new QuantizerSpec(scheme, bits),
+    };
+
+    /// <summary>A seeded module with BatchNorm statistics from the inputs and calibrated quantizers, in eval mode.</summary>
+    private static GraphModule Prepared(NetworkGraph graph, float[][] inputs)
+    {
+        random.manual_seed(3);
+        var module = new GraphModule(graph);
+        using var batch = Batch(graph, inputs);
+        using (var _ = no_grad())
+        {
+            module.train();
+            for (int i = 0; i < 3; i++) module.call(batch).Dispose();
+        }
+        module.Calibrate(batch);
+        module.eval();
+        return module;
+    }
+
+    private static Tensor Batch(NetworkGraph graph, float[][] inputs)
+    {
+        var shape = graph.InputShape.Select(d => (long)d).Prepend(inputs.Length).ToArray();
+        var flat = tensor(inputs.SelectMany(x => x).ToArray()).reshape(shape);
+        return graph.Nodes[0].Kind == NodeKind.Embedding ? flat.to(int64) : flat;
+    }
+
+    private static (double LatencyMs, double PerSecond) MeasureTorch(GraphModule module, float[][] inputs, int repeats)
+    {
+        using var _ = no_grad();
+        var singles = inputs.Take(16).Select(x => Batch(module.Graph, new[] { x })).ToArray();
+        var batch = Batch(module.Graph, inputs.Take(64).ToArray());
+        double latency = Median(repeats, i => { using var y = module.call(singles[i % singles.Length]); });
+        double seconds = Median(Math.Max(3, repeats / 20), _ => { using var y = module.call(batch); }) / 1000;
+        return (latency, 64 / seconds);
+    }
+
+    private static (double LatencyMs, double PerSecond) MeasurePacked(PackedNetwork network, float[][] inputs, int repeats)
+    {
+        var logits = new float[64 * network.OutputLength];
+        double latency = Median(repeats, i => network.Score(inputs[i % 16], logits.AsSpan(0, network.OutputLength)));
+        var batch = inputs.Take(64).SelectMany(x => x).ToArray();
+        double seconds = Median(Math.Max(3, repeats / 20), _ => network.ScoreBatch(batch, 64, logits, threads: 2)) / 1000;
+        return (latency, 64 / seconds);
+    }
+
+    /// <summary>Median wall time in milliseconds of <paramref name="count"/> calls, after a warm-up of a tenth as many.</summary>
+    private static double Median(int count, Action<int> action)
+    {
+        for (int i = 0; i < Math.Max(2, count / 10); i++) action(i);
+        var times = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action(i);
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        }
+        Array.Sort(times);
+        return times[count / 2];
+    }
+
+    private static long FileBytes(ExportedModel model)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream)) ExportedModelFormat.Write(writer, model);
+        return stream.Length;
+    }
+
+    private static void Write(string outDir, List<ScoringRow> rows, IReadOnlyList<KernelRow> kernels)
+    {
+        Directory.CreateDirectory(outDir);
+        var md = new System.Text.StringBuilder();
+        md.AppendLine("# Scoring: TorchSharp FP32 against the packed runtime");
+        md.AppendLine();
+        md.AppendLine("Command: `dotnet run --project src/Samples/Benchmarks -c Release -- scoring`. One run, this machine (2 cores, AVX-512);");
+        md.AppendLine("batch 1: median latency on one thread (TorchSharp: its intra-op threads, 2); batch 64: throughput on 2 threads for both.");
+        md.AppendLine("Model bytes: the exported model as stored in model.zip (TorchSharp row: the same FP32 export).");
+        md.AppendLine();
+        md.AppendLine("| model | configuration | batch-1 latency (ms) | vs TorchSharp | batch-64 (examples/s) | vs TorchSharp | model bytes | vs FP32 | kernels |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---|");
+        foreach (var row in rows)
+        {
+            var torch = rows.First(r => r.Model == row.Model && r.Configuration == "TorchSharp FP32");
+            md.AppendLine($"| {row.Model} | {row.Configuration} | {row.LatencyMs:F3} | {row.LatencyMs / torch.LatencyMs:F2}× | {row.PerSecond:F0} | {row.PerSecond / torch.PerSecond:F2}× | {row.ModelBytes:N0} | {(double)row.ModelBytes / torch.ModelBytes:F3} | {row.Kernels} |");
+        }
+        md.AppendLine();
+        md.AppendLine("## GEMM kernels against the machine's int8 multiply-add peak");
+        md.AppendLine();
+        md.AppendLine(KernelMicrobenchmark.Markdown(kernels));
+        File.WriteAllText(Path.Combine(outDir, "scoring.md"), md.ToString());
+        File.WriteAllText(Path.Combine(outDir, "scoring.json"), JsonSerializer.Serialize(new { models = rows, kernels }, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine(md);
+    }
+}
+
+/// <summary>One measured configuration.</summary>
+internal sealed record ScoringRow(string Model, string Configuration, double LatencyMs, double PerSecond, long ModelBytes, string Kernels);
