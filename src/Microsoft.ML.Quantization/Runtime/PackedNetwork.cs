@@ -59,11 +59,21 @@ internal sealed class PackedNetwork
         }
     }
 
-    /// <summary>Scores one example and returns every node's output as floats (integer activations times their unit), for diagnosis.</summary>
-    public Dictionary<string, float[]> Trace(ReadOnlySpan<float> example)
+    /// <summary>The compiled steps, in execution order (for profiling).</summary>
+    internal IReadOnlyList<ScoringStep> Steps => steps;
+
+    /// <summary>A fresh workspace holding <paramref name="example"/>, for running <see cref="Steps"/> one by one.</summary>
+    internal Workspace NewWorkspace(ReadOnlySpan<float> example)
     {
         var ws = new Workspace(slots);
         example.CopyTo(ws.Floats(input));
+        return ws;
+    }
+
+    /// <summary>Scores one example and returns every node's output as floats (integer activations times their unit), for diagnosis.</summary>
+    public Dictionary<string, float[]> Trace(ReadOnlySpan<float> example)
+    {
+        var ws = NewWorkspace(example);
         foreach (var step in steps) step.Run(ws);
         return nodes.ToDictionary(n => n.Key, n => n.Value.IsInteger
             ? ws.Shorts(n.Value).Take(n.Value.Length).Select(v => v * n.Value.Codec!.Unit).ToArray()

@@ -8,9 +8,13 @@ namespace Microsoft.ML.Quantization.Serialization;
 /// <code>
 ///   graph JSON | i32 tensors |
 ///   per tensor: name | u8 kind (0 float, 1 quantized) | u8 rank | i32 dims |
-///     float: values | quantized: u8 scheme | u8 bits | i32 groups | i32 levels per group |
-///       f32 scales | f32 levels | f32 thresholds | u8 has code order | [i32 code order] | packed codes
+///     float: values | quantized: u8 scheme | u8 bits | i32 groups | i32 levels per group | f32 scales |
+///       u8 table layout | table | packed codes
+///   table layouts: 0 per group: f32 levels, f32 thresholds, u8 has order, [i32 order];
+///                  1 shared by all groups: the same, once;
+///                  2 uniform: f32 first level per group (levels first + k, thresholds first + k + ½, identity order)
 /// </code>
+/// Per-channel grids usually share their table or are uniform, so the tables cost a few bytes per channel.
 /// </summary>
 internal static class ExportedModelFormat
 {
@@ -39,10 +43,7 @@ internal static class ExportedModelFormat
             writer.Write(grid.GroupCount);
             writer.Write(grid.LevelCount);
             foreach (float v in grid.Scales) writer.Write(v);
-            foreach (float v in grid.Levels) writer.Write(v);
-            foreach (float v in grid.Thresholds) writer.Write(v);
-            writer.Write((byte)(grid.CodeOrder is null ? 0 : 1));
-            if (grid.CodeOrder is not null) foreach (int c in grid.CodeOrder) writer.Write(c);
+            WriteTable(writer, grid);
             writer.Write(CodePacking.Pack(q.Codes, grid.Bits));
         }
     }
@@ -92,26 +93,107 @@ internal static class ExportedModelFormat
         int groups = reader.ReadInt32(), levels = reader.ReadInt32();
         if (groups < 1 || groups > elements || elements % groups != 0) throw new InvalidDataException($"{groups} groups do not divide {elements} elements.");
         if (levels < 2 || levels > 1 << bits) throw new InvalidDataException($"A {bits}-bit grid cannot have {levels} levels.");
-        var scales = ReadFloats(reader, groups);
-        var table = ReadFloats(reader, (long)groups * levels);
-        var thresholds = ReadFloats(reader, (long)groups * (levels - 1));
-        int[]? order = null;
-        if (reader.ReadByte() != 0)
-        {
-            Ensure(reader, (long)groups * levels * 4);
-            order = new int[groups * levels];
-            for (int i = 0; i < order.Length; i++)
-            {
-                order[i] = reader.ReadInt32();
-                if ((uint)order[i] >= (uint)levels) throw new InvalidDataException($"Code order entry {order[i]} is outside {levels} levels.");
-            }
-        }
         long packedLength = CodePacking.PackedLength(elements, bits);
+        // The codes must be present, and the expanded tables may not outgrow the bytes that back them.
+        Ensure(reader, groups * 4L + packedLength);
+        if ((long)groups * levels > 64 * (reader.BaseStream.Length - reader.BaseStream.Position))
+            throw new InvalidDataException($"{groups} groups of {levels} levels are out of proportion to the data.");
+        var scales = ReadFloats(reader, groups);
+        var (table, thresholds, order) = ReadTable(reader, groups, levels);
         Ensure(reader, packedLength);
         var codes = new byte[elements];
         CodePacking.Unpack(reader.ReadBytes((int)packedLength), bits, codes);
         var grid = new QuantizationGrid(bits, scales, table, thresholds, order);
         return ExportedTensor.Packed(new QuantizedTensor(scheme, shape, grid, codes));
+    }
+
+    private enum TableLayout : byte { PerGroup, Shared, Uniform }
+
+    private static void WriteTable(BinaryWriter writer, QuantizationGrid grid)
+    {
+        int groups = grid.GroupCount, levels = grid.LevelCount;
+        var layout = IsUniform(grid) ? TableLayout.Uniform : IsShared(grid) ? TableLayout.Shared : TableLayout.PerGroup;
+        writer.Write((byte)layout);
+        if (layout == TableLayout.Uniform)
+        {
+            for (int g = 0; g < groups; g++) writer.Write(grid.Levels[g * levels]);
+            return;
+        }
+        int count = layout == TableLayout.Shared ? 1 : groups;
+        foreach (float v in grid.Levels.AsSpan(0, count * levels)) writer.Write(v);
+        foreach (float v in grid.Thresholds.AsSpan(0, count * (levels - 1))) writer.Write(v);
+        writer.Write((byte)(grid.CodeOrder is null ? 0 : 1));
+        if (grid.CodeOrder is not null) foreach (int c in grid.CodeOrder.AsSpan(0, count * levels)) writer.Write(c);
+    }
+
+    private static (float[] Levels, float[] Thresholds, int[]? Order) ReadTable(BinaryReader reader, int groups, int levels)
+    {
+        var layout = (TableLayout)reader.ReadByte();
+        var table = new float[(long)groups * levels];
+        var thresholds = new float[(long)groups * (levels - 1)];
+        if (layout == TableLayout.Uniform)
+        {
+            var first = ReadFloats(reader, groups);
+            for (int g = 0; g < groups; g++)
+            {
+                for (int k = 0; k < levels; k++) table[g * levels + k] = first[g] + k;
+                for (int k = 0; k < levels - 1; k++) thresholds[g * (levels - 1) + k] = (float)(first[g] + k + 0.5);
+            }
+            return (table, thresholds, null);
+        }
+        if (layout is not (TableLayout.Shared or TableLayout.PerGroup)) throw new InvalidDataException($"Unknown table layout {(int)layout}.");
+        int count = layout == TableLayout.Shared ? 1 : groups;
+        var storedLevels = ReadFloats(reader, (long)count * levels);
+        var storedThresholds = ReadFloats(reader, (long)count * (levels - 1));
+        int[]? storedOrder = null;
+        if (reader.ReadByte() != 0)
+        {
+            Ensure(reader, (long)count * levels * 4);
+            storedOrder = new int[count * levels];
+            for (int i = 0; i < storedOrder.Length; i++)
+            {
+                storedOrder[i] = reader.ReadInt32();
+                if ((uint)storedOrder[i] >= (uint)levels) throw new InvalidDataException($"Code order entry {storedOrder[i]} is outside {levels} levels.");
+            }
+        }
+        var order = storedOrder is null ? null : new int[(long)groups * levels];
+        for (int g = 0; g < groups; g++)
+        {
+            int source = layout == TableLayout.Shared ? 0 : g;
+            storedLevels.AsSpan(source * levels, levels).CopyTo(table.AsSpan(g * levels));
+            storedThresholds.AsSpan(source * (levels - 1), levels - 1).CopyTo(thresholds.AsSpan(g * (levels - 1)));
+            storedOrder?.AsSpan(source * levels, levels).CopyTo(order.AsSpan(g * levels));
+        }
+        return (table, thresholds, order);
+    }
+
+    /// <summary>Whether every group's levels are first + k and thresholds first + k + ½ exactly, with the identity order.</summary>
+    private static bool IsUniform(QuantizationGrid grid)
+    {
+        if (grid.CodeOrder is not null && grid.CodeOrder.Where((c, i) => c != i % grid.LevelCount).Any()) return false;
+        int levels = grid.LevelCount;
+        for (int g = 0; g < grid.GroupCount; g++)
+        {
+            float first = grid.Levels[g * levels];
+            for (int k = 0; k < levels; k++)
+                if (grid.Levels[g * levels + k] != first + k) return false;
+            for (int k = 0; k < levels - 1; k++)
+                if (grid.Thresholds[g * (levels - 1) + k] != (float)(first + k + 0.5)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Whether every group has the first group's levels, thresholds and order.</summary>
+    private static bool IsShared(QuantizationGrid grid)
+    {
+        int levels = grid.LevelCount;
+        for (int g = 1; g < grid.GroupCount; g++)
+        {
+            if (!grid.Levels.AsSpan(g * levels, levels).SequenceEqual(grid.Levels.AsSpan(0, levels))) return false;
+            if (!grid.Thresholds.AsSpan(g * (levels - 1), levels - 1).SequenceEqual(grid.Thresholds.AsSpan(0, levels - 1))) return false;
+            if (grid.CodeOrder is not null && !grid.CodeOrder.AsSpan(g * levels, levels).SequenceEqual(grid.CodeOrder.AsSpan(0, levels))) return false;
+        }
+        return true;
     }
 
     private static float[] ReadFloats(BinaryReader reader, long count)
