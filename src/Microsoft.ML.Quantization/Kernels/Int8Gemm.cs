@@ -19,68 +19,95 @@ internal static class Int8Gemm
     public static bool IsAccelerated => Avx512BW.IsSupported;
 
     /// <summary>Runs the fastest path for the machine.</summary>
-    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc)
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Multiply(w, x, SingleTap, ldx, positions, c, ldc);
+
+    /// <summary>
+    /// The same product with the depth split into taps (a direct convolution over padded HWC bytes): the k-th
+    /// quad of tap t for position p starts at x[p·<paramref name="positionStride"/> + <paramref name="tapOffsets"/>[t] + 4k];
+    /// W's depth is taps × (depth per tap), a multiple of 4 per tap.
+    /// </summary>
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
-        Check(w, x, ldx, positions, c, ldc);
-        if (IsAccelerated) MultiplyAvx512(w, x, ldx, positions, c, ldc);
-        else MultiplyPortable(w, x, ldx, positions, c, ldc);
+        Check(w, x, tapOffsets, positionStride, positions, c, ldc);
+        if (IsAccelerated) MultiplyAvx512(w, x, tapOffsets, positionStride, positions, c, ldc);
+        else MultiplyPortable(w, x, tapOffsets, positionStride, positions, c, ldc);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
-    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc)
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
+        MultiplyPortable(w, x, SingleTap, ldx, positions, c, ldc);
+
+    /// <summary>The scalar path over taps.</summary>
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
-        Check(w, x, ldx, positions, c, ldc);
-        var row = new int[w.Depth];
+        Check(w, x, tapOffsets, positionStride, positions, c, ldc);
+        int perTap = w.PaddedDepth / tapOffsets.Length;
+        var row = new int[w.PaddedDepth];
         for (int o = 0; o < w.Outputs; o++)
         {
             for (int k = 0; k < w.Depth; k++) row[k] = w.Value(o, k);
             for (int p = 0; p < positions; p++)
             {
                 int sum = 0;
-                for (int k = 0; k < w.Depth; k++) sum += row[k] * x[p * ldx + k];
+                for (int k = 0; k < w.Depth; k++) sum += row[k] * x[p * positionStride + tapOffsets[k / perTap] + k % perTap];
                 c[p * ldc + o] = sum;
             }
         }
     }
 
     /// <summary>The AVX-512BW path.</summary>
-    public static unsafe void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc)
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
+        MultiplyAvx512(w, x, SingleTap, ldx, positions, c, ldc);
+
+    /// <summary>The AVX-512BW path over taps.</summary>
+    public static unsafe void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
         if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
-        Check(w, x, ldx, positions, c, ldc);
-        int quads = w.PaddedDepth / 4, blockBytes = w.BlockBytes;
+        Check(w, x, tapOffsets, positionStride, positions, c, ldc);
+        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes;
         var unpack = new Unpacker(w);
         fixed (byte* wp = w.Data)
         fixed (byte* xp = x)
         fixed (int* cp = c)
+        fixed (int* offsets = tapOffsets)
         {
             for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
             {
-                byte* blocks = wp + (long)ob * quads * blockBytes;
+                byte* blocks = wp + (long)ob * taps * quadsPerTap * blockBytes;
                 int p = 0;
-                for (; p + 8 <= positions; p += 8) Tile8(blocks, blockBytes, quads, in unpack, xp + (long)p * ldx, ldx, cp + (long)p * ldc + ob * 16, ldc);
-                for (; p < positions; p++) Tile1(blocks, blockBytes, quads, in unpack, xp + (long)p * ldx, cp + (long)p * ldc + ob * 16);
+                for (; p + 8 <= positions; p += 8)
+                    Tile8(blocks, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + (long)p * positionStride, positionStride, cp + (long)p * ldc + ob * 16, ldc);
+                for (; p < positions; p++)
+                    Tile1(blocks, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + (long)p * positionStride, cp + (long)p * ldc + ob * 16);
             }
         }
     }
 
+    private static ReadOnlySpan<int> SingleTap => new[] { 0 };
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Tile8(byte* blocks, int blockBytes, int quads, in Unpacker unpack, byte* x, int ldx, int* c, int ldc)
+    private static unsafe void Tile8(byte* blocks, int blockBytes, int* offsets, int taps, int quadsPerTap, in Unpacker unpack, byte* x, int stride, int* c, int ldc)
     {
         var ones = Vector512.Create((short)1);
         Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        for (int q = 0; q < quads; q++)
+        for (int t = 0; t < taps; t++)
         {
-            var wv = unpack.Block(blocks + (long)q * blockBytes);
-            byte* xq = x + 4 * q;
-            a0 += Dot(xq, wv, ones);
-            a1 += Dot(xq + ldx, wv, ones);
-            a2 += Dot(xq + 2 * ldx, wv, ones);
-            a3 += Dot(xq + 3 * ldx, wv, ones);
-            a4 += Dot(xq + 4 * ldx, wv, ones);
-            a5 += Dot(xq + 5 * ldx, wv, ones);
-            a6 += Dot(xq + 6 * ldx, wv, ones);
-            a7 += Dot(xq + 7 * ldx, wv, ones);
+            byte* xt = x + offsets[t];
+            byte* bt = blocks + (long)t * quadsPerTap * blockBytes;
+            for (int q = 0; q < quadsPerTap; q++)
+            {
+                var wv = unpack.Block(bt + (long)q * blockBytes);
+                byte* xq = xt + 4 * q;
+                a0 += Dot(xq, wv, ones);
+                a1 += Dot(xq + stride, wv, ones);
+                a2 += Dot(xq + 2 * stride, wv, ones);
+                a3 += Dot(xq + 3 * stride, wv, ones);
+                a4 += Dot(xq + 4 * stride, wv, ones);
+                a5 += Dot(xq + 5 * stride, wv, ones);
+                a6 += Dot(xq + 6 * stride, wv, ones);
+                a7 += Dot(xq + 7 * stride, wv, ones);
+            }
         }
         a0.Store(c);
         a1.Store(c + ldc);
@@ -92,11 +119,16 @@ internal static class Int8Gemm
         a7.Store(c + 7 * ldc);
     }
 
-    private static unsafe void Tile1(byte* blocks, int blockBytes, int quads, in Unpacker unpack, byte* x, int* c)
+    private static unsafe void Tile1(byte* blocks, int blockBytes, int* offsets, int taps, int quadsPerTap, in Unpacker unpack, byte* x, int* c)
     {
         var ones = Vector512.Create((short)1);
         Vector512<int> acc = default;
-        for (int q = 0; q < quads; q++) acc += Dot(x + 4 * q, unpack.Block(blocks + (long)q * blockBytes), ones);
+        for (int t = 0; t < taps; t++)
+        {
+            byte* xt = x + offsets[t];
+            byte* bt = blocks + (long)t * quadsPerTap * blockBytes;
+            for (int q = 0; q < quadsPerTap; q++) acc += Dot(xt + 4 * q, unpack.Block(bt + (long)q * blockBytes), ones);
+        }
         acc.Store(c);
     }
 
@@ -151,11 +183,19 @@ internal static class Int8Gemm
         }
     }
 
-    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc)
+    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
-        if (ldx < w.PaddedDepth) throw new ArgumentOutOfRangeException(nameof(ldx), ldx, $"Activation rows need {w.PaddedDepth} bytes.");
+        if (tapOffsets.Length == 0 || w.PaddedDepth % (4 * tapOffsets.Length) != 0 || (tapOffsets.Length > 1 && w.Depth != w.PaddedDepth))
+            throw new ArgumentException($"A depth of {w.Depth} does not split into {tapOffsets.Length} taps of whole quads.", nameof(tapOffsets));
+        int perTap = w.PaddedDepth / tapOffsets.Length;
+        if (tapOffsets.Length == 1 && positionStride < perTap) throw new ArgumentOutOfRangeException(nameof(positionStride), positionStride, $"Activation rows need {perTap} bytes.");
         if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
-        if (positions < 0 || (positions > 0 && (long)(positions - 1) * ldx + w.PaddedDepth > x.Length)) throw new ArgumentException("The activations are too short.", nameof(x));
-        if (positions > 0 && (long)(positions - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
+        if (positions < 0) throw new ArgumentOutOfRangeException(nameof(positions));
+        if (positions == 0) return;
+        foreach (int offset in tapOffsets)
+        {
+            if (offset < 0 || (long)(positions - 1) * positionStride + offset + perTap > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
+        }
+        if ((long)(positions - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
     }
 }

@@ -161,7 +161,7 @@ internal sealed class DenseProduct
     public long WeightBytes => int8?.Sum(w => (long)w.Data.Length) ?? (int16 is not null ? int16.Data.Length * 2L : floats!.Data.Length * 4L);
 
     /// <summary>Integer values of every code per group, the table when all groups share it, and the multiplier; null if none.</summary>
-    private static (int[] AllValues, int[]? Shared, int Multiplier)? IntegerForm(QuantizedTensor q)
+    internal static (int[] AllValues, int[]? Shared, int Multiplier)? IntegerForm(QuantizedTensor q)
     {
         if (!IntegerLevels.TryCreate(q.Grid.Levels, out var integers, out int multiplier)) return null;
         int levels = q.Grid.LevelCount;

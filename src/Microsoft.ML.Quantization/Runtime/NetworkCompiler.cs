@@ -89,7 +89,12 @@ internal sealed class NetworkCompiler
             case NodeKind.Quantize:
             {
                 var grid = model.Grid(StateNames.QuantizerPrefix(node)) ?? throw new InvalidDataException("Its frozen grid is missing.");
-                Emit(node, new QuantizeStep(node.Name, Float(x, node), NewSlot(shape, new ActivationCodec(grid))));
+                var codec = new ActivationCodec(grid);
+                var consumers = graph.Consumers(node.Name).ToList();
+                var slot = consumers.Count == 1 && consumers[0].Kind == NodeKind.Conv2d && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
+                    ? NewSlot(shape, codec, SlotLayout.PaddedBytes, consumers[0].Padding)
+                    : NewSlot(shape, codec, codec.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
+                Emit(node, new QuantizeStep(node.Name, Float(x, node), slot));
                 break;
             }
             default:
@@ -116,8 +121,14 @@ internal sealed class NetworkCompiler
             folded.Add(consumers[0].Name);
             outputName = consumers[0].Name;
         }
-        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
         var output = NewSlot(shape);
+        values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
+        if (x.Layout == SlotLayout.PaddedBytes)
+        {
+            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
+            return;
+        }
+        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
         if (node.Kind == NodeKind.Conv2d)
         {
             var map = ProductStep.ConvolutionMap(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, out int h, out int w);
@@ -127,7 +138,6 @@ internal sealed class NetworkCompiler
         {
             steps.Add(new ProductStep(node.Name, x, output, product, null, 1));
         }
-        values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
     }
 
     private void AddLstm(GraphNode node, ValueSlot x, int[] shape)
@@ -138,7 +148,7 @@ internal sealed class NetworkCompiler
         var gatesIn = NewSlot(new[] { steps4, time });
         var stateGrid = model.Grid(StateNames.QuantizerPrefix(node));
         var stateCodec = stateGrid is null ? null : new ActivationCodec(stateGrid);
-        var stateCodes = NewSlot(new[] { hidden }, stateCodec);
+        var stateCodes = NewSlot(new[] { hidden }, stateCodec, stateCodec?.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
         var recurrentProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_hh")], stateCodes.IsInteger ? stateCodec : null, ones, new float[steps4]);
         var recurrent = NewSlot(new[] { steps4 });
         var cell = NewSlot(new[] { hidden });
@@ -174,7 +184,7 @@ internal sealed class NetworkCompiler
     }
 
     private static ValueSlot Float(ValueSlot slot, GraphNode node) =>
-        slot.IsInteger ? throw new NotSupportedException($"'{node.Name}' reads quantized activations, which only Conv2d, Linear and LSTM nodes take.") : slot;
+        slot.Layout != SlotLayout.Floats ? throw new NotSupportedException($"'{node.Name}' reads quantized activations, which only Conv2d, Linear and LSTM nodes take.") : slot;
 
     private void Emit(GraphNode node, ScoringStep step)
     {
@@ -182,9 +192,9 @@ internal sealed class NetworkCompiler
         values[node.Name] = step.Output;
     }
 
-    private ValueSlot NewSlot(int[] shape, ActivationCodec? codec = null)
+    private ValueSlot NewSlot(int[] shape, ActivationCodec? codec = null, SlotLayout layout = SlotLayout.Floats, int padding = 0)
     {
-        var slot = new ValueSlot(slots.Count, shape, codec);
+        var slot = new ValueSlot(slots.Count, shape, codec, layout, padding);
         slots.Add(slot);
         return slot;
     }

@@ -75,9 +75,30 @@ internal sealed class PackedNetwork
     {
         var ws = NewWorkspace(example);
         foreach (var step in steps) step.Run(ws);
-        return nodes.ToDictionary(n => n.Key, n => n.Value.IsInteger
-            ? ws.Shorts(n.Value).Take(n.Value.Length).Select(v => v * n.Value.Codec!.Unit).ToArray()
-            : ws.Floats(n.Value).Take(n.Value.Length).ToArray());
+        return nodes.ToDictionary(n => n.Key, n => Values(ws, n.Value));
+    }
+
+    /// <summary>A slot's values as floats in the node's CHW shape.</summary>
+    private static float[] Values(Workspace ws, ValueSlot slot)
+    {
+        switch (slot.Layout)
+        {
+            case SlotLayout.Shorts:
+                return ws.Shorts(slot).Take(slot.Length).Select(v => v * slot.Codec!.Unit).ToArray();
+            case SlotLayout.PaddedBytes:
+            {
+                var bytes = ws.Bytes(slot);
+                int channels = slot.Shape[0], height = slot.Shape[1], width = slot.Shape[2], offset = -slot.Codec!.MinInteger;
+                var values = new float[slot.Length];
+                for (int c = 0; c < channels; c++)
+                    for (int y = 0; y < height; y++)
+                        for (int x = 0; x < width; x++)
+                            values[(c * height + y) * width + x] = (bytes[((y + slot.Padding) * slot.PaddedWidth + x + slot.Padding) * slot.PaddedChannels + c] - offset) * slot.Codec.Unit;
+                return values;
+            }
+            default:
+                return ws.Floats(slot).Take(slot.Length).ToArray();
+        }
     }
 
     /// <summary>Scores <paramref name="count"/> examples laid out one after another, on up to <paramref name="threads"/> threads.</summary>

@@ -8,6 +8,7 @@ internal sealed class Workspace
 {
     private readonly float[][] floats;
     private readonly short[][] shorts;
+    private readonly byte[][] bytes;
     private int[] ints = Array.Empty<int>();
     private float[] accumulator = Array.Empty<float>();
     private byte[] rowBytes = Array.Empty<byte>();
@@ -16,8 +17,9 @@ internal sealed class Workspace
 
     public Workspace(IReadOnlyList<ValueSlot> slots)
     {
-        floats = slots.Select(s => s.IsInteger ? Array.Empty<float>() : new float[s.Length]).ToArray();
-        shorts = slots.Select(s => s.IsInteger ? new short[s.Length] : Array.Empty<short>()).ToArray();
+        floats = slots.Select(s => s.Layout == SlotLayout.Floats ? new float[s.Length] : Array.Empty<float>()).ToArray();
+        shorts = slots.Select(s => s.Layout == SlotLayout.Shorts ? new short[s.Length] : Array.Empty<short>()).ToArray();
+        bytes = slots.Select(s => s.Layout == SlotLayout.PaddedBytes ? new byte[s.StoredLength] : Array.Empty<byte>()).ToArray();
     }
 
     /// <summary>The float values of a slot.</summary>
@@ -25,6 +27,9 @@ internal sealed class Workspace
 
     /// <summary>The integer activations of a slot.</summary>
     public short[] Shorts(ValueSlot slot) => shorts[slot.Index];
+
+    /// <summary>The padded HWC bytes of a slot.</summary>
+    public byte[] Bytes(ValueSlot slot) => bytes[slot.Index];
 
     /// <summary>Int32 scratch of at least <paramref name="length"/>.</summary>
     public Span<int> Ints(int length) => Grow(ref ints, length).AsSpan(0, length);
@@ -55,15 +60,43 @@ internal sealed class Workspace
     }
 }
 
-/// <summary>A value between steps: one example's output of a node, float or integer activations.</summary>
+/// <summary>How a <see cref="ValueSlot"/> stores one example.</summary>
+internal enum SlotLayout
+{
+    /// <summary>Floats in the node's shape (CHW).</summary>
+    Floats,
+    /// <summary>Integer activations (value = integer · codec unit) in the node's shape.</summary>
+    Shorts,
+    /// <summary>
+    /// Integer activations plus the consumer's offset as bytes, HWC with a zero border of <see cref="ValueSlot.Padding"/>
+    /// pixels (holding the offset, i.e. the value 0) and channels rounded up to 4 (holding byte 0): the input of a direct convolution.
+    /// </summary>
+    PaddedBytes,
+}
+
+/// <summary>A value between steps: one example's output of a node.</summary>
 /// <param name="Index">Position in the workspace.</param>
 /// <param name="Shape">Per-example shape.</param>
-/// <param name="Codec">The activation quantizer's codec when the slot holds integer activations.</param>
-internal sealed record ValueSlot(int Index, int[] Shape, ActivationCodec? Codec)
+/// <param name="Codec">The activation quantizer's codec when the slot holds quantized activations.</param>
+/// <param name="Layout">How the values are stored.</param>
+/// <param name="Padding">Border width of <see cref="SlotLayout.PaddedBytes"/>.</param>
+internal sealed record ValueSlot(int Index, int[] Shape, ActivationCodec? Codec, SlotLayout Layout = SlotLayout.Floats, int Padding = 0)
 {
     /// <summary>Elements per example.</summary>
     public int Length => Shape.Aggregate(1, (a, b) => a * b);
 
-    /// <summary>Whether the slot holds integer activations (value = integer · codec unit).</summary>
-    public bool IsInteger => Codec?.Integers is not null;
+    /// <summary>Whether the slot holds integer activations as shorts (value = integer · codec unit).</summary>
+    public bool IsInteger => Layout == SlotLayout.Shorts;
+
+    /// <summary>Channels rounded up to 4 (<see cref="SlotLayout.PaddedBytes"/>).</summary>
+    public int PaddedChannels => (Shape[0] + 3) & ~3;
+
+    /// <summary>Padded height and width (<see cref="SlotLayout.PaddedBytes"/>).</summary>
+    public int PaddedHeight => Shape[1] + 2 * Padding;
+
+    /// <inheritdoc cref="PaddedHeight"/>
+    public int PaddedWidth => Shape[2] + 2 * Padding;
+
+    /// <summary>Stored elements per example.</summary>
+    public int StoredLength => Layout == SlotLayout.PaddedBytes ? PaddedHeight * PaddedWidth * PaddedChannels : Length;
 }

@@ -43,6 +43,45 @@ public class GemmKernelTests
     }
 
     [Theory]
+    [MemberData(nameof(Int8Cases))]
+    public void Int8TapPathsMatchReference(int levels, int seed)
+    {
+        // A direct convolution: padded HWC bytes, k·k taps at fixed offsets, positions along one output row.
+        var random = new Random(seed * 17 + levels);
+        int channels = random.Next(1, 13), c4 = (channels + 3) & ~3, kernel = random.Next(2) * 2 + 1, stride = random.Next(1, 3);
+        int paddedWidth = random.Next(kernel, 14), outputs = random.Next(1, 40);
+        int positions = (paddedWidth - kernel) / stride + 1, taps = kernel * kernel;
+        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-127, 128)).ToArray();
+        var codes = Enumerable.Range(0, outputs * taps * c4).Select(_ => (byte)random.Next(levels)).ToArray();
+        var w = Int8Weights.FromCodes(codes, table, outputs, taps * c4);
+        int maxX = Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude)));
+        var x = new byte[kernel * paddedWidth * c4];
+        for (int i = 0; i < x.Length; i++) x[i] = i % c4 < channels ? (byte)random.Next(maxX + 1) : (byte)0;
+        var offsets = new int[taps];
+        for (int ky = 0; ky < kernel; ky++)
+            for (int kx = 0; kx < kernel; kx++) offsets[ky * kernel + kx] = (ky * paddedWidth + kx) * c4;
+
+        var rows = new int[positions * taps * c4];
+        for (int p = 0; p < positions; p++)
+            for (int t = 0; t < taps; t++)
+                for (int c = 0; c < c4; c++) rows[(p * taps + t) * c4 + c] = x[p * stride * c4 + offsets[t] + c];
+        var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, taps * c4, rows, taps * c4, positions);
+        int ldc = w.PaddedOutputs;
+        var runs = new List<Action<int[]>>
+        {
+            c => Int8Gemm.Multiply(w, x, offsets, stride * c4, positions, c, ldc),
+            c => Int8Gemm.MultiplyPortable(w, x, offsets, stride * c4, positions, c, ldc),
+        };
+        if (Avx512BW.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx512(w, x, offsets, stride * c4, positions, c, ldc));
+        foreach (var run in runs)
+        {
+            var c = new int[positions * ldc];
+            run(c);
+            AssertSame(expected, c, outputs, positions, ldc);
+        }
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]

@@ -1,33 +1,62 @@
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>
-/// An activation quantizer: writes each value's integer level (when the grid has an integer form) or its
-/// quantized float value, using the frozen grid.
+/// An activation quantizer with its frozen grid. It writes each value's integer level (when the grid has an
+/// integer form), its quantized float value otherwise, or, for a direct convolution, the integer level plus the
+/// offset as bytes in padded HWC order (<see cref="SlotLayout.PaddedBytes"/>).
 /// </summary>
 internal sealed class QuantizeStep : ScoringStep
 {
     private readonly ValueSlot input;
     private readonly ActivationCodec codec;
+    private readonly byte[]? blank; // the padded layout with every pixel at value 0
 
     public QuantizeStep(string name, ValueSlot input, ValueSlot output) : base(name, output)
     {
         this.input = input;
         codec = output.Codec!;
+        if (output.Layout == SlotLayout.PaddedBytes)
+        {
+            blank = new byte[output.StoredLength];
+            for (int i = 0; i < blank.Length; i++) blank[i] = i % output.PaddedChannels < output.Shape[0] ? (byte)Offset : (byte)0;
+        }
     }
+
+    /// <summary>Added to integer levels to store them as bytes.</summary>
+    public int Offset => -codec.MinInteger;
 
     public override void Run(Workspace ws)
     {
         var x = ws.Floats(input);
-        if (Output.IsInteger)
+        switch (Output.Layout)
         {
-            var y = ws.Shorts(Output);
-            var integers = codec.Integers!;
-            for (int i = 0; i < x.Length; i++) y[i] = (short)integers[codec.Encode(x[i])];
-        }
-        else
-        {
-            var y = ws.Floats(Output);
-            for (int i = 0; i < x.Length; i++) y[i] = codec.Value(codec.Encode(x[i]));
+            case SlotLayout.Shorts:
+            {
+                var y = ws.Shorts(Output);
+                var integers = codec.Integers!;
+                for (int i = 0; i < x.Length; i++) y[i] = (short)integers[codec.Encode(x[i])];
+                break;
+            }
+            case SlotLayout.PaddedBytes:
+            {
+                var y = ws.Bytes(Output);
+                blank!.CopyTo(y, 0);
+                var integers = codec.Integers!;
+                int channels = Output.Shape[0], height = Output.Shape[1], width = Output.Shape[2], c4 = Output.PaddedChannels, pad = Output.Padding, paddedWidth = Output.PaddedWidth;
+                for (int c = 0; c < channels; c++)
+                    for (int row = 0; row < height; row++)
+                    {
+                        int source = (c * height + row) * width, target = ((row + pad) * paddedWidth + pad) * c4 + c;
+                        for (int col = 0; col < width; col++) y[target + col * c4] = (byte)(integers[codec.Encode(x[source + col])] + Offset);
+                    }
+                break;
+            }
+            default:
+            {
+                var y = ws.Floats(Output);
+                for (int i = 0; i < x.Length; i++) y[i] = codec.Value(codec.Encode(x[i]));
+                break;
+            }
         }
     }
 }

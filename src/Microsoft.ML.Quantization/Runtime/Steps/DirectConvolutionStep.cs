@@ -1,0 +1,97 @@
+using Microsoft.ML.Quantization.Kernels;
+using Microsoft.ML.Quantization.Serialization;
+
+namespace Microsoft.ML.Quantization.Runtime.Steps;
+
+/// <summary>
+/// A low-bit convolution without im2col: its input arrives as padded HWC bytes (<see cref="SlotLayout.PaddedBytes"/>),
+/// so the k·k taps of each output pixel are contiguous channel runs at fixed offsets, and <see cref="Int8Gemm"/>
+/// reads them in place, one output row at a time. The weights are reordered to (tap, channel) depth order with
+/// channels padded to 4. Exact in integers like the im2col path; the epilogue applies the same scales, bias and
+/// folded BatchNorm.
+/// </summary>
+internal sealed class DirectConvolutionStep : ScoringStep
+{
+    private readonly ValueSlot input;
+    private readonly Int8Weights weights;
+    private readonly int[] taps, correction;
+    private readonly float[] mul, add;
+    private readonly int stride, outHeight, outWidth;
+
+    private DirectConvolutionStep(string name, ValueSlot input, ValueSlot output, Int8Weights weights, int[] taps, int[] correction, float[] mul, float[] add, int stride)
+        : base(name, output)
+    {
+        this.input = input;
+        this.weights = weights;
+        this.taps = taps;
+        this.correction = correction;
+        this.mul = mul;
+        this.add = add;
+        this.stride = stride;
+        outHeight = output.Shape[1];
+        outWidth = output.Shape[2];
+    }
+
+    public override string Kernel => $"int8 direct ({weights.SlotBits}-bit slots)";
+
+    public override long WeightBytes => weights.Data.Length;
+
+    /// <summary>
+    /// Whether weights and input codec fit the int8 kernel: integer levels shared by all channels, |w| ≤ 127,
+    /// offset activations ≤ 255 and no saturation of the pairwise sums.
+    /// </summary>
+    public static bool Fits(ExportedTensor weight, ActivationCodec codec)
+    {
+        if (weight.Quantized is not { } q || codec.Integers is null) return false;
+        if (DenseProduct.IntegerForm(q) is not var (_, shared, _) || shared is null) return false;
+        int maxU = codec.MaxInteger - codec.MinInteger, maxW = shared.Max(Math.Abs);
+        return maxU <= 255 && maxW <= 127 && 2L * maxU * maxW <= short.MaxValue;
+    }
+
+    /// <summary>The step for <paramref name="node"/>, whose input slot is padded HWC bytes (see <see cref="Fits"/>).</summary>
+    public static DirectConvolutionStep Create(GraphNode node, ExportedTensor weight, ActivationCodec codec, ValueSlot input, ValueSlot output, float[] scale, float[] shift)
+    {
+        if (!Fits(weight, codec) || input.Layout != SlotLayout.PaddedBytes || input.Padding != node.Padding)
+            throw new ArgumentException("The convolution does not fit the direct int8 kernel.", nameof(weight));
+        var q = weight.Quantized!;
+        var (_, shared, multiplier) = DenseProduct.IntegerForm(q)!.Value;
+        int offset = -codec.MinInteger;
+        int outputs = node.Units, channels = input.Shape[0], c4 = input.PaddedChannels, k = node.Kernel, tapCount = k * k;
+        var codes = new byte[outputs * tapCount * c4];
+        var correction = new int[outputs];
+        // Padded channels read byte 0, so any code will do there; the correction covers the real weights only.
+        for (int o = 0; o < outputs; o++)
+            for (int c = 0; c < channels; c++)
+                for (int t = 0; t < tapCount; t++)
+                {
+                    byte code = q.Codes[(o * channels + c) * tapCount + t];
+                    codes[(o * tapCount + t) * c4 + c] = code;
+                    correction[o] += shared![code] * offset;
+                }
+        var weights = Int8Weights.FromCodes(codes, shared!, outputs, tapCount * c4);
+        var taps = new int[tapCount];
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++)
+                taps[ky * k + kx] = (ky * input.PaddedWidth + kx) * c4;
+        var mul = new float[outputs];
+        int groups = q.Grid.GroupCount;
+        for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[o * groups / outputs] / multiplier * codec.Unit * scale[o];
+        return new DirectConvolutionStep(node.Name, input, output, weights, taps, correction, mul, shift, node.Stride);
+    }
+
+    public override void Run(Workspace ws)
+    {
+        var x = ws.Bytes(input);
+        var y = ws.Floats(Output);
+        int ldc = weights.PaddedOutputs, outputs = weights.Outputs, positions = outHeight * outWidth;
+        int rowBytes = input.PaddedWidth * input.PaddedChannels, pixel = stride * input.PaddedChannels;
+        var acc = ws.Ints(outWidth * ldc);
+        for (int oy = 0; oy < outHeight; oy++)
+        {
+            Int8Gemm.Multiply(weights, x.AsSpan(oy * stride * rowBytes), taps, pixel, outWidth, acc, ldc);
+            for (int ox = 0; ox < outWidth; ox++)
+                for (int o = 0; o < outputs; o++)
+                    y[o * positions + oy * outWidth + ox] = (acc[ox * ldc + o] - correction[o]) * mul[o] + add[o];
+        }
+    }
+}
