@@ -29,9 +29,22 @@ internal static class Int8Gemm
     /// </summary>
     public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
-        Check(w, x, tapOffsets, positionStride, positions, c, ldc);
-        if (IsAccelerated) MultiplyAvx512(w, x, tapOffsets, positionStride, positions, c, ldc);
-        else MultiplyPortable(w, x, tapOffsets, positionStride, positions, c, ldc);
+        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
+        Fill(starts, positionStride);
+        Multiply(w, x, tapOffsets, starts, c, ldc);
+    }
+
+    /// <summary>
+    /// The tap product with each position's start given explicitly (<paramref name="positionOffsets"/>[p]), so that
+    /// the positions of a whole feature map, across its rows, are tiled together.
+    /// </summary>
+    /// <remarks><paramref name="maxActivation"/> bounds the activation bytes: the smaller it is, the more products the
+    /// vector path sums in 16 bits before widening (never past 32767, so the result stays exact).</remarks>
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
+    {
+        Check(w, x, tapOffsets, positionOffsets, c, ldc);
+        if (IsAccelerated) MultiplyAvx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
+        else MultiplyPortable(w, x, tapOffsets, positionOffsets, c, ldc);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
@@ -41,16 +54,24 @@ internal static class Int8Gemm
     /// <summary>The scalar path over taps.</summary>
     public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
-        Check(w, x, tapOffsets, positionStride, positions, c, ldc);
+        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
+        Fill(starts, positionStride);
+        MultiplyPortable(w, x, tapOffsets, starts, c, ldc);
+    }
+
+    /// <summary>The scalar path over taps with explicit position starts.</summary>
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
+    {
+        Check(w, x, tapOffsets, positionOffsets, c, ldc);
         int perTap = w.PaddedDepth / tapOffsets.Length;
         var row = new int[w.PaddedDepth];
         for (int o = 0; o < w.Outputs; o++)
         {
             for (int k = 0; k < w.Depth; k++) row[k] = w.Value(o, k);
-            for (int p = 0; p < positions; p++)
+            for (int p = 0; p < positionOffsets.Length; p++)
             {
                 int sum = 0;
-                for (int k = 0; k < w.Depth; k++) sum += row[k] * x[p * positionStride + tapOffsets[k / perTap] + k % perTap];
+                for (int k = 0; k < w.Depth; k++) sum += row[k] * x[positionOffsets[p] + tapOffsets[k / perTap] + k % perTap];
                 c[p * ldc + o] = sum;
             }
         }
@@ -61,54 +82,89 @@ internal static class Int8Gemm
         MultiplyAvx512(w, x, SingleTap, ldx, positions, c, ldc);
 
     /// <summary>The AVX-512BW path over taps.</summary>
-    public static unsafe void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
     {
+        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
+        Fill(starts, positionStride);
+        MultiplyAvx512(w, x, tapOffsets, starts, c, ldc);
+    }
+
+    /// <summary>
+    /// The AVX-512BW path over taps with explicit position starts: 16 outputs × 8 positions per tile. The vpmaddubsw
+    /// results of up to ⌊32767 / (2 · maxActivation · max|w|)⌋ quads are summed in 16 bits before one vpmaddwd widens them.
+    /// </summary>
+    public static unsafe void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
+    {
+        if (maxActivation is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(maxActivation), maxActivation, "Activations are bytes.");
+        int group = (int)Math.Clamp(short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, w.MaxMagnitude)), 1, int.MaxValue);
         if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
-        Check(w, x, tapOffsets, positionStride, positions, c, ldc);
-        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes;
+        Check(w, x, tapOffsets, positionOffsets, c, ldc);
+        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
         var unpack = new Unpacker(w);
         fixed (byte* wp = w.Data)
         fixed (byte* xp = x)
         fixed (int* cp = c)
         fixed (int* offsets = tapOffsets)
+        fixed (int* starts = positionOffsets)
         {
             for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
             {
                 byte* blocks = wp + (long)ob * taps * quadsPerTap * blockBytes;
                 int p = 0;
                 for (; p + 8 <= positions; p += 8)
-                    Tile8(blocks, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + (long)p * positionStride, positionStride, cp + (long)p * ldc + ob * 16, ldc);
+                    Tile8(blocks, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, cp + (long)p * ldc + ob * 16, ldc);
                 for (; p < positions; p++)
-                    Tile1(blocks, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + (long)p * positionStride, cp + (long)p * ldc + ob * 16);
+                    Tile1(blocks, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + starts[p], cp + (long)p * ldc + ob * 16);
             }
         }
+    }
+
+    private const int MaxStackPositions = 1024;
+
+    /// <summary>Position starts 0, stride, 2·stride, … (rows one after another, as im2col writes them).</summary>
+    private static void Fill(Span<int> starts, int stride)
+    {
+        if (stride < 0) throw new ArgumentOutOfRangeException(nameof(stride), stride, "The position stride must not be negative.");
+        for (int p = 0; p < starts.Length; p++) starts[p] = checked(p * stride);
     }
 
     private static ReadOnlySpan<int> SingleTap => new[] { 0 };
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Tile8(byte* blocks, int blockBytes, int* offsets, int taps, int quadsPerTap, in Unpacker unpack, byte* x, int stride, int* c, int ldc)
+    private static unsafe void Tile8(byte* blocks, int blockBytes, int* offsets, int taps, int quadsPerTap, int group, in Unpacker unpack, byte* x, int* starts, int* c, int ldc)
     {
         var ones = Vector512.Create((short)1);
         Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        Vector512<short> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        byte* x0 = x + starts[0], x1 = x + starts[1], x2 = x + starts[2], x3 = x + starts[3];
+        byte* x4 = x + starts[4], x5 = x + starts[5], x6 = x + starts[6], x7 = x + starts[7];
+        int pending = 0;
         for (int t = 0; t < taps; t++)
         {
-            byte* xt = x + offsets[t];
+            int tap = offsets[t];
             byte* bt = blocks + (long)t * quadsPerTap * blockBytes;
             for (int q = 0; q < quadsPerTap; q++)
             {
                 var wv = unpack.Block(bt + (long)q * blockBytes);
-                byte* xq = xt + 4 * q;
-                a0 += Dot(xq, wv, ones);
-                a1 += Dot(xq + stride, wv, ones);
-                a2 += Dot(xq + 2 * stride, wv, ones);
-                a3 += Dot(xq + 3 * stride, wv, ones);
-                a4 += Dot(xq + 4 * stride, wv, ones);
-                a5 += Dot(xq + 5 * stride, wv, ones);
-                a6 += Dot(xq + 6 * stride, wv, ones);
-                a7 += Dot(xq + 7 * stride, wv, ones);
+                int at = tap + 4 * q;
+                s0 += Pairs(x0 + at, wv);
+                s1 += Pairs(x1 + at, wv);
+                s2 += Pairs(x2 + at, wv);
+                s3 += Pairs(x3 + at, wv);
+                s4 += Pairs(x4 + at, wv);
+                s5 += Pairs(x5 + at, wv);
+                s6 += Pairs(x6 + at, wv);
+                s7 += Pairs(x7 + at, wv);
+                if (++pending == group)
+                {
+                    Widen(ref a0, ref s0, ones); Widen(ref a1, ref s1, ones); Widen(ref a2, ref s2, ones); Widen(ref a3, ref s3, ones);
+                    Widen(ref a4, ref s4, ones); Widen(ref a5, ref s5, ones); Widen(ref a6, ref s6, ones); Widen(ref a7, ref s7, ones);
+                    pending = 0;
+                }
             }
         }
+        Widen(ref a0, ref s0, ones); Widen(ref a1, ref s1, ones); Widen(ref a2, ref s2, ones); Widen(ref a3, ref s3, ones);
+        Widen(ref a4, ref s4, ones); Widen(ref a5, ref s5, ones); Widen(ref a6, ref s6, ones); Widen(ref a7, ref s7, ones);
         a0.Store(c);
         a1.Store(c + ldc);
         a2.Store(c + 2 * ldc);
@@ -117,6 +173,19 @@ internal static class Int8Gemm
         a5.Store(c + 5 * ldc);
         a6.Store(c + 6 * ldc);
         a7.Store(c + 7 * ldc);
+    }
+
+    /// <summary>vpmaddubsw: 32 int16 pair sums of the broadcast activation quad times the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<short> Pairs(byte* x4, Vector512<sbyte> w) =>
+        Avx512BW.MultiplyAddAdjacent(Vector512.Create(*(int*)x4).AsByte(), w);
+
+    /// <summary>Adds the 16-bit partial sums into the int32 lanes (vpmaddwd with ones) and clears them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen(ref Vector512<int> total, ref Vector512<short> partial, Vector512<short> ones)
+    {
+        total += Avx512BW.MultiplyAddAdjacent(partial, ones);
+        partial = default;
     }
 
     private static unsafe void Tile1(byte* blocks, int blockBytes, int* offsets, int taps, int quadsPerTap, in Unpacker unpack, byte* x, int* c)
@@ -135,7 +204,7 @@ internal static class Int8Gemm
     /// <summary>16 int32 lanes: Σ over the 4 depths of the broadcast activations times the block's weights.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Dot(byte* x4, Vector512<sbyte> w, Vector512<short> ones) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Vector512.Create(*(int*)x4).AsByte(), w), ones);
+        Avx512BW.MultiplyAddAdjacent(Pairs(x4, w), ones);
 
     /// <summary>Turns a stored block into 64 sbyte weights.</summary>
     private readonly struct Unpacker
@@ -183,19 +252,27 @@ internal static class Int8Gemm
         }
     }
 
-    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
+    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
+    {
+        CheckTaps(w, tapOffsets);
+        int perTap = w.PaddedDepth / tapOffsets.Length, maxTap = 0;
+        foreach (int offset in tapOffsets)
+        {
+            if (offset < 0) throw new ArgumentException("Tap offsets must not be negative.", nameof(tapOffsets));
+            maxTap = Math.Max(maxTap, offset);
+        }
+        foreach (int start in positionOffsets)
+        {
+            if (start < 0 || (long)start + maxTap + perTap > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
+        }
+        if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
+        if (positionOffsets.Length > 0 && (long)(positionOffsets.Length - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
+    }
+
+    private static void CheckTaps(Int8Weights w, ReadOnlySpan<int> tapOffsets)
     {
         if (tapOffsets.Length == 0 || w.PaddedDepth % (4 * tapOffsets.Length) != 0 || (tapOffsets.Length > 1 && w.Depth != w.PaddedDepth))
             throw new ArgumentException($"A depth of {w.Depth} does not split into {tapOffsets.Length} taps of whole quads.", nameof(tapOffsets));
-        int perTap = w.PaddedDepth / tapOffsets.Length;
-        if (tapOffsets.Length == 1 && positionStride < perTap) throw new ArgumentOutOfRangeException(nameof(positionStride), positionStride, $"Activation rows need {perTap} bytes.");
-        if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
-        if (positions < 0) throw new ArgumentOutOfRangeException(nameof(positions));
-        if (positions == 0) return;
-        foreach (int offset in tapOffsets)
-        {
-            if (offset < 0 || (long)(positions - 1) * positionStride + offset + perTap > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
-        }
-        if ((long)(positions - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
     }
+
 }

@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Microsoft.ML.Quantization.Runtime;
 
 /// <summary>
@@ -10,6 +13,7 @@ internal sealed class ActivationCodec
     private readonly float[] thresholds;
     private readonly int[] order;
     private readonly float[] values;
+    private readonly int[]? vectorTable; // integer level by threshold count, padded to 16, for the vector encoder
 
     /// <summary>Creates the codec from a per-tensor grid.</summary>
     public ActivationCodec(QuantizationGrid grid)
@@ -26,6 +30,11 @@ internal sealed class ActivationCodec
             Multiplier = multiplier;
             MinInteger = Math.Min(0, integers.Min());
             MaxInteger = Math.Max(0, integers.Max());
+            if (order.Length <= 16)
+            {
+                vectorTable = new int[16];
+                for (int p = 0; p < order.Length; p++) vectorTable[p] = integers[order[p]];
+            }
         }
     }
 
@@ -72,6 +81,32 @@ internal sealed class ActivationCodec
             position = lo;
         }
         return order[position];
+    }
+
+    /// <summary>
+    /// Writes (integer level + <paramref name="offset"/>) of value i as the byte dest[targets[i] + <paramref name="shift"/>].
+    /// Equal to <see cref="Encode"/> element by element; with AVX-512 and at most 16 levels, 16 values at a time
+    /// (one compare per threshold, then the level table through a permute).
+    /// </summary>
+    public void EncodeBytes(ReadOnlySpan<float> values, Span<byte> dest, ReadOnlySpan<int> targets, int shift, int offset)
+    {
+        var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
+        int i = 0;
+        if (Avx512F.IsSupported && order.Length <= 16)
+        {
+            var lookup = Vector512.Create(vectorTable!) + Vector512.Create(offset);
+            var scale = Vector512.Create(Scale);
+            Span<byte> lanes = stackalloc byte[16];
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                var y = Vector512.Create(values.Slice(i, 16)) / scale;
+                var position = Vector512<int>.Zero;
+                foreach (float t in thresholds) position -= Vector512.GreaterThanOrEqual(y, Vector512.Create(t)).AsInt32();
+                Avx512F.ConvertToVector128Byte(Avx512F.PermuteVar16x32(lookup, position)).CopyTo(lanes);
+                for (int j = 0; j < 16; j++) dest[targets[i + j] + shift] = lanes[j];
+            }
+        }
+        for (; i < values.Length; i++) dest[targets[i] + shift] = (byte)(integers[Encode(values[i])] + offset);
     }
 
     /// <summary>The float value of a code, as the training forward computes it (level · s in float32).</summary>

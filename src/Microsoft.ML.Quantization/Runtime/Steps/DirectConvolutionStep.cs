@@ -6,7 +6,7 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 /// <summary>
 /// A low-bit convolution without im2col: its input arrives as padded HWC bytes (<see cref="SlotLayout.PaddedBytes"/>),
 /// so the k·k taps of each output pixel are contiguous channel runs at fixed offsets, and <see cref="Int8Gemm"/>
-/// reads them in place, one output row at a time. The weights are reordered to (tap, channel) depth order with
+/// reads them in place. The weights are reordered to (tap, channel) depth order with
 /// channels padded to 4. Exact in integers like the im2col path; the epilogue applies the same scales, bias and
 /// folded BatchNorm.
 /// </summary>
@@ -14,9 +14,10 @@ internal sealed class DirectConvolutionStep : ScoringStep
 {
     private readonly ValueSlot input;
     private readonly Int8Weights weights;
-    private readonly int[] taps, correction;
+    private readonly int[] taps, starts, correction;
+    private readonly int maxActivation;
     private readonly float[] mul, add;
-    private readonly int stride, outHeight, outWidth;
+
 
     private DirectConvolutionStep(string name, ValueSlot input, ValueSlot output, Int8Weights weights, int[] taps, int[] correction, float[] mul, float[] add, int stride)
         : base(name, output)
@@ -27,9 +28,12 @@ internal sealed class DirectConvolutionStep : ScoringStep
         this.correction = correction;
         this.mul = mul;
         this.add = add;
-        this.stride = stride;
-        outHeight = output.Shape[1];
-        outWidth = output.Shape[2];
+        maxActivation = input.Codec!.MaxInteger - input.Codec.MinInteger;
+        // Where each output pixel's window starts, so that pixels of all rows are tiled together.
+        int outHeight = output.Shape[1], outWidth = output.Shape[2];
+        starts = new int[outHeight * outWidth];
+        for (int oy = 0; oy < outHeight; oy++)
+            for (int ox = 0; ox < outWidth; ox++) starts[oy * outWidth + ox] = (oy * stride * input.PaddedWidth + ox * stride) * input.PaddedChannels;
     }
 
     public override string Kernel => $"int8 direct ({weights.SlotBits}-bit slots)";
@@ -81,17 +85,12 @@ internal sealed class DirectConvolutionStep : ScoringStep
 
     public override void Run(Workspace ws)
     {
-        var x = ws.Bytes(input);
         var y = ws.Floats(Output);
-        int ldc = weights.PaddedOutputs, outputs = weights.Outputs, positions = outHeight * outWidth;
-        int rowBytes = input.PaddedWidth * input.PaddedChannels, pixel = stride * input.PaddedChannels;
-        var acc = ws.Ints(outWidth * ldc);
-        for (int oy = 0; oy < outHeight; oy++)
-        {
-            Int8Gemm.Multiply(weights, x.AsSpan(oy * stride * rowBytes), taps, pixel, outWidth, acc, ldc);
-            for (int ox = 0; ox < outWidth; ox++)
-                for (int o = 0; o < outputs; o++)
-                    y[o * positions + oy * outWidth + ox] = (acc[ox * ldc + o] - correction[o]) * mul[o] + add[o];
-        }
+        int ldc = weights.PaddedOutputs, outputs = weights.Outputs, positions = starts.Length;
+        var acc = ws.Ints(positions * ldc);
+        Int8Gemm.Multiply(weights, ws.Bytes(input), taps, starts, acc, ldc, maxActivation);
+        for (int p = 0; p < positions; p++)
+            for (int o = 0; o < outputs; o++)
+                y[o * positions + p] = (acc[p * ldc + o] - correction[o]) * mul[o] + add[o];
     }
 }

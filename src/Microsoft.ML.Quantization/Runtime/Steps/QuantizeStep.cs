@@ -10,6 +10,7 @@ internal sealed class QuantizeStep : ScoringStep
     private readonly ValueSlot input;
     private readonly ActivationCodec codec;
     private readonly byte[]? blank; // the padded layout with every pixel at value 0
+    private readonly int[]? pixels; // where pixel (row, col) of a channel plane lands in the padded layout
 
     public QuantizeStep(string name, ValueSlot input, ValueSlot output) : base(name, output)
     {
@@ -19,6 +20,11 @@ internal sealed class QuantizeStep : ScoringStep
         {
             blank = new byte[output.StoredLength];
             for (int i = 0; i < blank.Length; i++) blank[i] = i % output.PaddedChannels < output.Shape[0] ? (byte)Offset : (byte)0;
+            int height = output.Shape[1], width = output.Shape[2];
+            pixels = new int[height * width];
+            for (int row = 0; row < height; row++)
+                for (int col = 0; col < width; col++)
+                    pixels[row * width + col] = ((row + output.Padding) * output.PaddedWidth + output.Padding + col) * output.PaddedChannels;
         }
     }
 
@@ -41,14 +47,8 @@ internal sealed class QuantizeStep : ScoringStep
             {
                 var y = ws.Bytes(Output);
                 blank!.CopyTo(y, 0);
-                var integers = codec.Integers!;
-                int channels = Output.Shape[0], height = Output.Shape[1], width = Output.Shape[2], c4 = Output.PaddedChannels, pad = Output.Padding, paddedWidth = Output.PaddedWidth;
-                for (int c = 0; c < channels; c++)
-                    for (int row = 0; row < height; row++)
-                    {
-                        int source = (c * height + row) * width, target = ((row + pad) * paddedWidth + pad) * c4 + c;
-                        for (int col = 0; col < width; col++) y[target + col * c4] = (byte)(integers[codec.Encode(x[source + col])] + Offset);
-                    }
+                int channels = Output.Shape[0], plane = pixels!.Length;
+                for (int c = 0; c < channels; c++) codec.EncodeBytes(x.AsSpan(c * plane, plane), y, pixels, c, Offset);
                 break;
             }
             default:
