@@ -120,7 +120,12 @@ internal sealed class GraphTrainer
         using var reader = new BinaryReader(File.OpenRead(path));
         if (reader.ReadString() != stage) return 0;
         int epoch = reader.ReadInt32();
-        model.load(reader);
+        // Calibration buffers are derived state (refitted after training), so a checkpoint written before they
+        // existed still resumes; every parameter must be there.
+        var loaded = new Dictionary<string, bool>();
+        model.load(reader, strict: false, loadedParameters: loaded);
+        var missing = model.named_parameters().Select(p => p.name).Where(n => !loaded.GetValueOrDefault(n)).ToList();
+        if (missing.Count > 0) throw new InvalidDataException($"{stage}: checkpoint {path} lacks parameters {string.Join(", ", missing)}.");
         log($"{stage}: resumed after epoch {epoch} from {path}");
         return Math.Min(epoch, options.Epochs);
     }

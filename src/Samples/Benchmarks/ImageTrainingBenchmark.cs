@@ -45,7 +45,7 @@ internal static class ImageTrainingBenchmark
             var classifier = model.LastTransformer;
             var epochSeconds = classifier.TrainingHistory.Select(h => h.Seconds).ToArray();
             results.Add(new TrainingResult(name, "VggSmall 32-32-64-64-128-128", limit > 0 ? limit : 60000, epochs, metrics.MicroAccuracy,
-                epochSeconds.Length > 0 ? epochSeconds.Average() : double.NaN, epochSeconds.Length));
+                epochSeconds.Length > 0 ? epochSeconds.Average() : null, epochSeconds.Length));
             Console.WriteLine($"{name}: test accuracy {metrics.MicroAccuracy:P2}");
             TrainingReport.Write(outDir, "image-training", "VggSmall on Fashion-MNIST (full split, CPU)",
                 $"dotnet run --project src/Samples/Benchmarks -c Release -- train-image --epochs {epochs}", results);

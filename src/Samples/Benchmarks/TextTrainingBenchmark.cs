@@ -25,7 +25,7 @@ internal static class TextTrainingBenchmark
         var results = new[]
         {
             new TrainingResult("FP32", $"TextLstm emb {options.EmbeddingSize}, hidden {options.HiddenSize}, {options.SequenceLength} tokens", trainCount, epochs,
-                metrics.MicroAccuracy, seconds.Length > 0 ? seconds.Average() : double.NaN, seconds.Length),
+                metrics.MicroAccuracy, seconds.Length > 0 ? seconds.Average() : null, seconds.Length),
         };
         Console.WriteLine($"FP32: test accuracy {metrics.MicroAccuracy:P2}");
         TrainingReport.Write(outDir, "text-training", "TextLstm on SpamAssassin (full 80/20 split, CPU)",
