@@ -38,6 +38,14 @@ internal sealed class PackedScorer : IGraphScorer
 
     public void Write(BinaryWriter writer) => ExportedModelFormat.Write(writer, Network.Model);
 
+    /// <summary>Writes the FP32 network as ONNX (input scaling included); quantized networks are refused.</summary>
+    public static void WriteOnnx(IGraphScorer scorer, Stream destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (scorer is not PackedScorer packed) throw new NotSupportedException("This model was saved in format 1; load it, save it again, and export the reloaded model.");
+        destination.Write(Serialization.Onnx.OnnxExporter.Export(packed.Network.Model, packed.InputScale));
+    }
+
     /// <summary>In-place softmax, shifted by the maximum for stability.</summary>
     private static void Softmax(Span<float> values)
     {

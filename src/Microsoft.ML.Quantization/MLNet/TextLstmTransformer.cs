@@ -42,6 +42,12 @@ public sealed class TextLstmTransformer : QuantizationTransformerBase
     /// <summary>Loss, accuracy and time of each training epoch (empty after loading).</summary>
     public IReadOnlyList<EpochRecord> TrainingHistory { get; }
 
+    /// <summary>
+    /// Writes the network as an ONNX model (opset 17): input "input" [N, ...graph input shape] holding the token ids (int64) this transformer's vocabulary gives the text, output "logits" [N, classes].
+    /// Only FP32 networks export; a quantized one throws <see cref="NotSupportedException"/>.
+    /// </summary>
+    public void ExportToOnnx(Stream destination) => PackedScorer.WriteOnnx(scorer, destination);
+
     private protected override string PayloadKind => Kind;
 
     private protected override ushort FormatVersion => scorer.FormatVersion;

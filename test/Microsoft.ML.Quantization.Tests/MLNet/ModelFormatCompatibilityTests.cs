@@ -35,7 +35,7 @@ public class ModelFormatCompatibilityTests
     [InlineData(2)]
     public void SavedModelStillLoadsAndScoresTheSame(int version)
     {
-        if (Environment.GetEnvironmentVariable("MLQUANT_WRITE_FIXTURES") == "1" && version == Serialization.PayloadContainer.CurrentVersion) WriteFixture(version);
+        if (Environment.GetEnvironmentVariable("MLQUANT_WRITE_FIXTURES") == "1" && version == Microsoft.ML.Quantization.Serialization.PayloadContainer.CurrentVersion) WriteFixture(version);
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
         var model = ml.Model.Load(ModelPath(version), out _);

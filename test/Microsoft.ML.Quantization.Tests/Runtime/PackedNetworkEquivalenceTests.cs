@@ -95,7 +95,7 @@ public class PackedNetworkEquivalenceTests
             if (node.Kind == NodeKind.Lstm && packed.Keys.Any(k => k == node.Inputs[0]) && module.Graph[node.Inputs[0]].Kind == NodeKind.Quantize)
                 return; // the recurrent state quantizer is internal to the LSTM: a tie there is not traceable from outside
             Assert.True(node.Kind == NodeKind.Quantize, $"{context}: first divergence at {node.Kind} '{node.Name}', not at a quantizer.");
-            var grid = network.Model.Grid(Serialization.StateNames.QuantizerPrefix(node))!;
+            var grid = network.Model.Grid(Microsoft.ML.Quantization.Serialization.StateNames.QuantizerPrefix(node))!;
             var before = torchTrace[node.Inputs[0]];
             foreach (int j in differing)
             {
