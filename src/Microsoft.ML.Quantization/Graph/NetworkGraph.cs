@@ -14,6 +14,10 @@ public sealed class NetworkGraph
     /// <exception cref="ArgumentException">The graph is malformed or its shapes do not fit.</exception>
     public NetworkGraph(IReadOnlyList<int> inputShape, IReadOnlyList<GraphNode> nodes, string? output = null)
     {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        ArgumentNullException.ThrowIfNull(nodes);
+        if (nodes.Any(n => n?.Name is null || n.Inputs is null || n.Inputs.Any(i => i is null)))
+            throw new ArgumentException("Every node needs a name and a list of input names.", nameof(nodes));
         if (inputShape.Count == 0 || inputShape.Any(d => d < 1)) throw new ArgumentException("The input shape needs positive dimensions.", nameof(inputShape));
         if (nodes.Count == 0) throw new ArgumentException("A graph needs at least one node.", nameof(nodes));
         InputShape = inputShape.ToArray();

@@ -39,9 +39,15 @@ internal static class ModelLoader
         MLNetPersistenceInterop.Save(context, ModelSignature, HeaderVersion, LoaderSignature, container);
 
     /// <summary>Called by ML.NET (through the catalog) for each saved MLQuant transformer.</summary>
-    private static QuantizationTransformerBase Create(IHostEnvironment env, object loadContext)
+    private static QuantizationTransformerBase Create(IHostEnvironment env, object loadContext) =>
+        Load(MLNetPersistenceInterop.ReadPayload(loadContext, ModelSignature, HeaderVersion, LoaderSignature, PayloadContainer.MaxBodyLength + 1024));
+
+    /// <summary>
+    /// Checks and reads one payload container. Anything wrong with the bytes, however they were damaged or
+    /// crafted, ends in an <see cref="InvalidDataException"/> that names the problem.
+    /// </summary>
+    public static QuantizationTransformerBase Load(byte[] container)
     {
-        byte[] container = MLNetPersistenceInterop.ReadPayload(loadContext, ModelSignature, HeaderVersion, LoaderSignature, PayloadContainer.MaxBodyLength + 1024);
         var (kind, version, body) = PayloadContainer.Unwrap(container);
         if (!Loaders.TryGetValue(kind, out var load))
             throw new InvalidDataException($"The model holds an MLQuant component of kind '{kind}', which this library does not know.");
@@ -54,6 +60,11 @@ internal static class ModelLoader
         catch (EndOfStreamException e)
         {
             throw new InvalidDataException($"The '{kind}' state ends early: the model file is truncated or corrupted.", e);
+        }
+        catch (Exception e) when (e is not InvalidDataException and not OutOfMemoryException)
+        {
+            // Whatever slipped past the checks (a shape that does not fit the graph, say) is still a damaged file.
+            throw new InvalidDataException($"The '{kind}' state is inconsistent: {e.Message}", e);
         }
         if (reader.BaseStream.Position != body.Length)
             throw new InvalidDataException($"The '{kind}' state has {body.Length - reader.BaseStream.Position} unread bytes: the model file is corrupted.");

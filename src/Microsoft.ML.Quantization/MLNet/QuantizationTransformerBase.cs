@@ -40,10 +40,13 @@ public abstract class QuantizationTransformerBase : ITransformer, ICanSaveModel
     public IDataView Transform(IDataView input) => mapping.Transform(input);
 
     /// <inheritdoc />
-    void ICanSaveModel.Save(ModelSaveContext ctx)
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ModelLoader.Save(ctx, ToPayload());
+
+    /// <summary>The payload container this transformer saves (kind, format version, state, checksum).</summary>
+    internal byte[] ToPayload()
     {
         using var body = new MemoryStream();
         using (var writer = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true)) WriteState(writer);
-        ModelLoader.Save(ctx, PayloadContainer.Wrap(PayloadKind, body.GetBuffer().AsSpan(0, (int)body.Length), FormatVersion));
+        return PayloadContainer.Wrap(PayloadKind, body.GetBuffer().AsSpan(0, (int)body.Length), FormatVersion);
     }
 }
