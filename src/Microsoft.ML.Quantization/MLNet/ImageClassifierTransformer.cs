@@ -8,6 +8,8 @@ namespace Microsoft.ML.Quantization;
 /// A trained image classifier: maps the feature column to <c>Score</c> (class probabilities) and
 /// <c>PredictedLabel</c> (a key with the training labels' values). Saves and loads with
 /// <c>mlContext.Model</c> (after <see cref="QuantizationComponentCatalog.RegisterQuantization"/>).
+/// A feature vector holding NaN is refused with an <see cref="ArgumentException"/> naming the index; ±∞
+/// pixels are clipped to the end levels by a quantized network (an FP32 network passes them on).
 /// </summary>
 public sealed class ImageClassifierTransformer : QuantizationTransformerBase
 {

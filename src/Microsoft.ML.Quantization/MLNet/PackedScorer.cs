@@ -26,7 +26,12 @@ internal sealed class PackedScorer : IGraphScorer
         var scaled = ArrayPool<float>.Shared.Rent(input.Length);
         try
         {
-            for (int i = 0; i < input.Length; i++) scaled[i] = input[i] * InputScale;
+            for (int i = 0; i < input.Length; i++)
+            {
+                // Quantizers would map NaN to an arbitrary level and an FP32 net would return NaN scores: refuse it.
+                if (float.IsNaN(input[i])) throw new ArgumentException($"The input holds NaN at index {i}; scores need numbers (±∞ is clipped by the quantizers).", nameof(input));
+                scaled[i] = input[i] * InputScale;
+            }
             Network.Score(scaled.AsSpan(0, input.Length), probabilities);
         }
         finally

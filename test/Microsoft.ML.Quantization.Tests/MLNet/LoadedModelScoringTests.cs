@@ -4,8 +4,8 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.MLNet;
 
-/// <summary>One loaded quantized model shared by eight threads, each with its own PredictionEngine, scores exactly as one thread does.</summary>
-public class ConcurrentScoringTests
+/// <summary>Scoring a loaded quantized model: shared by eight threads it scores exactly as one thread does; non-finite pixels behave as documented.</summary>
+public class LoadedModelScoringTests
 {
     public class Image
     {
@@ -16,6 +16,28 @@ public class ConcurrentScoringTests
     public class Prediction
     {
         public float[] Score { get; set; } = Array.Empty<float>();
+    }
+
+    [Fact]
+    public void NaNPixelsAreRefusedAndInfinitePixelsClipped()
+    {
+        var ml = new MLContext();
+        ml.ComponentCatalog.RegisterQuantization();
+        var model = ml.Model.Load(Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip"), out _);
+        var engine = ml.Model.CreatePredictionEngine<Image, Prediction>(model);
+        var pixels = new float[784];
+        pixels[100] = float.NaN;
+        var error = Assert.ThrowsAny<Exception>(() => engine.Predict(new Image { Pixels = pixels }));
+        var argument = error as ArgumentException ?? error.InnerException as ArgumentException;
+        Assert.NotNull(argument);
+        Assert.Contains("index 100", argument!.Message);
+
+        // The quantized model clips ±∞ to its end levels: the same scores as the largest and smallest finite pixels.
+        pixels[100] = float.PositiveInfinity;
+        var infinite = engine.Predict(new Image { Pixels = pixels }).Score;
+        pixels[100] = float.MaxValue;
+        Assert.Equal(engine.Predict(new Image { Pixels = pixels }).Score, infinite);
+        Assert.All(infinite, p => Assert.True(float.IsFinite(p)));
     }
 
     [Fact]
