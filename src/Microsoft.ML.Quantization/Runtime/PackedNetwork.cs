@@ -42,13 +42,18 @@ internal sealed class PackedNetwork
         steps.Where(s => s.Kernel.Length > 0).Select(s => (s.Name, s.Kernel, s.WeightBytes));
 
     /// <summary>Scores one example: <paramref name="example"/> in the graph's input layout, logits out.</summary>
-    public void Score(ReadOnlySpan<float> example, Span<float> logits)
+    /// <param name="example">The input values.</param>
+    /// <param name="logits">Receives the logits.</param>
+    /// <param name="threads">Threads the large layers of this one example may use (1: none; for latency when requests are few).</param>
+    public void Score(ReadOnlySpan<float> example, Span<float> logits, int threads = 1)
     {
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "Use at least one thread.");
         if (example.Length != InputLength) throw new ArgumentException($"The network takes {InputLength} input values, got {example.Length}.", nameof(example));
         if (logits.Length < OutputLength) throw new ArgumentException($"The network writes {OutputLength} logits.", nameof(logits));
         var ws = workspaces.TryTake(out var pooled) ? pooled : new Workspace(slots);
         try
         {
+            ws.Threads = threads;
             example.CopyTo(ws.Floats(input));
             foreach (var step in steps) step.Run(ws);
             ws.Floats(output).AsSpan(0, OutputLength).CopyTo(logits);
@@ -101,8 +106,8 @@ internal sealed class PackedNetwork
         }
     }
 
-    /// <summary>Scores <paramref name="count"/> examples laid out one after another, on up to <paramref name="threads"/> threads.</summary>
-    public void ScoreBatch(ReadOnlySpan<float> examples, int count, Span<float> logits, int threads = 1)
+    /// <summary>Scores <paramref name="count"/> examples laid out one after another, on up to <paramref name="threads"/> threads (one example per task, no copies).</summary>
+    public unsafe void ScoreBatch(ReadOnlySpan<float> examples, int count, Span<float> logits, int threads = 1)
     {
         if (examples.Length != count * InputLength) throw new ArgumentException($"{count} examples need {count * InputLength} values, got {examples.Length}.", nameof(examples));
         if (logits.Length < count * OutputLength) throw new ArgumentException($"{count} examples write {count * OutputLength} logits.", nameof(logits));
@@ -111,10 +116,13 @@ internal sealed class PackedNetwork
             for (int i = 0; i < count; i++) Score(examples.Slice(i * InputLength, InputLength), logits.Slice(i * OutputLength, OutputLength));
             return;
         }
-        var inputCopy = examples.ToArray();
-        var outputCopy = new float[count * OutputLength];
-        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads },
-            i => Score(inputCopy.AsSpan(i * InputLength, InputLength), outputCopy.AsSpan(i * OutputLength, OutputLength)));
-        outputCopy.CopyTo(logits);
+        fixed (float* input = examples)
+        fixed (float* output = logits)
+        {
+            nint source = (nint)input, target = (nint)output; // the spans stay pinned until Parallel.For returns
+            int inputLength = InputLength, outputLength = OutputLength;
+            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                i => Score(new ReadOnlySpan<float>((float*)source + (long)i * inputLength, inputLength), new Span<float>((float*)target + (long)i * outputLength, outputLength)));
+        }
     }
 }

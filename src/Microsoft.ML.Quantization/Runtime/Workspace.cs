@@ -22,6 +22,30 @@ internal sealed class Workspace
         bytes = slots.Select(s => s.Layout == SlotLayout.PaddedBytes ? new byte[s.StoredLength] : Array.Empty<byte>()).ToArray();
     }
 
+    /// <summary>Threads a step may use for one example (1 unless the caller asked for intra-example parallelism).</summary>
+    public int Threads { get; set; } = 1;
+
+    /// <summary>
+    /// Runs <paramref name="part"/>(start, count) over [0, <paramref name="total"/>) in up to <see cref="Threads"/>
+    /// contiguous parts, in parallel when the work (<paramref name="cost"/> multiply-adds) is worth a thread.
+    /// </summary>
+    public void Split(int total, long cost, Action<int, int> part)
+    {
+        int parts = cost < MinParallelCost ? 1 : Math.Min(Threads, total);
+        if (parts <= 1)
+        {
+            part(0, total);
+            return;
+        }
+        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, i =>
+        {
+            int start = (int)((long)total * i / parts), end = (int)((long)total * (i + 1) / parts);
+            part(start, end - start);
+        });
+    }
+
+    private const long MinParallelCost = 1 << 20;
+
     /// <summary>The float values of a slot.</summary>
     public float[] Floats(ValueSlot slot) => floats[slot.Index];
 
@@ -33,6 +57,9 @@ internal sealed class Workspace
 
     /// <summary>Int32 scratch of at least <paramref name="length"/>.</summary>
     public Span<int> Ints(int length) => Grow(ref ints, length).AsSpan(0, length);
+
+    /// <summary>The same scratch as an array (for steps that split work across threads).</summary>
+    public int[] IntArray(int length) => Grow(ref ints, length);
 
     /// <summary>Float accumulator scratch of at least <paramref name="length"/>.</summary>
     public Span<float> Floats2(int length) => Grow(ref accumulator, length).AsSpan(0, length);

@@ -108,6 +108,23 @@ public class PackedNetworkEquivalenceTests
         Assert.Fail($"{context}: the logits differ but no node output does.");
     }
 
+    [Fact]
+    public void TwoThreadsPerExampleScoreBitForBitAsOne()
+    {
+        var (graph, inputs) = Setup("VggSmall");
+        graph = Qag.Prepare(graph, Options(QuantizationScheme.ClipQ));
+        using var scope = NewDisposeScope();
+        var network = new PackedNetwork(ModelExporter.Export(Trained(graph, inputs)));
+        var one = new float[network.OutputLength];
+        var two = new float[network.OutputLength];
+        foreach (var input in inputs.Take(50))
+        {
+            network.Score(input, one, threads: 1);
+            network.Score(input, two, threads: 2);
+            Assert.Equal(one, two);
+        }
+    }
+
     /// <summary>Quantizers of the scheme at its natural low bitwidth on weights and activations; first and last layers at 8 bits.</summary>
     private static QagOptions Options(QuantizationScheme scheme)
     {

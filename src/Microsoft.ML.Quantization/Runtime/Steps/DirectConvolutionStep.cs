@@ -87,10 +87,14 @@ internal sealed class DirectConvolutionStep : ScoringStep
     {
         var y = ws.Floats(Output);
         int ldc = weights.PaddedOutputs, outputs = weights.Outputs, positions = starts.Length;
-        var acc = ws.Ints(positions * ldc);
-        Int8Gemm.Multiply(weights, ws.Bytes(input), taps, starts, acc, ldc, maxActivation);
-        for (int p = 0; p < positions; p++)
-            for (int o = 0; o < outputs; o++)
-                y[o * positions + p] = (acc[p * ldc + o] - correction[o]) * mul[o] + add[o];
+        var acc = ws.IntArray(positions * ldc);
+        var x = ws.Bytes(input);
+        ws.Split(positions, (long)positions * outputs * weights.Depth, (first, count) =>
+        {
+            Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(first, count), acc.AsSpan(first * ldc, count * ldc), ldc, maxActivation);
+            for (int p = first; p < first + count; p++)
+                for (int o = 0; o < outputs; o++)
+                    y[o * positions + p] = (acc[p * ldc + o] - correction[o]) * mul[o] + add[o];
+        });
     }
 }
