@@ -45,7 +45,7 @@ foreach (var (name, quantization) in configurations)
     var model = pipeline.Fit(train);
     var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
     string path = Path.Combine(arguments.OutputDirectory, quantization is null ? "model-fp32.zip" : "model.zip");
-    ml.Model.Save(model, train.Schema, path);
+    ml.Model.SaveAtomically(model, train.Schema, path);
     results.Add(new() { ["configuration"] = name, ["testAccuracy"] = metrics.MicroAccuracy, ["modelBytes"] = new FileInfo(path).Length, ["modelPath"] = path });
     last = model;
     schema = train.Schema;
