@@ -60,7 +60,10 @@ public class TextLstmTests
         Assert.Equal(new[] { "win", "money" }, vocabulary.Tokens); // seen at least twice, most frequent first
         long[] ids = vocabulary.Encode("WIN big money", 5);
         Assert.Equal(new long[] { 0, 0, 2, TextVocabulary.UnknownId, 3 }, ids);
-        Assert.Equal(new long[] { 2, 2 }, vocabulary.Encode("win win win win", 2)); // the first tokens are kept
+        Assert.Equal(new long[] { 2, 2 }, vocabulary.Encode("win win win win", 2));
+        // A long text keeps its first half and its last half of the window; runs holding a digit are skipped.
+        Assert.Equal(new long[] { 2, TextVocabulary.UnknownId, TextVocabulary.UnknownId, 3 }, vocabulary.Encode("win a 2002 b c d e money", 4));
+        Assert.Equal(new long[] { 0, 3, 2 }, vocabulary.Encode("money id42 win", 3));
         Assert.All(vocabulary.Encode(null, 3), id => Assert.Equal(TextVocabulary.PaddingId, id));
     }
 }
