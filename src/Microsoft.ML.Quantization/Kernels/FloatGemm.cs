@@ -49,14 +49,27 @@ internal static class FloatGemm
     public static void Multiply(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
     {
         Check(w, x, ldx, positions, c, ldc);
-        if (IsAccelerated) MultiplyAvx512(w, x, ldx, positions, c, ldc);
-        else MultiplyPortable(w, x, ldx, positions, c, ldc);
+        if (IsAccelerated) Avx512(w, x, ldx, positions, c, ldc);
+        else Portable(w, x, ldx, positions, c, ldc);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
     public static void MultiplyPortable(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
     {
         Check(w, x, ldx, positions, c, ldc);
+        Portable(w, x, ldx, positions, c, ldc);
+    }
+
+    /// <summary>The AVX-512F path.</summary>
+    public static void MultiplyAvx512(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
+    {
+        if (!Avx512F.IsSupported) throw new PlatformNotSupportedException("AVX-512F is not available.");
+        Check(w, x, ldx, positions, c, ldc);
+        Avx512(w, x, ldx, positions, c, ldc);
+    }
+
+    private static void Portable(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
+    {
         for (int p = 0; p < positions; p++)
         {
             for (int o = 0; o < w.Outputs; o++)
@@ -68,11 +81,8 @@ internal static class FloatGemm
         }
     }
 
-    /// <summary>The AVX-512F path.</summary>
-    public static unsafe void MultiplyAvx512(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
+    private static unsafe void Avx512(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
     {
-        if (!Avx512F.IsSupported) throw new PlatformNotSupportedException("AVX-512F is not available.");
-        Check(w, x, ldx, positions, c, ldc);
         int depth = w.Depth;
         fixed (float* wp = w.Data)
         fixed (float* xp = x)
@@ -111,21 +121,12 @@ internal static class FloatGemm
             a6 = Avx512F.FusedMultiplyAdd(Vector512.Create(xk[6 * ldx]), wv, a6);
             a7 = Avx512F.FusedMultiplyAdd(Vector512.Create(xk[7 * ldx]), wv, a7);
         }
-        a0.Store(c);
-        a1.Store(c + ldc);
-        a2.Store(c + 2 * ldc);
-        a3.Store(c + 3 * ldc);
-        a4.Store(c + 4 * ldc);
-        a5.Store(c + 5 * ldc);
-        a6.Store(c + 6 * ldc);
-        a7.Store(c + 7 * ldc);
+        GemmArguments.Store8(c, ldc, a0, a1, a2, a3, a4, a5, a6, a7);
     }
 
     private static void Check(FloatWeights w, ReadOnlySpan<float> x, int ldx, int positions, Span<float> c, int ldc)
     {
-        if (ldx < w.Depth) throw new ArgumentOutOfRangeException(nameof(ldx), ldx, $"Activation rows need {w.Depth} values.");
-        if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
-        if (positions < 0 || (positions > 0 && (long)(positions - 1) * ldx + w.Depth > x.Length)) throw new ArgumentException("The activations are too short.", nameof(x));
-        if (positions > 0 && (long)(positions - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
+        GemmArguments.CheckRows(w.Depth, ldx, positions, x.Length);
+        GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positions, c.Length);
     }
 }

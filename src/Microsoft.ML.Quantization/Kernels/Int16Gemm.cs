@@ -71,14 +71,27 @@ internal static class Int16Gemm
     public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
         Check(w, x, ldx, positions, c, ldc);
-        if (IsAccelerated) MultiplyAvx512(w, x, ldx, positions, c, ldc);
-        else MultiplyPortable(w, x, ldx, positions, c, ldc);
+        if (IsAccelerated) Avx512(w, x, ldx, positions, c, ldc);
+        else Portable(w, x, ldx, positions, c, ldc);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
     public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
         Check(w, x, ldx, positions, c, ldc);
+        Portable(w, x, ldx, positions, c, ldc);
+    }
+
+    /// <summary>The AVX-512BW path.</summary>
+    public static void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
+        Check(w, x, ldx, positions, c, ldc);
+        Avx512(w, x, ldx, positions, c, ldc);
+    }
+
+    private static void Portable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
         for (int p = 0; p < positions; p++)
         {
             for (int o = 0; o < w.Outputs; o++)
@@ -90,11 +103,8 @@ internal static class Int16Gemm
         }
     }
 
-    /// <summary>The AVX-512BW path.</summary>
-    public static unsafe void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    private static unsafe void Avx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
-        if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
-        Check(w, x, ldx, positions, c, ldc);
         int pairs = w.PaddedDepth / 2;
         fixed (short* wp = w.Data)
         fixed (short* xp = x)
@@ -132,14 +142,7 @@ internal static class Int16Gemm
             a6 += Dot(xq + 6 * ldx, wv);
             a7 += Dot(xq + 7 * ldx, wv);
         }
-        a0.Store(c);
-        a1.Store(c + ldc);
-        a2.Store(c + 2 * ldc);
-        a3.Store(c + 3 * ldc);
-        a4.Store(c + 4 * ldc);
-        a5.Store(c + 5 * ldc);
-        a6.Store(c + 6 * ldc);
-        a7.Store(c + 7 * ldc);
+        GemmArguments.Store8(c, ldc, a0, a1, a2, a3, a4, a5, a6, a7);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -148,9 +151,7 @@ internal static class Int16Gemm
 
     private static void Check(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
-        if (ldx < w.PaddedDepth) throw new ArgumentOutOfRangeException(nameof(ldx), ldx, $"Activation rows need {w.PaddedDepth} values.");
-        if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
-        if (positions < 0 || (positions > 0 && (long)(positions - 1) * ldx + w.PaddedDepth > x.Length)) throw new ArgumentException("The activations are too short.", nameof(x));
-        if (positions > 0 && (long)(positions - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
+        GemmArguments.CheckRows(w.PaddedDepth, ldx, positions, x.Length);
+        GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positions, c.Length);
     }
 }

@@ -20,19 +20,15 @@ internal static class Int8Gemm
 
     /// <summary>Runs the fastest path for the machine.</summary>
     public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Multiply(w, x, SingleTap, ldx, positions, c, ldc);
+        Strided(Path.Fastest, w, x, SingleTap, ldx, positions, c, ldc);
 
     /// <summary>
     /// The same product with the depth split into taps (a direct convolution over padded HWC bytes): the k-th
     /// quad of tap t for position p starts at x[p·<paramref name="positionStride"/> + <paramref name="tapOffsets"/>[t] + 4k];
     /// W's depth is taps × (depth per tap), a multiple of 4 per tap.
     /// </summary>
-    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
-    {
-        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
-        Fill(starts, positionStride);
-        Multiply(w, x, tapOffsets, starts, c, ldc);
-    }
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Fastest, w, x, tapOffsets, positionStride, positions, c, ldc);
 
     /// <summary>
     /// The tap product with each position's start given explicitly (<paramref name="positionOffsets"/>[p]), so that
@@ -42,27 +38,64 @@ internal static class Int8Gemm
     /// vector path sums in 16 bits before widening (never past 32767, so the result stays exact).</remarks>
     public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
     {
-        Check(w, x, tapOffsets, positionOffsets, c, ldc);
-        if (IsAccelerated) MultiplyAvx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
-        else MultiplyPortable(w, x, tapOffsets, positionOffsets, c, ldc);
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
+        if (IsAccelerated) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
+        else Portable(w, x, tapOffsets, positionOffsets, c, ldc);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
     public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
-        MultiplyPortable(w, x, SingleTap, ldx, positions, c, ldc);
+        Strided(Path.Portable, w, x, SingleTap, ldx, positions, c, ldc);
 
     /// <summary>The scalar path over taps.</summary>
-    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
-    {
-        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
-        Fill(starts, positionStride);
-        MultiplyPortable(w, x, tapOffsets, starts, c, ldc);
-    }
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Portable, w, x, tapOffsets, positionStride, positions, c, ldc);
 
     /// <summary>The scalar path over taps with explicit position starts.</summary>
     public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
     {
-        Check(w, x, tapOffsets, positionOffsets, c, ldc);
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, 255);
+        Portable(w, x, tapOffsets, positionOffsets, c, ldc);
+    }
+
+    /// <summary>The AVX-512BW path.</summary>
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Avx512, w, x, SingleTap, ldx, positions, c, ldc);
+
+    /// <summary>The AVX-512BW path over taps.</summary>
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Avx512, w, x, tapOffsets, positionStride, positions, c, ldc);
+
+    /// <summary>
+    /// The AVX-512BW path over taps with explicit position starts: 16 outputs × 8 positions per tile. The vpmaddubsw
+    /// results of up to ⌊32767 / (2 · maxActivation · max|w|)⌋ quads are summed in 16 bits before one vpmaddwd widens them.
+    /// </summary>
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
+    {
+        if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
+        Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
+    }
+
+    private enum Path { Fastest, Portable, Avx512 }
+
+    /// <summary>The strided forms: position starts 0, stride, 2·stride, … (rows one after another, as im2col writes them).</summary>
+    private static void Strided(Path path, Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int stride, int positions, Span<int> c, int ldc)
+    {
+        if (stride < 0) throw new ArgumentOutOfRangeException(nameof(stride), stride, "The position stride must not be negative.");
+        if (positions < 0) throw new ArgumentOutOfRangeException(nameof(positions), positions, "Positions must not be negative.");
+        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
+        for (int p = 0; p < positions; p++) starts[p] = checked(p * stride);
+        switch (path)
+        {
+            case Path.Portable: MultiplyPortable(w, x, tapOffsets, starts, c, ldc); break;
+            case Path.Avx512: MultiplyAvx512(w, x, tapOffsets, starts, c, ldc); break;
+            default: Multiply(w, x, tapOffsets, starts, c, ldc); break;
+        }
+    }
+
+    private static void Portable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
+    {
         int perTap = w.PaddedDepth / tapOffsets.Length;
         var row = new int[w.PaddedDepth];
         for (int o = 0; o < w.Outputs; o++)
@@ -77,28 +110,9 @@ internal static class Int8Gemm
         }
     }
 
-    /// <summary>The AVX-512BW path.</summary>
-    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
-        MultiplyAvx512(w, x, SingleTap, ldx, positions, c, ldc);
-
-    /// <summary>The AVX-512BW path over taps.</summary>
-    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc)
+    private static unsafe void Avx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation)
     {
-        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
-        Fill(starts, positionStride);
-        MultiplyAvx512(w, x, tapOffsets, starts, c, ldc);
-    }
-
-    /// <summary>
-    /// The AVX-512BW path over taps with explicit position starts: 16 outputs × 8 positions per tile. The vpmaddubsw
-    /// results of up to ⌊32767 / (2 · maxActivation · max|w|)⌋ quads are summed in 16 bits before one vpmaddwd widens them.
-    /// </summary>
-    public static unsafe void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
-    {
-        if (maxActivation is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(maxActivation), maxActivation, "Activations are bytes.");
         int group = (int)Math.Clamp(short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, w.MaxMagnitude)), 1, int.MaxValue);
-        if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
-        Check(w, x, tapOffsets, positionOffsets, c, ldc);
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
         var unpack = new Unpacker(w);
         fixed (byte* wp = w.Data)
@@ -121,12 +135,6 @@ internal static class Int8Gemm
 
     private const int MaxStackPositions = 1024;
 
-    /// <summary>Position starts 0, stride, 2·stride, … (rows one after another, as im2col writes them).</summary>
-    private static void Fill(Span<int> starts, int stride)
-    {
-        if (stride < 0) throw new ArgumentOutOfRangeException(nameof(stride), stride, "The position stride must not be negative.");
-        for (int p = 0; p < starts.Length; p++) starts[p] = checked(p * stride);
-    }
 
     private static ReadOnlySpan<int> SingleTap => new[] { 0 };
 
@@ -165,14 +173,7 @@ internal static class Int8Gemm
         }
         Widen(ref a0, ref s0, ones); Widen(ref a1, ref s1, ones); Widen(ref a2, ref s2, ones); Widen(ref a3, ref s3, ones);
         Widen(ref a4, ref s4, ones); Widen(ref a5, ref s5, ones); Widen(ref a6, ref s6, ones); Widen(ref a7, ref s7, ones);
-        a0.Store(c);
-        a1.Store(c + ldc);
-        a2.Store(c + 2 * ldc);
-        a3.Store(c + 3 * ldc);
-        a4.Store(c + 4 * ldc);
-        a5.Store(c + 5 * ldc);
-        a6.Store(c + 6 * ldc);
-        a7.Store(c + 7 * ldc);
+        GemmArguments.Store8(c, ldc, a0, a1, a2, a3, a4, a5, a6, a7);
     }
 
     /// <summary>vpmaddubsw: 32 int16 pair sums of the broadcast activation quad times the block.</summary>
@@ -252,8 +253,9 @@ internal static class Int8Gemm
         }
     }
 
-    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
+    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation)
     {
+        if (maxActivation is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(maxActivation), maxActivation, "Activations are bytes.");
         CheckTaps(w, tapOffsets);
         int perTap = w.PaddedDepth / tapOffsets.Length, maxTap = 0;
         foreach (int offset in tapOffsets)
@@ -265,8 +267,7 @@ internal static class Int8Gemm
         {
             if (start < 0 || (long)start + maxTap + perTap > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
         }
-        if (ldc < w.PaddedOutputs) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Output rows need {w.PaddedOutputs} entries.");
-        if (positionOffsets.Length > 0 && (long)(positionOffsets.Length - 1) * ldc + w.PaddedOutputs > c.Length) throw new ArgumentException("The output is too short.", nameof(c));
+        GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positionOffsets.Length, c.Length);
     }
 
     private static void CheckTaps(Int8Weights w, ReadOnlySpan<int> tapOffsets)
@@ -274,5 +275,4 @@ internal static class Int8Gemm
         if (tapOffsets.Length == 0 || w.PaddedDepth % (4 * tapOffsets.Length) != 0 || (tapOffsets.Length > 1 && w.Depth != w.PaddedDepth))
             throw new ArgumentException($"A depth of {w.Depth} does not split into {tapOffsets.Length} taps of whole quads.", nameof(tapOffsets));
     }
-
 }
