@@ -18,6 +18,10 @@ internal static class Int8Gemm
     /// <summary>Whether the vector path runs on this machine.</summary>
     public static bool IsAccelerated => Avx512BW.IsSupported;
 
+    /// <summary>Whether activations up to <paramref name="maxActivation"/> and weights up to <paramref name="maxWeightMagnitude"/> in magnitude fit the kernel exactly.</summary>
+    public static bool IsExact(int maxActivation, int maxWeightMagnitude) =>
+        maxActivation is >= 0 and <= 255 && maxWeightMagnitude <= 127 && 2L * maxActivation * maxWeightMagnitude <= short.MaxValue;
+
     /// <summary>Runs the fastest path for the machine.</summary>
     public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
         Strided(Path.Fastest, w, x, SingleTap, ldx, positions, c, ldc);

@@ -78,15 +78,16 @@ internal sealed class DenseProduct
         if (q is not null && activations?.Integers is not null)
         {
             int[] perOutputGroup = Enumerable.Range(0, outputs).Select(o => o * q.Grid.GroupCount / outputs).ToArray();
-            if (q.Scheme == QuantizationScheme.ResQ && IntegerForm(q) is null)
+            var integerForm = IntegerForm(q);
+            if (q.Scheme == QuantizationScheme.ResQ && integerForm is null)
                 return ResQPlanes(q, activations, outputs, depth, perOutputGroup, scale, shift);
-            if (IntegerForm(q) is var (table, sharedTable, multiplier))
+            if (integerForm is var (table, sharedTable, multiplier))
             {
                 var mul = new float[outputs];
                 for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[perOutputGroup[o]] / multiplier * unitA * scale[o];
                 int offset = -activations.MinInteger, maxU = activations.MaxInteger + offset;
                 int maxW = table.Max(Math.Abs);
-                if (maxU <= 255 && maxW <= 127 && 2L * maxU * maxW <= short.MaxValue)
+                if (Int8Gemm.IsExact(maxU, maxW))
                 {
                     var w8 = sharedTable is not null ? Int8Weights.FromCodes(q.Codes, sharedTable, outputs, depth) : Int8Weights.FromValues(Values(q, table), outputs, depth);
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift);
@@ -97,8 +98,7 @@ internal sealed class DenseProduct
             }
         }
         // Float: decoded weights (level · scale, as the training forward computes them) times float activations.
-        var floatMul = scale.Select(s => s).ToArray();
-        return new DenseProduct(outputs, depth, ProductInput.Floats, 0, null, null, null, new FloatWeights(weight.Decode(), outputs, depth), floatMul, shift);
+        return new DenseProduct(outputs, depth, ProductInput.Floats, 0, null, null, null, new FloatWeights(weight.Decode(), outputs, depth), scale, shift);
     }
 
     /// <summary>acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants).</summary>
@@ -111,9 +111,7 @@ internal sealed class DenseProduct
             {
                 var acc = ws.Ints(positions * ldc);
                 Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc);
-                for (int p = 0; p < positions; p++)
-                    for (int o = 0; o < Outputs; o++)
-                        y[o * ldy + p] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
+                WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy);
                 break;
             }
             case ProductInput.Bytes:
@@ -131,30 +129,43 @@ internal sealed class DenseProduct
                         for (int o = 0; o < Outputs; o++)
                             sum[p * ldc + o] += r[o] * (acc[p * ldc + o] - rows[o] * Offset);
                 }
-                for (int p = 0; p < positions; p++)
-                    for (int o = 0; o < Outputs; o++)
-                        y[o * ldy + p] = sum[p * ldc + o] * mul[o] + add[o];
+                WriteOutputs(sum, ldc, positions, mul, add, y, ldy);
                 break;
             }
             case ProductInput.Shorts:
             {
                 var acc = ws.Ints(positions * ldc);
                 Int16Gemm.Multiply(int16!, shorts, ldx, positions, acc, ldc);
-                for (int p = 0; p < positions; p++)
-                    for (int o = 0; o < Outputs; o++)
-                        y[o * ldy + p] = acc[p * ldc + o] * mul[o] + add[o];
+                WriteOutputs(acc, ldc, 0, positions, null, mul, add, y, ldy);
                 break;
             }
             default:
             {
                 var acc = ws.Floats2(positions * ldc);
                 FloatGemm.Multiply(floats!, inputs, ldx, positions, acc, ldc);
-                for (int p = 0; p < positions; p++)
-                    for (int o = 0; o < Outputs; o++)
-                        y[o * ldy + p] = acc[p * ldc + o] * mul[o] + add[o];
+                WriteOutputs(acc, ldc, positions, mul, add, y, ldy);
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// The epilogue of integer accumulators (rows of <paramref name="ldc"/>, one per position) for positions
+    /// [first, first + count): y[o·ldy + p] = (acc − correction[o]) · mul[o] + add[o].
+    /// </summary>
+    internal static void WriteOutputs(ReadOnlySpan<int> acc, int ldc, int first, int count, int[]? correction, float[] mul, float[] add, Span<float> y, int ldy)
+    {
+        for (int p = first; p < first + count; p++)
+            for (int o = 0; o < mul.Length; o++)
+                y[o * ldy + p] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
+    }
+
+    /// <summary>The epilogue of float accumulators: y[o·ldy + p] = acc · mul[o] + add[o].</summary>
+    private static void WriteOutputs(ReadOnlySpan<float> acc, int ldc, int positions, float[] mul, float[] add, Span<float> y, int ldy)
+    {
+        for (int p = 0; p < positions; p++)
+            for (int o = 0; o < mul.Length; o++)
+                y[o * ldy + p] = acc[p * ldc + o] * mul[o] + add[o];
     }
 
     /// <summary>Bytes the weights occupy in memory (for reports).</summary>
@@ -190,6 +201,7 @@ internal sealed class DenseProduct
         var planes = new Int8Weights[bits];
         var weights = new float[bits][];
         int offset = -activations.MinInteger;
+        if (!Int8Gemm.IsExact(activations.MaxInteger + offset, 1)) throw new NotSupportedException("ResQ weights need activations of at most 8 bits.");
         for (int i = 0; i < bits; i++)
         {
             int bit = 1 << (bits - 1 - i);
@@ -199,8 +211,6 @@ internal sealed class DenseProduct
         }
         var mul = new float[outputs];
         for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[group[o]] * activations.Unit * scale[o];
-        int maxU = activations.MaxInteger + offset;
-        if (maxU > 255 || 2L * maxU > short.MaxValue) throw new NotSupportedException("ResQ weights need activations of at most 8 bits.");
         return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, planes, weights, null, null, mul, shift);
     }
 }

@@ -41,24 +41,17 @@ internal sealed class DirectConvolutionStep : ScoringStep
     public override long WeightBytes => weights.Data.Length;
 
     /// <summary>
-    /// Whether weights and input codec fit the int8 kernel: integer levels shared by all channels, |w| ≤ 127,
-    /// offset activations ≤ 255 and no saturation of the pairwise sums.
+    /// Whether weights and input codec fit the int8 kernel: integer levels shared by all channels and exact
+    /// products (<see cref="Int8Gemm.IsExact"/>).
     /// </summary>
-    public static bool Fits(ExportedTensor weight, ActivationCodec codec)
-    {
-        if (weight.Quantized is not { } q || codec.Integers is null) return false;
-        if (DenseProduct.IntegerForm(q) is not var (_, shared, _) || shared is null) return false;
-        int maxU = codec.MaxInteger - codec.MinInteger, maxW = shared.Max(Math.Abs);
-        return maxU <= 255 && maxW <= 127 && 2L * maxU * maxW <= short.MaxValue;
-    }
+    public static bool Fits(ExportedTensor weight, ActivationCodec codec) => SharedTable(weight, codec) is not null;
 
     /// <summary>The step for <paramref name="node"/>, whose input slot is padded HWC bytes (see <see cref="Fits"/>).</summary>
     public static DirectConvolutionStep Create(GraphNode node, ExportedTensor weight, ActivationCodec codec, ValueSlot input, ValueSlot output, float[] scale, float[] shift)
     {
-        if (!Fits(weight, codec) || input.Layout != SlotLayout.PaddedBytes || input.Padding != node.Padding)
+        if (SharedTable(weight, codec) is not var (shared, multiplier) || input.Layout != SlotLayout.PaddedBytes || input.Padding != node.Padding)
             throw new ArgumentException("The convolution does not fit the direct int8 kernel.", nameof(weight));
         var q = weight.Quantized!;
-        var (_, shared, multiplier) = DenseProduct.IntegerForm(q)!.Value;
         int offset = -codec.MinInteger;
         int outputs = node.Units, channels = input.Shape[0], c4 = input.PaddedChannels, k = node.Kernel, tapCount = k * k;
         var codes = new byte[outputs * tapCount * c4];
@@ -70,9 +63,9 @@ internal sealed class DirectConvolutionStep : ScoringStep
                 {
                     byte code = q.Codes[(o * channels + c) * tapCount + t];
                     codes[(o * tapCount + t) * c4 + c] = code;
-                    correction[o] += shared![code] * offset;
+                    correction[o] += shared[code] * offset;
                 }
-        var weights = Int8Weights.FromCodes(codes, shared!, outputs, tapCount * c4);
+        var weights = Int8Weights.FromCodes(codes, shared, outputs, tapCount * c4);
         var taps = new int[tapCount];
         for (int ky = 0; ky < k; ky++)
             for (int kx = 0; kx < k; kx++)
@@ -83,18 +76,24 @@ internal sealed class DirectConvolutionStep : ScoringStep
         return new DirectConvolutionStep(node.Name, input, output, weights, taps, correction, mul, shift, node.Stride);
     }
 
+    /// <summary>The integer level table all channels share and its multiplier, when the int8 kernel is exact for it; else null.</summary>
+    private static (int[] Shared, int Multiplier)? SharedTable(ExportedTensor weight, ActivationCodec codec)
+    {
+        if (weight.Quantized is not { } q || codec.Integers is null) return null;
+        if (DenseProduct.IntegerForm(q) is not var (_, shared, multiplier) || shared is null) return null;
+        return Int8Gemm.IsExact(codec.MaxInteger - codec.MinInteger, shared.Max(Math.Abs)) ? (shared, multiplier) : null;
+    }
+
     public override void Run(Workspace ws)
     {
         var y = ws.Floats(Output);
-        int ldc = weights.PaddedOutputs, outputs = weights.Outputs, positions = starts.Length;
+        int ldc = weights.PaddedOutputs, positions = starts.Length;
         var acc = ws.IntArray(positions * ldc);
         var x = ws.Bytes(input);
-        ws.Split(positions, (long)positions * outputs * weights.Depth, (first, count) =>
+        ws.Split(positions, (long)positions * weights.Outputs * weights.Depth, (first, count) =>
         {
             Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(first, count), acc.AsSpan(first * ldc, count * ldc), ldc, maxActivation);
-            for (int p = first; p < first + count; p++)
-                for (int o = 0; o < outputs; o++)
-                    y[o * positions + p] = (acc[p * ldc + o] - correction[o]) * mul[o] + add[o];
+            DenseProduct.WriteOutputs(acc, ldc, first, count, correction, mul, add, y, positions);
         });
     }
 }

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 /// </summary>
 internal sealed class LstmStep : ScoringStep
 {
-    private readonly ValueSlot input, gatesIn, recurrent, state, cell, stateCodes;
+    private readonly ValueSlot gatesIn, recurrent, cell, stateCodes;
     private readonly ProductStep inputProduct, recurrentProduct;
     private readonly ActivationCodec? stateCodec;
     private readonly int hidden, steps;
@@ -15,7 +15,6 @@ internal sealed class LstmStep : ScoringStep
     public LstmStep(string name, ValueSlot input, ValueSlot output, ProductStep inputProduct, ProductStep recurrentProduct,
         ValueSlot gatesIn, ValueSlot recurrent, ValueSlot cell, ValueSlot stateCodes, ActivationCodec? stateCodec) : base(name, output)
     {
-        this.input = input;
         this.inputProduct = inputProduct;
         this.recurrentProduct = recurrentProduct;
         this.gatesIn = gatesIn;
@@ -23,7 +22,6 @@ internal sealed class LstmStep : ScoringStep
         this.cell = cell;
         this.stateCodes = stateCodes;
         this.stateCodec = stateCodec;
-        state = output;
         hidden = output.Shape[0];
         steps = input.Shape[0];
     }
@@ -37,7 +35,7 @@ internal sealed class LstmStep : ScoringStep
         inputProduct.Run(ws); // gatesIn [4H, T]
         var gx = ws.Floats(gatesIn);
         var gh = ws.Floats(recurrent);
-        var h = ws.Floats(state);
+        var h = ws.Floats(Output); // the hidden state is the step's output
         var c = ws.Floats(cell);
         Array.Clear(h);
         Array.Clear(c);
