@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
 using TorchSharp;
@@ -15,9 +16,13 @@ internal static class GraphClassifierTraining
         return names;
     }
 
-    /// <summary>Trains <paramref name="graph"/> on <paramref name="data"/>, logging through the environment's channel, and leaves the module on the CPU.</summary>
-    public static (GraphModule Module, IReadOnlyList<EpochRecord> History) Train(IHostEnvironment environment, string component, TrainingOptions options,
-        NetworkGraph graph, TrainingData data, BCPReLUOptions? activations = null)
+    /// <summary>
+    /// Trains <paramref name="graph"/> on <paramref name="data"/>, logging through the environment's channel,
+    /// calibrates the activation quantizers and returns the packed scorer of the exported network
+    /// (inputs multiplied by <paramref name="inputScale"/>).
+    /// </summary>
+    public static (PackedScorer Scorer, IReadOnlyList<EpochRecord> History) Train(IHostEnvironment environment, string component, TrainingOptions options,
+        NetworkGraph graph, TrainingData data, float inputScale, BCPReLUOptions? activations = null)
     {
         using var channel = environment.Start(component);
         channel.Info(MessageSensitivity.None, $"Training {(graph.IsQuantized ? "quantized" : "FP32")} {component} on {data.Count} examples:\n{graph}");
@@ -27,7 +32,7 @@ internal static class GraphClassifierTraining
         module.to(torch.CPU);
         Calibrate(module, data, options.Seed, channel);
         environment.ComponentCatalog.RegisterQuantization();
-        return (module, history);
+        return (new PackedScorer(new PackedNetwork(ModelExporter.Export(module)), inputScale), history);
     }
 
     /// <summary>Examples drawn (seeded) from the training data to freeze the activation quantizers on.</summary>

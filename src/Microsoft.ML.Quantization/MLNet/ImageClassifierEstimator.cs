@@ -1,6 +1,5 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet;
-using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -38,9 +37,8 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
 
         var shape = graph.InputShape.Select(d => (long)d).Prepend(labels.LongLength).ToArray();
         using var data = new TrainingData(tensor(features).reshape(shape), tensor(labels));
-        var (module, history) = GraphClassifierTraining.Train(environment, "ImageClassifier", options, graph, data, options.Activations);
-        var network = new PackedNetwork(ModelExporter.Export(module));
-        return new ImageClassifierTransformer(new PackedScorer(network, options.PixelScale), options.PixelScale, options.FeatureColumnName, classNames, history);
+        var (scorer, history) = GraphClassifierTraining.Train(environment, "ImageClassifier", options, graph, data, options.PixelScale, options.Activations);
+        return new ImageClassifierTransformer(scorer, options.PixelScale, options.FeatureColumnName, classNames, history);
     }
 
     /// <inheritdoc />

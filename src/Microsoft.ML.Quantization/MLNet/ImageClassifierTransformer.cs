@@ -11,51 +11,25 @@ namespace Microsoft.ML.Quantization;
 /// A feature vector holding NaN is refused with an <see cref="ArgumentException"/> naming the index; ±∞
 /// pixels are clipped to the end levels by a quantized network (an FP32 network passes them on).
 /// </summary>
-public sealed class ImageClassifierTransformer : QuantizationTransformerBase
+public sealed class ImageClassifierTransformer : GraphClassifierTransformerBase
 {
     internal const string Kind = "ImageClassifier";
-    private readonly IGraphScorer scorer;
-    private readonly string featureColumn;
-    private readonly string[] classNames;
 
     internal ImageClassifierTransformer(IGraphScorer scorer, float pixelScale, string featureColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
-        : base(Mapping(scorer, featureColumn, classNames))
+        : base(Mapping(scorer, featureColumn, classNames), scorer, featureColumn, classNames, history)
     {
         PixelScale = pixelScale;
-        this.scorer = scorer;
-        this.featureColumn = featureColumn;
-        this.classNames = classNames;
-        TrainingHistory = history;
     }
 
-    /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
-    public NetworkGraph Graph => scorer.Graph;
-
     /// <summary>The pixel scale the features are multiplied by before the network.</summary>
-    public float PixelScale { get; private init; }
-
-    internal IGraphScorer Scorer => scorer;
-
-    /// <summary>The class names, by predicted key − 1.</summary>
-    public IReadOnlyList<string> ClassNames => classNames;
-
-    /// <summary>Loss, accuracy and time of each training epoch (empty after loading).</summary>
-    public IReadOnlyList<EpochRecord> TrainingHistory { get; }
-
-    /// <summary>
-    /// Writes the network as an ONNX model (opset 17): input "input" [N, ...graph input shape] holding the pixel vector (the feature column's values; the pixel scale is applied inside), output "logits" [N, classes].
-    /// Only FP32 networks export; a quantized one throws <see cref="NotSupportedException"/>.
-    /// </summary>
-    public void ExportToOnnx(Stream destination) => PackedScorer.WriteOnnx(scorer, destination);
+    public float PixelScale { get; }
 
     private protected override string PayloadKind => Kind;
-
-    private protected override ushort FormatVersion => scorer.FormatVersion;
 
     private protected override void WriteState(BinaryWriter writer)
     {
         writer.Write(PixelScale);
-        GraphClassifierState.Write(writer, featureColumn, classNames, scorer);
+        WriteClassifier(writer);
     }
 
     /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>

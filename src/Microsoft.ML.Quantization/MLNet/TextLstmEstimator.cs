@@ -1,6 +1,5 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet;
-using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
 using static TorchSharp.torch;
@@ -39,9 +38,8 @@ public sealed class TextLstmEstimator : IEstimator<TextLstmTransformer>
 
         var ids = texts.SelectMany(t => vocabulary.Encode(t, options.SequenceLength)).ToArray();
         using var data = new TrainingData(tensor(ids).reshape(texts.Length, options.SequenceLength), tensor(labels));
-        var (module, history) = GraphClassifierTraining.Train(environment, "TextLstm", options, graph, data);
-        var network = new PackedNetwork(ModelExporter.Export(module));
-        return new TextLstmTransformer(new PackedScorer(network, 1f), vocabulary, options.TextColumnName, classNames, history);
+        var (scorer, history) = GraphClassifierTraining.Train(environment, "TextLstm", options, graph, data, inputScale: 1f);
+        return new TextLstmTransformer(scorer, vocabulary, options.TextColumnName, classNames, history);
     }
 
     /// <inheritdoc />

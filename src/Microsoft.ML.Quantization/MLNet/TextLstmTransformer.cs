@@ -9,54 +9,29 @@ namespace Microsoft.ML.Quantization;
 /// it to <c>Score</c> and <c>PredictedLabel</c>. Tokens outside the vocabulary map to one reserved id.
 /// Saves and loads with <c>mlContext.Model</c> (after <see cref="QuantizationComponentCatalog.RegisterQuantization"/>).
 /// </summary>
-public sealed class TextLstmTransformer : QuantizationTransformerBase
+public sealed class TextLstmTransformer : GraphClassifierTransformerBase
 {
     internal const string Kind = "TextLstm";
-    private readonly IGraphScorer scorer;
     private readonly TextVocabulary vocabulary;
-    private readonly string textColumn;
-    private readonly string[] classNames;
 
     internal TextLstmTransformer(IGraphScorer scorer, TextVocabulary vocabulary, string textColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
         : base(ColumnMapping.Classifier<ReadOnlyMemory<char>>(textColumn, TextDataViewType.Instance, classNames,
-            (text, probabilities) => scorer.Score(Ids(vocabulary, text, scorer.Graph.InputShape[0]), probabilities), out var empty).Fit(empty))
+            (text, probabilities) => scorer.Score(Ids(vocabulary, text, scorer.Graph.InputShape[0]), probabilities), out var empty).Fit(empty),
+            scorer, textColumn, classNames, history)
     {
-        this.scorer = scorer;
         this.vocabulary = vocabulary;
-        this.textColumn = textColumn;
-        this.classNames = classNames;
-        TrainingHistory = history;
     }
-
-    /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
-    public NetworkGraph Graph => scorer.Graph;
-
-    internal IGraphScorer Scorer => scorer;
-
-    /// <summary>The class names, by predicted key − 1.</summary>
-    public IReadOnlyList<string> ClassNames => classNames;
 
     /// <summary>Number of ids the vocabulary uses (padding and unknown included).</summary>
     public int VocabularySize => vocabulary.Size;
 
-    /// <summary>Loss, accuracy and time of each training epoch (empty after loading).</summary>
-    public IReadOnlyList<EpochRecord> TrainingHistory { get; }
-
-    /// <summary>
-    /// Writes the network as an ONNX model (opset 17): input "input" [N, ...graph input shape] holding the token ids (int64) this transformer's vocabulary gives the text, output "logits" [N, classes].
-    /// Only FP32 networks export; a quantized one throws <see cref="NotSupportedException"/>.
-    /// </summary>
-    public void ExportToOnnx(Stream destination) => PackedScorer.WriteOnnx(scorer, destination);
-
     private protected override string PayloadKind => Kind;
-
-    private protected override ushort FormatVersion => scorer.FormatVersion;
 
     private protected override void WriteState(BinaryWriter writer)
     {
         writer.Write(vocabulary.Tokens.Count);
         foreach (string token in vocabulary.Tokens) writer.Write(token);
-        GraphClassifierState.Write(writer, textColumn, classNames, scorer);
+        WriteClassifier(writer);
     }
 
     /// <summary>Reads the state <see cref="WriteState"/> wrote (see <see cref="ModelLoader"/>).</summary>
