@@ -89,9 +89,12 @@ internal sealed class GridTensors : IDisposable
 
     /// <summary>
     /// Quantizes x [G,N] with a straight-through gradient: the value is exactly Decode(Encode(x)); the
-    /// gradient is 1 inside the clip range and 0 outside it.
+    /// gradient is 1 inside the clip range and 0 outside it. With <paramref name="learnedBits"/> (a scalar
+    /// b whose value is the grid's bitwidth), the step also follows b as s·2^−(b − b̂) with b̂ = b held
+    /// fixed, so b receives the step-size gradient −ln2·(q − x) inside the clip and −ln2·q outside it
+    /// (QPL, AutoQNN §4); the value is unchanged.
     /// </summary>
-    public Tensor Quantize(Tensor x)
+    public Tensor Quantize(Tensor x, Tensor? learnedBits = null)
     {
         using var scope = NewDisposeScope();
         var q = Decode(Encode(x));
@@ -101,7 +104,13 @@ internal sealed class GridTensors : IDisposable
             var y = x.detach() / Scales;
             mask = ((y >= ClipLow) & (y <= ClipHigh)).to(x.dtype);
         }
-        return StraightThrough.Apply(x, q, mask).MoveToOuterDisposeScope();
+        var result = StraightThrough.Apply(x, q, mask);
+        if (learnedBits is not null)
+        {
+            var error = q - (mask is null ? x.detach() : x.detach() * mask);
+            result = result + (pow(2.0, learnedBits.detach() - learnedBits) - 1) * error;
+        }
+        return result.MoveToOuterDisposeScope();
     }
 
     /// <summary>Copies the grid to managed arrays.</summary>

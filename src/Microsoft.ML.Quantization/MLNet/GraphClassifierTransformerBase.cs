@@ -12,14 +12,37 @@ public abstract class GraphClassifierTransformerBase : QuantizationTransformerBa
     private readonly string inputColumn;
     private readonly string[] classNames;
 
-    private protected GraphClassifierTransformerBase(ITransformer mapping, IGraphScorer scorer, string inputColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
+    private readonly QuantizationReport? report;
+
+    private protected GraphClassifierTransformerBase(ITransformer mapping, IGraphScorer scorer, string inputColumn, string[] classNames, IReadOnlyList<EpochRecord> history,
+        QuantizationReport? report = null)
         : base(mapping)
     {
         Scorer = scorer;
         this.inputColumn = inputColumn;
         this.classNames = classNames;
         TrainingHistory = history;
+        this.report = report;
     }
+
+    /// <summary>
+    /// What each layer is quantized with, its size, and the average bitwidths; after automatic quantization
+    /// also the search history and stage times (a loaded model rebuilds the layer table from its graph).
+    /// Null for an FP32 network.
+    /// </summary>
+    public QuantizationReport? QuantizationReport => report ?? (Graph.IsQuantized ? QuantizationReport.FromGraph(Graph) : null);
+
+    /// <summary>The input column the network reads.</summary>
+    internal string InputColumn => inputColumn;
+
+    /// <summary>The factor the network's input is multiplied by.</summary>
+    internal abstract float InputScale { get; }
+
+    /// <summary>Reads the training examples of <paramref name="data"/> as this model's network takes them.</summary>
+    internal abstract TrainingData ReadTrainingData(IDataView data, string labelColumn);
+
+    /// <summary>The same classifier around another network (from automatic quantization).</summary>
+    internal abstract GraphClassifierTransformerBase WithNetwork(IGraphScorer scorer, IReadOnlyList<EpochRecord> history, QuantizationReport report);
 
     /// <summary>The network as trained, with the quantizers QAG inserted.</summary>
     public NetworkGraph Graph => Scorer.Graph;

@@ -23,6 +23,9 @@ public sealed class ImageClassifierEstimator : IEstimator<ImageClassifierTransfo
         this.options = options;
     }
 
+    /// <summary>The environment it logs to.</summary>
+    internal IHostEnvironment Environment => environment;
+
     /// <summary>The options this estimator trains with.</summary>
     public ImageClassifierOptions Options => options;
 

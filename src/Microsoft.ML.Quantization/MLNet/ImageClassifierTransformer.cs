@@ -15,14 +15,28 @@ public sealed class ImageClassifierTransformer : GraphClassifierTransformerBase
 {
     internal const string Kind = "ImageClassifier";
 
-    internal ImageClassifierTransformer(IGraphScorer scorer, float pixelScale, string featureColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
-        : base(Mapping(scorer, featureColumn, classNames), scorer, featureColumn, classNames, history)
+    internal ImageClassifierTransformer(IGraphScorer scorer, float pixelScale, string featureColumn, string[] classNames, IReadOnlyList<EpochRecord> history,
+        QuantizationReport? report = null)
+        : base(Mapping(scorer, featureColumn, classNames), scorer, featureColumn, classNames, history, report)
     {
         PixelScale = pixelScale;
     }
 
     /// <summary>The pixel scale the features are multiplied by before the network.</summary>
     public float PixelScale { get; }
+
+    internal override float InputScale => PixelScale;
+
+    internal override TrainingData ReadTrainingData(IDataView data, string labelColumn)
+    {
+        int length = Graph.InputShape.Aggregate(1, (a, b) => a * b);
+        var (features, labels) = LabeledVectorReader.Read(data, InputColumn, length, labelColumn, PixelScale);
+        var shape = Graph.InputShape.Select(d => (long)d).Prepend(labels.LongLength).ToArray();
+        return new TrainingData(TorchSharp.torch.tensor(features).reshape(shape), TorchSharp.torch.tensor(labels));
+    }
+
+    internal override GraphClassifierTransformerBase WithNetwork(IGraphScorer scorer, IReadOnlyList<EpochRecord> history, QuantizationReport report) =>
+        new ImageClassifierTransformer(scorer, PixelScale, InputColumn, ClassNames.ToArray(), history, report);
 
     private protected override string PayloadKind => Kind;
 

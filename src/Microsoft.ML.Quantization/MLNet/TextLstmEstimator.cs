@@ -23,6 +23,9 @@ public sealed class TextLstmEstimator : IEstimator<TextLstmTransformer>
         this.options = options;
     }
 
+    /// <summary>The environment it logs to.</summary>
+    internal IHostEnvironment Environment => environment;
+
     /// <summary>The options this estimator trains with.</summary>
     public TextLstmOptions Options => options;
 

@@ -14,13 +14,27 @@ public sealed class TextLstmTransformer : GraphClassifierTransformerBase
     internal const string Kind = "TextLstm";
     private readonly TextVocabulary vocabulary;
 
-    internal TextLstmTransformer(IGraphScorer scorer, TextVocabulary vocabulary, string textColumn, string[] classNames, IReadOnlyList<EpochRecord> history)
+    internal TextLstmTransformer(IGraphScorer scorer, TextVocabulary vocabulary, string textColumn, string[] classNames, IReadOnlyList<EpochRecord> history,
+        QuantizationReport? report = null)
         : base(ColumnMapping.Classifier<ReadOnlyMemory<char>>(textColumn, TextDataViewType.Instance, classNames,
             (text, probabilities) => scorer.Score(Ids(vocabulary, text, scorer.Graph.InputShape[0]), probabilities), out var empty).Fit(empty),
-            scorer, textColumn, classNames, history)
+            scorer, textColumn, classNames, history, report)
     {
         this.vocabulary = vocabulary;
     }
+
+    internal override float InputScale => 1f;
+
+    internal override TrainingData ReadTrainingData(IDataView data, string labelColumn)
+    {
+        var (texts, labels) = LabeledVectorReader.ReadText(data, InputColumn, labelColumn);
+        int length = Graph.InputShape[0];
+        var ids = texts.SelectMany(t => vocabulary.Encode(t, length)).ToArray();
+        return new TrainingData(TorchSharp.torch.tensor(ids).reshape(texts.Length, length), TorchSharp.torch.tensor(labels));
+    }
+
+    internal override GraphClassifierTransformerBase WithNetwork(IGraphScorer scorer, IReadOnlyList<EpochRecord> history, QuantizationReport report) =>
+        new TextLstmTransformer(scorer, vocabulary, InputColumn, ClassNames.ToArray(), history, report);
 
     /// <summary>Number of ids the vocabulary uses (padding and unknown included).</summary>
     public int VocabularySize => vocabulary.Size;

@@ -32,12 +32,33 @@ internal abstract class QuantizerScheme
         return Fit(Groups(x, granularity).detach().to(float64), bits);
     }
 
-    /// <summary>Training forward: quantizes x with a freshly fitted grid and a straight-through gradient.</summary>
-    public Tensor Quantize(Tensor x, int bits, QuantizationGranularity granularity = QuantizationGranularity.PerTensor)
+    /// <summary>
+    /// Training forward: quantizes x with a freshly fitted grid and a straight-through gradient;
+    /// <paramref name="learnedBits"/> adds the QPL bitwidth gradient (see <see cref="GridTensors.Quantize"/>).
+    /// </summary>
+    public Tensor Quantize(Tensor x, int bits, QuantizationGranularity granularity = QuantizationGranularity.PerTensor, Tensor? learnedBits = null)
     {
         using var scope = NewDisposeScope();
         using var grid = Fit(x, bits, granularity);
-        return grid.Quantize(Groups(x, granularity)).reshape(x.shape).MoveToOuterDisposeScope();
+        return grid.Quantize(Groups(x, granularity), learnedBits).reshape(x.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Values an activation grid is fitted to in training: a random sample keeps the fit's cost flat in the batch size.</summary>
+    public const int ActivationSampleSize = 1 << 16;
+
+    /// <summary>
+    /// Training forward of an activation (per tensor): the grid is fitted to at most
+    /// <see cref="ActivationSampleSize"/> values drawn at random (all of them for a smaller tensor) and
+    /// quantizes every value. Calibration still fits to every value seen.
+    /// </summary>
+    public Tensor QuantizeActivation(Tensor x, int bits, Tensor? learnedBits = null)
+    {
+        using var scope = NewDisposeScope();
+        var flat = x.reshape(1, -1);
+        long count = flat.shape[1];
+        var sample = count <= ActivationSampleSize ? flat : flat.index_select(1, randint(count, ActivationSampleSize, dtype: int64, device: x.device));
+        using var grid = Fit(sample, bits, QuantizationGranularity.PerTensor);
+        return grid.Quantize(flat, learnedBits).reshape(x.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>Export: the integer codes of x and the grid that decodes them.</summary>

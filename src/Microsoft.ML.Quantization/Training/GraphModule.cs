@@ -14,17 +14,26 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
 {
     private readonly NetworkGraph graph;
     private readonly ModuleDict<Module<Tensor, Tensor>> layers = new();
+    private readonly IQuantizerFactory quantizers;
+    // The search stages' learnable logits, bitwidths and attention; null for fixed quantizers.
+    private readonly Module? search;
 
-    public GraphModule(NetworkGraph graph, BCPReLUOptions? activationOptions = null) : base("graph")
+    /// <summary>Builds one submodule per node; <paramref name="quantizers"/> creates the quantizers (fixed by default).</summary>
+    public GraphModule(NetworkGraph graph, BCPReLUOptions? activationOptions = null, IQuantizerFactory? quantizers = null) : base("graph")
     {
         this.graph = graph;
+        this.quantizers = quantizers ?? FixedQuantizers.Instance;
         foreach (var node in graph.Nodes)
         {
             var layer = Create(node, activationOptions ?? new BCPReLUOptions());
             if (layer is not null) layers.Add(ModuleName(node.Name), layer);
         }
+        search = this.quantizers.Parameters;
         RegisterComponents();
     }
+
+    /// <summary>Prefix of the search parameters' state names.</summary>
+    public const string SearchPrefix = "search.";
 
     /// <summary>The graph this module executes.</summary>
     public NetworkGraph Graph => graph;
@@ -94,21 +103,21 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         string name = ModuleName(node.Name);
         return node.Kind switch
         {
-            NodeKind.Conv2d => new QuantConv2d(name, input[0], node),
-            NodeKind.Linear => new QuantLinear(name, input[0], node),
-            NodeKind.Embedding => new QuantEmbedding(name, node),
-            NodeKind.Lstm => new QuantLstm(name, input[1], node, StateQuantizer(node)),
+            NodeKind.Conv2d => new QuantConv2d(name, input[0], node, quantizers),
+            NodeKind.Linear => new QuantLinear(name, input[0], node, quantizers),
+            NodeKind.Embedding => new QuantEmbedding(name, node, quantizers),
+            NodeKind.Lstm => new QuantLstm(name, input[1], node, quantizers, StateQuantizer(node)),
             NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0]) : BatchNorm1d(input[0]),
             NodeKind.PReLU => PReLU(1, 0.25),
             NodeKind.BCPReLU => new BCPReLU(activationOptions, name),
-            NodeKind.Quantize => new ActivationQuantizer(name, node.ActivationQuantizer!),
+            NodeKind.Quantize => quantizers.Activation(name, node.Name, node.ActivationQuantizer!),
             _ => null, // parameter-free nodes run inline in forward
         };
     }
 
     /// <summary>The LSTM's recurrent state uses the same quantizer QAG put on its input edge.</summary>
-    private QuantizerSpec? StateQuantizer(GraphNode lstm) =>
-        graph.Nodes.FirstOrDefault(n => n.Name == lstm.Inputs[0] && n.Kind == NodeKind.Quantize)?.ActivationQuantizer;
+    private (string Vertex, QuantizerSpec Spec)? StateQuantizer(GraphNode lstm) =>
+        graph.Nodes.FirstOrDefault(n => n.Name == lstm.Inputs[0] && n.Kind == NodeKind.Quantize) is { ActivationQuantizer: { } spec } q ? (q.Name, spec) : null;
 
     /// <summary>TorchSharp module names may not contain '.'.</summary>
     private static string ModuleName(string node) => node.Replace('.', '_');

@@ -25,22 +25,26 @@ internal sealed class GraphTrainer
     }
 
     /// <summary>Builds the module for <paramref name="graph"/> with the run's seed, so initialisation repeats.</summary>
-    public GraphModule CreateModule(NetworkGraph graph, BCPReLUOptions? activations = null)
+    public GraphModule CreateModule(NetworkGraph graph, BCPReLUOptions? activations = null, Layers.IQuantizerFactory? quantizers = null)
     {
         random.manual_seed(options.Seed);
-        return new GraphModule(graph, activations).to(new Device(options.Device));
+        return new GraphModule(graph, activations, quantizers).to(new Device(options.Device));
     }
 
     /// <summary>Trains in place and returns one record per epoch run here (resumed epochs are skipped).</summary>
-    public IReadOnlyList<EpochRecord> Train(GraphModule model, TrainingData data)
+    /// <remarks><paramref name="hooks"/> adds a search stage's schedule, loss and history (see <see cref="ITrainingHooks"/>).</remarks>
+    public IReadOnlyList<EpochRecord> Train(GraphModule model, TrainingData data, ITrainingHooks? hooks = null)
     {
         var device = new Device(options.Device);
-        var parameters = model.parameters().ToList();
+        var named = model.named_parameters().ToList();
+        var parameters = named.Where(p => !p.name.StartsWith(GraphModule.SearchPrefix, StringComparison.Ordinal)).Select(p => p.parameter).ToList();
+        var searchParameters = named.Where(p => p.name.StartsWith(GraphModule.SearchPrefix, StringComparison.Ordinal)).Select(p => p.parameter).ToList();
         using var optimizer = options.Optimizer == OptimizerKind.Sgd
             ? (torch.optim.Optimizer)torch.optim.SGD(parameters, options.LearningRate, options.Momentum, weight_decay: options.WeightDecay)
             : torch.optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        using var searchOptimizer = hooks is null || searchParameters.Count == 0 ? null : torch.optim.Adam(searchParameters, hooks.SearchLearningRate);
 
-        int start = ResumeFrom(model);
+        int start = ResumeFrom(model, hooks);
         var history = new List<EpochRecord>();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         int batches = (int)((data.Count + options.BatchSize - 1) / options.BatchSize);
@@ -60,13 +64,17 @@ internal sealed class GraphTrainer
                 var x = data.Features.index_select(0, index).to(device);
                 var y = data.Labels.index_select(0, index).to(device);
                 optimizer.zero_grad();
+                searchOptimizer?.zero_grad();
+                hooks?.BeforeBatch(epoch - 1 + (double)b / batches);
                 var logits = model.call(x);
                 var loss = functional.cross_entropy(logits, y) + model.RegularizationLoss().to(device);
+                if (hooks?.Loss() is { } extra) loss = loss + extra.to(device);
                 float value = loss.item<float>();
                 if (!float.IsFinite(value))
                     throw new InvalidOperationException($"{stage}: the loss became {value} at epoch {epoch}, batch {b + 1}. Lower the learning rate or check the input for NaN or Inf values.");
                 loss.backward();
                 optimizer.step();
+                searchOptimizer?.step();
 
                 lossSum += value * index.shape[0];
                 seen += index.shape[0];
@@ -76,7 +84,8 @@ internal sealed class GraphTrainer
             var record = new EpochRecord(epoch, lossSum / seen, (double)correct / seen, epochWatch.Elapsed.TotalSeconds);
             history.Add(record);
             log($"{stage}: epoch {epoch}/{options.Epochs} loss {record.Loss:F4} accuracy {record.Accuracy:P2} in {record.Seconds:F1} s");
-            SaveCheckpoint(model, epoch);
+            hooks?.AfterEpoch(epoch);
+            SaveCheckpoint(model, epoch, hooks);
         }
         return history;
     }
@@ -113,7 +122,7 @@ internal sealed class GraphTrainer
     }
 
     /// <summary>Loads the last checkpoint of this stage, if any, and returns its epoch (0 when starting fresh).</summary>
-    private int ResumeFrom(GraphModule model)
+    private int ResumeFrom(GraphModule model, ITrainingHooks? hooks)
     {
         string? path = CheckpointPath();
         if (path is null || !File.Exists(path)) return 0;
@@ -126,11 +135,12 @@ internal sealed class GraphTrainer
         model.load(reader, strict: false, loadedParameters: loaded);
         var missing = model.named_parameters().Select(p => p.name).Where(n => !loaded.GetValueOrDefault(n)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"{stage}: checkpoint {path} lacks parameters {string.Join(", ", missing)}.");
+        hooks?.Load(reader);
         log($"{stage}: resumed after epoch {epoch} from {path}");
         return Math.Min(epoch, options.Epochs);
     }
 
-    private void SaveCheckpoint(GraphModule model, int epoch)
+    private void SaveCheckpoint(GraphModule model, int epoch, ITrainingHooks? hooks)
     {
         string? path = CheckpointPath();
         if (path is null) return;
@@ -141,6 +151,7 @@ internal sealed class GraphTrainer
             writer.Write(stage);
             writer.Write(epoch);
             model.save(writer);
+            hooks?.Save(writer);
         }
         File.Move(temporary, path, overwrite: true); // atomic: a crash never leaves half a checkpoint
     }

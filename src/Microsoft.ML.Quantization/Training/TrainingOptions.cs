@@ -56,6 +56,13 @@ public class TrainingOptions
     /// <summary>Receives progress after every batch. Default null.</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
 
+    /// <summary>A copy of the training settings (this class's own) for a stage of <paramref name="epochs"/> epochs.</summary>
+    internal TrainingOptions ForStage(int epochs) => new()
+    {
+        Epochs = epochs, BatchSize = BatchSize, Optimizer = Optimizer, LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay,
+        Schedule = Schedule, Seed = Seed, Device = Device, CheckpointDirectory = CheckpointDirectory, Progress = Progress,
+    };
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public virtual void Validate()
     {

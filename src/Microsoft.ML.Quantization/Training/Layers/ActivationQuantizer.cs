@@ -7,7 +7,7 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 
 /// <summary>
 /// An activation quantizer (<see cref="NodeKind.Quantize"/>, or the recurrent state of an LSTM). In training
-/// it fits its scheme's grid to each batch and quantizes with a straight-through gradient. Calibration
+/// it fits its scheme's grid to each batch (a sample of it, <see cref="QuantizerScheme.QuantizeActivation"/>) and quantizes with a straight-through gradient. Calibration
 /// (<see cref="BeginCalibration"/>, forward passes, <see cref="EndCalibration"/>) fits one grid to every
 /// value seen and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
 /// so a score does not depend on the other examples of its batch and integer kernels can use the codes.
@@ -66,7 +66,8 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         if (observed is not null) observed.Add(x.detach().cpu().DetachFromDisposeScope());
-        if (training || observed is not null || !IsCalibrated) return scheme.Quantize(x, bits);
+        if (training) return scheme.QuantizeActivation(x, bits);
+        if (observed is not null || !IsCalibrated) return scheme.Quantize(x, bits);
         using var scope = NewDisposeScope();
         using var grid = FrozenGrid();
         return grid.Quantize(x.reshape(1, -1)).reshape(x.shape).MoveToOuterDisposeScope();

@@ -8,13 +8,13 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantConv2d : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
-    private readonly WeightQuantization weightQuantizer;
+    private readonly Module<Tensor, Tensor>? weight_quantizer;
     private readonly long stride, padding;
 
-    public QuantConv2d(string name, long inChannels, GraphNode node) : base(name)
+    public QuantConv2d(string name, long inChannels, GraphNode node, IQuantizerFactory quantizers) : base(name)
     {
         conv = Conv2d(inChannels, node.Units, node.Kernel, stride: node.Stride, padding: node.Padding, bias: node.Bias);
-        weightQuantizer = new WeightQuantization(node.WeightQuantizer);
+        weight_quantizer = quantizers.Weight(node);
         stride = node.Stride;
         padding = node.Padding;
         RegisterComponents();
@@ -22,6 +22,8 @@ internal sealed class QuantConv2d : Module<Tensor, Tensor>
 
     public Parameter Weight => conv.weight!;
 
+    private Tensor Quantized(Tensor weight) => weight_quantizer is null ? weight : weight_quantizer.call(weight);
+
     public override Tensor forward(Tensor x) =>
-        functional.conv2d(x, weightQuantizer.Apply(conv.weight!, training), conv.bias, new[] { stride, stride }, new[] { padding, padding });
+        functional.conv2d(x, Quantized(conv.weight!), conv.bias, new[] { stride, stride }, new[] { padding, padding });
 }

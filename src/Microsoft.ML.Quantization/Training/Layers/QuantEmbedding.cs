@@ -8,18 +8,20 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantEmbedding : Module<Tensor, Tensor>
 {
     private readonly Embedding embedding;
-    private readonly WeightQuantization weightQuantizer;
+    private readonly Module<Tensor, Tensor>? weight_quantizer;
 
-    public QuantEmbedding(string name, GraphNode node) : base(name)
+    public QuantEmbedding(string name, GraphNode node, IQuantizerFactory quantizers) : base(name)
     {
         embedding = Embedding(node.Vocabulary, node.Units);
-        weightQuantizer = new WeightQuantization(node.WeightQuantizer);
+        weight_quantizer = quantizers.Weight(node);
         RegisterComponents();
     }
 
+    private Tensor Quantized(Tensor weight) => weight_quantizer is null ? weight : weight_quantizer.call(weight);
+
     public override Tensor forward(Tensor ids)
     {
-        var table = weightQuantizer.Apply(embedding.weight!, training);
+        var table = Quantized(embedding.weight!);
         return table.index_select(0, ids.reshape(-1)).reshape(ids.shape[0], ids.shape[1], -1);
     }
 }

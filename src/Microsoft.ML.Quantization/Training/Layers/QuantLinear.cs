@@ -8,14 +8,16 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantLinear : Module<Tensor, Tensor>
 {
     private readonly Linear linear;
-    private readonly WeightQuantization weightQuantizer;
+    private readonly Module<Tensor, Tensor>? weight_quantizer;
 
-    public QuantLinear(string name, long inFeatures, GraphNode node) : base(name)
+    public QuantLinear(string name, long inFeatures, GraphNode node, IQuantizerFactory quantizers) : base(name)
     {
         linear = Linear(inFeatures, node.Units, hasBias: node.Bias);
-        weightQuantizer = new WeightQuantization(node.WeightQuantizer);
+        weight_quantizer = quantizers.Weight(node);
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => functional.linear(x, weightQuantizer.Apply(linear.weight!, training), linear.bias);
+    private Tensor Quantized(Tensor weight) => weight_quantizer is null ? weight : weight_quantizer.call(weight);
+
+    public override Tensor forward(Tensor x) => functional.linear(x, Quantized(linear.weight!), linear.bias);
 }

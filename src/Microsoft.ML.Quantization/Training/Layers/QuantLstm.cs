@@ -15,11 +15,11 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 internal sealed class QuantLstm : Module<Tensor, Tensor>
 {
     private readonly Parameter weight_ih, weight_hh, bias;
-    private readonly WeightQuantization inputWeights, recurrentWeights;
-    private readonly ActivationQuantizer? state_quantizer;
+    private readonly Module<Tensor, Tensor>? input_quantizer, recurrent_quantizer;
+    private readonly Module<Tensor, Tensor>? state_quantizer;
     private readonly long hidden;
 
-    public QuantLstm(string name, long inputFeatures, GraphNode node, QuantizerSpec? stateQuantizer) : base(name)
+    public QuantLstm(string name, long inputFeatures, GraphNode node, IQuantizerFactory quantizers, (string Vertex, QuantizerSpec Spec)? stateQuantizer) : base(name)
     {
         hidden = node.Units;
         double bound = 1.0 / Math.Sqrt(hidden);
@@ -29,16 +29,16 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
         var b = zeros(4 * hidden);
         b[TensorIndex.Slice(hidden, 2 * hidden)] = tensor(1f);
         bias = Parameter(b);
-        inputWeights = new WeightQuantization(node.WeightQuantizer);
-        recurrentWeights = new WeightQuantization(node.WeightQuantizer);
-        state_quantizer = stateQuantizer is null ? null : new ActivationQuantizer("state_quantizer", stateQuantizer);
+        input_quantizer = quantizers.Weight(node);
+        recurrent_quantizer = quantizers.Weight(node);
+        state_quantizer = stateQuantizer is { } state ? quantizers.Activation("state_quantizer", state.Vertex, state.Spec) : null;
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
-        var wih = inputWeights.Apply(weight_ih, training);
-        var whh = recurrentWeights.Apply(weight_hh, training);
+        var wih = input_quantizer is null ? weight_ih : input_quantizer.call(weight_ih);
+        var whh = recurrent_quantizer is null ? weight_hh : recurrent_quantizer.call(weight_hh);
         long batch = x.shape[0], steps = x.shape[1];
         var inputs = functional.linear(x, wih, bias); // [B,T,4H], all steps at once
         var h = zeros(batch, hidden, device: x.device);

@@ -1,0 +1,96 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Quantization;
+
+/// <summary>
+/// Entry points of automatic quantization: on a classifier's estimator or an estimator chain ending in one
+/// (train in FP32, then quantize), and on an already trained model through <see cref="Quantization(MLContext)"/>.
+/// <example><code>
+///   var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
+///       .Append(mlContext.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions { FeatureColumnName = "Pixels" }))
+///       .QuantizeAutomatically(targetBits: 2);
+///   var model = pipeline.Fit(train);
+///   Console.WriteLine(model.LastTransformer.QuantizationReport);
+/// </code></example>
+/// </summary>
+public static class AutoQuantizationCatalog
+{
+    /// <summary>Trains the image classifier in FP32, then quantizes it to <paramref name="targetBits"/> average bits.</summary>
+    /// <param name="estimator">The image classifier trainer.</param>
+    /// <param name="targetBits">Target average bitwidth of weights and activations (see <see cref="AutoQuantizationOptions.TargetWeightBits"/>).</param>
+    /// <param name="options">Stage epochs and options; null for defaults.</param>
+    public static AutoQuantizationEstimator<ImageClassifierTransformer> QuantizeAutomatically(this ImageClassifierEstimator estimator, int targetBits = 2, AutoQuantizationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(estimator);
+        return new AutoQuantizationEstimator<ImageClassifierTransformer>(estimator.Environment, estimator, targetBits, options);
+    }
+
+    /// <summary>Trains the text LSTM in FP32, then quantizes it to <paramref name="targetBits"/> average bits.</summary>
+    /// <param name="estimator">The text classifier trainer.</param>
+    /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
+    /// <param name="options">Stage epochs and options; null for defaults.</param>
+    public static AutoQuantizationEstimator<TextLstmTransformer> QuantizeAutomatically(this TextLstmEstimator estimator, int targetBits = 2, AutoQuantizationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(estimator);
+        return new AutoQuantizationEstimator<TextLstmTransformer>(estimator.Environment, estimator, targetBits, options);
+    }
+
+    /// <summary>Fits the chain (its classifier in FP32), then quantizes the classifier to <paramref name="targetBits"/> average bits.</summary>
+    /// <param name="chain">A chain whose last estimator trains a graph classifier.</param>
+    /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
+    /// <param name="options">Stage epochs and options; null for defaults.</param>
+    public static AutoQuantizationChainEstimator<TTransformer> QuantizeAutomatically<TTransformer>(this EstimatorChain<TTransformer> chain, int targetBits = 2, AutoQuantizationOptions? options = null)
+        where TTransformer : GraphClassifierTransformerBase
+    {
+        ArgumentNullException.ThrowIfNull(chain);
+        var environment = chain.LastEstimator switch
+        {
+            ImageClassifierEstimator image => image.Environment,
+            TextLstmEstimator text => text.Environment,
+            _ => throw new ArgumentException("The chain must end in an ImageClassifier or TextLstm trainer.", nameof(chain)),
+        };
+        return new AutoQuantizationChainEstimator<TTransformer>(environment, chain, targetBits, options);
+    }
+
+    /// <summary>The quantization operations of <paramref name="mlContext"/>.</summary>
+    public static QuantizationCatalog Quantization(this MLContext mlContext)
+    {
+        ArgumentNullException.ThrowIfNull(mlContext);
+        return new QuantizationCatalog(mlContext);
+    }
+}
+
+/// <summary>Quantization operations on trained models (<c>mlContext.Quantization()</c>).</summary>
+public sealed class QuantizationCatalog
+{
+    private readonly IHostEnvironment environment;
+
+    internal QuantizationCatalog(IHostEnvironment environment) => this.environment = environment;
+
+    /// <summary>
+    /// Quantizes an already trained FP32 classifier automatically: <paramref name="trainedModel"/> is an
+    /// <see cref="ImageClassifierTransformer"/> or <see cref="TextLstmTransformer"/>, or a transformer chain
+    /// ending in one (its earlier transforms are applied to <paramref name="trainData"/> first). Returns a
+    /// model of the same shape; its classifier exposes <see cref="GraphClassifierTransformerBase.QuantizationReport"/>.
+    /// </summary>
+    /// <param name="trainedModel">The trained model.</param>
+    /// <param name="trainData">Training data, with the label column.</param>
+    /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
+    /// <param name="options">Stage epochs and options; null for defaults (the search trains with Adam at 2e-4).</param>
+    /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    public ITransformer QuantizeAutomatically(ITransformer trainedModel, IDataView trainData, int targetBits = 2, AutoQuantizationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(trainedModel);
+        ArgumentNullException.ThrowIfNull(trainData);
+        return trainedModel switch
+        {
+            GraphClassifierTransformerBase classifier => AutoQuantization.Quantize(environment, classifier, trainData, targetBits, options, null, null),
+            TransformerChain<ImageClassifierTransformer> chain => AutoQuantization.QuantizeLast(environment, chain, trainData, targetBits, options, null, null),
+            TransformerChain<TextLstmTransformer> chain => AutoQuantization.QuantizeLast(environment, chain, trainData, targetBits, options, null, null),
+            TransformerChain<ITransformer> chain => AutoQuantization.QuantizeLast(environment, chain, trainData, targetBits, options, null, null),
+            _ => throw new ArgumentException("The model must be an ImageClassifier or TextLstm transformer, or a chain ending in one.", nameof(trainedModel)),
+        };
+    }
+}

@@ -1,0 +1,112 @@
+using Microsoft.ML.Quantization.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Search;
+
+/// <summary>What automatic quantization returns: the final network (trained, calibrated) and its report.</summary>
+internal sealed record AutoQuantizationResult(GraphModule Module, QuantizationReport Report, IReadOnlyList<EpochRecord> History);
+
+/// <summary>
+/// AutoQNN Algorithm 2 on a trained FP32 network: QAG inserts quantizer vertices; QSS picks each vertex's
+/// scheme; QPL learns its bitwidth toward the targets; the fixed network that results is fine-tuned and its
+/// activation quantizers calibrated. With <see cref="AutoQuantizationOptions.UseAttention"/>, DQA replaces
+/// QSS and QPL. Each stage starts from the previous stage's weights and checkpoints under its own name.
+/// </summary>
+internal static class AutoQuantizer
+{
+    public const string Fp32Stage = "FP32 training", SearchStage = "QSS", PrecisionStage = "QPL", AttentionStage = "DQA", FineTuneStage = "Fine-tuning";
+
+    /// <param name="graph">The FP32 graph.</param>
+    /// <param name="pretrained">Its trained state, by state name.</param>
+    /// <param name="data">Training data.</param>
+    /// <param name="options">Stage options.</param>
+    /// <param name="training">Optimizer, seed, checkpoints and progress of every stage.</param>
+    /// <param name="targets">Target average weight and activation bits.</param>
+    /// <param name="activations">BCPReLU options, where the graph has them.</param>
+    /// <param name="log">Receives one line per epoch and per stage.</param>
+    /// <param name="previous">Stages already run (the FP32 training), kept in the report.</param>
+    public static AutoQuantizationResult Run(NetworkGraph graph, IReadOnlyDictionary<string, Tensor> pretrained, TrainingData data,
+        AutoQuantizationOptions options, TrainingOptions training, (double Weights, double Activations) targets, BCPReLUOptions? activations,
+        Action<string> log, IReadOnlyList<StageRecord> previous)
+    {
+        var qag = new QagOptions
+        {
+            ExpensiveKinds = options.Qag.ExpensiveKinds,
+            KeepFirstAndLastAt8Bits = options.Qag.KeepFirstAndLastAt8Bits,
+            EdgeWeights = options.Qag.EdgeWeights,
+            EdgeActivations = options.Qag.EdgeActivations,
+            Weights = options.Search.WeightSpecs()[0],
+            Activations = options.Search.ActivationSpecs()[0],
+        };
+        var quantized = Qag.Prepare(graph, qag);
+        var expensive = graph.Nodes.Where(n => qag.ExpensiveKinds.Contains(n.Kind)).Select(n => n.Name).ToList();
+        var fixedLayers = qag.KeepFirstAndLastAt8Bits ? new HashSet<string> { expensive[0], expensive[^1] } : new HashSet<string>();
+        var vertices = QuantizerVertex.Of(quantized, fixedLayers);
+
+        var stages = previous.ToList();
+        var history = new List<EpochRecord>();
+        var state = pretrained;
+        IReadOnlyList<SchemeProbabilities> schemes = Array.Empty<SchemeProbabilities>();
+        IReadOnlyList<LearnedBits> bits = Array.Empty<LearnedBits>();
+        IReadOnlyList<BranchAttention> attention = Array.Empty<BranchAttention>();
+
+        // Runs one stage on the graph with the given specs and returns the factory's choice (if any).
+        IReadOnlyDictionary<string, QuantizerSpec>? Stage(string name, int epochs, IReadOnlyDictionary<string, QuantizerSpec> specs, SearchQuantizers? search)
+        {
+            var trainer = new GraphTrainer(training.ForStage(epochs), name, log);
+            using var module = trainer.CreateModule(WithSpecs(quantized, specs), activations, search);
+            ModelImporter.Load(module, state);
+            var records = trainer.Train(module, data, search);
+            history.AddRange(records);
+            stages.Add(new StageRecord(name, records.Count, records.Count == 0 ? 0 : records.Average(r => r.Seconds)));
+            var choice = search?.Result();
+            if (choice is not null) log($"{name}: " + string.Join(", ", choice.Where(c => !vertices.First(v => v.Name == c.Key).IsFixed).Select(c => $"{c.Key} {c.Value}")));
+            state = ModelImporter.Snapshot(module);
+            return choice;
+        }
+
+        var chosen = vertices.ToDictionary(v => v.Name, v => v.Spec, StringComparer.Ordinal);
+        if (options.UseAttention)
+        {
+            var dqa = new AttentionQuantizers(vertices, options.Attention, options.AttentionEpochs);
+            chosen = new Dictionary<string, QuantizerSpec>(Stage(AttentionStage, options.AttentionEpochs, chosen, dqa)!);
+            attention = dqa.History;
+        }
+        else
+        {
+            bool searchable = options.Search.WeightSpecs().Count > 1 || options.Search.ActivationSpecs().Count > 1;
+            if (options.SearchEpochs > 0 && searchable)
+            {
+                var qss = new SchemeSearchQuantizers(vertices, options.Search);
+                chosen = new Dictionary<string, QuantizerSpec>(Stage(SearchStage, options.SearchEpochs, chosen, qss)!);
+                schemes = qss.History;
+            }
+            if (options.PrecisionEpochs > 0)
+            {
+                var withSchemes = vertices.Select(v => v with { Spec = chosen[v.Name] }).ToList();
+                var qpl = new PrecisionQuantizers(withSchemes, options.Precision, targets.Weights, targets.Activations);
+                chosen = new Dictionary<string, QuantizerSpec>(Stage(PrecisionStage, options.PrecisionEpochs, chosen, qpl)!);
+                bits = qpl.History;
+            }
+        }
+
+        var final = WithSpecs(quantized, chosen);
+        var fineTuner = new GraphTrainer(training.ForStage(options.FineTuneEpochs), FineTuneStage, log);
+        var result = fineTuner.CreateModule(final, activations);
+        ModelImporter.Load(result, state);
+        var fineTune = fineTuner.Train(result, data);
+        history.AddRange(fineTune);
+        stages.Add(new StageRecord(FineTuneStage, fineTune.Count, fineTune.Count == 0 ? 0 : fineTune.Average(r => r.Seconds)));
+        var report = QuantizationReport.FromGraph(final).With(schemes, bits, attention, stages);
+        log($"Automatic quantization:\n{report}");
+        return new AutoQuantizationResult(result, report, history);
+    }
+
+    /// <summary>The graph with each vertex's quantizer replaced by <paramref name="specs"/>.</summary>
+    public static NetworkGraph WithSpecs(NetworkGraph quantized, IReadOnlyDictionary<string, QuantizerSpec> specs) =>
+        new(quantized.InputShape, quantized.Nodes.Select(n => n with
+        {
+            WeightQuantizer = n.WeightQuantizer is null ? null : specs[n.Name + QuantizerVertex.WeightSuffix],
+            ActivationQuantizer = n.Kind == NodeKind.Quantize ? specs[n.Name] : n.ActivationQuantizer,
+        }).ToList(), quantized.Output);
+}

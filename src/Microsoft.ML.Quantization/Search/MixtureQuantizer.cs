@@ -1,0 +1,47 @@
+using Microsoft.ML.Quantization.Schemes;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.Quantization.Search;
+
+/// <summary>
+/// A quantizer vertex that outputs a weighted sum of branch quantizers, Σ_i w_i·Q_i(x): QSS's Gumbel-softmax
+/// mix over schemes and DQA's attention over bitwidths. The weights come from a callback;
+/// where it gives none (QSS outside training) only the chosen branch runs.
+/// Each branch keeps its scheme's straight-through gradient, so x receives Σ_i w_i·mask_i·g.
+/// </summary>
+internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
+{
+    private readonly QuantizerSpec[] branches;
+    private readonly bool isWeight;
+    private readonly Func<bool, Tensor?> weights;
+    private readonly Func<int> choice;
+
+    public MixtureQuantizer(string name, IReadOnlyList<QuantizerSpec> branches, bool isWeight, Func<bool, Tensor?> weights, Func<int> choice) : base(name)
+    {
+        this.branches = branches.ToArray();
+        this.isWeight = isWeight;
+        this.weights = weights;
+        this.choice = choice;
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var w = weights(training);
+        if (w is null) return Branch(branches[choice()], x, isWeight, training);
+        Tensor? sum = null;
+        for (int i = 0; i < branches.Length; i++)
+        {
+            var term = w[i] * Branch(branches[i], x, isWeight, training);
+            sum = sum is null ? term : sum + term;
+        }
+        return sum!;
+    }
+
+    /// <summary>One branch: a weight per its granularity, an activation per tensor (a sampled fit in training).</summary>
+    public static Tensor Branch(QuantizerSpec spec, Tensor x, bool isWeight, bool training, Tensor? learnedBits = null)
+    {
+        var scheme = QuantizerScheme.For(spec.Scheme);
+        return isWeight || !training ? scheme.Quantize(x, spec.Bits, spec.Granularity, learnedBits) : scheme.QuantizeActivation(x, spec.Bits, learnedBits);
+    }
+}

@@ -1,0 +1,97 @@
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.Quantization.Search;
+
+/// <summary>
+/// QSS (AutoQNN §3.2): each searched vertex holds logits θ over its candidate schemes (one θ per vertex, or
+/// one shared by all weight and one by all activation vertices) and outputs the Gumbel-softmax mix of Eq. 2,
+/// Σ_i softmax((θ + g)/τ)_i·Q_i(x) with g Gumbel noise, τ decaying by Eq. 3. Outside training, and at the
+/// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch.
+/// </summary>
+internal sealed class SchemeSearchQuantizers : SearchQuantizers
+{
+    private const string WeightKey = "weights", ActivationKey = "activations";
+    private readonly SchemeSearchOptions options;
+    private readonly IReadOnlyList<QuantizerSpec> weightCandidates, activationCandidates;
+    private readonly List<SchemeProbabilities> history = new();
+    private readonly Dictionary<string, IReadOnlyList<QuantizerSpec>> candidatesByKey = new(StringComparer.Ordinal);
+    private double temperature;
+
+    public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRate)
+    {
+        this.options = options;
+        weightCandidates = options.WeightSpecs();
+        activationCandidates = options.ActivationSpecs();
+        temperature = options.InitialTemperature;
+    }
+
+    /// <summary>softmax(θ) of every key after every epoch so far.</summary>
+    public IReadOnlyList<SchemeProbabilities> History => history;
+
+    protected override Module<Tensor, Tensor> Create(string moduleName, QuantizerVertex vertex)
+    {
+        var candidates = Candidates(vertex);
+        string key = Key(vertex);
+        Store.GetOrAdd(key, () => zeros(candidates.Count));
+        candidatesByKey[key] = candidates;
+        return new MixtureQuantizer(moduleName, candidates, vertex.IsWeight,
+            training => training ? GumbelSoftmax(Store[key], temperature) : null,
+            () => (int)Store[key].argmax().item<long>());
+    }
+
+    public override void BeforeBatch(double epochs) => temperature = options.Temperature(epochs);
+
+    public override IReadOnlyDictionary<string, QuantizerSpec> Result() =>
+        Vertices.ToDictionary(v => v.Name, v => v.IsFixed ? v.Spec : Candidates(v)[(int)Store[Key(v)].argmax().item<long>()], StringComparer.Ordinal);
+
+    public override void AfterEpoch(int epoch)
+    {
+        foreach (string key in Store.Keys)
+        {
+            using var p = Store[key].detach().softmax(0);
+            history.Add(new SchemeProbabilities(epoch, key, candidatesByKey[key], Values(p)));
+        }
+    }
+
+    public override void Save(BinaryWriter writer)
+    {
+        writer.Write(history.Count);
+        foreach (var h in history)
+        {
+            writer.Write(h.Epoch);
+            writer.Write(h.Vertex);
+            writer.Write(h.Probabilities.Count);
+            foreach (double p in h.Probabilities) writer.Write(p);
+        }
+    }
+
+    public override void Load(BinaryReader reader)
+    {
+        history.Clear();
+        int count = reader.ReadInt32();
+        for (int i = 0; i < count; i++)
+        {
+            int epoch = reader.ReadInt32();
+            string key = reader.ReadString();
+            var p = new double[reader.ReadInt32()];
+            for (int j = 0; j < p.Length; j++) p[j] = reader.ReadDouble();
+            if (!candidatesByKey.TryGetValue(key, out var candidates) || candidates.Count != p.Length)
+                throw new InvalidDataException($"The QSS checkpoint records vertex '{key}', which this search does not have.");
+            history.Add(new SchemeProbabilities(epoch, key, candidates, p));
+        }
+    }
+
+    /// <summary>Eq. 2: softmax((θ + g)/τ), g = −log(−log u), u ~ U(0,1).</summary>
+    internal static Tensor GumbelSoftmax(Tensor logits, double tau)
+    {
+        var u = rand_like(logits).clamp(1e-10, 1 - 1e-10);
+        var gumbel = -(-u.log()).log();
+        return ((logits + gumbel) / tau).softmax(0);
+    }
+
+    private IReadOnlyList<QuantizerSpec> Candidates(QuantizerVertex vertex) => vertex.IsWeight ? weightCandidates : activationCandidates;
+
+    private string Key(QuantizerVertex vertex) =>
+        options.Granularity == SearchGranularity.LayerWise ? vertex.Name : vertex.IsWeight ? WeightKey : ActivationKey;
+}

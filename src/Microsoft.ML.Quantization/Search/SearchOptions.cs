@@ -1,0 +1,121 @@
+namespace Microsoft.ML.Quantization;
+
+/// <summary>Whether QSS learns one scheme distribution per quantizer vertex or one shared by the whole model.</summary>
+public enum SearchGranularity
+{
+    /// <summary>One set of logits θ per quantizer vertex (AutoQNN's layer-wise search).</summary>
+    LayerWise,
+    /// <summary>One θ shared by all weight quantizers and one by all activation quantizers (coarse-grained, model-wise).</summary>
+    ModelWise,
+}
+
+/// <summary>Options of QSS, the quantizing scheme search (AutoQNN §3.2).</summary>
+public sealed class SchemeSearchOptions
+{
+    /// <summary>Bitwidth the candidate schemes are searched at (schemes with a fixed width keep theirs). Default 3.</summary>
+    public int SearchBits { get; set; } = 3;
+
+    /// <summary>
+    /// Candidate schemes of the weight quantizers; null takes all eight (Binary at 1 bit, Ternary and Quaternary
+    /// at 2, the others at <see cref="SearchBits"/>).
+    /// </summary>
+    public IReadOnlyList<QuantizationScheme>? WeightCandidates { get; set; }
+
+    /// <summary>Candidate schemes of the activation quantizers; null takes the eight less Binary, Ternary and Quaternary, as the paper does.</summary>
+    public IReadOnlyList<QuantizationScheme>? ActivationCandidates { get; set; }
+
+    /// <summary>Layer-wise (default) or model-wise search.</summary>
+    public SearchGranularity Granularity { get; set; } = SearchGranularity.LayerWise;
+
+    /// <summary>Initial Gumbel-softmax temperature τ0. Default 5.</summary>
+    public double InitialTemperature { get; set; } = 5;
+
+    /// <summary>Per-epoch decay β of the temperature, τ(t) = τ0·β^t with t in (fractional) epochs. Default 0.2.</summary>
+    public double TemperatureDecay { get; set; } = 0.2;
+
+    /// <summary>Learning rate of the Adam optimizer of the scheme logits θ. Default 0.01.</summary>
+    public double LearningRate { get; set; } = 0.01;
+
+    /// <summary>Granularity of the searched weight quantizers. Default per output channel.</summary>
+    public QuantizationGranularity WeightGranularity { get; set; } = QuantizationGranularity.PerOutputChannel;
+
+    /// <summary>The weight candidates as specs.</summary>
+    internal IReadOnlyList<QuantizerSpec> WeightSpecs() =>
+        (WeightCandidates ?? Enum.GetValues<QuantizationScheme>()).Select(s => Spec(s, WeightGranularity)).ToList();
+
+    /// <summary>The activation candidates as specs.</summary>
+    internal IReadOnlyList<QuantizerSpec> ActivationSpecs() =>
+        (ActivationCandidates ?? Enum.GetValues<QuantizationScheme>().Except(new[] { QuantizationScheme.Binary, QuantizationScheme.Ternary, QuantizationScheme.Quaternary }))
+        .Select(s => Spec(s, QuantizationGranularity.PerTensor)).ToList();
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (SearchBits is < 2 or > 8) throw new ArgumentOutOfRangeException(nameof(SearchBits), SearchBits, "The search bitwidth must be between 2 and 8.");
+        if (WeightCandidates is { Count: 0 }) throw new ArgumentOutOfRangeException(nameof(WeightCandidates), "Name at least one weight candidate.");
+        if (ActivationCandidates is { Count: 0 }) throw new ArgumentOutOfRangeException(nameof(ActivationCandidates), "Name at least one activation candidate.");
+        if (!(InitialTemperature > 0) || double.IsInfinity(InitialTemperature)) throw new ArgumentOutOfRangeException(nameof(InitialTemperature), InitialTemperature, "τ0 must be positive and finite.");
+        if (!(TemperatureDecay > 0 && TemperatureDecay <= 1)) throw new ArgumentOutOfRangeException(nameof(TemperatureDecay), TemperatureDecay, "β must be in (0, 1].");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
+        foreach (var spec in WeightSpecs().Concat(ActivationSpecs())) spec.Validate();
+    }
+
+    /// <summary>τ at <paramref name="epochs"/> epochs into the search (Eq. 3).</summary>
+    internal double Temperature(double epochs) => InitialTemperature * Math.Pow(TemperatureDecay, epochs);
+
+    private QuantizerSpec Spec(QuantizationScheme scheme, QuantizationGranularity granularity)
+    {
+        var range = Schemes.QuantizerScheme.For(scheme);
+        return new QuantizerSpec(scheme, Math.Clamp(SearchBits, range.MinBits, range.MaxBits), granularity);
+    }
+}
+
+/// <summary>Options of QPL, quantizing precision learning (AutoQNN §4).</summary>
+public sealed class PrecisionLearningOptions
+{
+    /// <summary>Weight λ of the precision loss in the total loss. Default 1.</summary>
+    public double Lambda { get; set; } = 1;
+
+    /// <summary>Smallest bitwidth a weight quantizer may learn (1 turns a vertex Binary). Default 1.</summary>
+    public int MinWeightBits { get; set; } = 1;
+
+    /// <summary>Smallest bitwidth an activation quantizer may learn. Default 2 (activations skip Binary).</summary>
+    public int MinActivationBits { get; set; } = 2;
+
+    /// <summary>Largest bitwidth. Default 8.</summary>
+    public int MaxBits { get; set; } = 8;
+
+    /// <summary>Learning rate of the Adam optimizer of the bitwidths. Default 0.01.</summary>
+    public double LearningRate { get; set; } = 0.01;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (!(Lambda >= 0) || double.IsInfinity(Lambda)) throw new ArgumentOutOfRangeException(nameof(Lambda), Lambda, "λ must be finite and ≥ 0.");
+        if (MinWeightBits is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(MinWeightBits), MinWeightBits, "Bits range from 1 to 8.");
+        if (MinActivationBits is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(MinActivationBits), MinActivationBits, "Bits range from 1 to 8.");
+        if (MaxBits < Math.Max(MinWeightBits, MinActivationBits) || MaxBits > 8) throw new ArgumentOutOfRangeException(nameof(MaxBits), MaxBits, "The largest bitwidth must be ≥ the smallest and ≤ 8.");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
+    }
+}
+
+/// <summary>Options of DQA, quantization with attention (arXiv 2103.13322).</summary>
+public sealed class AttentionOptions
+{
+    /// <summary>The scheme of every branch. Default ClipQ.</summary>
+    public QuantizationScheme Scheme { get; set; } = QuantizationScheme.ClipQ;
+
+    /// <summary>Bitwidths of the high, medium and low branches; the last is the final one. Default 8, 4, 2.</summary>
+    public IReadOnlyList<int> Bits { get; set; } = new[] { 8, 4, 2 };
+
+    /// <summary>Learning rate of the Adam optimizer of the attention logits. Default 0.01.</summary>
+    public double LearningRate { get; set; } = 0.01;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
+    public void Validate()
+    {
+        if (Bits is null || Bits.Count < 2) throw new ArgumentOutOfRangeException(nameof(Bits), "DQA mixes at least two bitwidths.");
+        foreach (int b in Bits) new QuantizerSpec(Scheme, b).Validate();
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
+    }
+}

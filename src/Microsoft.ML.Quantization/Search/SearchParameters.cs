@@ -1,0 +1,33 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.Quantization.Search;
+
+/// <summary>
+/// The learnable parameters of a search stage by key (a vertex, or "weights"/"activations" when shared),
+/// registered once as the graph module's "search" submodule. Quantizer modules reach them through
+/// <see cref="this[string]"/> rather than holding them, so a shared parameter is trained and saved once.
+/// </summary>
+internal sealed class SearchParameters : Module
+{
+    private readonly Dictionary<string, Parameter> byKey = new(StringComparer.Ordinal);
+
+    public SearchParameters() : base("search") { }
+
+    /// <summary>The parameter of <paramref name="key"/>, created from <paramref name="initial"/> the first time.</summary>
+    public Parameter GetOrAdd(string key, Func<Tensor> initial)
+    {
+        if (byKey.TryGetValue(key, out var existing)) return existing;
+        var parameter = Parameter(initial());
+        register_parameter(key.Replace('.', '_'), parameter);
+        byKey[key] = parameter;
+        return parameter;
+    }
+
+    /// <summary>The parameter of <paramref name="key"/>.</summary>
+    public Parameter this[string key] => byKey[key];
+
+    /// <summary>The keys, in creation order.</summary>
+    public IEnumerable<string> Keys => byKey.Keys;
+}

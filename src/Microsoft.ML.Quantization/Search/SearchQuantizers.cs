@@ -1,0 +1,73 @@
+using Microsoft.ML.Quantization.Training;
+using Microsoft.ML.Quantization.Training.Layers;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Microsoft.ML.Quantization.Search;
+
+/// <summary>
+/// The quantizer factory and training hooks of one search stage: fixed vertices (the 8-bit first and last
+/// layers) get fixed quantizers, every other vertex the stage's relaxation, whose parameters live in one
+/// <see cref="SearchParameters"/>.
+/// </summary>
+internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
+{
+    private readonly Dictionary<string, QuantizerVertex> vertices;
+
+    protected SearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, double learningRate)
+    {
+        this.vertices = vertices.ToDictionary(v => v.Name, StringComparer.Ordinal);
+        Vertices = vertices;
+        SearchLearningRate = learningRate;
+    }
+
+    /// <summary>Every vertex, fixed ones included.</summary>
+    public IReadOnlyList<QuantizerVertex> Vertices { get; }
+
+    /// <summary>The searched vertices.</summary>
+    public IEnumerable<QuantizerVertex> Searched => Vertices.Where(v => !v.IsFixed);
+
+    /// <summary>The learnable parameters of the stage.</summary>
+    public SearchParameters Store { get; } = new();
+
+    public Module? Parameters => Store;
+
+    public double SearchLearningRate { get; }
+
+    public Module<Tensor, Tensor>? Weight(GraphNode node)
+    {
+        if (node.WeightQuantizer is null) return null;
+        var vertex = vertices[node.Name + QuantizerVertex.WeightSuffix];
+        return vertex.IsFixed ? FixedQuantizers.Instance.Weight(node) : Create("weight_quantizer", vertex);
+    }
+
+    public Module<Tensor, Tensor> Activation(string moduleName, string vertex, QuantizerSpec spec)
+    {
+        var v = vertices[vertex];
+        return v.IsFixed ? FixedQuantizers.Instance.Activation(moduleName, vertex, spec) : Create(moduleName, v);
+    }
+
+    /// <summary>The stage's quantizer module for a searched vertex.</summary>
+    protected abstract Module<Tensor, Tensor> Create(string moduleName, QuantizerVertex vertex);
+
+    /// <summary>The quantizer each vertex keeps at the end of the stage.</summary>
+    public abstract IReadOnlyDictionary<string, QuantizerSpec> Result();
+
+    public virtual void BeforeBatch(double epochs) { }
+
+    public virtual Tensor? Loss() => null;
+
+    public abstract void AfterEpoch(int epoch);
+
+    public abstract void Save(BinaryWriter writer);
+
+    public abstract void Load(BinaryReader reader);
+
+    /// <summary>The values of a 1-D parameter as doubles.</summary>
+    protected static double[] Values(Tensor t)
+    {
+        using var _ = no_grad();
+        using var cpu = t.detach().cpu().to(ScalarType.Float64);
+        return cpu.data<double>().ToArray();
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Quantization;
+
+namespace Microsoft.ML.Quantization.Samples.Benchmarks;
+
+/// <summary>One configuration of the automatic quantization benchmark.</summary>
+internal sealed record AutoResult(string Configuration, double TestAccuracy, double? AverageWeightBits, double? AverageActivationBits,
+    int Epochs, IReadOnlyList<StageRecord> Stages, double? SearchCostRatio, IReadOnlyList<LayerQuantization> Layers);
+
+/// <summary>
+/// The issue's table on Fashion-MNIST VggSmall or SpamAssassin TextLstm: FP32, each fixed single scheme at 3 bits
+/// (AutoQNN Table 7 rows), automatic quantization at 3 bits (layer-wise, model-wise) and 2 bits, DQA at 2 bits
+/// and plain 2-bit QAT. Every quantized configuration starts from the same FP32 model, trained first in this
+/// process (so the QSS/FP32 epoch ratio is measured in one run). Results are written after each configuration;
+/// each configuration checkpoints every stage, so a rerun resumes.
+/// </summary>
+internal static class AutoQuantizationBenchmark
+{
+    private static readonly (string Label, QuantizationScheme Weights, QuantizationScheme Activations)[] FixedRows =
+    {
+        ("C-3/C-3", QuantizationScheme.ClipQ, QuantizationScheme.ClipQ), ("P-3/3", QuantizationScheme.PotQ, QuantizationScheme.PotQ),
+        ("F-3/3", QuantizationScheme.FixedQ, QuantizationScheme.FixedQ), ("Z-3/3", QuantizationScheme.ZoomQ, QuantizationScheme.ZoomQ),
+        ("R-3/3", QuantizationScheme.ResQ, QuantizationScheme.ResQ), ("B-1/3", QuantizationScheme.Binary, QuantizationScheme.ClipQ),
+        ("T-2/3", QuantizationScheme.Ternary, QuantizationScheme.ClipQ), ("Q-2/3", QuantizationScheme.Quaternary, QuantizationScheme.ClipQ),
+    };
+
+    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only)
+    {
+        var ml = new MLContext(seed: 1);
+        ml.Log += (_, e) => { if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.StartsWith("Automatic")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
+        bool image = task == "image";
+        IDataView train, test;
+        if (image)
+        {
+            string File(string name) => Path.Combine(dataDir, name);
+            train = ml.Data.LoadFromIdxImages(File("train-images-idx3-ubyte.gz"), File("train-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames);
+            test = ml.Data.LoadFromIdxImages(File("t10k-images-idx3-ubyte.gz"), File("t10k-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames);
+        }
+        else
+        {
+            train = ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "train.tsv"));
+            test = ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "test.tsv"));
+        }
+        if (limit > 0) train = ml.Data.TakeRows(train, limit);
+        string stem = $"auto-{task}", work = Path.Combine(outDir, "checkpoints", stem);
+
+        // FP32, trained here (resumed from its checkpoints on a rerun).
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label");
+        TrainingOptions fp32Options;
+        TransformerChain<ITransformer> fp32;
+        if (image)
+        {
+            var o = new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, CheckpointDirectory = Path.Combine(work, "fp32") };
+            fp32Options = Configure(o, fp32Epochs, image);
+            fp32 = new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.ImageClassifier(o)).Fit(train).ToArray());
+        }
+        else
+        {
+            var o = new TextLstmOptions { SequenceLength = 128, CheckpointDirectory = Path.Combine(work, "fp32") };
+            fp32Options = Configure(o, fp32Epochs, image);
+            fp32 = new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.TextLstm(o)).Fit(train).ToArray());
+        }
+        var fp32Classifier = (GraphClassifierTransformerBase)fp32.LastTransformer;
+        var results = new List<AutoResult>
+        {
+            new("FP32", Accuracy(ml, fp32, test), null, null, fp32Epochs,
+                new[] { new StageRecord("FP32 training", fp32Classifier.TrainingHistory.Count, fp32Classifier.TrainingHistory.Select(h => h.Seconds).DefaultIfEmpty().Average()) }, null, Array.Empty<LayerQuantization>()),
+        };
+        Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
+
+        foreach (var (name, targetBits, options) in Configurations(epochs))
+        {
+            if (only is not null && !only.Split(',').Contains(name)) continue;
+            options.Training = fp32Options.ForBenchmarkStage(Path.Combine(work, string.Concat(name.Where(char.IsLetterOrDigit))));
+            var quantized = ml.Quantization().QuantizeAutomatically(fp32, train, targetBits, options);
+            var classifier = (GraphClassifierTransformerBase)((TransformerChain<ITransformer>)quantized).LastTransformer;
+            var report = classifier.QuantizationReport!;
+            var stages = report.Stages.ToList();
+            double? ratio = stages.FirstOrDefault(s => s.Stage == "QSS" && s.Epochs > 0) is { } qss && results[0].Stages[0].Epochs > 0
+                ? qss.SecondsPerEpoch / results[0].Stages[0].SecondsPerEpoch : null;
+            results.Add(new AutoResult(name, Accuracy(ml, quantized, test), report.AverageWeightBits, report.AverageActivationBits,
+                stages.Where(s => s.Stage != "FP32 training").Sum(s => s.Epochs), stages, ratio, report.Layers));
+            Console.WriteLine($"{name}: test accuracy {results[^1].TestAccuracy:P2}, W {report.AverageWeightBits:F2} / A {report.AverageActivationBits:F2} bits");
+            File.WriteAllText(Path.Combine(outDir, $"{stem}-{string.Concat(name.Where(char.IsLetterOrDigit))}-history.json"), JsonSerializer.Serialize(new
+            {
+                report.SchemeHistory, report.BitHistory, report.AttentionHistory,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
+        }
+        return 0;
+    }
+
+    /// <summary>The quantized configurations: each stage gets <paramref name="epochs"/> epochs, so every row trains about as long.</summary>
+    private static IEnumerable<(string Name, int TargetBits, AutoQuantizationOptions Options)> Configurations(int epochs)
+    {
+        AutoQuantizationOptions Auto(SearchGranularity granularity) => new()
+        {
+            SearchEpochs = 1, PrecisionEpochs = 1, FineTuneEpochs = epochs,
+            Search = new SchemeSearchOptions { Granularity = granularity },
+        };
+        yield return ("auto W3A3 layer-wise", 3, Auto(SearchGranularity.LayerWise));
+        yield return ("auto W2A2 layer-wise", 2, Auto(SearchGranularity.LayerWise));
+        yield return ("QAT W2A2 C-2/C-2", 2, Fixed(QuantizationScheme.ClipQ, QuantizationScheme.ClipQ, 2, epochs + 2));
+        yield return ("DQA W2A2 ClipQ 8/4/2", 2, new AutoQuantizationOptions { UseAttention = true, AttentionEpochs = 2, FineTuneEpochs = epochs });
+        var rows = FixedRows.Select(r => (r.Label, 3, Fixed(r.Weights, r.Activations, 3, epochs + 2))).ToList();
+        foreach (var row in rows.Take(2)) yield return row;
+        yield return ("auto W3A3 model-wise", 3, Auto(SearchGranularity.ModelWise));
+        foreach (var row in rows.Skip(2)) yield return row;
+    }
+
+    private static AutoQuantizationOptions Fixed(QuantizationScheme weights, QuantizationScheme activations, int bits, int epochs) => new()
+    {
+        SearchEpochs = 0, PrecisionEpochs = 0, FineTuneEpochs = epochs,
+        Search = new SchemeSearchOptions { SearchBits = bits, WeightCandidates = new[] { weights }, ActivationCandidates = new[] { activations } },
+    };
+
+    private static TrainingOptions Configure(TrainingOptions o, int epochs, bool image)
+    {
+        o.Epochs = epochs;
+        o.Seed = 1;
+        if (image)
+        {
+            o.BatchSize = 128; o.Optimizer = OptimizerKind.Sgd; o.LearningRate = 0.05; o.Momentum = 0.9; o.WeightDecay = 5e-4;
+        }
+        else
+        {
+            o.BatchSize = 64; o.LearningRate = 2e-3;
+        }
+        return o;
+    }
+
+    /// <summary>The search and fine-tuning settings: the FP32 run's, at a fifth of its learning rate, checkpointed under <paramref name="directory"/>.</summary>
+    private static TrainingOptions ForBenchmarkStage(this TrainingOptions fp32, string directory) => new()
+    {
+        BatchSize = fp32.BatchSize, Optimizer = fp32.Optimizer, LearningRate = fp32.LearningRate / 5, Momentum = fp32.Momentum,
+        WeightDecay = fp32.WeightDecay, Seed = fp32.Seed, CheckpointDirectory = directory,
+    };
+
+    private static double Accuracy(MLContext ml, ITransformer model, IDataView test) => ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+
+    private static void Write(string outDir, string stem, string task, int fp32Epochs, int epochs, int limit, IReadOnlyList<AutoResult> results)
+    {
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, stem + ".json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        string command = $"dotnet run --project src/Samples/Benchmarks -c Release -- auto-{task} --fp32-epochs {fp32Epochs} --epochs {epochs}" + (limit > 0 ? $" --limit {limit}" : "");
+        double fp32 = results[0].TestAccuracy;
+        var lines = new List<string>
+        {
+            $"# Automatic quantization, {(task == "image" ? "VggSmall on Fashion-MNIST" : "TextLstm on SpamAssassin")}", "",
+            $"Command: `{command}`. Every quantized row starts from the FP32 row's model; first and last layers at 8 bits, counted in the averages.", "",
+            "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages (epochs × s/epoch) | QSS / FP32 epoch |",
+            "|---|---:|---:|---:|---:|---:|---|---:|",
+        };
+        lines.AddRange(results.Select(r => $"| {r.Configuration} | {r.TestAccuracy:P2} | {(r.TestAccuracy - fp32) * 100:+0.00;-0.00;0.00} | {r.AverageWeightBits?.ToString("F3") ?? "32"} | {r.AverageActivationBits?.ToString("F3") ?? "32"} | {r.Epochs} | " +
+            string.Join(", ", r.Stages.Where(s => s.Epochs > 0).Select(s => $"{s.Stage} {s.Epochs}×{s.SecondsPerEpoch:F0}")) + $" | {r.SearchCostRatio?.ToString("F2") ?? ""} |"));
+        File.WriteAllText(Path.Combine(outDir, stem + ".md"), string.Join("\n", lines) + "\n");
+    }
+}

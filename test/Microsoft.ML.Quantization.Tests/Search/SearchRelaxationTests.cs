@@ -1,0 +1,139 @@
+using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Tests.Search;
+
+/// <summary>The relaxations of QSS, QPL and DQA on their own: values, gradients, schedules and final choices.</summary>
+public class SearchRelaxationTests
+{
+    private static readonly NetworkGraph LeNet = Qag.Prepare(NetworkGraphs.LeNet5());
+
+    private static IReadOnlyList<QuantizerVertex> Vertices() => QuantizerVertex.Of(LeNet, new HashSet<string> { "conv1", "fc3" });
+
+    [Fact]
+    public void VerticesCoverEveryWeightAndInputEdgeAndCountElements()
+    {
+        var vertices = Vertices();
+        Assert.Equal(10, vertices.Count); // 5 layers × (weight + input)
+        var conv2 = vertices.Single(v => v.Name == "conv2.weight");
+        Assert.Equal(16L * 6 * 5 * 5, conv2.Elements);
+        Assert.Equal(6L * 14 * 14, vertices.Single(v => v.Name == "conv2.q0").Elements);
+        Assert.True(vertices.Single(v => v.Name == "conv1.weight").IsFixed);
+        Assert.False(conv2.IsFixed);
+    }
+
+    [Fact]
+    public void GumbelSoftmaxIsADistributionThatSharpensAsTheTemperatureFalls()
+    {
+        random.manual_seed(3);
+        var logits = tensor(new[] { 1f, 0f, -1f });
+        using var hot = SchemeSearchQuantizers.GumbelSoftmax(logits, 100);
+        using var cold = SchemeSearchQuantizers.GumbelSoftmax(logits, 0.01);
+        Assert.Equal(1.0, hot.sum().item<float>(), 4);
+        Assert.Equal(1.0, cold.sum().item<float>(), 4);
+        Assert.True(hot.max().item<float>() < 0.4f, "a high temperature is near uniform");
+        Assert.True(cold.max().item<float>() > 0.99f, "a low temperature is near one-hot");
+        var options = new SchemeSearchOptions { InitialTemperature = 4, TemperatureDecay = 0.5 };
+        Assert.Equal(4, options.Temperature(0), 9);
+        Assert.Equal(1, options.Temperature(2), 9);
+    }
+
+    [Fact]
+    public void SchemeMixtureSendsGradientsToTheLogitsAndKeepsTheArgmaxOutsideTraining()
+    {
+        random.manual_seed(1);
+        var search = new SchemeSearchQuantizers(Vertices(), new SchemeSearchOptions());
+        using var module = new GraphModule(LeNet, quantizers: search);
+        module.train();
+        var x = randn(8, 1, 28, 28);
+        module.call(x).square().sum().backward();
+        foreach (string key in search.Store.Keys)
+        {
+            var grad = search.Store[key].grad;
+            Assert.NotNull(grad);
+            Assert.True(grad!.abs().sum().item<float>() > 0, $"θ of {key} got no gradient");
+        }
+        Assert.Equal(6, search.Store.Keys.Count()); // conv2, fc1, fc2 × (weight, input)
+
+        using (no_grad()) search.Store["conv2.weight"][3] = 5; // FixedQ
+        var chosen = search.Result();
+        Assert.Equal(new QuantizerSpec(QuantizationScheme.FixedQ, 3, QuantizationGranularity.PerOutputChannel), chosen["conv2.weight"]);
+        Assert.Equal(8, chosen["conv1.weight"].Bits); // fixed vertices keep their 8 bits
+        search.AfterEpoch(1);
+        var recorded = search.History.Single(h => h.Vertex == "conv2.weight");
+        Assert.Equal(8, recorded.Candidates.Count);
+        Assert.Equal(1.0, recorded.Probabilities.Sum(), 6);
+        Assert.Equal(3, recorded.Probabilities.ToList().IndexOf(recorded.Probabilities.Max()));
+        Assert.Equal(5, search.History.Single(h => h.Vertex == "conv2.q0").Candidates.Count); // activations skip B, T, Q
+    }
+
+    [Fact]
+    public void ModelWiseSearchSharesOneLogitVectorPerRole()
+    {
+        var search = new SchemeSearchQuantizers(Vertices(), new SchemeSearchOptions { Granularity = SearchGranularity.ModelWise });
+        using var module = new GraphModule(LeNet, quantizers: search);
+        Assert.Equal(new[] { "activations", "weights" }, search.Store.Keys.OrderBy(k => k));
+        Assert.Equal(2, module.named_parameters().Count(p => p.name.StartsWith(GraphModule.SearchPrefix)));
+    }
+
+    [Fact]
+    public void LearnedBitsQuantizeAtTheRoundedWidthAndTheStepGradientReachesTheBits()
+    {
+        var vertex = new QuantizerVertex("v", "conv2", true, new QuantizerSpec(QuantizationScheme.ClipQ, 3), 100, false);
+        var precision = PrecisionVertex.Of(vertex, new PrecisionLearningOptions());
+        Assert.Equal((1, 8), (precision.MinBits, precision.MaxBits));
+        Assert.Equal(QuantizationScheme.Binary, precision.SpecAt(1).Scheme);
+        Assert.Equal((2, 4), (PrecisionVertex.Of(vertex with { Spec = new(QuantizationScheme.PotQ, 3) }, new PrecisionLearningOptions { MinWeightBits = 2 }) is var p ? (p.MinBits, p.MaxBits) : default));
+
+        var bits = tensor(3.3f).requires_grad_();
+        var quantizer = new LearnedBitsQuantizer("q", precision, () => bits);
+        quantizer.train();
+        var x = randn(64, 16);
+        var y = quantizer.call(x);
+        using var reference = Microsoft.ML.Quantization.Schemes.QuantizerScheme.For(QuantizationScheme.ClipQ).Quantize(x, 3);
+        Assert.Equal(0f, (y - reference).abs().max().item<float>());
+        // Loss = quantization error: more bits lower it, so the gradient on b is negative.
+        (y - x).square().sum().backward();
+        Assert.True(bits.grad!.item<float>() < 0, $"gradient {bits.grad!.item<float>()}");
+    }
+
+    [Fact]
+    public void PrecisionLossPullsTheBitsDownAndRoundingMeetsTheTarget()
+    {
+        // Nothing fixed at 8 bits here, so a 2-bit average is reachable with 1-bit activations allowed.
+        var vertices = QuantizerVertex.Of(LeNet, new HashSet<string>()).Select(v => v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
+        var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions { MinActivationBits = 1 }, 2, 2);
+        var before = qpl.PrecisionLoss().item<float>();
+        Assert.True(before > 0);
+        var optimizer = optim.Adam(qpl.Store.parameters(), 0.05);
+        for (int i = 0; i < 100; i++)
+        {
+            optimizer.zero_grad();
+            qpl.PrecisionLoss().backward();
+            optimizer.step();
+        }
+        Assert.True(qpl.PrecisionLoss().item<float>() < before / 10);
+        var result = qpl.Result();
+        var report = QuantizationReport.FromGraph(AutoQuantizer.WithSpecs(LeNet, result));
+        Assert.True(report.AverageWeightBits <= 2 + 1e-9, $"weights {report.AverageWeightBits}");
+        Assert.True(report.AverageActivationBits <= 2 + 1e-9, $"activations {report.AverageActivationBits}");
+    }
+
+    [Fact]
+    public void AttentionMovesFromTheLearnedMixToTheLowBitBranch()
+    {
+        var dqa = new AttentionQuantizers(Vertices(), new AttentionOptions(), epochs: 2);
+        Assert.Equal(1, dqa.Temperature(0), 9);
+        Assert.Equal(0.5, dqa.Temperature(1), 9);
+        Assert.Equal(0, dqa.Temperature(2), 9);
+        using var module = new GraphModule(LeNet, quantizers: dqa);
+        dqa.AfterEpoch(1);
+        var middle = dqa.History.First(h => h.Vertex == "conv2.weight").Attention;
+        Assert.Equal(new[] { 1 / 6.0, 1 / 6.0, 2 / 3.0 }.Select(a => Math.Round(a, 6)), middle.Select(a => Math.Round(a, 6)));
+        dqa.AfterEpoch(2);
+        Assert.Equal(new[] { 0.0, 0.0, 1.0 }, dqa.History.Last(h => h.Vertex == "conv2.weight").Attention.Select(a => Math.Round(a, 9)));
+        Assert.Equal(new QuantizerSpec(QuantizationScheme.ClipQ, 2, QuantizationGranularity.PerOutputChannel), dqa.Result()["conv2.weight"]);
+    }
+}
