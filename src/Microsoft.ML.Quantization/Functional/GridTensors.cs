@@ -47,6 +47,9 @@ internal sealed class GridTensors : IDisposable
     /// <summary>Upper end of the clip in units of scale, [G,1]; null where the scheme does not clip.</summary>
     public Tensor? ClipHigh { get; }
 
+    /// <summary>The first level of a uniform grid (code k stands for first + k), [G,1]; null for other grids.</summary>
+    private Tensor? UniformFirst { get; init; }
+
     /// <summary>
     /// A uniform grid whose code k stands for <c>first + k</c>, clipped <paramref name="clipMargin"/>
     /// beyond its end levels.
@@ -57,7 +60,7 @@ internal sealed class GridTensors : IDisposable
         var f = first.to(float64).reshape(-1, 1);
         var k = arange(levelCount, float64, device: f.device).unsqueeze(0);
         return new GridTensors(bits, scales, f + k, f + k[.., ..^1] + 0.5,
-            clipLow: f - clipMargin, clipHigh: f + (levelCount - 1 + clipMargin));
+            clipLow: f - clipMargin, clipHigh: f + (levelCount - 1 + clipMargin)) { UniformFirst = f.to(float32).DetachFromDisposeScope() };
     }
 
     /// <summary>
@@ -79,9 +82,25 @@ internal sealed class GridTensors : IDisposable
     public Tensor Encode(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var position = searchsorted(Thresholds, x.detach() / Scales, right: true);
+        var y = x.detach() / Scales;
+        var position = Thresholds.shape[1] <= CountingThresholds ? CountAtOrBelow(y) : searchsorted(Thresholds, y, right: true);
         var codes = CodeOrder is null ? position : CodeOrder.gather(1, position);
         return codes.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Up to this many thresholds, counting comparisons in bytes beats torch's per-element binary search (about 10× on 65,536 values).</summary>
+    private const int CountingThresholds = 16;
+
+    /// <summary>
+    /// What searchsorted(Thresholds, y, right: true) returns: per element the count of thresholds ≤ y, one
+    /// vectorised byte comparison per threshold (the thresholds ascend, so the count is the position).
+    /// </summary>
+    private Tensor CountAtOrBelow(Tensor y)
+    {
+        using var scope = NewDisposeScope();
+        var count = zeros(y.shape, ScalarType.Byte, y.device);
+        for (long k = 0; k < Thresholds.shape[1]; k++) count.add_(y.ge(Thresholds.narrow(1, k, 1)).to(ScalarType.Byte));
+        return count.to(int64).MoveToOuterDisposeScope();
     }
 
     /// <summary>Values <c>Levels[code] · s</c> of codes [G,N].</summary>
@@ -97,13 +116,7 @@ internal sealed class GridTensors : IDisposable
     public Tensor Quantize(Tensor x, Tensor? learnedBits = null)
     {
         using var scope = NewDisposeScope();
-        var q = Decode(Encode(x));
-        Tensor? mask = null;
-        if (ClipLow is not null && ClipHigh is not null)
-        {
-            var y = x.detach() / Scales;
-            mask = ((y >= ClipLow) & (y <= ClipHigh)).to(x.dtype);
-        }
+        var (q, mask) = Parts(x);
         var result = StraightThrough.Apply(x, q, mask);
         if (learnedBits is not null)
         {
@@ -111,6 +124,26 @@ internal sealed class GridTensors : IDisposable
             result = result + (pow(2.0, learnedBits.detach() - learnedBits) - 1) * error;
         }
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The quantized values Decode(Encode(x)) and the clip mask (1 inside, 0 outside; null where the scheme does
+    /// not clip), both without gradient. This is the training path: a uniform grid rounds arithmetically, which
+    /// is several times faster than the threshold search and may differ from <see cref="Encode"/> only where
+    /// x/s lies within float rounding of a threshold; export always uses <see cref="Encode"/>.
+    /// </summary>
+    public (Tensor Values, Tensor? Mask) Parts(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var q = UniformFirst is null ? Decode(Encode(x)).detach()
+            : (x.detach() / Scales - UniformFirst).add_(0.5).floor_().clamp_(0, Levels.shape[1] - 1).add_(UniformFirst).mul_(Scales);
+        Tensor? mask = null;
+        if (ClipLow is not null && ClipHigh is not null)
+        {
+            var y = x.detach() / Scales;
+            mask = ((y >= ClipLow) & (y <= ClipHigh)).to(x.dtype).MoveToOuterDisposeScope();
+        }
+        return (q.MoveToOuterDisposeScope(), mask);
     }
 
     /// <summary>Copies the grid to managed arrays.</summary>
@@ -128,6 +161,7 @@ internal sealed class GridTensors : IDisposable
         Levels.Dispose();
         Thresholds.Dispose();
         CodeOrder?.Dispose();
+        UniformFirst?.Dispose();
         ClipLow?.Dispose();
         ClipHigh?.Dispose();
     }

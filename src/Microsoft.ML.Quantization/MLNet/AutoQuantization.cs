@@ -43,18 +43,20 @@ internal static class AutoQuantization
         return model.WithNetwork(packed, model.TrainingHistory.Concat(result.History).ToList(), result.Report);
     }
 
-    /// <summary>Quantizes the chain's last transformer on the data its earlier transformers produce.</summary>
-    /// <exception cref="ArgumentException">The chain does not end in a graph classifier.</exception>
-    public static TransformerChain<TTransformer> QuantizeLast<TTransformer>(IHostEnvironment environment, TransformerChain<TTransformer> chain, IDataView data, int targetBits,
-        AutoQuantizationOptions? options, TrainingOptions? trainerOptions, BCPReLUOptions? activations) where TTransformer : class, ITransformer
+    /// <summary>
+    /// Quantizes the chain's last graph classifier on the data the transformers before it produce; the
+    /// transformers after it (e.g. MapKeyToValue) stay as they are.
+    /// </summary>
+    /// <exception cref="ArgumentException">The chain holds no graph classifier.</exception>
+    public static IReadOnlyList<ITransformer> QuantizeClassifierIn(IHostEnvironment environment, IEnumerable<ITransformer> chain, IDataView data, int targetBits,
+        AutoQuantizationOptions? options, TrainingOptions? trainerOptions, BCPReLUOptions? activations)
     {
-        if (chain.LastTransformer is not GraphClassifierTransformerBase last)
-            throw new ArgumentException("The model must end in an ImageClassifier or TextLstm transformer.", nameof(chain));
         var transformers = chain.ToList();
-        var prefix = transformers.Take(transformers.Count - 1).ToList();
-        var input = prefix.Aggregate(data, (view, t) => t.Transform(view));
-        var quantized = (TTransformer)(object)Quantize(environment, last, input, targetBits, options, trainerOptions, activations);
-        return new TransformerChain<TTransformer>(prefix.Append(quantized).ToArray());
+        int index = transformers.FindLastIndex(t => t is GraphClassifierTransformerBase);
+        if (index < 0) throw new ArgumentException("The model holds no ImageClassifier or TextLstm transformer.", nameof(chain));
+        var input = transformers.Take(index).Aggregate(data, (view, t) => t.Transform(view));
+        transformers[index] = Quantize(environment, (GraphClassifierTransformerBase)transformers[index], input, targetBits, options, trainerOptions, activations);
+        return transformers;
     }
 
     /// <summary>The trainer's settings with a fifth of its learning rate: the search and fine-tuning start from trained weights.</summary>

@@ -72,25 +72,30 @@ public sealed class QuantizationCatalog
     /// <summary>
     /// Quantizes an already trained FP32 classifier automatically: <paramref name="trainedModel"/> is an
     /// <see cref="ImageClassifierTransformer"/> or <see cref="TextLstmTransformer"/>, or a transformer chain
-    /// ending in one (its earlier transforms are applied to <paramref name="trainData"/> first). Returns a
-    /// model of the same shape; its classifier exposes <see cref="GraphClassifierTransformerBase.QuantizationReport"/>.
+    /// holding one (the transforms before it are applied to <paramref name="trainData"/> first, those after it
+    /// are kept). Returns a model of the same shape (a chain typed on its classifier stays so typed, any other
+    /// chain comes back as a chain of <see cref="ITransformer"/>); its classifier exposes
+    /// <see cref="GraphClassifierTransformerBase.QuantizationReport"/>.
     /// </summary>
     /// <param name="trainedModel">The trained model.</param>
     /// <param name="trainData">Training data, with the label column.</param>
     /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
     /// <param name="options">Stage epochs and options; null for defaults (the search trains with Adam at 2e-4).</param>
     /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    /// <exception cref="InvalidOperationException">The classifier is already quantized.</exception>
     public ITransformer QuantizeAutomatically(ITransformer trainedModel, IDataView trainData, int targetBits = 2, AutoQuantizationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(trainedModel);
         ArgumentNullException.ThrowIfNull(trainData);
+        var quantized = trainedModel is IEnumerable<ITransformer> chain
+            ? AutoQuantization.QuantizeClassifierIn(environment, chain, trainData, targetBits, options, null, null)
+            : new[] { AutoQuantization.QuantizeClassifierIn(environment, new[] { trainedModel }, trainData, targetBits, options, null, null)[0] };
         return trainedModel switch
         {
-            GraphClassifierTransformerBase classifier => AutoQuantization.Quantize(environment, classifier, trainData, targetBits, options, null, null),
-            TransformerChain<ImageClassifierTransformer> chain => AutoQuantization.QuantizeLast(environment, chain, trainData, targetBits, options, null, null),
-            TransformerChain<TextLstmTransformer> chain => AutoQuantization.QuantizeLast(environment, chain, trainData, targetBits, options, null, null),
-            TransformerChain<ITransformer> chain => AutoQuantization.QuantizeLast(environment, chain, trainData, targetBits, options, null, null),
-            _ => throw new ArgumentException("The model must be an ImageClassifier or TextLstm transformer, or a chain ending in one.", nameof(trainedModel)),
+            TransformerChain<ImageClassifierTransformer> => new TransformerChain<ImageClassifierTransformer>(quantized.ToArray()),
+            TransformerChain<TextLstmTransformer> => new TransformerChain<TextLstmTransformer>(quantized.ToArray()),
+            IEnumerable<ITransformer> => new TransformerChain<ITransformer>(quantized.ToArray()),
+            _ => quantized[0],
         };
     }
 }

@@ -68,7 +68,7 @@ public sealed class AutoQuantizationChainEstimator<TTransformer> : IEstimator<Tr
     {
         var fitted = chain.Fit(input);
         var (training, activations) = AutoQuantization.OptionsOf(chain.LastEstimator);
-        return AutoQuantization.QuantizeLast(environment, fitted, input, targetBits, options, training, activations);
+        return new TransformerChain<TTransformer>(AutoQuantization.QuantizeClassifierIn(environment, fitted, input, targetBits, options, training, activations).ToArray());
     }
 
     /// <inheritdoc />

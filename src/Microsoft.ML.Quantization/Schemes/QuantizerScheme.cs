@@ -55,10 +55,37 @@ internal abstract class QuantizerScheme
     {
         using var scope = NewDisposeScope();
         var flat = x.reshape(1, -1);
-        long count = flat.shape[1];
-        var sample = count <= ActivationSampleSize ? flat : flat.index_select(1, randint(count, ActivationSampleSize, dtype: int64, device: x.device));
-        using var grid = Fit(sample, bits, QuantizationGranularity.PerTensor);
+        using var grid = FitActivation(flat, bits);
         return grid.Quantize(flat, learnedBits).reshape(x.shape).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The quantized values of x and its clip mask (null where the scheme does not clip), without gradient: for
+    /// a weight fitted as <see cref="Quantize"/> fits; for an activation in training (<paramref name="activationSample"/>
+    /// from <see cref="ActivationSample"/>, shared by the branches of a search) fitted to that sample, per tensor.
+    /// </summary>
+    public (Tensor Values, Tensor? Mask) Parts(Tensor x, int bits, QuantizationGranularity granularity, Tensor? activationSample = null)
+    {
+        using var scope = NewDisposeScope();
+        var groups = activationSample is null ? Groups(x, granularity) : x.reshape(1, -1);
+        using var grid = activationSample is null ? Fit(x, bits, granularity) : Fit(activationSample, bits, QuantizationGranularity.PerTensor);
+        var (q, mask) = grid.Parts(groups);
+        return (q.reshape(x.shape).MoveToOuterDisposeScope(), mask?.reshape(x.shape).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>At most <see cref="ActivationSampleSize"/> values of x drawn at random ([1,n]), all of them for a smaller tensor.</summary>
+    public static Tensor ActivationSample(Tensor x)
+    {
+        var flat = x.reshape(1, -1);
+        long count = flat.shape[1];
+        return count <= ActivationSampleSize ? flat.alias() : flat.index_select(1, randint(count, ActivationSampleSize, dtype: int64, device: flat.device));
+    }
+
+    /// <summary>The grid of a flattened activation [1,N], fitted to a sample of at most <see cref="ActivationSampleSize"/> values.</summary>
+    private GridTensors FitActivation(Tensor flat, int bits)
+    {
+        using var sample = ActivationSample(flat);
+        return Fit(sample, bits, QuantizationGranularity.PerTensor);
     }
 
     /// <summary>Export: the integer codes of x and the grid that decodes them.</summary>

@@ -8,7 +8,8 @@ namespace Microsoft.ML.Quantization.Search;
 /// A quantizer vertex that outputs a weighted sum of branch quantizers, Σ_i w_i·Q_i(x): QSS's Gumbel-softmax
 /// mix over schemes and DQA's attention over bitwidths. The weights come from a callback;
 /// where it gives none (QSS outside training) only the chosen branch runs.
-/// Each branch keeps its scheme's straight-through gradient, so x receives Σ_i w_i·mask_i·g.
+/// Each branch keeps its scheme's straight-through gradient, so x receives Σ_i w_i·mask_i·g; the branch
+/// values are computed without autograd, which keeps the search's backward pass to one term per branch.
 /// </summary>
 internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
 {
@@ -29,13 +30,28 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
     {
         var w = weights(training);
         if (w is null) return Branch(branches[choice()], x, isWeight, training);
-        Tensor? sum = null;
+        // Σ w_i·q_i carries the gradient to the weights; x gets g·Σ w_i·mask_i through one straight-through term.
+        Tensor? sum = null, passing = null;
+        var values = new Tensor[branches.Length];
+        using (no_grad())
+        {
+            using var fixedWeights = w.detach();
+            using var sample = !isWeight && training ? QuantizerScheme.ActivationSample(x.detach()) : null;
+            for (int i = 0; i < branches.Length; i++)
+            {
+                var spec = branches[i];
+                var (q, mask) = QuantizerScheme.For(spec.Scheme).Parts(x, spec.Bits, spec.Granularity, sample);
+                var share = mask is null ? fixedWeights[i] : fixedWeights[i] * mask;
+                passing = passing is null ? share : passing + share;
+                values[i] = q;
+            }
+        }
         for (int i = 0; i < branches.Length; i++)
         {
-            var term = w[i] * Branch(branches[i], x, isWeight, training);
+            var term = w[i] * values[i];
             sum = sum is null ? term : sum + term;
         }
-        return sum!;
+        return sum! + (x - x.detach()) * passing!;
     }
 
     /// <summary>One branch: a weight per its granularity, an activation per tensor (a sampled fit in training).</summary>

@@ -63,11 +63,13 @@ internal static class AutoQuantizationBenchmark
             fp32 = new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.TextLstm(o)).Fit(train).ToArray());
         }
         var fp32Classifier = (GraphClassifierTransformerBase)fp32.LastTransformer;
-        var results = new List<AutoResult>
-        {
-            new("FP32", Accuracy(ml, fp32, test), null, null, fp32Epochs,
-                new[] { new StageRecord("FP32 training", fp32Classifier.TrainingHistory.Count, fp32Classifier.TrainingHistory.Select(h => h.Seconds).DefaultIfEmpty().Average()) }, null, Array.Empty<LayerQuantization>()),
-        };
+        // Rows of an earlier run are kept, and replaced by name as this run produces them (a rerun with --only
+        // adds or refreshes rows); the FP32 row keeps the epoch time of the run that trained it.
+        var results = Read(outDir, stem);
+        var fp32Stage = fp32Classifier.TrainingHistory.Count > 0
+            ? new StageRecord("FP32 training", fp32Classifier.TrainingHistory.Count, fp32Classifier.TrainingHistory.Average(h => h.Seconds))
+            : results.FirstOrDefault(r => r.Configuration == "FP32")?.Stages[0] ?? new StageRecord("FP32 training", 0, 0);
+        Upsert(results, new AutoResult("FP32", Accuracy(ml, fp32, test), null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
         Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
 
         foreach (var (name, targetBits, options) in Configurations(epochs))
@@ -78,11 +80,14 @@ internal static class AutoQuantizationBenchmark
             var classifier = (GraphClassifierTransformerBase)((TransformerChain<ITransformer>)quantized).LastTransformer;
             var report = classifier.QuantizationReport!;
             var stages = report.Stages.ToList();
-            double? ratio = stages.FirstOrDefault(s => s.Stage == "QSS" && s.Epochs > 0) is { } qss && results[0].Stages[0].Epochs > 0
-                ? qss.SecondsPerEpoch / results[0].Stages[0].SecondsPerEpoch : null;
-            results.Add(new AutoResult(name, Accuracy(ml, quantized, test), report.AverageWeightBits, report.AverageActivationBits,
-                stages.Where(s => s.Stage != "FP32 training").Sum(s => s.Epochs), stages, ratio, report.Layers));
-            Console.WriteLine($"{name}: test accuracy {results[^1].TestAccuracy:P2}, W {report.AverageWeightBits:F2} / A {report.AverageActivationBits:F2} bits");
+            // QSS epochs over the FP32 epochs, timed in this process (null when either was resumed).
+            double? ratio = stages.FirstOrDefault(s => s.Stage == "QSS" && s.Epochs > 0) is { } qss && fp32Classifier.TrainingHistory.Count > 0
+                ? qss.SecondsPerEpoch / fp32Stage.SecondsPerEpoch : null;
+            var row = new AutoResult(name, Accuracy(ml, quantized, test), report.AverageWeightBits, report.AverageActivationBits,
+                (options.UseAttention ? options.AttentionEpochs : options.SearchEpochs + options.PrecisionEpochs) + options.FineTuneEpochs,
+                stages.Where(s => s.Stage != "FP32 training").ToList(), ratio, report.Layers);
+            Upsert(results, row);
+            Console.WriteLine($"{name}: test accuracy {row.TestAccuracy:P2}, W {report.AverageWeightBits:F2} / A {report.AverageActivationBits:F2} bits");
             File.WriteAllText(Path.Combine(outDir, $"{stem}-{string.Concat(name.Where(char.IsLetterOrDigit))}-history.json"), JsonSerializer.Serialize(new
             {
                 report.SchemeHistory, report.BitHistory, report.AttentionHistory,
@@ -138,6 +143,20 @@ internal static class AutoQuantizationBenchmark
         WeightDecay = fp32.WeightDecay, Seed = fp32.Seed, CheckpointDirectory = directory,
     };
 
+    private static List<AutoResult> Read(string outDir, string stem)
+    {
+        string path = Path.Combine(outDir, stem + ".json");
+        return File.Exists(path) ? JsonSerializer.Deserialize<List<AutoResult>>(File.ReadAllText(path)) ?? new() : new();
+    }
+
+    private static void Upsert(List<AutoResult> results, AutoResult row)
+    {
+        int index = results.FindIndex(r => r.Configuration == row.Configuration);
+        if (index >= 0) results[index] = row;
+        else if (row.Configuration == "FP32") results.Insert(0, row);
+        else results.Add(row);
+    }
+
     private static double Accuracy(MLContext ml, ITransformer model, IDataView test) => ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
 
     private static void Write(string outDir, string stem, string task, int fp32Epochs, int epochs, int limit, IReadOnlyList<AutoResult> results)
@@ -145,12 +164,12 @@ internal static class AutoQuantizationBenchmark
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, stem + ".json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
         string command = $"dotnet run --project src/Samples/Benchmarks -c Release -- auto-{task} --fp32-epochs {fp32Epochs} --epochs {epochs}" + (limit > 0 ? $" --limit {limit}" : "");
-        double fp32 = results[0].TestAccuracy;
+        double fp32 = results.First(r => r.Configuration == "FP32").TestAccuracy;
         var lines = new List<string>
         {
             $"# Automatic quantization, {(task == "image" ? "VggSmall on Fashion-MNIST" : "TextLstm on SpamAssassin")}", "",
             $"Command: `{command}`. Every quantized row starts from the FP32 row's model; first and last layers at 8 bits, counted in the averages.", "",
-            "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages (epochs × s/epoch) | QSS / FP32 epoch |",
+            "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
         };
         lines.AddRange(results.Select(r => $"| {r.Configuration} | {r.TestAccuracy:P2} | {(r.TestAccuracy - fp32) * 100:+0.00;-0.00;0.00} | {r.AverageWeightBits?.ToString("F3") ?? "32"} | {r.AverageActivationBits?.ToString("F3") ?? "32"} | {r.Epochs} | " +
