@@ -27,6 +27,9 @@ public sealed class ImageClassifierTransformer : GraphClassifierTransformerBase
 
     internal override float InputScale => PixelScale;
 
+    private protected override void CheckInput(DataViewSchema inputSchema) =>
+        LabeledVectorReader.CheckFeatures(inputSchema, InputColumn, Graph.InputShape.Aggregate(1, (a, b) => a * b));
+
     internal override TrainingData ReadTrainingData(IDataView data, string labelColumn)
     {
         int length = Graph.InputShape.Aggregate(1, (a, b) => a * b);

@@ -31,13 +31,29 @@ public abstract class QuantizationTransformerBase : ITransformer, ICanSaveModel
     public bool IsRowToRowMapper => mapping.IsRowToRowMapper;
 
     /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => mapping.GetOutputSchema(inputSchema);
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        return mapping.GetOutputSchema(inputSchema);
+    }
 
     /// <inheritdoc />
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => mapping.GetRowToRowMapper(inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        return mapping.GetRowToRowMapper(inputSchema);
+    }
 
     /// <inheritdoc />
-    public IDataView Transform(IDataView input) => mapping.Transform(input);
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckInput(input.Schema);
+        return mapping.Transform(input);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentOutOfRangeException"/> naming the input column if the schema cannot feed the transformer.</summary>
+    private protected virtual void CheckInput(DataViewSchema inputSchema) { }
 
     /// <inheritdoc />
     void ICanSaveModel.Save(ModelSaveContext ctx) => ModelLoader.Save(ctx, ToPayload());

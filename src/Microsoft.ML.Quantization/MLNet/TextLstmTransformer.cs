@@ -25,6 +25,12 @@ public sealed class TextLstmTransformer : GraphClassifierTransformerBase
 
     internal override float InputScale => 1f;
 
+    private protected override void CheckInput(DataViewSchema inputSchema)
+    {
+        var column = inputSchema.GetColumnOrNull(InputColumn) ?? throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The data has no text column '{InputColumn}'.");
+        if (column.Type is not TextDataViewType) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Text column '{InputColumn}' must hold text, but is {column.Type}.");
+    }
+
     internal override TrainingData ReadTrainingData(IDataView data, string labelColumn)
     {
         var (texts, labels) = LabeledVectorReader.ReadText(data, InputColumn, labelColumn);
