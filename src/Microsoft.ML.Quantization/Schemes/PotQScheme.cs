@@ -8,7 +8,8 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// AutoQNN §3.1 (power-of-two levels as in INQ / LogQuant): levels 0 and ±2^−k·s for
 /// k = 0..2^(b−1)−2, i.e. 2^b − 1 levels; nearest-level rounding in the linear domain, clipped at ±s.
 /// The scale s is fitted to the data: among the candidates max|x|·2^(−j/8), j = 0..<see cref="ScaleCandidates"/>−1,
-/// the one with the smallest quantization MSE (a heavy tail otherwise pushes every level out of the bulk).
+/// the one with the smallest quantization MSE (a heavy tail otherwise pushes every level out of the bulk),
+/// searched coarse to fine.
 /// Multiplying by a level is a shift, which the scoring kernels exploit.
 /// </remarks>
 internal sealed class PotQScheme : QuantizerScheme
@@ -17,6 +18,9 @@ internal sealed class PotQScheme : QuantizerScheme
 
     /// <summary>How many scales the MSE search tries, each 2^(1/8) below the last (four octaves).</summary>
     public const int ScaleCandidates = 32;
+
+    /// <summary>Spacing of the first, coarse pass over the candidates.</summary>
+    private const int CoarseStride = 4;
 
     public override QuantizationScheme Kind => QuantizationScheme.PotQ;
     public override int MinBits => 2;
@@ -30,17 +34,28 @@ internal sealed class PotQScheme : QuantizerScheme
         double[] thresholds = levels.Zip(levels.Skip(1), (a, b) => (a + b) / 2).ToArray();
 
         var maximum = x.abs().amax([1]).clamp_min(1e-30);
-        Tensor? bestScale = null, bestError = null;
-        for (int j = 0; j < ScaleCandidates; j++)
+        var single = x.to(float32);
+        Tensor? bestStep = null, bestError = null;
+        // Steps j = 0, 4, …, 28 first, then the neighbours j ± 1..3 of each group's best: 14 fits instead of
+        // 32, the same choice wherever the error is unimodal in j (it is for bell-shaped data).
+        void Try(Tensor step)
         {
-            var scale = maximum * Math.Pow(2, -j / 8.0);
-            using var candidate = new GridTensors(bits, scale, Rows(x, levels), Rows(x, thresholds), clipLow: full(x.shape[0], -1.0), clipHigh: full(x.shape[0], 1.0));
-            var error = (candidate.Decode(candidate.Encode(x.to(float32))).to(float64) - x).square().mean([1]);
+            var j = step.clamp(0, ScaleCandidates - 1);
+            using var candidate = new GridTensors(bits, maximum * pow(2.0, -j / 8.0), Rows(x, levels), Rows(x, thresholds), clipLow: full(x.shape[0], -1.0), clipHigh: full(x.shape[0], 1.0));
+            var error = (candidate.Decode(candidate.Encode(single)).to(float64) - x).square().mean([1]);
             bool first = bestError is null;
             var better = first ? ones_like(error, ScalarType.Bool) : error < bestError!;
-            bestScale = first ? candidate.Scales.reshape(-1).to(float64) : where(better, candidate.Scales.reshape(-1).to(float64), bestScale!);
+            bestStep = first ? j : where(better, j, bestStep!);
             bestError = first ? error : where(better, error, bestError!);
         }
+        for (int j = 0; j < ScaleCandidates; j += CoarseStride) Try(full(x.shape[0], (double)j, float64, x.device));
+        var coarse = bestStep!.clone();
+        for (int d = 1; d < CoarseStride; d++)
+        {
+            Try(coarse - d);
+            Try(coarse + d);
+        }
+        var bestScale = maximum * pow(2.0, -bestStep! / 8.0);
         return new GridTensors(bits, bestScale!, Rows(x, levels), Rows(x, thresholds),
             clipLow: full(x.shape[0], -1.0, float64, x.device), clipHigh: full(x.shape[0], 1.0, float64, x.device));
     }
