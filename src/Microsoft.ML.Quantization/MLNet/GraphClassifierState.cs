@@ -18,7 +18,7 @@ internal static class GraphClassifierState
         scorer.Write(writer);
     }
 
-    public static (string InputColumn, string[] ClassNames, IGraphScorer Scorer) Read(BinaryReader reader, ushort version, float inputScale)
+    public static (string InputColumnName, string[] ClassNames, IGraphScorer Scorer) Read(BinaryReader reader, ushort version, float inputScale)
     {
         string column = reader.ReadString();
         int classes = reader.ReadInt32();

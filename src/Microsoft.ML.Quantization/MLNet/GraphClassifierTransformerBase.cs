@@ -32,8 +32,8 @@ public abstract class GraphClassifierTransformerBase : QuantizationTransformerBa
     /// </summary>
     public QuantizationReport? QuantizationReport => report ?? (Graph.IsQuantized ? QuantizationReport.FromGraph(Graph) : null);
 
-    /// <summary>The input column the network reads.</summary>
-    internal string InputColumn => inputColumn;
+    /// <summary>The input column the network reads (pixels, or the text).</summary>
+    public string InputColumnName => inputColumn;
 
     /// <summary>The factor the network's input is multiplied by.</summary>
     internal abstract float InputScale { get; }

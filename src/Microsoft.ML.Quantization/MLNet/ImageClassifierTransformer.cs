@@ -28,18 +28,18 @@ public sealed class ImageClassifierTransformer : GraphClassifierTransformerBase
     internal override float InputScale => PixelScale;
 
     private protected override void CheckInput(DataViewSchema inputSchema) =>
-        LabeledVectorReader.CheckFeatures(inputSchema, InputColumn, Graph.InputShape.Aggregate(1, (a, b) => a * b));
+        LabeledVectorReader.CheckFeatures(inputSchema, InputColumnName, Graph.InputShape.Aggregate(1, (a, b) => a * b));
 
     internal override TrainingData ReadTrainingData(IDataView data, string labelColumn)
     {
         int length = Graph.InputShape.Aggregate(1, (a, b) => a * b);
-        var (features, labels) = LabeledVectorReader.Read(data, InputColumn, length, labelColumn, PixelScale);
+        var (features, labels) = LabeledVectorReader.Read(data, InputColumnName, length, labelColumn, PixelScale);
         var shape = Graph.InputShape.Select(d => (long)d).Prepend(labels.LongLength).ToArray();
         return new TrainingData(TorchSharp.torch.tensor(features).reshape(shape), TorchSharp.torch.tensor(labels));
     }
 
     internal override GraphClassifierTransformerBase WithNetwork(IGraphScorer scorer, IReadOnlyList<EpochRecord> history, QuantizationReport report) =>
-        new ImageClassifierTransformer(scorer, PixelScale, InputColumn, ClassNames.ToArray(), history, report);
+        new ImageClassifierTransformer(scorer, PixelScale, InputColumnName, ClassNames.ToArray(), history, report);
 
     private protected override string PayloadKind => Kind;
 

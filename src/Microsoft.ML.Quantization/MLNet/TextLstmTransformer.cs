@@ -27,20 +27,20 @@ public sealed class TextLstmTransformer : GraphClassifierTransformerBase
 
     private protected override void CheckInput(DataViewSchema inputSchema)
     {
-        var column = inputSchema.GetColumnOrNull(InputColumn) ?? throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The data has no text column '{InputColumn}'.");
-        if (column.Type is not TextDataViewType) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Text column '{InputColumn}' must hold text, but is {column.Type}.");
+        var column = inputSchema.GetColumnOrNull(InputColumnName) ?? throw new ArgumentOutOfRangeException(nameof(inputSchema), $"The data has no text column '{InputColumnName}'.");
+        if (column.Type is not TextDataViewType) throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Text column '{InputColumnName}' must hold text, but is {column.Type}.");
     }
 
     internal override TrainingData ReadTrainingData(IDataView data, string labelColumn)
     {
-        var (texts, labels) = LabeledVectorReader.ReadText(data, InputColumn, labelColumn);
+        var (texts, labels) = LabeledVectorReader.ReadText(data, InputColumnName, labelColumn);
         int length = Graph.InputShape[0];
         var ids = texts.SelectMany(t => vocabulary.Encode(t, length)).ToArray();
         return new TrainingData(TorchSharp.torch.tensor(ids).reshape(texts.Length, length), TorchSharp.torch.tensor(labels));
     }
 
     internal override GraphClassifierTransformerBase WithNetwork(IGraphScorer scorer, IReadOnlyList<EpochRecord> history, QuantizationReport report) =>
-        new TextLstmTransformer(scorer, vocabulary, InputColumn, ClassNames.ToArray(), history, report);
+        new TextLstmTransformer(scorer, vocabulary, InputColumnName, ClassNames.ToArray(), history, report);
 
     /// <summary>Number of ids the vocabulary uses (padding and unknown included).</summary>
     public int VocabularySize => vocabulary.Size;

@@ -33,8 +33,8 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
 /// QPL (AutoQNN §4): every searched vertex learns a continuous bitwidth (<see cref="LearnedBitsQuantizer"/>),
 /// and the precision loss of Eq. 6, L_p = (B̄_w − T_w)² + (B̄_a − T_a)², pulls the element-weighted average
 /// bitwidths B̄ (fixed 8-bit vertices included) to the targets; the trainer adds λ·L_p to the task loss.
-/// At the end the bits are rounded; while an average then exceeds its target, the vertex whose rounding
-/// added the most (round(b) − b) steps down one bit.
+/// At the end the bits are rounded; while an average then exceeds its target, one vertex steps down a bit:
+/// the smallest whose step meets the target, else the one whose rounding added the most bits.
 /// </summary>
 internal sealed class PrecisionQuantizers : SearchQuantizers
 {
@@ -92,9 +92,12 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
             double Average() => elements == 0 ? 0 : group.Sum(v => (double)v.Elements * (v.IsFixed ? v.Spec.Bits : bits[v.Name])) / elements;
             while (Average() > target + 1e-9)
             {
-                var lower = group.Where(v => !v.IsFixed && bits[v.Name] > precision[v.Name].MinBits)
-                    .OrderByDescending(v => bits[v.Name] - continuous[v.Name]).FirstOrDefault();
-                if (lower is null) break; // every searched vertex is at its minimum: the target is out of reach
+                var lowerable = group.Where(v => !v.IsFixed && bits[v.Name] > precision[v.Name].MinBits).ToList();
+                if (lowerable.Count == 0) break; // every searched vertex is at its minimum: the target is out of reach
+                double excess = (Average() - target) * elements;
+                // The smallest vertex whose one-bit step meets the target, else the one whose rounding added the most bits.
+                var lower = lowerable.Where(v => v.Elements >= excess - 1e-9).OrderBy(v => v.Elements).FirstOrDefault()
+                    ?? lowerable.OrderByDescending(v => (bits[v.Name] - continuous[v.Name]) * v.Elements).First();
                 bits[lower.Name]--;
             }
         }

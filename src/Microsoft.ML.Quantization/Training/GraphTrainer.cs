@@ -127,7 +127,14 @@ internal sealed class GraphTrainer
         string? path = CheckpointPath();
         if (path is null || !File.Exists(path)) return 0;
         using var reader = new BinaryReader(File.OpenRead(path));
-        if (reader.ReadString() != stage) return 0;
+        // The header names the stage and the graph (quantizer specs included): a checkpoint of another network, e.g.
+        // a fine-tuning stage whose search chose other bits, is not resumed. Headers without a graph predate it.
+        string header = reader.ReadString();
+        if (header != Header(model.Graph) && header != stage)
+        {
+            log($"{stage}: checkpoint {path} belongs to another network; starting afresh");
+            return 0;
+        }
         int epoch = reader.ReadInt32();
         // Calibration buffers are derived state (refitted after training), so a checkpoint written before they
         // existed still resumes; every parameter must be there.
@@ -148,13 +155,16 @@ internal sealed class GraphTrainer
         string temporary = path + ".tmp";
         using (var writer = new BinaryWriter(File.Create(temporary)))
         {
-            writer.Write(stage);
+            writer.Write(Header(model.Graph));
             writer.Write(epoch);
             model.save(writer);
             hooks?.Save(writer);
         }
         File.Move(temporary, path, overwrite: true); // atomic: a crash never leaves half a checkpoint
     }
+
+    private string Header(NetworkGraph graph) =>
+        stage + "|" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(graph.ToString())));
 
     private string? CheckpointPath() => options.CheckpointDirectory is null ? null
         : Path.Combine(options.CheckpointDirectory, string.Concat(stage.Select(c => char.IsLetterOrDigit(c) ? c : '-')) + "-" + CheckpointFile);

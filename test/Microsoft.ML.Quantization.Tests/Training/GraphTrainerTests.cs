@@ -81,6 +81,23 @@ public class GraphTrainerTests
     }
 
     [Fact]
+    public void ACheckpointOfAnotherNetworkIsNotResumed()
+    {
+        using var train = Load("train", 128);
+        using var temp = RepoPaths.TempDirectory();
+        var first = new GraphTrainer(Options(1, temp.Path), "stage");
+        using (var twoBit = first.CreateModule(Qag.Prepare(NetworkGraphs.LeNet5(), new QagOptions { Weights = new(QuantizationScheme.ClipQ, 2) }))) first.Train(twoBit, train);
+        var logged = new List<string>();
+        var second = new GraphTrainer(Options(1, temp.Path), "stage", logged.Add);
+        using var threeBit = second.CreateModule(Qag.Prepare(NetworkGraphs.LeNet5(), new QagOptions { Weights = new(QuantizationScheme.ClipQ, 3) }));
+        Assert.Single(second.Train(threeBit, train)); // trained afresh, not resumed from the 2-bit network
+        Assert.Contains(logged, m => m.Contains("belongs to another network"));
+        var third = new GraphTrainer(Options(1, temp.Path), "stage");
+        using var same = third.CreateModule(Qag.Prepare(NetworkGraphs.LeNet5(), new QagOptions { Weights = new(QuantizationScheme.ClipQ, 3) }));
+        Assert.Empty(third.Train(same, train)); // the same network resumes
+    }
+
+    [Fact]
     public void NonFiniteInputStopsWithAClearError()
     {
         using var data = new TrainingData(full(64, 1, 28, 28, float.NaN), zeros(64, ScalarType.Int64));
