@@ -128,9 +128,8 @@ internal sealed class GraphTrainer
         if (path is null || !File.Exists(path)) return 0;
         using var reader = new BinaryReader(File.OpenRead(path));
         // The header names the stage and the graph (quantizer specs included): a checkpoint of another network, e.g.
-        // a fine-tuning stage whose search chose other bits, is not resumed. Headers without a graph predate it.
-        string header = reader.ReadString();
-        if (header != Header(model.Graph) && header != stage)
+        // a fine-tuning stage whose search chose other bits, is not resumed.
+        if (reader.ReadString() != Header(model.Graph))
         {
             log($"{stage}: checkpoint {path} belongs to another network; starting afresh");
             return 0;
