@@ -100,7 +100,7 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
         string dll = Path.Combine(AppContext.BaseDirectory, "ScoringService.dll");
         using var process = Process.Start(new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port} --Model \"{ModelPath}\"")
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            UseShellExecute = false, // output not redirected: an unread pipe would fill and stall the service
         })!;
         try
         {
