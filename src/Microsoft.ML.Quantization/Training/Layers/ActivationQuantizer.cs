@@ -8,8 +8,8 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 /// <summary>
 /// An activation quantizer (<see cref="NodeKind.Quantize"/>, or the recurrent state of an LSTM). In training
 /// it fits its scheme's grid to each batch (a sample of it, <see cref="QuantizerScheme.QuantizeActivation"/>) and quantizes with a straight-through gradient. Calibration
-/// (<see cref="BeginCalibration"/>, forward passes, <see cref="EndCalibration"/>) fits one grid to every
-/// value seen and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
+/// (<see cref="BeginCalibration"/>, forward passes, <see cref="EndCalibration"/>) fits one grid to a sample
+/// of the values seen, as large as a training batch's, and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
 /// so a score does not depend on the other examples of its batch and integer kernels can use the codes.
 /// Before calibration, eval mode fits per batch as training does.
 /// </summary>
@@ -49,8 +49,11 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     {
         if (observed is null || observed.Count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
         using (var _ = no_grad())
+        // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
+        // see the statistics they were trained with rather than the extreme of every value seen.
         using (var all = cat(observed.Select(t => t.reshape(-1)).ToList()))
-        using (var grid = scheme.Fit(all, bits, QuantizationGranularity.PerTensor))
+        using (var sample = QuantizerScheme.ActivationSample(all))
+        using (var grid = scheme.Fit(sample, bits, QuantizationGranularity.PerTensor))
         {
             scales.copy_(grid.Scales);
             levels.copy_(grid.Levels);
