@@ -50,27 +50,12 @@ internal sealed class AttentionQuantizers : SearchQuantizers
         }
     }
 
-    public override void Save(BinaryWriter writer)
-    {
-        writer.Write(history.Count);
-        foreach (var h in history)
-        {
-            writer.Write(h.Epoch);
-            writer.Write(h.Vertex);
-            foreach (double a in h.Attention) writer.Write(a);
-        }
-    }
+    public override void Save(BinaryWriter writer) => WriteRecords(writer, history.Select(h => (h.Epoch, h.Vertex, h.Attention)).ToList());
 
     public override void Load(BinaryReader reader)
     {
         history.Clear();
-        int count = reader.ReadInt32();
-        for (int i = 0; i < count; i++)
-        {
-            int epoch = reader.ReadInt32();
-            string vertex = reader.ReadString();
-            history.Add(new BranchAttention(epoch, vertex, options.Bits, options.Bits.Select(_ => reader.ReadDouble()).ToArray()));
-        }
+        history.AddRange(ReadRecords(reader).Select(r => new BranchAttention(r.Epoch, r.Vertex, options.Bits, r.Values)));
     }
 
     private Tensor Attention(string vertex)

@@ -109,21 +109,11 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
         foreach (var v in Searched) history.Add(new LearnedBits(epoch, v.Name, Store[v.Name].item<float>()));
     }
 
-    public override void Save(BinaryWriter writer)
-    {
-        writer.Write(history.Count);
-        foreach (var h in history)
-        {
-            writer.Write(h.Epoch);
-            writer.Write(h.Vertex);
-            writer.Write(h.Bits);
-        }
-    }
+    public override void Save(BinaryWriter writer) => WriteRecords(writer, history.Select(h => (h.Epoch, h.Vertex, (IReadOnlyList<double>)new[] { h.Bits })).ToList());
 
     public override void Load(BinaryReader reader)
     {
         history.Clear();
-        int count = reader.ReadInt32();
-        for (int i = 0; i < count; i++) history.Add(new LearnedBits(reader.ReadInt32(), reader.ReadString(), reader.ReadDouble()));
+        history.AddRange(ReadRecords(reader).Select(r => new LearnedBits(r.Epoch, r.Vertex, r.Values.Single())));
     }
 }

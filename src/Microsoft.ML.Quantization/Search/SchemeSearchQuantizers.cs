@@ -54,28 +54,13 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         }
     }
 
-    public override void Save(BinaryWriter writer)
-    {
-        writer.Write(history.Count);
-        foreach (var h in history)
-        {
-            writer.Write(h.Epoch);
-            writer.Write(h.Vertex);
-            writer.Write(h.Probabilities.Count);
-            foreach (double p in h.Probabilities) writer.Write(p);
-        }
-    }
+    public override void Save(BinaryWriter writer) => WriteRecords(writer, history.Select(h => (h.Epoch, h.Vertex, h.Probabilities)).ToList());
 
     public override void Load(BinaryReader reader)
     {
         history.Clear();
-        int count = reader.ReadInt32();
-        for (int i = 0; i < count; i++)
+        foreach (var (epoch, key, p) in ReadRecords(reader))
         {
-            int epoch = reader.ReadInt32();
-            string key = reader.ReadString();
-            var p = new double[reader.ReadInt32()];
-            for (int j = 0; j < p.Length; j++) p[j] = reader.ReadDouble();
             if (!candidatesByKey.TryGetValue(key, out var candidates) || candidates.Count != p.Length)
                 throw new InvalidDataException($"The QSS checkpoint records vertex '{key}', which this search does not have.");
             history.Add(new SchemeProbabilities(epoch, key, candidates, p));

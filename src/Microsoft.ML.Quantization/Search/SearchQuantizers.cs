@@ -63,6 +63,36 @@ internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
 
     public abstract void Load(BinaryReader reader);
 
+    /// <summary>Writes per-epoch, per-vertex records (the stage's history) into a checkpoint.</summary>
+    protected static void WriteRecords(BinaryWriter writer, IReadOnlyCollection<(int Epoch, string Vertex, IReadOnlyList<double> Values)> records)
+    {
+        writer.Write(records.Count);
+        foreach (var (epoch, vertex, values) in records)
+        {
+            writer.Write(epoch);
+            writer.Write(vertex);
+            writer.Write(values.Count);
+            foreach (double v in values) writer.Write(v);
+        }
+    }
+
+    /// <summary>Reads what <see cref="WriteRecords"/> wrote.</summary>
+    protected static List<(int Epoch, string Vertex, double[] Values)> ReadRecords(BinaryReader reader)
+    {
+        int count = reader.ReadInt32();
+        if (count is < 0 or > 1_000_000) throw new InvalidDataException($"The checkpoint records {count} history entries.");
+        var records = new List<(int, string, double[])>(count);
+        for (int i = 0; i < count; i++)
+        {
+            int epoch = reader.ReadInt32();
+            string vertex = reader.ReadString();
+            int n = reader.ReadInt32();
+            if (n is < 0 or > 64) throw new InvalidDataException($"The checkpoint records {n} values for vertex '{vertex}'.");
+            records.Add((epoch, vertex, Enumerable.Range(0, n).Select(_ => reader.ReadDouble()).ToArray()));
+        }
+        return records;
+    }
+
     /// <summary>The values of a 1-D parameter as doubles.</summary>
     protected static double[] Values(Tensor t)
     {

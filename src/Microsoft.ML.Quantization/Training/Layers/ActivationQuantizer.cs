@@ -20,6 +20,7 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     // Buffers (registered from the fields): the frozen per-tensor grid and a 0/1 flag.
     private readonly Tensor calibrated, scales, levels, thresholds, code_order;
     private List<Tensor>? observed;
+    private const ulong CalibrationSeed = 0x5EED;
 
     public ActivationQuantizer(string name, QuantizerSpec spec) : base(name)
     {
@@ -50,9 +51,11 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
         if (observed is null || observed.Count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
         using (var _ = no_grad())
         // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
-        // see the statistics they were trained with rather than the extreme of every value seen.
+        // see the statistics they were trained with rather than the extreme of every value seen. Its own seed keeps
+        // the grid independent of what else drew random numbers before (a resumed run draws fewer).
         using (var all = cat(observed.Select(t => t.reshape(-1)).ToList()))
-        using (var sample = QuantizerScheme.ActivationSample(all))
+        using (var generator = new Generator(CalibrationSeed))
+        using (var sample = QuantizerScheme.ActivationSample(all, generator))
         using (var grid = scheme.Fit(sample, bits, QuantizationGranularity.PerTensor))
         {
             scales.copy_(grid.Scales);
