@@ -113,10 +113,13 @@ internal sealed class GridTensors : IDisposable
     /// fixed, so b receives the step-size gradient −ln2·(q − x) inside the clip and −ln2·q outside it
     /// (QPL, AutoQNN §4); the value is unchanged.
     /// </summary>
-    public Tensor Quantize(Tensor x, Tensor? learnedBits = null)
+    /// <param name="x">Values [G,N].</param>
+    /// <param name="learnedBits">QPL's bitwidth parameter, or null.</param>
+    /// <param name="fast">Training: round a uniform grid arithmetically (see <see cref="Parts"/>).</param>
+    public Tensor Quantize(Tensor x, Tensor? learnedBits = null, bool fast = false)
     {
         using var scope = NewDisposeScope();
-        var (q, mask) = Parts(x);
+        var (q, mask) = Parts(x, fast);
         var result = StraightThrough.Apply(x, q, mask);
         if (learnedBits is not null)
         {
@@ -128,14 +131,14 @@ internal sealed class GridTensors : IDisposable
 
     /// <summary>
     /// The quantized values Decode(Encode(x)) and the clip mask (1 inside, 0 outside; null where the scheme does
-    /// not clip), both without gradient. This is the training path: a uniform grid rounds arithmetically, which
-    /// is several times faster than the threshold search and may differ from <see cref="Encode"/> only where
-    /// x/s lies within float rounding of a threshold; export always uses <see cref="Encode"/>.
+    /// not clip), both without gradient. With <paramref name="fast"/> (training only) a uniform grid rounds
+    /// arithmetically, several times faster than the threshold search, and may differ from <see cref="Encode"/>
+    /// where x/s lies within float rounding of a threshold; evaluation and export stay exact.
     /// </summary>
-    public (Tensor Values, Tensor? Mask) Parts(Tensor x)
+    public (Tensor Values, Tensor? Mask) Parts(Tensor x, bool fast = false)
     {
         using var scope = NewDisposeScope();
-        var q = UniformFirst is null ? Decode(Encode(x)).detach()
+        var q = UniformFirst is null || !fast ? Decode(Encode(x)).detach()
             : (x.detach() / Scales - UniformFirst).add_(0.5).floor_().clamp_(0, Levels.shape[1] - 1).add_(UniformFirst).mul_(Scales);
         Tensor? mask = null;
         if (ClipLow is not null && ClipHigh is not null)

@@ -33,14 +33,14 @@ internal abstract class QuantizerScheme
     }
 
     /// <summary>
-    /// Training forward: quantizes x with a freshly fitted grid and a straight-through gradient;
-    /// <paramref name="learnedBits"/> adds the QPL bitwidth gradient (see <see cref="GridTensors.Quantize"/>).
+    /// Quantizes x with a freshly fitted grid and a straight-through gradient; <paramref name="learnedBits"/> adds
+    /// the QPL bitwidth gradient, <paramref name="training"/> allows the fast rounding (see <see cref="GridTensors.Quantize"/>).
     /// </summary>
-    public Tensor Quantize(Tensor x, int bits, QuantizationGranularity granularity = QuantizationGranularity.PerTensor, Tensor? learnedBits = null)
+    public Tensor Quantize(Tensor x, int bits, QuantizationGranularity granularity = QuantizationGranularity.PerTensor, Tensor? learnedBits = null, bool training = false)
     {
         using var scope = NewDisposeScope();
         using var grid = Fit(x, bits, granularity);
-        return grid.Quantize(Groups(x, granularity), learnedBits).reshape(x.shape).MoveToOuterDisposeScope();
+        return grid.Quantize(Groups(x, granularity), learnedBits, fast: training).reshape(x.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>Values an activation grid is fitted to in training: a random sample keeps the fit's cost flat in the batch size.</summary>
@@ -56,11 +56,12 @@ internal abstract class QuantizerScheme
         using var scope = NewDisposeScope();
         var flat = x.reshape(1, -1);
         using var grid = FitActivation(flat, bits);
-        return grid.Quantize(flat, learnedBits).reshape(x.shape).MoveToOuterDisposeScope();
+        return grid.Quantize(flat, learnedBits, fast: true).reshape(x.shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>
-    /// The quantized values of x and its clip mask (null where the scheme does not clip), without gradient: for
+    /// The quantized values of x and its clip mask (null where the scheme does not clip), without gradient, with the
+    /// training path's fast rounding (see <see cref="GridTensors.Parts"/>): for
     /// a weight fitted as <see cref="Quantize"/> fits; for an activation in training (<paramref name="activationSample"/>
     /// from <see cref="ActivationSample"/>, shared by the branches of a search) fitted to that sample, per tensor.
     /// </summary>
@@ -69,7 +70,7 @@ internal abstract class QuantizerScheme
         using var scope = NewDisposeScope();
         var groups = activationSample is null ? Groups(x, granularity) : x.reshape(1, -1);
         using var grid = activationSample is null ? Fit(x, bits, granularity) : Fit(activationSample, bits, QuantizationGranularity.PerTensor);
-        var (q, mask) = grid.Parts(groups);
+        var (q, mask) = grid.Parts(groups, fast: true);
         return (q.reshape(x.shape).MoveToOuterDisposeScope(), mask?.reshape(x.shape).MoveToOuterDisposeScope());
     }
 

@@ -58,6 +58,6 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
     public static Tensor Branch(QuantizerSpec spec, Tensor x, bool isWeight, bool training, Tensor? learnedBits = null)
     {
         var scheme = QuantizerScheme.For(spec.Scheme);
-        return isWeight || !training ? scheme.Quantize(x, spec.Bits, spec.Granularity, learnedBits) : scheme.QuantizeActivation(x, spec.Bits, learnedBits);
+        return isWeight || !training ? scheme.Quantize(x, spec.Bits, spec.Granularity, learnedBits, training) : scheme.QuantizeActivation(x, spec.Bits, learnedBits);
     }
 }

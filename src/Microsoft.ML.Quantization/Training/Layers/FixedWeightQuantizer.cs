@@ -21,7 +21,7 @@ internal sealed class FixedWeightQuantizer : Module<Tensor, Tensor>
         if (training)
         {
             Release();
-            return QuantizerScheme.For(spec.Scheme).Quantize(weight, spec.Bits, spec.Granularity);
+            return QuantizerScheme.For(spec.Scheme).Quantize(weight, spec.Bits, spec.Granularity, training: true);
         }
         if (frozen is null)
         {
