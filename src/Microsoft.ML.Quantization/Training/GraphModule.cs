@@ -53,24 +53,48 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     public IEnumerable<ActivationQuantizer> ActivationQuantizers => modules().OfType<ActivationQuantizer>();
 
     /// <summary>
-    /// Freezes every activation quantizer's grid on <paramref name="examples"/> (run in eval mode, in
-    /// batches of <paramref name="batchSize"/>), so that scoring uses fixed grids.
+    /// Re-estimates the BatchNorm statistics and freezes every activation quantizer's grid on
+    /// <paramref name="examples"/> (in batches of <paramref name="batchSize"/>), so that scoring uses fixed grids.
     /// </summary>
     public void Calibrate(Tensor examples, int batchSize = 256)
     {
         var quantizers = ActivationQuantizers.ToList();
         if (quantizers.Count == 0) return;
+        ReestimateBatchNorm(examples, batchSize);
         eval();
         foreach (var q in quantizers) q.BeginCalibration();
-        using (var _ = no_grad())
-        {
-            for (long start = 0; start < examples.shape[0]; start += batchSize)
-            {
-                using var scope = NewDisposeScope();
-                call(examples.narrow(0, start, Math.Min(batchSize, examples.shape[0] - start)));
-            }
-        }
+        Forward(examples, batchSize);
         foreach (var q in quantizers) q.EndCalibration();
+    }
+
+    /// <summary>
+    /// Recomputes every BatchNorm's running mean and variance as the plain average over <paramref name="examples"/>
+    /// (training-mode forwards without gradient). The exponential averages kept during training lag behind the
+    /// weights; after a search stage or a short fine-tuning they can be far enough off to cost tens of points.
+    /// </summary>
+    private void ReestimateBatchNorm(Tensor examples, int batchSize)
+    {
+        var norms = modules().OfType<TorchSharp.Modules.BatchNorm>().ToList();
+        if (norms.Count == 0) return;
+        var momenta = norms.Select(n => n.momentum).ToList();
+        foreach (var norm in norms)
+        {
+            norm.reset_running_stats();
+            norm.momentum = null; // a cumulative average
+        }
+        train();
+        Forward(examples, batchSize);
+        for (int i = 0; i < norms.Count; i++) norms[i].momentum = momenta[i];
+    }
+
+    private void Forward(Tensor examples, int batchSize)
+    {
+        using var _ = no_grad();
+        for (long start = 0; start < examples.shape[0]; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            call(examples.narrow(0, start, Math.Min(batchSize, examples.shape[0] - start)));
+        }
     }
 
     public override Tensor forward(Tensor input) => Run(input)[graph.Output];
