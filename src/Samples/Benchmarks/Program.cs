@@ -6,7 +6,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 10] [--tokens 128] [--data data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--repeats 200] [--out docs/benchmarks]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--data data/fashion-mnist]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- auto-image|auto-text [--fp32-epochs 8] [--epochs 1] [--limit N] [--only "name,name"]
 string command = args.FirstOrDefault() ?? "schemes";
@@ -51,7 +51,7 @@ switch (command)
         return await Microsoft.ML.Quantization.Samples.Benchmarks.ServiceLoadBenchmark.Run(Option("--model", Path.Combine("artifacts", "image-classification", "model.zip")),
             Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--clients", "8")), int.Parse(Option("--seconds", "20")));
     case "search-cost":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.SearchCostBenchmark.Run(Option("--data", Path.Combine("data", "fashion-mnist")), Option("--out", Path.Combine("docs", "benchmarks")));
+        return Microsoft.ML.Quantization.Samples.Benchmarks.SearchCostBenchmark.Run(Option("--data", Path.Combine("data", "fashion-mnist")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--limit", "0")));
     case "auto-image":
     case "auto-text":
         string task = command[5..];

@@ -12,11 +12,13 @@ namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 /// </summary>
 internal static class SearchCostBenchmark
 {
-    public static int Run(string dataDir, string outDir)
+    public static int Run(string dataDir, string outDir, int limit)
     {
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Message.Contains(" epoch ")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
         var train = ml.Data.LoadFromIdxImages(Path.Combine(dataDir, "train-images-idx3-ubyte.gz"), Path.Combine(dataDir, "train-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames);
+        if (limit > 0) train = ml.Data.TakeRows(train, limit);
+        int count = limit > 0 ? limit : 60000;
         var options = new ImageClassifierOptions
         {
             FeatureColumnName = DatasetCatalog.PixelsColumn, Epochs = 1, BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4,
@@ -34,11 +36,11 @@ internal static class SearchCostBenchmark
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "search-cost.json"), JsonSerializer.Serialize(new
         {
-            network = "VggSmall 32-32-64-64-128-128", trainExamples = 60000, batchSize = 128, fp32EpochSeconds = fp32Stage.SecondsPerEpoch, qssEpochSeconds = qss.SecondsPerEpoch, ratio,
+            network = "VggSmall 32-32-64-64-128-128", trainExamples = count, batchSize = 128, fp32EpochSeconds = fp32Stage.SecondsPerEpoch, qssEpochSeconds = qss.SecondsPerEpoch, ratio,
         }, new JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(outDir, "search-cost.md"), string.Join("\n",
-            "# Cost of a QSS epoch (VggSmall, full Fashion-MNIST training set, batch 128, CPU)", "",
-            "Command: `dotnet run --project src/Samples/Benchmarks -c Release -- search-cost` (both epochs timed in one process).", "",
+            $"# Cost of a QSS epoch (VggSmall, the first {count:N0} Fashion-MNIST training images, batch 128, CPU)", "",
+            $"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- search-cost{(limit > 0 ? $" --limit {limit}" : "")}` (both epochs timed in one process).", "",
             "| FP32 epoch (s) | QSS epoch (s), 8 weight × 5 activation candidates, layer-wise | QSS / FP32 |", "|---:|---:|---:|",
             $"| {fp32Stage.SecondsPerEpoch:F1} | {qss.SecondsPerEpoch:F1} | {ratio:F2} |", ""));
         Console.WriteLine($"FP32 epoch {fp32Stage.SecondsPerEpoch:F1} s, QSS epoch {qss.SecondsPerEpoch:F1} s: ratio {ratio:F2}");
