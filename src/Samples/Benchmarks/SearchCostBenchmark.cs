@@ -29,7 +29,7 @@ internal static class SearchCostBenchmark
             SearchEpochs = 1, PrecisionEpochs = 0, FineTuneEpochs = 0,
             Training = new TrainingOptions { BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.01, WeightDecay = 5e-4 },
         });
-        var report = ((TransformerChain<ITransformer>)search).OfType<ImageClassifierTransformer>().Single().QuantizationReport!;
+        var report = ((IEnumerable<ITransformer>)search).OfType<ImageClassifierTransformer>().Single().QuantizationReport!;
         var fp32Stage = report.Stages.Single(s => s.Stage == "FP32 training");
         var qss = report.Stages.Single(s => s.Stage == "QSS");
         double ratio = report.SearchCostRatio!.Value;
