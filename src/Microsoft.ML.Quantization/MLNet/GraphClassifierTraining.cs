@@ -38,14 +38,16 @@ internal static class GraphClassifierTraining
     /// <summary>Examples drawn (seeded) from the training data to freeze the activation quantizers on.</summary>
     public const int CalibrationExamples = 512;
 
-    /// <summary>Freezes the activation quantizers' grids on a seeded sample of the training data.</summary>
+    /// <summary>Re-estimates BatchNorm statistics and freezes the activation quantizers' grids on a seeded sample of the training data.</summary>
     public static void Calibrate(GraphModule module, TrainingData data, int seed, IChannel channel)
     {
         if (!module.ActivationQuantizers.Any()) return;
         using var scope = torch.NewDisposeScope();
         using var generator = new torch.Generator((ulong)seed);
         var pick = torch.randperm(data.Count, generator: generator).narrow(0, 0, Math.Min(CalibrationExamples, data.Count));
-        module.Calibrate(data.Features.index_select(0, pick));
+        var examples = data.Features.index_select(0, pick);
+        module.ReestimateBatchNorm(examples);
+        module.Calibrate(examples);
         channel.Info(MessageSensitivity.None, $"Calibrated the activation quantizers on {pick.shape[0]} training examples.");
     }
 }

