@@ -67,11 +67,16 @@ internal static class AutoQuantization
         return stage;
     }
 
-    /// <summary>The training and activation options of a graph classifier's estimator (null for another estimator).</summary>
-    public static (TrainingOptions? Training, BCPReLUOptions? Activations) OptionsOf(object? estimator) => estimator switch
+}
+
+/// <summary>What automatic quantization takes from a graph classifier's trainer: its environment, training and activation options.</summary>
+internal sealed record TrainerSettings(IHostEnvironment Environment, TrainingOptions Training, BCPReLUOptions? Activations)
+{
+    /// <summary>The settings of an ImageClassifier or TextLstm estimator; null for any other.</summary>
+    public static TrainerSettings? Of(object? estimator) => estimator switch
     {
-        ImageClassifierEstimator image => (image.Options, image.Options.Activations),
-        TextLstmEstimator text => (text.Options, null),
-        _ => (null, null),
+        ImageClassifierEstimator image => new(image.Environment, image.Options, image.Options.Activations),
+        TextLstmEstimator text => new(text.Environment, text.Options, null),
+        _ => null,
     };
 }

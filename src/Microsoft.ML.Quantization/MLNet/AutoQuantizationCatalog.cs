@@ -24,7 +24,7 @@ public static class AutoQuantizationCatalog
     public static AutoQuantizationEstimator<ImageClassifierTransformer> QuantizeAutomatically(this ImageClassifierEstimator estimator, int targetBits = 2, AutoQuantizationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(estimator);
-        return new AutoQuantizationEstimator<ImageClassifierTransformer>(estimator.Environment, estimator, targetBits, options);
+        return new AutoQuantizationEstimator<ImageClassifierTransformer>(TrainerSettings.Of(estimator)!, estimator, targetBits, options);
     }
 
     /// <summary>Trains the text LSTM in FP32, then quantizes it to <paramref name="targetBits"/> average bits.</summary>
@@ -34,7 +34,7 @@ public static class AutoQuantizationCatalog
     public static AutoQuantizationEstimator<TextLstmTransformer> QuantizeAutomatically(this TextLstmEstimator estimator, int targetBits = 2, AutoQuantizationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(estimator);
-        return new AutoQuantizationEstimator<TextLstmTransformer>(estimator.Environment, estimator, targetBits, options);
+        return new AutoQuantizationEstimator<TextLstmTransformer>(TrainerSettings.Of(estimator)!, estimator, targetBits, options);
     }
 
     /// <summary>Fits the chain (its classifier in FP32), then quantizes the classifier to <paramref name="targetBits"/> average bits.</summary>
@@ -45,13 +45,8 @@ public static class AutoQuantizationCatalog
         where TTransformer : GraphClassifierTransformerBase
     {
         ArgumentNullException.ThrowIfNull(chain);
-        var environment = chain.LastEstimator switch
-        {
-            ImageClassifierEstimator image => image.Environment,
-            TextLstmEstimator text => text.Environment,
-            _ => throw new ArgumentException("The chain must end in an ImageClassifier or TextLstm trainer.", nameof(chain)),
-        };
-        return new AutoQuantizationChainEstimator<TTransformer>(environment, chain, targetBits, options);
+        var settings = TrainerSettings.Of(chain.LastEstimator) ?? throw new ArgumentException("The chain must end in an ImageClassifier or TextLstm trainer.", nameof(chain));
+        return new AutoQuantizationChainEstimator<TTransformer>(settings, chain, targetBits, options);
     }
 
     /// <summary>The quantization operations of <paramref name="mlContext"/>.</summary>

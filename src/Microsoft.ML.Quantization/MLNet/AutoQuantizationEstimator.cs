@@ -13,14 +13,14 @@ namespace Microsoft.ML.Quantization;
 /// <typeparam name="TTransformer">The classifier's transformer.</typeparam>
 public sealed class AutoQuantizationEstimator<TTransformer> : IEstimator<TTransformer> where TTransformer : GraphClassifierTransformerBase
 {
-    private readonly IHostEnvironment environment;
+    private readonly TrainerSettings settings;
     private readonly IEstimator<TTransformer> trainer;
     private readonly int targetBits;
     private readonly AutoQuantizationOptions options;
 
-    internal AutoQuantizationEstimator(IHostEnvironment environment, IEstimator<TTransformer> trainer, int targetBits, AutoQuantizationOptions? options)
+    internal AutoQuantizationEstimator(TrainerSettings settings, IEstimator<TTransformer> trainer, int targetBits, AutoQuantizationOptions? options)
     {
-        this.environment = environment;
+        this.settings = settings;
         this.trainer = trainer;
         this.targetBits = targetBits;
         this.options = options ?? new AutoQuantizationOptions();
@@ -34,8 +34,7 @@ public sealed class AutoQuantizationEstimator<TTransformer> : IEstimator<TTransf
     public TTransformer Fit(IDataView input)
     {
         var trained = trainer.Fit(input);
-        var (training, activations) = AutoQuantization.OptionsOf(trainer);
-        return (TTransformer)AutoQuantization.Quantize(environment, trained, input, targetBits, options, training, activations);
+        return (TTransformer)AutoQuantization.Quantize(settings.Environment, trained, input, targetBits, options, settings.Training, settings.Activations);
     }
 
     /// <inheritdoc />
@@ -49,14 +48,14 @@ public sealed class AutoQuantizationEstimator<TTransformer> : IEstimator<TTransf
 /// <typeparam name="TTransformer">The classifier's transformer.</typeparam>
 public sealed class AutoQuantizationChainEstimator<TTransformer> : IEstimator<TransformerChain<TTransformer>> where TTransformer : GraphClassifierTransformerBase
 {
-    private readonly IHostEnvironment environment;
+    private readonly TrainerSettings settings;
     private readonly EstimatorChain<TTransformer> chain;
     private readonly int targetBits;
     private readonly AutoQuantizationOptions options;
 
-    internal AutoQuantizationChainEstimator(IHostEnvironment environment, EstimatorChain<TTransformer> chain, int targetBits, AutoQuantizationOptions? options)
+    internal AutoQuantizationChainEstimator(TrainerSettings settings, EstimatorChain<TTransformer> chain, int targetBits, AutoQuantizationOptions? options)
     {
-        this.environment = environment;
+        this.settings = settings;
         this.chain = chain;
         this.targetBits = targetBits;
         this.options = options ?? new AutoQuantizationOptions();
@@ -67,8 +66,7 @@ public sealed class AutoQuantizationChainEstimator<TTransformer> : IEstimator<Tr
     public TransformerChain<TTransformer> Fit(IDataView input)
     {
         var fitted = chain.Fit(input);
-        var (training, activations) = AutoQuantization.OptionsOf(chain.LastEstimator);
-        return new TransformerChain<TTransformer>(AutoQuantization.QuantizeClassifierIn(environment, fitted, input, targetBits, options, training, activations).ToArray());
+        return new TransformerChain<TTransformer>(AutoQuantization.QuantizeClassifierIn(settings.Environment, fitted, input, targetBits, options, settings.Training, settings.Activations).ToArray());
     }
 
     /// <inheritdoc />

@@ -83,12 +83,9 @@ internal static class AutoQuantizationBenchmark
             var classifier = (GraphClassifierTransformerBase)((TransformerChain<ITransformer>)quantized).LastTransformer;
             var report = classifier.QuantizationReport!;
             var stages = report.Stages.ToList();
-            // QSS epochs over the FP32 epochs, timed in this process (null when either was resumed).
-            double? ratio = stages.FirstOrDefault(s => s.Stage == "QSS" && s.Epochs > 0) is { } qss && fp32Classifier.TrainingHistory.Count > 0
-                ? qss.SecondsPerEpoch / fp32Stage.SecondsPerEpoch : null;
             var row = new AutoResult(name, Accuracy(ml, quantized, test), report.AverageWeightBits, report.AverageActivationBits,
                 (options.UseAttention ? options.AttentionEpochs : options.SearchEpochs + options.PrecisionEpochs) + options.FineTuneEpochs,
-                stages.Where(s => s.Stage != "FP32 training").ToList(), ratio, report.Layers);
+                stages.Where(s => s.Stage != "FP32 training").ToList(), report.SearchCostRatio, report.Layers);
             Upsert(results, row);
             Console.WriteLine($"{name}: test accuracy {row.TestAccuracy:P2}, W {report.AverageWeightBits:F2} / A {report.AverageActivationBits:F2} bits");
             File.WriteAllText(Path.Combine(outDir, $"{stem}-{string.Concat(name.Where(char.IsLetterOrDigit))}-history.json"), JsonSerializer.Serialize(new
