@@ -50,7 +50,9 @@ internal sealed class TorchGraphScorer : IGraphScorer
     /// <summary>Reads what <see cref="Write"/> wrote. The format-1 state has no calibration buffers, so they are not required.</summary>
     public static TorchGraphScorer Read(BinaryReader reader, float inputScale)
     {
-        var module = new GraphModule(GraphSerializer.Read(reader.ReadString()));
+        // Built under the initialisation lock: its throw-away initial weights must not disturb a seeded one elsewhere.
+        var graph = GraphSerializer.Read(reader.ReadString());
+        var module = TrainingRandom.Seeded(0, () => new GraphModule(graph));
         module.load(reader, strict: false);
         return new TorchGraphScorer(module, inputScale);
     }

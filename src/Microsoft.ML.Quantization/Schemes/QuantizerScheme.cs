@@ -76,13 +76,13 @@ internal abstract class QuantizerScheme
 
     /// <summary>At most <see cref="ActivationSampleSize"/> values of x drawn at random ([1,n]), all of them for a smaller tensor.</summary>
     /// <param name="x">The values.</param>
-    /// <param name="generator">The random source; null for torch's global one (training, which the run's seed fixes).</param>
+    /// <param name="generator">The random source; null for the training epoch's (<see cref="Training.TrainingRandom"/>).</param>
     public static Tensor ActivationSample(Tensor x, TorchSharp.torch.Generator? generator = null)
     {
         var flat = x.reshape(1, -1);
         long count = flat.shape[1];
         return count <= ActivationSampleSize ? flat.alias()
-            : flat.index_select(1, randint(0, count, new long[] { ActivationSampleSize }, dtype: int64, device: flat.device, generator: generator));
+            : flat.index_select(1, randint(0, count, new long[] { ActivationSampleSize }, dtype: int64, device: flat.device, generator: generator ?? Training.TrainingRandom.Current));
     }
 
     /// <summary>The grid of a flattened activation [1,N], fitted to a sample of at most <see cref="ActivationSampleSize"/> values.</summary>

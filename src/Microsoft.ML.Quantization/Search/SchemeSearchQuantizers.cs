@@ -70,7 +70,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     /// <summary>Eq. 2: softmax((θ + g)/τ), g = −log(−log u), u ~ U(0,1).</summary>
     internal static Tensor GumbelSoftmax(Tensor logits, double tau)
     {
-        var u = rand_like(logits).clamp(1e-10, 1 - 1e-10);
+        var u = rand(logits.shape, generator: Training.TrainingRandom.Current).clamp(1e-10, 1 - 1e-10);
         var gumbel = -(-u.log()).log();
         return ((logits + gumbel) / tau).softmax(0);
     }

@@ -27,8 +27,7 @@ internal sealed class GraphTrainer
     /// <summary>Builds the module for <paramref name="graph"/> with the run's seed, so initialisation repeats.</summary>
     public GraphModule CreateModule(NetworkGraph graph, BCPReLUOptions? activations = null, Layers.IQuantizerFactory? quantizers = null)
     {
-        random.manual_seed(options.Seed);
-        return new GraphModule(graph, activations, quantizers).to(new Device(options.Device));
+        return TrainingRandom.Seeded(options.Seed, () => new GraphModule(graph, activations, quantizers).to(new Device(options.Device)));
     }
 
     /// <summary>Trains in place and returns one record per epoch run here (resumed epochs are skipped).</summary>
@@ -56,6 +55,7 @@ internal sealed class GraphTrainer
             double lossSum = 0;
             long correct = 0, seen = 0;
             using var generator = new Generator((ulong)(options.Seed * 7919L + epoch));
+            using var draws = TrainingRandom.ForEpoch(options.Seed, epoch);
             using var order = randperm(data.Count, generator: generator);
             for (int b = 0; b < batches; b++)
             {
