@@ -125,7 +125,9 @@ internal sealed class NetworkCompiler
         values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
         if (x.Layout == SlotLayout.PaddedBytes)
         {
-            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
+            steps.Add(BinaryConvolutionStep.Fits(weight, x.Codec!)
+                ? BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift)
+                : DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
             return;
         }
         var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);

@@ -10,6 +10,7 @@ internal sealed class Workspace
     private readonly short[][] shorts;
     private readonly byte[][] bytes;
     private int[] ints = Array.Empty<int>();
+    private ulong[] words = Array.Empty<ulong>();
     private float[] accumulator = Array.Empty<float>();
     private byte[] rowBytes = Array.Empty<byte>();
     private short[] rowShorts = Array.Empty<short>();
@@ -60,6 +61,9 @@ internal sealed class Workspace
 
     /// <summary>The same scratch as an array (for steps that split work across threads).</summary>
     public int[] IntArray(int length) => Grow(ref ints, length);
+
+    /// <summary>64-bit word scratch of at least <paramref name="length"/> (bit planes).</summary>
+    public ulong[] WordArray(int length) => Grow(ref words, length);
 
     /// <summary>Float accumulator scratch of at least <paramref name="length"/>.</summary>
     public Span<float> Floats2(int length) => Grow(ref accumulator, length).AsSpan(0, length);
