@@ -1,21 +1,23 @@
 using System.Diagnostics;
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Samples.ImageClassification;
 using Microsoft.ML.Transforms.Image;
 
 // The README's main job: Fashion-MNIST images read from PNG files through ImageAnalytics, a VggSmall
 // trained in FP32, then quantized automatically to an average of 2 bits (QSS, QPL, fine-tuning), saved as
-// model.zip, reloaded and used to predict.
+// model.zip, reloaded and used to predict; report.md and its PNGs are written beside model.zip.
 //   dotnet run --project src/Samples/ImageClassification -c Release [-- --full] [--data DIR] [--epochs N] [--out DIR] [--json PATH]
 var arguments = SampleArguments.Parse(args);
 var watch = Stopwatch.StartNew();
 var ml = new MLContext(seed: 1);
+var progress = new StageProgress();
 ml.Log += (_, e) =>
 {
-    if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:"))
+    // Progress bars show the epochs on a terminal; elsewhere (redirected output) the log lines do.
+    if (!progress.Interactive && (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:")))
         Console.WriteLine($"  {watch.Elapsed:mm\\:ss} {e.Message[(e.Message.IndexOf(']') + 2)..]}");
 };
 
@@ -34,30 +36,37 @@ var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions
     {
         FeatureColumnName = "Pixels", Epochs = arguments.Epochs, BatchSize = 128,
-        Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4,
+        Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4, Progress = progress,
     }))
     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"));
-var fp32 = pipeline.Fit(train);
+var fp32 = progress.Run(() => pipeline.Fit(train));
 
 Console.WriteLine("\n== Automatic quantization to 2 bits (QSS, QPL, fine-tuning)");
-var quantized = ml.Quantization().QuantizeAutomatically(fp32, train, targetBits: 2, new AutoQuantizationOptions
+var quantized = progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, targetBits: 2, new AutoQuantizationOptions
 {
-    Training = new TrainingOptions { BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.01, WeightDecay = 5e-4 },
-});
+    Training = new TrainingOptions { BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.01, WeightDecay = 5e-4, Progress = progress },
+}));
 var report = ((TransformerChain<ITransformer>)quantized).OfType<ImageClassifierTransformer>().Single().QuantizationReport!;
 
-var results = new List<Dictionary<string, object>>();
-foreach (var (name, model, file) in new[] { ("FP32", (ITransformer)fp32, "model-fp32.zip"), ($"auto W{report.AverageWeightBits:F2}/A{report.AverageActivationBits:F2}", quantized, "model.zip") })
+var testRows = ml.Data.CreateEnumerable<PngRow>(test, reuseRowObject: false).ToList();
+var results = new List<ConfigurationResult>();
+foreach (var (name, model, file, bits) in new[]
+{
+    ("FP32", (ITransformer)fp32, "model-fp32.zip", (32.0, 32.0)),
+    ($"auto W{report.AverageWeightBits:F2}/A{report.AverageActivationBits:F2}", quantized, "model.zip", (report.AverageWeightBits, report.AverageActivationBits)),
+})
 {
     var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
     string path = Path.Combine(arguments.OutputDirectory, file);
     ml.Model.SaveAtomically(model, train.Schema, path);
-    results.Add(new() { ["configuration"] = name, ["testAccuracy"] = metrics.MicroAccuracy, ["modelBytes"] = new FileInfo(path).Length, ["modelPath"] = path });
+    var predictor = ml.Model.CreatePredictionEngine<PngRow, PngPrediction>(model);
+    double latency = LatencyProbe.MedianMilliseconds(Math.Min(200, testRows.Count), i => predictor.Predict(testRows[i]));
+    results.Add(new ConfigurationResult(name, metrics.MicroAccuracy, bits.Item1, bits.Item2, new FileInfo(path).Length, latency));
 }
 
 Console.WriteLine($"\nPer layer:\n{report}");
-Console.WriteLine("\n| configuration | test accuracy | model.zip bytes |\n|---|---:|---:|");
-foreach (var r in results) Console.WriteLine($"| {r["configuration"]} | {(double)r["testAccuracy"]:P2} | {r["modelBytes"]:N0} |");
+Console.WriteLine("\n| configuration | test accuracy | model.zip bytes | latency, one PNG (ms) |\n|---|---:|---:|---:|");
+foreach (var r in results) Console.WriteLine($"| {r.Configuration} | {r.TestAccuracy:P2} | {r.ModelBytes:N0} | {r.LatencyMilliseconds:F3} |");
 
 // Reload the quantized model in a fresh context, as a scoring process would, and predict a few images.
 var scoring = new MLContext();
@@ -65,17 +74,17 @@ scoring.ComponentCatalog.RegisterQuantization();
 var loaded = scoring.Model.Load(Path.Combine(arguments.OutputDirectory, "model.zip"), out _);
 var engine = scoring.Model.CreatePredictionEngine<PngRow, PngPrediction>(loaded);
 Console.WriteLine("\nPredictions of the reloaded quantized model:");
-foreach (var row in ml.Data.CreateEnumerable<PngRow>(test, reuseRowObject: false).Take(5))
+foreach (var row in testRows.Take(5))
 {
     var prediction = engine.Predict(row);
     Console.WriteLine($"  {Path.GetFileName(row.ImagePath),-16} label {row.Label,-12} predicted {prediction.PredictedClass,-12} p={prediction.Score.Max():F2}");
 }
-Console.WriteLine($"\nDone in {watch.Elapsed:mm\\:ss}; models under {arguments.OutputDirectory}");
+var sampleReport = new SampleReport("VggSmall on Fashion-MNIST, quantized automatically to 2 bits",
+    "dotnet run --project src/Samples/ImageClassification -c Release" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""), watch.Elapsed.TotalSeconds, results, report);
+Console.WriteLine($"Report: {ReportTool.Draw(sampleReport.Write(arguments.OutputDirectory))}");
 if (arguments.JsonPath is not null)
 {
-    File.WriteAllText(arguments.JsonPath, JsonSerializer.Serialize(new
-    {
-        seconds = watch.Elapsed.TotalSeconds, results, report.AverageWeightBits, report.AverageActivationBits, report.Layers, report.Stages, report.SearchCostRatio,
-    }, new JsonSerializerOptions { WriteIndented = true }));
+    File.Copy(Path.Combine(arguments.OutputDirectory, "report.json"), arguments.JsonPath, overwrite: true);
     Console.WriteLine($"Metrics written to {arguments.JsonPath}");
 }
+Console.WriteLine($"\nDone in {watch.Elapsed:mm\\:ss}; models and report under {arguments.OutputDirectory}");
