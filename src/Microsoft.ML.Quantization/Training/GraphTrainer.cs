@@ -43,7 +43,7 @@ internal sealed class GraphTrainer
             : torch.optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay);
         using var searchOptimizer = hooks is null || searchParameters.Count == 0 ? null : torch.optim.Adam(searchParameters, hooks.SearchLearningRate);
 
-        int start = ResumeFrom(model, hooks);
+        int start = ResumeFrom(model, hooks, optimizer, searchOptimizer);
         var history = new List<EpochRecord>();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         int batches = (int)((data.Count + options.BatchSize - 1) / options.BatchSize);
@@ -85,7 +85,7 @@ internal sealed class GraphTrainer
             history.Add(record);
             log($"{stage}: epoch {epoch}/{options.Epochs} loss {record.Loss:F4} accuracy {record.Accuracy:P2} in {record.Seconds:F1} s");
             hooks?.AfterEpoch(epoch);
-            SaveCheckpoint(model, epoch, hooks);
+            SaveCheckpoint(model, epoch, hooks, optimizer, searchOptimizer);
         }
         return history;
     }
@@ -122,7 +122,8 @@ internal sealed class GraphTrainer
     }
 
     /// <summary>Loads the last checkpoint of this stage, if any, and returns its epoch (0 when starting fresh).</summary>
-    private int ResumeFrom(GraphModule model, ITrainingHooks? hooks)
+    /// <remarks>The optimizers' state (momentum, Adam moments) is restored too, so a resumed run continues exactly.</remarks>
+    private int ResumeFrom(GraphModule model, ITrainingHooks? hooks, torch.optim.Optimizer optimizer, torch.optim.Optimizer? searchOptimizer)
     {
         string? path = CheckpointPath();
         if (path is null || !File.Exists(path)) return 0;
@@ -142,11 +143,13 @@ internal sealed class GraphTrainer
         var missing = model.named_parameters().Select(p => p.name).Where(n => !loaded.GetValueOrDefault(n)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"{stage}: checkpoint {path} lacks parameters {string.Join(", ", missing)}.");
         hooks?.Load(reader);
+        State(optimizer).load_state_dict(reader);
+        if (searchOptimizer is not null) State(searchOptimizer).load_state_dict(reader);
         log($"{stage}: resumed after epoch {epoch} from {path}");
         return Math.Min(epoch, options.Epochs);
     }
 
-    private void SaveCheckpoint(GraphModule model, int epoch, ITrainingHooks? hooks)
+    private void SaveCheckpoint(GraphModule model, int epoch, ITrainingHooks? hooks, torch.optim.Optimizer optimizer, torch.optim.Optimizer? searchOptimizer)
     {
         string? path = CheckpointPath();
         if (path is null) return;
@@ -158,12 +161,18 @@ internal sealed class GraphTrainer
             writer.Write(epoch);
             model.save(writer);
             hooks?.Save(writer);
+            State(optimizer).save_state_dict(writer);
+            if (searchOptimizer is not null) State(searchOptimizer).save_state_dict(writer);
         }
         File.Move(temporary, path, overwrite: true); // atomic: a crash never leaves half a checkpoint
     }
 
+    private static TorchSharp.Modules.OptimizerHelper State(torch.optim.Optimizer optimizer) =>
+        optimizer as TorchSharp.Modules.OptimizerHelper ?? throw new NotSupportedException($"Cannot checkpoint the state of {optimizer.GetType().Name}.");
+
+    // Format 2 adds the optimizers' state; a format-1 checkpoint starts the stage afresh.
     private string Header(NetworkGraph graph) =>
-        stage + "|" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(graph.ToString())));
+        stage + "|2|" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(graph.ToString())));
 
     private string? CheckpointPath() => options.CheckpointDirectory is null ? null
         : Path.Combine(options.CheckpointDirectory, string.Concat(stage.Select(c => char.IsLetterOrDigit(c) ? c : '-')) + "-" + CheckpointFile);

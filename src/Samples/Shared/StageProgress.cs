@@ -41,6 +41,6 @@ internal sealed class StageProgress : IProgress<TrainingProgress>
             bars[value.Stage] = bar;
         }
         bar.Value = (double)(value.Epoch - 1) * value.Batches + value.Batch;
-        bar.Description = Markup.Escape($"{value.Stage,-13} epoch {value.Epoch}/{value.Epochs}  loss {value.Loss:F3}  accuracy {value.Accuracy:P1}  ETA {value.Remaining:mm\\:ss}");
+        bar.Description = Markup.Escape($"{value.Stage} {value.Epoch}/{value.Epochs} loss {value.Loss:F3} acc {value.Accuracy:P1} ETA {value.Remaining:mm\\:ss}");
     }
 }
