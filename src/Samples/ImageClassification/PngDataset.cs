@@ -21,6 +21,10 @@ public sealed class PngPrediction
 /// <summary>Writes IDX images as PNG files, so the sample reads real image files through ImageAnalytics.</summary>
 internal static class PngDataset
 {
+    /// <summary>The PNG folder for a data directory: one per directory, so the subset's files never stand in for the full data's.</summary>
+    public static string FolderFor(string dataDirectory) => Path.Combine(Path.GetTempPath(), "mlquant-fashion-png",
+        Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(dataDirectory))))[..16]);
+
     public static List<PngRow> Write(MLContext ml, string dataDirectory, string split, string folder)
     {
         var data = ml.Data.LoadFromIdxImages(
@@ -44,7 +48,10 @@ internal static class PngDataset
                     bgra[4 * i + 3] = 255;
                 }
                 using var image = MLImage.CreateFromPixels(28, 28, MLPixelFormat.Bgra32, bgra);
-                image.Save(path);
+                // Written aside and renamed: a run killed mid-write never leaves a truncated PNG to be reused.
+                string temporary = Path.ChangeExtension(path, $".{Environment.ProcessId}.tmp.png");
+                image.Save(temporary);
+                File.Move(temporary, path, overwrite: true);
             }
             rows.Add(new PngRow { ImagePath = relative, Label = label });
         }

@@ -9,7 +9,7 @@ using Microsoft.ML.Transforms.Image;
 // The README's main job: Fashion-MNIST images read from PNG files through ImageAnalytics, a VggSmall
 // trained in FP32, then quantized automatically to an average of 2 bits (QSS, QPL, fine-tuning), saved as
 // model.zip, reloaded and used to predict; report.md and its PNGs are written beside model.zip.
-//   dotnet run --project src/Samples/ImageClassification -c Release [-- --full] [--data DIR] [--epochs N] [--out DIR] [--json PATH]
+//   dotnet run --project src/Samples/ImageClassification -c Release [-- --full] [--data DIR] [--epochs N] [--out DIR] [--json PATH] [--checkpoints DIR] [--limit N]
 var arguments = SampleArguments.Parse(args);
 var watch = Stopwatch.StartNew();
 var ml = new MLContext(seed: 1);
@@ -22,8 +22,9 @@ ml.Log += (_, e) =>
 };
 
 Console.WriteLine($"Data: {arguments.DataDirectory}");
-string imageFolder = Path.Combine(Path.GetTempPath(), "mlquant-fashion-png");
-var train = ml.Data.LoadFromEnumerable(PngDataset.Write(ml, arguments.DataDirectory, "train", imageFolder));
+string imageFolder = PngDataset.FolderFor(arguments.DataDirectory);
+var trainRows = PngDataset.Write(ml, arguments.DataDirectory, "train", imageFolder);
+var train = ml.Data.LoadFromEnumerable(arguments.TrainLimit is int limit ? trainRows.Take(limit) : trainRows);
 var test = ml.Data.LoadFromEnumerable(PngDataset.Write(ml, arguments.DataDirectory, "t10k", imageFolder));
 Console.WriteLine($"Wrote the images as PNG files under {imageFolder}");
 Directory.CreateDirectory(arguments.OutputDirectory);
@@ -37,6 +38,7 @@ var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     {
         FeatureColumnName = "Pixels", Epochs = arguments.Epochs, BatchSize = 128,
         Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4, Progress = progress,
+        CheckpointDirectory = arguments.CheckpointDirectory is string fp32Checkpoints ? Path.Combine(fp32Checkpoints, "fp32") : null,
     }))
     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"));
 var fp32 = progress.Run(() => pipeline.Fit(train));
@@ -44,7 +46,11 @@ var fp32 = progress.Run(() => pipeline.Fit(train));
 Console.WriteLine("\n== Automatic quantization to 2 bits (QSS, QPL, fine-tuning)");
 var quantized = progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, targetBits: 2, new AutoQuantizationOptions
 {
-    Training = new TrainingOptions { BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.01, WeightDecay = 5e-4, Progress = progress },
+    Training = new TrainingOptions
+    {
+        BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.01, WeightDecay = 5e-4, Progress = progress,
+        CheckpointDirectory = arguments.CheckpointDirectory is string autoCheckpoints ? Path.Combine(autoCheckpoints, "auto") : null,
+    },
 }));
 var report = ((TransformerChain<ITransformer>)quantized).OfType<ImageClassifierTransformer>().Single().QuantizationReport!;
 

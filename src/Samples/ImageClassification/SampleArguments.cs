@@ -1,7 +1,13 @@
 namespace Microsoft.ML.Quantization.Samples.ImageClassification;
 
 /// <summary>Command line of the sample.</summary>
-internal sealed record SampleArguments(string DataDirectory, int Epochs, string OutputDirectory, string? JsonPath)
+/// <param name="DataDirectory">The IDX files (--data DIR; the embedded subset, or the full data with --full).</param>
+/// <param name="Epochs">FP32 epochs (--epochs N).</param>
+/// <param name="OutputDirectory">Where model.zip and the report go (--out DIR).</param>
+/// <param name="JsonPath">A copy of report.json (--json PATH).</param>
+/// <param name="CheckpointDirectory">Checkpoints of every stage (--checkpoints DIR): a rerun resumes where a killed run stopped.</param>
+/// <param name="TrainLimit">Train on the first N images only (--limit N).</param>
+internal sealed record SampleArguments(string DataDirectory, int Epochs, string OutputDirectory, string? JsonPath, string? CheckpointDirectory, int? TrainLimit)
 {
     public static SampleArguments Parse(string[] args)
     {
@@ -15,7 +21,9 @@ internal sealed record SampleArguments(string DataDirectory, int Epochs, string 
         if (!File.Exists(Path.Combine(data, "train-images-idx3-ubyte.gz")))
             throw new FileNotFoundException($"No Fashion-MNIST IDX files in '{data}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
         int epochs = int.Parse(Option("--epochs") ?? (args.Contains("--full") ? "10" : "4"));
-        return new SampleArguments(data, epochs, Option("--out") ?? Path.Combine(root, "artifacts", "image-classification"), Option("--json"));
+        int? limit = Option("--limit") is string n ? int.Parse(n) : null;
+        if (epochs < 1 || limit < 1) throw new ArgumentOutOfRangeException(nameof(args), "--epochs and --limit must be at least 1.");
+        return new SampleArguments(data, epochs, Option("--out") ?? Path.Combine(root, "artifacts", "image-classification"), Option("--json"), Option("--checkpoints"), limit);
     }
 
     private static string FindRepositoryRoot()
