@@ -1,11 +1,10 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.Samples.ScoringService;
+using Microsoft.ML.Quantization.Samples.ScoringService.Load;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using SkiaSharp;
 using Xunit;
@@ -91,39 +90,26 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
     [Fact]
     public async Task ServesThroughKestrelOnLoopback()
     {
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-        string dll = Path.Combine(AppContext.BaseDirectory, "ScoringService.dll");
-        using var process = Process.Start(new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port} --Model \"{ModelPath}\"")
-        {
-            UseShellExecute = false, // output not redirected: an unread pipe would fill and stall the service
-        })!;
-        try
-        {
-            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                try
-                {
-                    if ((await client.GetAsync("/health")).IsSuccessStatusCode) break;
-                }
-                catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
-                {
-                    await Task.Delay(200);
-                }
-            }
-            var pixels = TestImages(1)[0];
-            var response = await (await client.PostAsJsonAsync("/predict", new { pixels })).Content.ReadFromJsonAsync<PredictResponse>();
-            Assert.Equal(new ImageModel(ModelPath).Predict(pixels).Label, response!.Label);
-        }
-        finally
-        {
-            process.Kill(entireProcessTree: true);
-        }
+        using var process = await LoopbackService.StartAsync(ModelPath);
+        using var client = new HttpClient { BaseAddress = process.Address };
+        var pixels = TestImages(1)[0];
+        var response = await (await client.PostAsJsonAsync("/predict", new { pixels })).Content.ReadFromJsonAsync<PredictResponse>();
+        Assert.Equal(new ImageModel(ModelPath).Predict(pixels).Label, response!.Label);
+    }
+
+    [Fact]
+    public async Task SoakThroughKestrelKeepsMemoryFlatAndAnswersLikeOneThread()
+    {
+        var pixels = TestImages(100);
+        var reference = new ImageModel(ModelPath);
+        var expected = pixels.Select(p => reference.Predict(p)).ToArray();
+        using var process = await LoopbackService.StartAsync(ModelPath);
+        var soak = await ServiceSoak.RunAsync(process, pixels, expected, clients: 4, TimeSpan.FromSeconds(8), maxRequests: 20_000);
+        Assert.Equal(0, soak.Errors);
+        Assert.Equal(0, soak.Mismatches);
+        Assert.True(soak.Requests >= 100, $"only {soak.Requests} requests in {soak.Seconds:F1} s");
+        // Flat: the warmed-up service may settle its heaps but must not grow with the request count.
+        Assert.True(soak.WorkingSetEndBytes < soak.WorkingSetStartBytes + (64L << 20),
+            $"working set {soak.WorkingSetStartBytes >> 20} → {soak.WorkingSetEndBytes >> 20} MiB over {soak.Requests} requests");
     }
 }
