@@ -34,11 +34,13 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
         return images.GetColumn<float[]>(DatasetCatalog.PixelsColumn).Take(count).ToArray();
     }
 
-    private static byte[] Png(float[] pixels)
+    private static byte[] Png(float[] pixels) => Encode(pixels, SKEncodedImageFormat.Png);
+
+    private static byte[] Encode(float[] pixels, SKEncodedImageFormat format)
     {
         using var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque);
         for (int i = 0; i < 784; i++) bitmap.SetPixel(i % 28, i / 28, new SKColor((byte)pixels[i], (byte)pixels[i], (byte)pixels[i]));
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        using var data = bitmap.Encode(format, 100);
         return data.ToArray();
     }
 
@@ -56,6 +58,27 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
             Assert.Equal(expected.Scores, fromJson.Scores);
             Assert.Equal(expected.Label, fromPng!.Label); // the PNG holds the same bytes, so the same pixels
             Assert.Equal(expected.Scores, fromPng.Scores);
+        }
+    }
+
+    [Fact]
+    public async Task PredictsFromJpegLikeTheModelOnTheDecodedPixels()
+    {
+        var client = service.CreateClient();
+        var model = new ImageModel(ModelPath);
+        foreach (var pixels in TestImages(5))
+        {
+            byte[] jpeg = Encode(pixels, SKEncodedImageFormat.Jpeg);
+            Assert.Equal(new byte[] { 0xFF, 0xD8 }, jpeg[..2]);
+            // JPEG is lossy: the service must answer as the model does on the grey levels the JPEG decodes to.
+            using var decoded = SKBitmap.Decode(jpeg);
+            var grey = Enumerable.Range(0, 784).Select(i => (float)decoded.GetPixel(i % 28, i / 28).Red).ToArray();
+            var response = await client.PostAsync("/predict", new ByteArrayContent(jpeg) { Headers = { ContentType = new("image/jpeg") } });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var answer = (await response.Content.ReadFromJsonAsync<PredictResponse>())!;
+            var expected = model.Predict(grey);
+            Assert.Equal(expected.Label, answer.Label);
+            Assert.Equal(1.0, answer.Scores.Values.Sum(), 3);
         }
     }
 
