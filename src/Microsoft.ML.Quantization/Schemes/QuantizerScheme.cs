@@ -49,13 +49,17 @@ internal abstract class QuantizerScheme
     /// <summary>
     /// Training forward of an activation (per tensor): the grid is fitted to at most
     /// <see cref="ActivationSampleSize"/> values drawn at random (all of them for a smaller tensor) and
-    /// quantizes every value. Calibration still fits to every value seen.
+    /// quantizes every value. Calibration fits one grid to a sample of the same size drawn from every value seen.
     /// </summary>
-    public Tensor QuantizeActivation(Tensor x, int bits, Tensor? learnedBits = null)
+    /// <param name="x">The activation.</param>
+    /// <param name="bits">Its bitwidth.</param>
+    /// <param name="learnedBits">QPL's continuous bitwidth, or null.</param>
+    /// <param name="generator">The sample's random source; null for the training epoch's.</param>
+    public Tensor QuantizeActivation(Tensor x, int bits, Tensor? learnedBits = null, TorchSharp.torch.Generator? generator = null)
     {
         using var scope = NewDisposeScope();
         var flat = x.reshape(1, -1);
-        using var grid = FitActivation(flat, bits);
+        using var grid = FitActivation(flat, bits, generator);
         return grid.Quantize(flat, learnedBits, fast: true).reshape(x.shape).MoveToOuterDisposeScope();
     }
 
@@ -86,9 +90,9 @@ internal abstract class QuantizerScheme
     }
 
     /// <summary>The grid of a flattened activation [1,N], fitted to a sample of at most <see cref="ActivationSampleSize"/> values.</summary>
-    private GridTensors FitActivation(Tensor flat, int bits)
+    private GridTensors FitActivation(Tensor flat, int bits, TorchSharp.torch.Generator? generator)
     {
-        using var sample = ActivationSample(flat);
+        using var sample = ActivationSample(flat, generator);
         return Fit(sample, bits, QuantizationGranularity.PerTensor);
     }
 

@@ -130,7 +130,9 @@ internal sealed class GraphTrainer
         using var reader = new BinaryReader(File.OpenRead(path));
         // The header names the stage and the graph (quantizer specs included): a checkpoint of another network, e.g.
         // a fine-tuning stage whose search chose other bits, is not resumed.
-        if (reader.ReadString() != Header(model.Graph))
+        string header = reader.ReadString();
+        bool withOptimizers = header == Header(model.Graph);
+        if (!withOptimizers && header != Header(model.Graph, format: 1))
         {
             log($"{stage}: checkpoint {path} belongs to another network; starting afresh");
             return 0;
@@ -143,9 +145,12 @@ internal sealed class GraphTrainer
         var missing = model.named_parameters().Select(p => p.name).Where(n => !loaded.GetValueOrDefault(n)).ToList();
         if (missing.Count > 0) throw new InvalidDataException($"{stage}: checkpoint {path} lacks parameters {string.Join(", ", missing)}.");
         hooks?.Load(reader);
-        State(optimizer).load_state_dict(reader);
-        if (searchOptimizer is not null) State(searchOptimizer).load_state_dict(reader);
-        log($"{stage}: resumed after epoch {epoch} from {path}");
+        if (withOptimizers)
+        {
+            State(optimizer).load_state_dict(reader);
+            if (searchOptimizer is not null) State(searchOptimizer).load_state_dict(reader);
+        }
+        log($"{stage}: resumed after epoch {epoch} from {path}" + (withOptimizers ? "" : " (a format-1 checkpoint: the optimizer state restarts)"));
         return Math.Min(epoch, options.Epochs);
     }
 
@@ -170,9 +175,9 @@ internal sealed class GraphTrainer
     private static TorchSharp.Modules.OptimizerHelper State(torch.optim.Optimizer optimizer) =>
         optimizer as TorchSharp.Modules.OptimizerHelper ?? throw new NotSupportedException($"Cannot checkpoint the state of {optimizer.GetType().Name}.");
 
-    // Format 2 adds the optimizers' state; a format-1 checkpoint starts the stage afresh.
-    private string Header(NetworkGraph graph) =>
-        stage + "|2|" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(graph.ToString())));
+    // Format 2 adds the optimizers' state; a format-1 checkpoint (no format in its header) resumes without it.
+    private string Header(NetworkGraph graph, int format = 2) =>
+        stage + (format == 1 ? "|" : "|2|") + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(graph.ToString())));
 
     private string? CheckpointPath() => options.CheckpointDirectory is null ? null
         : Path.Combine(options.CheckpointDirectory, string.Concat(stage.Select(c => char.IsLetterOrDigit(c) ? c : '-')) + "-" + CheckpointFile);

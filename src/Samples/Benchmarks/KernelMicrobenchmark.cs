@@ -10,6 +10,7 @@ internal sealed record KernelRow(string Kernel, string Shape, double Gops, doubl
 
 /// <summary>
 /// GOPS of the int8 and 2-bit GEMMs at 64×512×512 and 1×4096×4096 (positions × depth × outputs, one thread),
+/// of 1- and 2-bit weights at batch 1 through the int8 GEMM and the lookup-table GEMV, and of W1A1 XOR/popcount,
 /// against the single-thread int8 multiply-add peak of this machine measured by a tight register-only loop of
 /// the same instruction pair the kernel uses (vpmaddubsw + vpmaddwd + vpaddd). .NET 10 does not expose
 /// AVX-512 VNNI's vpdpbusd here (AvxVnni.IsSupported is false on this CPU), so that pair is the peak reachable.
@@ -35,7 +36,57 @@ internal static class KernelMicrobenchmark
                 rows.Add(new KernelRow(name, $"{positions}×{depth}×{outputs}", gops, gops / peak));
             }
         }
+        rows.AddRange(Batch1Lookups(peak));
+        rows.Add(XorPopcount(peak));
         return rows;
+    }
+
+    /// <summary>1- and 2-bit weights at batch 1: the int8 GEMM with unpacked codes against the lookup-table GEMV, side by side.</summary>
+    private static IEnumerable<KernelRow> Batch1Lookups(double peak)
+    {
+        const int depth = 4096, outputs = 4096;
+        foreach (var (bits, table, maxX) in new[] { (2, new[] { -3, -1, 1, 3 }, 7), (1, new[] { -1, 1 }, 3) })
+        {
+            var random = new Random(2);
+            var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(table.Length)).ToArray();
+            var x = Enumerable.Range(0, depth).Select(_ => (byte)random.Next(maxX + 1)).ToArray();
+            var int8 = Int8Weights.FromCodes(codes, table, outputs, depth);
+            var c = new int[int8.PaddedOutputs];
+            double gemm = 2.0 * depth * outputs / Best(() => Int8Gemm.Multiply(int8, x, int8.PaddedDepth, 1, c, int8.PaddedOutputs)) / 1e9;
+            yield return new KernelRow($"{bits}-bit GEMM, codes unpacked to int8", $"1×{depth}×{outputs}", gemm, gemm / peak);
+            var lookup = LookupWeights.FromCodes(codes, table, outputs, depth);
+            var padded = new byte[lookup.PaddedDepth];
+            x.CopyTo(padded, 0);
+            double gemv = 2.0 * depth * outputs / Best(() => LookupGemv.Multiply(lookup, padded, c, maxX)) / 1e9;
+            yield return new KernelRow($"{bits}-bit lookup-table GEMV (T-MAC style)", $"1×{depth}×{outputs}", gemv, gemv / peak);
+        }
+    }
+
+    /// <summary>W1A1 by XOR and popcount over 512-channel bit rows, one tap.</summary>
+    private static KernelRow XorPopcount(double peak)
+    {
+        const int positions = 64, depth = 512, outputs = 512;
+        var random = new Random(3);
+        var w = BinaryWeights.FromSigns(Enumerable.Range(0, outputs * depth).Select(_ => random.Next(2) == 1).ToArray(), outputs, 1, depth);
+        var sign = Enumerable.Range(0, positions * w.Words).Select(_ => (ulong)random.NextInt64()).ToArray();
+        var nonzero = Enumerable.Repeat(ulong.MaxValue, sign.Length).ToArray();
+        var starts = Enumerable.Range(0, positions).Select(p => p * w.Words).ToArray();
+        var c = new int[positions * w.PaddedOutputs];
+        double gops = 2.0 * positions * depth * outputs / Best(() => BinaryGemm.Multiply(w, sign, nonzero, new[] { 0 }, starts, c, w.PaddedOutputs)) / 1e9;
+        return new KernelRow("W1A1 XOR/popcount", $"{positions}×{depth}×{outputs}", gops, gops / peak);
+    }
+
+    /// <summary>The microbenchmark alone: kernels.{md,json} in <paramref name="outDir"/>.</summary>
+    public static int Write(string outDir)
+    {
+        var rows = Run();
+        string markdown = Markdown(rows);
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, "kernels.md"), "# GEMM kernels against the machine's int8 multiply-add peak (one thread, one run)\n\n" +
+            "Command: `dotnet run --project src/Samples/Benchmarks -c Release -- kernels`\n\n" + markdown);
+        File.WriteAllText(Path.Combine(outDir, "kernels.json"), System.Text.Json.JsonSerializer.Serialize(rows, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine(markdown);
+        return 0;
     }
 
     public static string Markdown(IReadOnlyList<KernelRow> rows) =>
