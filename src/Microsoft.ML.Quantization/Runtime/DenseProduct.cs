@@ -24,6 +24,8 @@ internal enum ProductInput
 internal sealed class DenseProduct
 {
     private readonly Int8Weights[]? int8;
+    private readonly LookupWeights? lookup; // the same codes for one row at a time (LSTM steps, linear layers at batch 1)
+    private readonly int maxActivation;
     private readonly float[][]? planeWeights; // ResQ: per plane, per output
     private readonly Int16Weights? int16;
     private readonly FloatWeights? floats;
@@ -31,8 +33,10 @@ internal sealed class DenseProduct
     private readonly int[]? correction;
 
     private DenseProduct(int outputs, int depth, ProductInput input, int offset, Int8Weights[]? int8, float[][]? planeWeights,
-        Int16Weights? int16, FloatWeights? floats, float[] mul, float[] add)
+        Int16Weights? int16, FloatWeights? floats, float[] mul, float[] add, LookupWeights? lookup = null, int maxActivation = 255)
     {
+        this.lookup = lookup;
+        this.maxActivation = maxActivation;
         Outputs = outputs;
         Depth = depth;
         Input = input;
@@ -44,7 +48,7 @@ internal sealed class DenseProduct
         this.mul = mul;
         this.add = add;
         if (int8 is not null && planeWeights is null && offset != 0) correction = int8[0].RowSums.Select(s => s * offset).ToArray();
-        PaddedDepth = int8?[0].PaddedDepth ?? int16?.PaddedDepth ?? depth;
+        PaddedDepth = Math.Max(int8?[0].PaddedDepth ?? int16?.PaddedDepth ?? depth, lookup?.PaddedDepth ?? 0);
         PaddedOutputs = int8?[0].PaddedOutputs ?? int16?.PaddedOutputs ?? floats!.PaddedOutputs;
     }
 
@@ -64,7 +68,9 @@ internal sealed class DenseProduct
     public int Offset { get; }
 
     /// <summary>Which kernel runs: for reports and benchmarks.</summary>
-    public string Kernel => planeWeights is not null ? $"binary planes x{int8!.Length}" : int8 is not null ? $"int8 ({int8[0].SlotBits}-bit slots)" : int16 is not null ? "int16" : "float";
+    public string Kernel => planeWeights is not null ? $"binary planes x{int8!.Length}"
+        : int8 is not null ? $"int8 ({int8[0].SlotBits}-bit slots)" + (lookup is not null ? ", lookup GEMV for one row" : "")
+        : int16 is not null ? "int16" : "float";
 
     /// <summary>
     /// Builds the product for weight <paramref name="weight"/> viewed as [O, K], the activation codec of its
@@ -90,7 +96,10 @@ internal sealed class DenseProduct
                 if (Int8Gemm.IsExact(maxU, maxW))
                 {
                     var w8 = sharedTable is not null ? Int8Weights.FromCodes(q.Codes, sharedTable, outputs, depth) : Int8Weights.FromValues(Values(q, table), outputs, depth);
-                    return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift);
+                    // 1-4-bit codes also get the lookup-table GEMV, faster for a single row (docs/benchmarks/kernels.md).
+                    var lookup = sharedTable is { Length: <= 16 } ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
+                    if (lookup is not null && !LookupGemv.IsExact(lookup, maxU)) lookup = null;
+                    return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift, lookup, maxU);
                 }
                 long maxA = Math.Max(-activations.MinInteger, activations.MaxInteger);
                 if ((long)depth * maxA * maxW < int.MaxValue)
@@ -110,7 +119,8 @@ internal sealed class DenseProduct
             case ProductInput.Bytes when planeWeights is null:
             {
                 var acc = ws.Ints(positions * ldc);
-                Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc);
+                if (positions == 1 && lookup is not null) LookupGemv.Multiply(lookup, bytes[..PaddedDepth], acc, maxActivation);
+                else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc);
                 WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy);
                 break;
             }
@@ -169,7 +179,7 @@ internal sealed class DenseProduct
     }
 
     /// <summary>Bytes the weights occupy in memory (for reports).</summary>
-    public long WeightBytes => int8?.Sum(w => (long)w.Data.Length) ?? (int16 is not null ? int16.Data.Length * 2L : floats!.Data.Length * 4L);
+    public long WeightBytes => (int8?.Sum(w => (long)w.Data.Length) ?? (int16 is not null ? int16.Data.Length * 2L : floats!.Data.Length * 4L)) + (lookup?.Data.Length ?? 0);
 
     /// <summary>Integer values of every code per group, the table when all groups share it, and the multiplier; null if none.</summary>
     internal static (int[] AllValues, int[]? Shared, int Multiplier)? IntegerForm(QuantizedTensor q)
