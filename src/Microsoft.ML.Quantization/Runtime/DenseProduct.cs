@@ -67,6 +67,9 @@ internal sealed class DenseProduct
     /// <summary>Added to integer activations to make them unsigned (<see cref="ProductInput.Bytes"/>).</summary>
     public int Offset { get; }
 
+    /// <summary>The shortest row for which 1-bit codes use the lookup-table GEMV at batch 1.</summary>
+    public const int LookupMinimumDepth = 256;
+
     /// <summary>Which kernel runs: for reports and benchmarks.</summary>
     public string Kernel => planeWeights is not null ? $"binary planes x{int8!.Length}"
         : int8 is not null ? $"int8 ({int8[0].SlotBits}-bit slots)" + (lookup is not null ? ", lookup GEMV for one row" : "")
@@ -96,8 +99,9 @@ internal sealed class DenseProduct
                 if (Int8Gemm.IsExact(maxU, maxW))
                 {
                     var w8 = sharedTable is not null ? Int8Weights.FromCodes(q.Codes, sharedTable, outputs, depth) : Int8Weights.FromValues(Values(q, table), outputs, depth);
-                    // 1-4-bit codes also get the lookup-table GEMV, faster for a single row (docs/benchmarks/kernels.md).
-                    var lookup = sharedTable is { Length: <= 16 } ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
+                    // 1-bit codes over a long row also get the lookup-table GEMV: for a single row it beat the int8 kernel
+                    // 1.4-1.9x at 4096 deep (docs/benchmarks/kernels.md), while short rows (an LSTM step's 32) lost to its table building.
+                    var lookup = sharedTable is { Length: <= 2 } && depth >= LookupMinimumDepth ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
                     if (lookup is not null && !LookupGemv.IsExact(lookup, maxU)) lookup = null;
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift, lookup, maxU);
                 }
