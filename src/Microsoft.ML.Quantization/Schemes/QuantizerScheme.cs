@@ -51,15 +51,11 @@ internal abstract class QuantizerScheme
     /// <see cref="ActivationSampleSize"/> values drawn at random (all of them for a smaller tensor) and
     /// quantizes every value. Calibration fits one grid to a sample of the same size drawn from every value seen.
     /// </summary>
-    /// <param name="x">The activation.</param>
-    /// <param name="bits">Its bitwidth.</param>
-    /// <param name="learnedBits">QPL's continuous bitwidth, or null.</param>
-    /// <param name="generator">The sample's random source; null for the training epoch's.</param>
-    public Tensor QuantizeActivation(Tensor x, int bits, Tensor? learnedBits = null, TorchSharp.torch.Generator? generator = null)
+    public Tensor QuantizeActivation(Tensor x, int bits, Tensor? learnedBits = null)
     {
         using var scope = NewDisposeScope();
         var flat = x.reshape(1, -1);
-        using var grid = FitActivation(flat, bits, generator);
+        using var grid = FitActivation(flat, bits);
         return grid.Quantize(flat, learnedBits, fast: true).reshape(x.shape).MoveToOuterDisposeScope();
     }
 
@@ -90,9 +86,9 @@ internal abstract class QuantizerScheme
     }
 
     /// <summary>The grid of a flattened activation [1,N], fitted to a sample of at most <see cref="ActivationSampleSize"/> values.</summary>
-    private GridTensors FitActivation(Tensor flat, int bits, TorchSharp.torch.Generator? generator)
+    private GridTensors FitActivation(Tensor flat, int bits)
     {
-        using var sample = ActivationSample(flat, generator);
+        using var sample = ActivationSample(flat);
         return Fit(sample, bits, QuantizationGranularity.PerTensor);
     }
 

@@ -28,14 +28,8 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         this.mul = mul;
         this.add = add;
         offset = -input.Codec!.MinInteger;
-        int perPixel = weights.WordsPerTap;
-        taps = new int[kernel * kernel];
-        for (int ky = 0; ky < kernel; ky++)
-            for (int kx = 0; kx < kernel; kx++) taps[ky * kernel + kx] = (ky * input.PaddedWidth + kx) * perPixel;
-        int outHeight = output.Shape[1], outWidth = output.Shape[2];
-        starts = new int[outHeight * outWidth];
-        for (int oy = 0; oy < outHeight; oy++)
-            for (int ox = 0; ox < outWidth; ox++) starts[oy * outWidth + ox] = (oy * stride * input.PaddedWidth + ox * stride) * perPixel;
+        taps = WindowOffsets.Taps(kernel, input.PaddedWidth, weights.WordsPerTap);
+        starts = WindowOffsets.Starts(output.Shape[1], output.Shape[2], stride, input.PaddedWidth, weights.WordsPerTap);
     }
 
     public override string Kernel => "xor-popcount (1-bit)";

@@ -29,11 +29,7 @@ internal sealed class DirectConvolutionStep : ScoringStep
         this.mul = mul;
         this.add = add;
         maxActivation = input.Codec!.MaxInteger - input.Codec.MinInteger;
-        // Where each output pixel's window starts, so that pixels of all rows are tiled together.
-        int outHeight = output.Shape[1], outWidth = output.Shape[2];
-        starts = new int[outHeight * outWidth];
-        for (int oy = 0; oy < outHeight; oy++)
-            for (int ox = 0; ox < outWidth; ox++) starts[oy * outWidth + ox] = (oy * stride * input.PaddedWidth + ox * stride) * input.PaddedChannels;
+        starts = WindowOffsets.Starts(output.Shape[1], output.Shape[2], stride, input.PaddedWidth, input.PaddedChannels);
     }
 
     public override string Kernel => $"int8 direct ({weights.SlotBits}-bit slots)";
@@ -66,10 +62,7 @@ internal sealed class DirectConvolutionStep : ScoringStep
                     correction[o] += shared[code] * offset;
                 }
         var weights = Int8Weights.FromCodes(codes, shared, outputs, tapCount * c4);
-        var taps = new int[tapCount];
-        for (int ky = 0; ky < k; ky++)
-            for (int kx = 0; kx < k; kx++)
-                taps[ky * k + kx] = (ky * input.PaddedWidth + kx) * c4;
+        var taps = WindowOffsets.Taps(k, input.PaddedWidth, c4);
         var mul = new float[outputs];
         int groups = q.Grid.GroupCount;
         for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[o * groups / outputs] / multiplier * codec.Unit * scale[o];

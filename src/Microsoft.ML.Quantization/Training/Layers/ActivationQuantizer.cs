@@ -11,7 +11,7 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 /// (<see cref="BeginCalibration"/>, forward passes, <see cref="EndCalibration"/>) fits one grid to a sample
 /// of the values seen, as large as a training batch's, and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
 /// so a score does not depend on the other examples of its batch and integer kernels can use the codes.
-/// Before calibration, eval mode fits per batch as training does (to a sample drawn with a fixed seed).
+/// Before calibration, eval mode fits per batch to every value of the batch, deterministically.
 /// </summary>
 internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
 {
@@ -73,14 +73,7 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     {
         if (observed is not null) observed.Add(x.detach().cpu().DetachFromDisposeScope());
         if (training) return scheme.QuantizeActivation(x, bits);
-        if (observed is not null || !IsCalibrated)
-        {
-            // Fitted as training fits (to a sample, so rare extremes do not stretch the grid), with a fixed seed so
-            // that eval stays deterministic: BatchNorm re-estimation and calibration run here, and a grid spanning a
-            // whole batch's extremes would hand them activations the trained network never saw.
-            using var generator = new Generator(CalibrationSeed);
-            return scheme.QuantizeActivation(x, bits, generator: generator);
-        }
+        if (observed is not null || !IsCalibrated) return scheme.Quantize(x, bits);
         using var scope = NewDisposeScope();
         using var grid = FrozenGrid();
         return grid.Quantize(x.reshape(1, -1)).reshape(x.shape).MoveToOuterDisposeScope();
