@@ -38,7 +38,7 @@ internal static class GraphClassifierTraining
     /// <summary>Examples drawn (seeded) from the training data to freeze the activation quantizers on.</summary>
     public const int CalibrationExamples = 512;
 
-    /// <summary>Re-estimates BatchNorm statistics and freezes the activation quantizers' grids on a seeded sample of the training data.</summary>
+    /// <summary>Freezes the activation quantizers' grids, re-estimates BatchNorm statistics with them, and freezes the grids again, on a seeded sample of the training data.</summary>
     public static void Calibrate(GraphModule module, TrainingData data, int seed, IChannel channel)
     {
         if (!module.ActivationQuantizers.Any()) return;
@@ -46,6 +46,10 @@ internal static class GraphClassifierTraining
         using var generator = new torch.Generator((ulong)seed);
         var pick = torch.randperm(data.Count, generator: generator).narrow(0, 0, Math.Min(CalibrationExamples, data.Count));
         var examples = data.Features.index_select(0, pick);
+        // Grids first, so that BatchNorm statistics are gathered on activations quantized as scoring will quantize
+        // them (grids fitted to one whole batch span its rare extremes, and a 2-bit grid stretched so moves every
+        // statistic), then the grids again for the re-estimated BatchNorm.
+        module.Calibrate(examples);
         module.ReestimateBatchNorm(examples);
         module.Calibrate(examples);
         channel.Info(MessageSensitivity.None, $"Calibrated the activation quantizers on {pick.shape[0]} training examples.");

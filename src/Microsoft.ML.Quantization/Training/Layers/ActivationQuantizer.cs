@@ -73,7 +73,7 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     {
         if (observed is not null) observed.Add(x.detach().cpu().DetachFromDisposeScope());
         if (training) return scheme.QuantizeActivation(x, bits);
-        if (observed is not null || !IsCalibrated) return scheme.Quantize(x, bits);
+        if (!IsCalibrated) return scheme.Quantize(x, bits); // a recalibration runs on the previous frozen grid
         using var scope = NewDisposeScope();
         using var grid = FrozenGrid();
         return grid.Quantize(x.reshape(1, -1)).reshape(x.shape).MoveToOuterDisposeScope();
