@@ -71,9 +71,17 @@ internal static class LabeledVectorReader
         VBuffer<float> row = default;
         uint label = 0;
         long index = 0;
-        while (Upstream(featureColumn, index, cursor.MoveNext))
+        while (true)
         {
-            Upstream(featureColumn, index, () => { getFeatures(ref row); return true; });
+            try
+            {
+                if (!cursor.MoveNext()) break;
+                getFeatures(ref row);
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or IOException || e.GetType() == typeof(ArgumentException))
+            {
+                throw UpstreamFailure(featureColumn, index, e);
+            }
             getLabel(ref label);
             if (row.Length != length) throw new ArgumentOutOfRangeException(nameof(featureColumn), $"Row {index} of '{featureColumn}' has {row.Length} values; the network expects {length}.");
             if (label == 0) throw new ArgumentOutOfRangeException(nameof(labelColumn), $"Row {index} of '{labelColumn}' has a missing label.");
@@ -86,22 +94,15 @@ internal static class LabeledVectorReader
     }
 
     /// <summary>
-    /// Runs a cursor step of the upstream pipeline. Its failures (ML.NET's LoadImages on a file that is not an
-    /// image throws its cursor's InvalidOperationException around SkiaSharp's ArgumentException) become one typed
-    /// error naming the column and the row.
+    /// A failure of the upstream pipeline while reading a row (ML.NET's LoadImages on a file that is not an image
+    /// throws its cursor's InvalidOperationException around SkiaSharp's ArgumentException), as one typed error
+    /// naming the column and the row.
     /// </summary>
-    private static bool Upstream(string column, long row, Func<bool> step)
+    private static InvalidDataException UpstreamFailure(string column, long row, Exception e)
     {
-        try
-        {
-            return step();
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or IOException || e.GetType() == typeof(ArgumentException))
-        {
-            var inner = e;
-            while (inner.InnerException is not null) inner = inner.InnerException;
-            throw new InvalidDataException($"Row {row} of feature column '{column}' could not be read: {inner.Message} " +
-                "(an upstream transform failed, e.g. LoadImages on a file that is not an image).", e);
-        }
+        var inner = e;
+        while (inner.InnerException is not null) inner = inner.InnerException;
+        return new InvalidDataException($"Row {row} of feature column '{column}' could not be read: {inner.Message} " +
+            "(an upstream transform failed, e.g. LoadImages on a file that is not an image).", e);
     }
 }

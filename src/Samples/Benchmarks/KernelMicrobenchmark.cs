@@ -50,11 +50,14 @@ internal static class KernelMicrobenchmark
             var random = new Random(2);
             var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(table.Length)).ToArray();
             var x = Enumerable.Range(0, depth).Select(_ => (byte)random.Next(maxX + 1)).ToArray();
-            var int8 = Int8Weights.FromCodes(codes, table, outputs, depth);
-            var c = new int[int8.PaddedOutputs];
-            double gemm = bits == 1 ? 2.0 * depth * outputs / Best(() => Int8Gemm.Multiply(int8, x, int8.PaddedDepth, 1, c, int8.PaddedOutputs)) / 1e9 : 0;
-            if (bits == 1) yield return new KernelRow("1-bit GEMM (2 levels)", $"1×{depth}×{outputs}", gemm, gemm / peak); // the 2-bit one is above
             var lookup = LookupWeights.FromCodes(codes, table, outputs, depth);
+            var c = new int[lookup.PaddedOutputs];
+            if (bits == 1) // the 2-bit int8 row at this shape is measured above
+            {
+                var int8 = Int8Weights.FromCodes(codes, table, outputs, depth);
+                double gemm = 2.0 * depth * outputs / Best(() => Int8Gemm.Multiply(int8, x, int8.PaddedDepth, 1, c, int8.PaddedOutputs)) / 1e9;
+                yield return new KernelRow("1-bit GEMM (2 levels)", $"1×{depth}×{outputs}", gemm, gemm / peak);
+            }
             var padded = new byte[lookup.PaddedDepth];
             x.CopyTo(padded, 0);
             double gemv = 2.0 * depth * outputs / Best(() => LookupGemv.Multiply(lookup, padded, c, maxX)) / 1e9;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization;
@@ -11,15 +10,9 @@ using Microsoft.ML.Transforms.Image;
 // model.zip, reloaded and used to predict; report.md and its PNGs are written beside model.zip.
 //   dotnet run --project src/Samples/ImageClassification -c Release [-- --full] [--data DIR] [--epochs N] [--out DIR] [--json PATH] [--checkpoints DIR] [--limit N]
 var arguments = SampleArguments.Parse(args);
-var watch = Stopwatch.StartNew();
 var ml = new MLContext(seed: 1);
-var progress = new StageProgress();
-ml.Log += (_, e) =>
-{
-    // Progress bars show the epochs on a terminal; elsewhere (redirected output) the log lines do.
-    if (!progress.Interactive && (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:")))
-        Console.WriteLine($"  {watch.Elapsed:mm\\:ss} {e.Message[(e.Message.IndexOf(']') + 2)..]}");
-};
+var run = new SampleRun(ml);
+var progress = run.Progress;
 
 Console.WriteLine($"Data: {arguments.DataDirectory}");
 string imageFolder = PngDataset.FolderFor(arguments.DataDirectory);
@@ -55,24 +48,7 @@ var quantized = progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32,
 var report = ((TransformerChain<ITransformer>)quantized).OfType<ImageClassifierTransformer>().Single().QuantizationReport!;
 
 var testRows = ml.Data.CreateEnumerable<PngRow>(test, reuseRowObject: false).ToList();
-var results = new List<ConfigurationResult>();
-foreach (var (name, model, file, bits) in new[]
-{
-    ("FP32", (ITransformer)fp32, "model-fp32.zip", (32.0, 32.0)),
-    ($"auto W{report.AverageWeightBits:F2}/A{report.AverageActivationBits:F2}", quantized, "model.zip", (report.AverageWeightBits, report.AverageActivationBits)),
-})
-{
-    var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
-    string path = Path.Combine(arguments.OutputDirectory, file);
-    ml.Model.SaveAtomically(model, train.Schema, path);
-    var predictor = ml.Model.CreatePredictionEngine<PngRow, PngPrediction>(model);
-    double latency = LatencyProbe.MedianMilliseconds(Math.Min(200, testRows.Count), i => predictor.Predict(testRows[i]));
-    results.Add(new ConfigurationResult(name, metrics.MicroAccuracy, bits.Item1, bits.Item2, new FileInfo(path).Length, latency));
-}
-
-Console.WriteLine($"\nPer layer:\n{report}");
-Console.WriteLine("\n| configuration | test accuracy | model.zip bytes | latency, one PNG (ms) |\n|---|---:|---:|---:|");
-foreach (var r in results) Console.WriteLine($"| {r.Configuration} | {r.TestAccuracy:P2} | {r.ModelBytes:N0} | {r.LatencyMilliseconds:F3} |");
+var results = SampleRun.Measure<PngRow, PngPrediction>(ml, train, test, testRows, fp32, quantized, report, arguments.OutputDirectory, "PNG");
 
 // Reload the quantized model in a fresh context, as a scoring process would, and predict a few images.
 var scoring = new MLContext();
@@ -85,12 +61,4 @@ foreach (var row in testRows.Take(5))
     var prediction = engine.Predict(row);
     Console.WriteLine($"  {Path.GetFileName(row.ImagePath),-16} label {row.Label,-12} predicted {prediction.PredictedClass,-12} p={prediction.Score.Max():F2}");
 }
-var sampleReport = new SampleReport("VggSmall on Fashion-MNIST, quantized automatically to 2 bits",
-    "dotnet run --project src/Samples/ImageClassification -c Release" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""), watch.Elapsed.TotalSeconds, results, report);
-Console.WriteLine($"Report: {ReportTool.Draw(sampleReport.Write(arguments.OutputDirectory))}");
-if (arguments.JsonPath is not null)
-{
-    File.Copy(Path.Combine(arguments.OutputDirectory, "report.json"), arguments.JsonPath, overwrite: true);
-    Console.WriteLine($"Metrics written to {arguments.JsonPath}");
-}
-Console.WriteLine($"\nDone in {watch.Elapsed:mm\\:ss}; models and report under {arguments.OutputDirectory}");
+run.Finish("VggSmall on Fashion-MNIST, quantized automatically to 2 bits", "ImageClassification", args, results, report, arguments.OutputDirectory, arguments.JsonPath);

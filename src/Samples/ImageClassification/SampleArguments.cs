@@ -16,7 +16,7 @@ internal sealed record SampleArguments(string DataDirectory, int Epochs, string 
             int i = Array.IndexOf(args, name);
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         }
-        string root = FindRepositoryRoot();
+        string root = SampleRun.RepositoryRoot();
         string data = Option("--data") ?? Path.Combine(root, "data", args.Contains("--full") ? "fashion-mnist" : Path.Combine("subset", "fashion-mnist"));
         if (!File.Exists(Path.Combine(data, "train-images-idx3-ubyte.gz")))
             throw new FileNotFoundException($"No Fashion-MNIST IDX files in '{data}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
@@ -24,14 +24,5 @@ internal sealed record SampleArguments(string DataDirectory, int Epochs, string 
         int? limit = Option("--limit") is string n ? int.Parse(n) : null;
         if (epochs < 1 || limit < 1) throw new ArgumentOutOfRangeException(nameof(args), "--epochs and --limit must be at least 1.");
         return new SampleArguments(data, epochs, Option("--out") ?? Path.Combine(root, "artifacts", "image-classification"), Option("--json"), Option("--checkpoints"), limit);
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MLQuant.sln"))) return dir.FullName;
-        }
-        return Directory.GetCurrentDirectory();
     }
 }

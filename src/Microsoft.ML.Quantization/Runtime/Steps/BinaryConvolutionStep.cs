@@ -46,13 +46,14 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         if (!Fits(weight, codec) || input.Layout != SlotLayout.PaddedBytes || input.Padding != node.Padding)
             throw new ArgumentException("The convolution does not fit the binary kernel.", nameof(weight));
         var q = weight.Quantized!;
-        var (_, table, multiplier) = DenseProduct.IntegerForm(q)!.Value;
+        var (_, shared, multiplier) = DenseProduct.IntegerForm(q)!.Value;
+        var table = shared!; // {−m, +m} (Fits)
         int outputs = node.Units, channels = input.Shape[0], tapCount = node.Kernel * node.Kernel;
         var positive = new bool[outputs * tapCount * channels];
         for (int o = 0; o < outputs; o++)
             for (int c = 0; c < channels; c++)
-                for (int t = 0; t < tapCount; t++) positive[(o * tapCount + t) * channels + c] = table![q.Codes[(o * channels + c) * tapCount + t]] > 0;
-        int groups = q.Grid.GroupCount, magnitude = Magnitude(weight)!.Value;
+                for (int t = 0; t < tapCount; t++) positive[(o * tapCount + t) * channels + c] = table[q.Codes[(o * channels + c) * tapCount + t]] > 0;
+        int groups = q.Grid.GroupCount, magnitude = Math.Abs(table[0]);
         var mul = new float[outputs];
         for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[o * groups / outputs] * magnitude / multiplier * codec.Unit * scale[o];
         return new BinaryConvolutionStep(node.Name, input, output, BinaryWeights.FromSigns(positive, outputs, tapCount, channels), node.Kernel, node.Stride, mul, shift);
