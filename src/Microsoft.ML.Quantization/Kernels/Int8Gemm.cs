@@ -40,11 +40,18 @@ internal static class Int8Gemm
     /// </summary>
     /// <remarks><paramref name="maxActivation"/> bounds the activation bytes: the smaller it is, the more products the
     /// vector path sums in 16 bits before widening (never past 32767, so the result stays exact).</remarks>
-    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255) =>
+        Multiply(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, 0, w.PaddedOutputs / 16);
+
+    /// <summary>
+    /// The product for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>)
+    /// only, so that threads can share one layer by outputs (every position of a block is then in one thread's hands).
+    /// </summary>
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
-        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
-        if (IsAccelerated) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
-        else Portable(w, x, tapOffsets, positionOffsets, c, ldc);
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        if (IsAccelerated) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        else Portable(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
@@ -56,10 +63,14 @@ internal static class Int8Gemm
         Strided(Path.Portable, w, x, tapOffsets, positionStride, positions, c, ldc);
 
     /// <summary>The scalar path over taps with explicit position starts.</summary>
-    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc) =>
+        MultiplyPortable(w, x, tapOffsets, positionOffsets, c, ldc, 0, w.PaddedOutputs / 16);
+
+    /// <summary>The scalar path over taps for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>).</summary>
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks)
     {
-        Check(w, x, tapOffsets, positionOffsets, c, ldc, 255);
-        Portable(w, x, tapOffsets, positionOffsets, c, ldc);
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, 255, firstBlock, blocks);
+        Portable(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
     }
 
     /// <summary>The AVX-512BW path.</summary>
@@ -74,11 +85,15 @@ internal static class Int8Gemm
     /// The AVX-512BW path over taps with explicit position starts: 16 outputs × 8 positions per tile. The vpmaddubsw
     /// results of up to ⌊32767 / (2 · maxActivation · max|w|)⌋ quads are summed in 16 bits before one vpmaddwd widens them.
     /// </summary>
-    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255)
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation = 255) =>
+        MultiplyAvx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, 0, w.PaddedOutputs / 16);
+
+    /// <summary>The AVX-512BW path over taps for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>).</summary>
+    public static void MultiplyAvx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
         if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
-        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
-        Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation);
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
     private enum Path { Fastest, Portable, Avx512 }
@@ -98,11 +113,11 @@ internal static class Int8Gemm
         }
     }
 
-    private static void Portable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc)
+    private static void Portable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks)
     {
         int perTap = w.PaddedDepth / tapOffsets.Length;
         var row = new int[w.PaddedDepth];
-        for (int o = 0; o < w.Outputs; o++)
+        for (int o = 16 * firstBlock; o < Math.Min(w.Outputs, 16 * (firstBlock + blocks)); o++)
         {
             for (int k = 0; k < w.Depth; k++) row[k] = w.Value(o, k);
             for (int p = 0; p < positionOffsets.Length; p++)
@@ -114,7 +129,7 @@ internal static class Int8Gemm
         }
     }
 
-    private static unsafe void Avx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation)
+    private static unsafe void Avx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
         int group = (int)Math.Clamp(short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, w.MaxMagnitude)), 1, int.MaxValue);
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
@@ -125,14 +140,14 @@ internal static class Int8Gemm
         fixed (int* offsets = tapOffsets)
         fixed (int* starts = positionOffsets)
         {
-            for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
+            for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
             {
-                byte* blocks = wp + (long)ob * taps * quadsPerTap * blockBytes;
+                byte* block = wp + (long)ob * taps * quadsPerTap * blockBytes;
                 int p = 0;
                 for (; p + 8 <= positions; p += 8)
-                    Tile8(blocks, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, cp + (long)p * ldc + ob * 16, ldc);
+                    Tile8(block, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, cp + (long)p * ldc + ob * 16, ldc);
                 for (; p < positions; p++)
-                    Tile1(blocks, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + starts[p], cp + (long)p * ldc + ob * 16);
+                    Tile1(block, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + starts[p], cp + (long)p * ldc + ob * 16);
             }
         }
     }
@@ -257,9 +272,11 @@ internal static class Int8Gemm
         }
     }
 
-    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation)
+    private static void Check(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
         if (maxActivation is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(maxActivation), maxActivation, "Activations are bytes.");
+        if (firstBlock < 0 || blocks < 0 || firstBlock + blocks > w.PaddedOutputs / 16)
+            throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"Output blocks {firstBlock}..{firstBlock + blocks} lie outside the {w.PaddedOutputs / 16} blocks of the weights.");
         CheckTaps(w, tapOffsets);
         int perTap = w.PaddedDepth / tapOffsets.Length, maxTap = 0;
         foreach (int offset in tapOffsets)

@@ -92,21 +92,32 @@ internal sealed class ActivationCodec
     {
         var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
         int i = 0;
-        if (Avx512F.IsSupported && order.Length <= 16)
+        if (IsVectorized)
         {
-            var lookup = Vector512.Create(vectorTable!) + Vector512.Create(offset);
-            var scale = Vector512.Create(Scale);
+            var bias = Vector512.Create(offset);
             Span<byte> lanes = stackalloc byte[16];
             for (; i + 16 <= values.Length; i += 16)
             {
-                var y = Vector512.Create(values.Slice(i, 16)) / scale;
-                var position = Vector512<int>.Zero;
-                foreach (float t in thresholds) position -= Vector512.GreaterThanOrEqual(y, Vector512.Create(t)).AsInt32();
-                Avx512F.ConvertToVector128Byte(Avx512F.PermuteVar16x32(lookup, position)).CopyTo(lanes);
+                Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Create(values.Slice(i, 16))) + bias).CopyTo(lanes);
                 for (int j = 0; j < 16; j++) dest[targets[i + j] + shift] = lanes[j];
             }
         }
         for (; i < values.Length; i++) dest[targets[i] + shift] = (byte)(integers[Encode(values[i])] + offset);
+    }
+
+    /// <summary>Whether <see cref="EncodeIntegers"/> runs here: AVX-512 and an integer form of at most 16 levels.</summary>
+    public bool IsVectorized => Avx512F.IsSupported && vectorTable is not null;
+
+    /// <summary>
+    /// The integer levels of 16 values (<see cref="IsVectorized"/> only): the same division and threshold compares as
+    /// <see cref="Encode"/>, one compare per threshold, then the level table through a permute.
+    /// </summary>
+    public Vector512<int> EncodeIntegers(Vector512<float> x)
+    {
+        var y = x / Vector512.Create(Scale);
+        var position = Vector512<int>.Zero;
+        foreach (float t in thresholds) position -= Vector512.GreaterThanOrEqual(y, Vector512.Create(t)).AsInt32();
+        return Avx512F.PermuteVar16x32(Vector512.Create(vectorTable!), position);
     }
 
     /// <summary>The float value of a code, as the training forward computes it (level · s in float32).</summary>

@@ -6,7 +6,9 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// <summary>
 /// Turns the nodes of an <see cref="ExportedModel"/> into <see cref="ScoringStep"/>s over value slots, in
 /// graph order. A BatchNorm that is the only consumer of a Conv2d or Linear is folded into that product's
-/// epilogue; Flatten and Dropout share their input's slot.
+/// epilogue; Flatten and Dropout share their input's slot. A direct convolution whose output runs through a ReLU and
+/// a max pool (each optional) only into an activation quantizer takes all three into its epilogue
+/// (<see cref="ActivationEpilogue"/>), unless fusion is turned off.
 /// </summary>
 internal sealed class NetworkCompiler
 {
@@ -17,10 +19,14 @@ internal sealed class NetworkCompiler
     private readonly List<ValueSlot> slots = new();
     private readonly Dictionary<string, ValueSlot> values = new(StringComparer.Ordinal);
     private readonly HashSet<string> folded = new(StringComparer.Ordinal);
+    private readonly bool fuse;
 
-    public NetworkCompiler(ExportedModel model)
+    /// <param name="model">The model to compile.</param>
+    /// <param name="fuse">Whether convolutions absorb the ReLU, pool and quantizer that follow them (same results; off to check that).</param>
+    public NetworkCompiler(ExportedModel model, bool fuse = true)
     {
         this.model = model;
+        this.fuse = fuse;
         graph = model.Graph;
     }
 
@@ -88,13 +94,7 @@ internal sealed class NetworkCompiler
                 break;
             case NodeKind.Quantize:
             {
-                var grid = model.Grid(StateNames.QuantizerPrefix(node)) ?? throw new InvalidDataException("Its frozen grid is missing.");
-                var codec = new ActivationCodec(grid);
-                var consumers = graph.Consumers(node.Name).ToList();
-                var slot = consumers.Count == 1 && consumers[0].Kind == NodeKind.Conv2d && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
-                    ? NewSlot(shape, codec, SlotLayout.PaddedBytes, consumers[0].Padding)
-                    : NewSlot(shape, codec, codec.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
-                Emit(node, new QuantizeStep(node.Name, Float(x, node), slot));
+                Emit(node, new QuantizeStep(node.Name, Float(x, node), QuantizedSlot(node)));
                 break;
             }
             default:
@@ -125,9 +125,18 @@ internal sealed class NetworkCompiler
         values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
         if (x.Layout == SlotLayout.PaddedBytes)
         {
-            steps.Add(BinaryConvolutionStep.Fits(weight, x.Codec!)
-                ? BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift)
-                : DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
+            if (BinaryConvolutionStep.Fits(weight, x.Codec!))
+            {
+                steps.Add(BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
+                return;
+            }
+            var fused = fuse ? FusedTail(outputName) : null;
+            if (fused is not null)
+            {
+                values.Remove(outputName); // never written: the epilogue goes straight on to the quantizer's codes
+                values[fused.Value.Quantizer.Name] = fused.Value.Activation.Target;
+            }
+            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, fused?.Activation));
             return;
         }
         var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
@@ -159,6 +168,51 @@ internal sealed class NetworkCompiler
             new ProductStep(node.Name + ".input", x, gatesIn, inputProduct, null, time),
             new ProductStep(node.Name + ".recurrent", stateCodes, recurrent, recurrentProduct, null, 1),
             gatesIn, recurrent, cell, stateCodes, stateCodec));
+    }
+
+    /// <summary>
+    /// The slot of a quantizer's codes: padded HWC bytes when its one consumer is a convolution that fits the direct int8
+    /// kernel, integer shorts when the grid has an integer form, else quantized floats.
+    /// </summary>
+    private ValueSlot QuantizedSlot(GraphNode quantizer)
+    {
+        var grid = model.Grid(StateNames.QuantizerPrefix(quantizer)) ?? throw new InvalidDataException($"The frozen grid of '{quantizer.Name}' is missing.");
+        var codec = new ActivationCodec(grid);
+        var shape = graph.Shapes[quantizer.Name];
+        var consumers = graph.Consumers(quantizer.Name).ToList();
+        return consumers.Count == 1 && consumers[0].Kind == NodeKind.Conv2d && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
+            ? NewSlot(shape, codec, SlotLayout.PaddedBytes, consumers[0].Padding)
+            : NewSlot(shape, codec, codec.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
+    }
+
+    /// <summary>
+    /// The ReLU (optional), max pool with stride equal to its kernel and no padding (optional), Flatten (optional) and activation quantizer
+    /// with integer codes that follow <paramref name="from"/>, each the only consumer of the one before; null if the
+    /// chain is anything else. The absorbed nodes are marked folded.
+    /// </summary>
+    private (FusedActivation Activation, GraphNode Quantizer)? FusedTail(string from)
+    {
+        var chain = new List<GraphNode>();
+        GraphNode? Next(string name)
+        {
+            if (name == graph.Output || graph.Consumers(name).ToList() is not [var only]) return null;
+            chain.Add(only);
+            return only;
+        }
+        var node = Next(from);
+        bool relu = node?.Kind == NodeKind.ReLU;
+        if (relu) node = Next(node!.Name);
+        int pool = 1;
+        if (node is { Kind: NodeKind.MaxPool, Padding: 0 } && node.Stride == node.Kernel)
+        {
+            pool = node.Kernel;
+            node = Next(node.Name);
+        }
+        var map = graph.Shapes[chain.Count >= 2 ? chain[^2].Name : from]; // the map before the node reached: what a quantizer there sees
+        if (node?.Kind == NodeKind.Flatten) node = Next(node.Name);
+        if (node?.Kind != NodeKind.Quantize || model.Grid(StateNames.QuantizerPrefix(node)) is not { } grid || !IntegerLevels.TryCreate(grid.Levels, out _, out _)) return null;
+        foreach (var absorbed in chain) folded.Add(absorbed.Name);
+        return (new FusedActivation(relu, pool, map[1], map[2], QuantizedSlot(node)), node);
     }
 
     /// <summary>BatchNorm in eval mode as y = x·scale + shift: scale = γ/√(var+ε), shift = β − μ·scale.</summary>

@@ -18,10 +18,12 @@ internal sealed class PackedNetwork
     private readonly IReadOnlyDictionary<string, ValueSlot> nodes;
     private readonly ConcurrentBag<Workspace> workspaces = new();
 
-    public PackedNetwork(ExportedModel model)
+    /// <param name="model">The exported model.</param>
+    /// <param name="fuseEpilogues">Whether convolutions absorb the ReLU, pool and quantizer after them (<see cref="NetworkCompiler"/>); the same logits either way.</param>
+    public PackedNetwork(ExportedModel model, bool fuseEpilogues = true)
     {
         Model = model;
-        var compiler = new NetworkCompiler(model);
+        var compiler = new NetworkCompiler(model, fuseEpilogues);
         (steps, slots, input, output, nodes) = compiler.Compile();
     }
 

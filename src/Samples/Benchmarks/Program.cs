@@ -6,6 +6,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 10] [--tokens 128] [--data data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--repeats 200] [--out docs/benchmarks]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--threads 1] [--repeats 500]   (per-step times of VggSmall batch 1)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- kernels [--out docs/benchmarks]   (the GEMM microbenchmark alone)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]
@@ -48,6 +49,9 @@ switch (command)
     case "scoring":
         return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringBenchmark.Run(Option("--out", Path.Combine("docs", "benchmarks")),
             Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "200")));
+    case "profile":
+        return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringProfile.Run(Option("--out", Path.Combine("docs", "benchmarks")),
+            Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "500")), int.Parse(Option("--threads", "1")));
     case "kernels":
         return Microsoft.ML.Quantization.Samples.Benchmarks.KernelMicrobenchmark.Write(Option("--out", Path.Combine("docs", "benchmarks")));
     case "service-load":
@@ -63,6 +67,6 @@ switch (command)
             int.Parse(Option("--fp32-epochs", task == "image" ? "8" : "10")), int.Parse(Option("--epochs", "1")), int.Parse(Option("--limit", "0")),
             args.Contains("--only") ? Option("--only", "") : null);
     default:
-        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image, train-text, scoring, kernels, search-cost, service-load, auto-image, auto-text");
+        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image, train-text, scoring, profile, kernels, search-cost, service-load, auto-image, auto-text");
         return 2;
 }

@@ -22,7 +22,8 @@ namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 /// </summary>
 internal static class ScoringBenchmark
 {
-    private static readonly (string Name, QagOptions? Options)[] Configurations =
+    /// <summary>The packed configurations every scoring benchmark measures (null: FP32).</summary>
+    internal static readonly (string Name, QagOptions? Options)[] Configurations =
     {
         ("FP32", null),
         ("W8A8", Qag(QuantizationScheme.ZoomQ, 8)),
@@ -79,7 +80,7 @@ internal static class ScoringBenchmark
     };
 
     /// <summary>A seeded module with BatchNorm statistics from the inputs and calibrated quantizers, in eval mode.</summary>
-    private static GraphModule Prepared(NetworkGraph graph, float[][] inputs)
+    internal static GraphModule Prepared(NetworkGraph graph, float[][] inputs)
     {
         random.manual_seed(3);
         var module = new GraphModule(graph);

@@ -133,6 +133,43 @@ public class PackedNetworkEquivalenceTests
         }
     }
 
+    public static TheoryData<string, QuantizationScheme, int> FusionCases() => new()
+    {
+        { "VggSmall", QuantizationScheme.ClipQ, 2 }, { "VggSmall", QuantizationScheme.Ternary, 2 }, { "VggSmall", QuantizationScheme.Quaternary, 2 }, { "VggSmall", QuantizationScheme.PotQ, 3 },
+        { "VggSmall", QuantizationScheme.ClipQ, 4 }, { "ResNet20", QuantizationScheme.ClipQ, 2 }, { "LeNet5", QuantizationScheme.ClipQ, 3 },
+    };
+
+    /// <summary>
+    /// Convolutions that absorb ReLU, max pool and the next quantizer into their epilogue give exactly the logits of the
+    /// separate steps, on one thread and on two (threads then share the layer by output blocks).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(FusionCases))]
+    public void FusedEpiloguesScoreBitForBitAsSeparateSteps(string graphName, QuantizationScheme scheme, int bits)
+    {
+        var (graph, inputs) = Setup(graphName);
+        graph = Qag.Prepare(graph, new QagOptions
+        {
+            Weights = new QuantizerSpec(scheme, bits, QuantizationGranularity.PerOutputChannel),
+            Activations = new QuantizerSpec(scheme, bits),
+        });
+        using var scope = NewDisposeScope();
+        var model = ModelExporter.Export(Trained(graph, inputs));
+        var fused = new PackedNetwork(model);
+        var separate = new PackedNetwork(model, fuseEpilogues: false);
+        Assert.True(fused.Steps.Count < separate.Steps.Count, $"{graphName}: nothing was fused ({fused.Steps.Count} steps).");
+        var expected = new float[separate.OutputLength];
+        var actual = new float[fused.OutputLength];
+        foreach (var input in inputs.Take(100))
+        {
+            separate.Score(input, expected);
+            fused.Score(input, actual);
+            Assert.Equal(expected, actual);
+            fused.Score(input, actual, threads: 2);
+            Assert.Equal(expected, actual);
+        }
+    }
+
     /// <summary>Quantizers of the scheme at its natural low bitwidth on weights and activations; first and last layers at 8 bits.</summary>
     private static QagOptions Options(QuantizationScheme scheme)
     {

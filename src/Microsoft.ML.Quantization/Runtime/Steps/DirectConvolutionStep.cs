@@ -8,7 +8,8 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 /// so the k·k taps of each output pixel are contiguous channel runs at fixed offsets, and <see cref="Int8Gemm"/>
 /// reads them in place. The weights are reordered to (tap, channel) depth order with
 /// channels padded to 4. Exact in integers like the im2col path; the epilogue applies the same scales, bias and
-/// folded BatchNorm.
+/// folded BatchNorm. With a <see cref="FusedActivation"/>, the epilogue goes on through ReLU, max pool and the next
+/// quantizer (<see cref="ActivationEpilogue"/>) and threads share the layer by output blocks.
 /// </summary>
 internal sealed class DirectConvolutionStep : ScoringStep
 {
@@ -17,10 +18,10 @@ internal sealed class DirectConvolutionStep : ScoringStep
     private readonly int[] taps, starts, correction;
     private readonly int maxActivation;
     private readonly float[] mul, add;
+    private readonly ActivationEpilogue? epilogue;
 
-
-    private DirectConvolutionStep(string name, ValueSlot input, ValueSlot output, Int8Weights weights, int[] taps, int[] correction, float[] mul, float[] add, int stride)
-        : base(name, output)
+    private DirectConvolutionStep(string name, ValueSlot input, ValueSlot output, Int8Weights weights, int[] taps, int[] correction, float[] mul, float[] add, int stride, FusedActivation? fused)
+        : base(name, fused?.Target ?? output)
     {
         this.input = input;
         this.weights = weights;
@@ -30,6 +31,7 @@ internal sealed class DirectConvolutionStep : ScoringStep
         this.add = add;
         maxActivation = input.Codec!.MaxInteger - input.Codec.MinInteger;
         starts = WindowOffsets.Starts(output.Shape[1], output.Shape[2], stride, input.PaddedWidth, input.PaddedChannels);
+        if (fused is not null) epilogue = new ActivationEpilogue(correction, mul, add, fused.Relu, fused.Pool, output.Shape[2], fused.Height, fused.Width, fused.Target);
     }
 
     public override string Kernel => $"int8 direct ({weights.SlotBits}-bit slots)";
@@ -42,8 +44,12 @@ internal sealed class DirectConvolutionStep : ScoringStep
     /// </summary>
     public static bool Fits(ExportedTensor weight, ActivationCodec codec) => SharedTable(weight, codec) is not null;
 
-    /// <summary>The step for <paramref name="node"/>, whose input slot is padded HWC bytes (see <see cref="Fits"/>).</summary>
-    public static DirectConvolutionStep Create(GraphNode node, ExportedTensor weight, ActivationCodec codec, ValueSlot input, ValueSlot output, float[] scale, float[] shift)
+    /// <summary>
+    /// The step for <paramref name="node"/>, whose input slot is padded HWC bytes (see <see cref="Fits"/>), writing the float
+    /// map <paramref name="output"/> or, with <paramref name="fused"/>, the codes of the quantizer that follows.
+    /// </summary>
+    public static DirectConvolutionStep Create(GraphNode node, ExportedTensor weight, ActivationCodec codec, ValueSlot input, ValueSlot output, float[] scale, float[] shift,
+        FusedActivation? fused = null)
     {
         if (SharedTable(weight, codec) is not var (shared, multiplier) || input.Layout != SlotLayout.PaddedBytes || input.Padding != node.Padding)
             throw new ArgumentException("The convolution does not fit the direct int8 kernel.", nameof(weight));
@@ -66,7 +72,7 @@ internal sealed class DirectConvolutionStep : ScoringStep
         var mul = new float[outputs];
         int groups = q.Grid.GroupCount;
         for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[o * groups / outputs] / multiplier * codec.Unit * scale[o];
-        return new DirectConvolutionStep(node.Name, input, output, weights, taps, correction, mul, shift, node.Stride);
+        return new DirectConvolutionStep(node.Name, input, output, weights, taps, correction, mul, shift, node.Stride, fused);
     }
 
     /// <summary>The integer level table all channels share and its multiplier, when the int8 kernel is exact for it; else null.</summary>
@@ -79,10 +85,21 @@ internal sealed class DirectConvolutionStep : ScoringStep
 
     public override void Run(Workspace ws)
     {
-        var y = ws.Floats(Output);
         int ldc = weights.PaddedOutputs, positions = starts.Length;
         var acc = ws.IntArray(positions * ldc);
         var x = ws.Bytes(input);
+        if (epilogue is not null)
+        {
+            epilogue.Begin(ws);
+            int read = epilogue.PositionsRead, blocks = ldc / 16;
+            ws.Split(blocks, (long)read * weights.Outputs * weights.Depth, (first, count) =>
+            {
+                Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(0, read), acc, ldc, maxActivation, first, count);
+                epilogue.Write(acc, ldc, first, count, ws);
+            });
+            return;
+        }
+        var y = ws.Floats(Output);
         ws.Split(positions, (long)positions * weights.Outputs * weights.Depth, (first, count) =>
         {
             Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(first, count), acc.AsSpan(first * ldc, count * ldc), ldc, maxActivation);

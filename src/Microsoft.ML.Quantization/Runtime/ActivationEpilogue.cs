@@ -1,0 +1,141 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Microsoft.ML.Quantization.Runtime;
+
+/// <summary>
+/// The nodes a convolution's epilogue absorbs: a ReLU or not, a max pool of kernel and stride <paramref name="Pool"/> (1: none),
+/// a Flatten or not, and the quantizer whose slot it writes; <paramref name="Height"/> × <paramref name="Width"/> is the map the
+/// quantizer sees (after the pool, before any Flatten).
+/// </summary>
+internal sealed record FusedActivation(bool Relu, int Pool, int Height, int Width, ValueSlot Target);
+
+/// <summary>
+/// What follows a convolution up to the next activation quantizer, fused into the convolution's epilogue:
+/// y = (acc − correction)·mul + add (quantizer scales, bias, folded BatchNorm), an optional ReLU, an optional max
+/// pool whose stride is its kernel, then the quantizer, whose integer levels go straight into its slot (the padded
+/// HWC bytes of the next direct convolution, or CHW shorts). Every value takes the same float operations in the
+/// same order as in the unfused steps (the product's epilogue, ReLU, max pool, <see cref="ActivationCodec.Encode"/>),
+/// so the codes are identical; what is saved is three passes over a float map and the conversion of its layout.
+/// </summary>
+internal sealed class ActivationEpilogue
+{
+    private readonly int[]? correction;
+    private readonly float[] mul, add;
+    private readonly bool relu;
+    private readonly int pool, width, outHeight, outWidth;
+    private readonly ActivationCodec codec;
+    private readonly byte[]? blank; // the padded layout with every pixel at value 0, written before each run
+    private readonly int offset;
+
+    /// <param name="correction">Subtracted from each output's accumulator (the activation offset times the weight row sums), or null.</param>
+    /// <param name="mul">Per-output scale of the accumulator.</param>
+    /// <param name="add">Per-output shift.</param>
+    /// <param name="relu">Whether a ReLU follows.</param>
+    /// <param name="pool">The max pool's kernel and stride (1: no pool).</param>
+    /// <param name="width">Width of the convolution's output map (its accumulators are rows of positions, row-major).</param>
+    /// <param name="outHeight">Height of the map the quantizer sees.</param>
+    /// <param name="outWidth">Its width.</param>
+    /// <param name="target">The quantizer's slot: <see cref="SlotLayout.PaddedBytes"/> (HWC) or <see cref="SlotLayout.Shorts"/> (CHW, flattened or not).</param>
+    public ActivationEpilogue(int[]? correction, float[] mul, float[] add, bool relu, int pool, int width, int outHeight, int outWidth, ValueSlot target)
+    {
+        if (target.Layout is not (SlotLayout.PaddedBytes or SlotLayout.Shorts) || target.Codec?.Integers is null)
+            throw new ArgumentException("The fused epilogue writes integer activations only.", nameof(target));
+        if (pool < 1 || outWidth * pool > width) throw new ArgumentOutOfRangeException(nameof(pool), pool, "The pool does not fit the map.");
+        if (target.Length != mul.Length * outHeight * outWidth) throw new ArgumentException("The target does not hold the pooled map.", nameof(target));
+        this.outHeight = outHeight;
+        this.outWidth = outWidth;
+        this.correction = correction;
+        this.mul = mul;
+        this.add = add;
+        this.relu = relu;
+        this.pool = pool;
+        this.width = width;
+        Target = target;
+        codec = target.Codec;
+        if (target.Layout == SlotLayout.PaddedBytes)
+        {
+            offset = -codec.MinInteger;
+            blank = new byte[target.StoredLength];
+            for (int i = 0; i < blank.Length; i++) blank[i] = i % target.PaddedChannels < target.Shape[0] ? (byte)offset : (byte)0;
+        }
+    }
+
+    /// <summary>The quantizer's slot the epilogue writes.</summary>
+    public ValueSlot Target { get; }
+
+    /// <summary>Convolution positions the epilogue reads: whole output rows, those a pool drops left out.</summary>
+    public int PositionsRead => outHeight * pool * width;
+
+    /// <summary>Resets the target's border and padded channels; call once per run, before any <see cref="Write"/>.</summary>
+    public void Begin(Workspace ws) => blank?.CopyTo(ws.Bytes(Target), 0);
+
+    /// <summary>
+    /// Writes the target for outputs of the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> +
+    /// <paramref name="blocks"/>) from accumulators acc[p·<paramref name="ldc"/> + o]. Whole blocks take the AVX-512 path where
+    /// it runs and <paramref name="vectorized"/> allows; the rest the scalar one, which gives the same codes.
+    /// </summary>
+    public void Write(ReadOnlySpan<int> acc, int ldc, int firstBlock, int blocks, Workspace ws, bool vectorized = true)
+    {
+        for (int b = firstBlock; b < firstBlock + blocks; b++)
+        {
+            int first = 16 * b, end = Math.Min(mul.Length, first + 16);
+            if (vectorized && codec.IsVectorized && end - first == 16) WriteBlock(acc, ldc, first, ws);
+            else for (int o = first; o < end; o++) WriteOutput(acc, ldc, o, ws);
+        }
+    }
+
+    private void WriteOutput(ReadOnlySpan<int> acc, int ldc, int o, Workspace ws)
+    {
+        int c = correction?[o] ?? 0;
+        var integers = codec.Integers!;
+        for (int oy = 0; oy < outHeight; oy++)
+            for (int ox = 0; ox < outWidth; ox++)
+            {
+                float best = float.NegativeInfinity;
+                for (int dy = 0; dy < pool; dy++)
+                    for (int dx = 0; dx < pool; dx++)
+                    {
+                        float v = (acc[((oy * pool + dy) * width + ox * pool + dx) * ldc + o] - c) * mul[o] + add[o];
+                        best = Math.Max(best, relu ? Math.Max(v, 0f) : v);
+                    }
+                int level = integers[codec.Encode(best)];
+                if (blank is not null) ws.Bytes(Target)[Pixel(oy, ox) + o] = (byte)(level + offset);
+                else ws.Shorts(Target)[(o * outHeight + oy) * outWidth + ox] = (short)level;
+            }
+    }
+
+    private unsafe void WriteBlock(ReadOnlySpan<int> acc, int ldc, int first, Workspace ws)
+    {
+        var c = correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(first, 16));
+        var m = Vector512.Create<float>(mul.AsSpan(first, 16));
+        var a = Vector512.Create<float>(add.AsSpan(first, 16));
+        var bias = Vector512.Create(offset);
+        var shorts = blank is null ? ws.Shorts(Target) : null;
+        fixed (int* accumulators = acc)
+        fixed (byte* bytes = blank is null ? null : ws.Bytes(Target))
+        {
+            for (int oy = 0; oy < outHeight; oy++)
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    var best = Vector512.Create(float.NegativeInfinity);
+                    for (int dy = 0; dy < pool; dy++)
+                        for (int dx = 0; dx < pool; dx++)
+                        {
+                            var v = Avx512F.ConvertToVector512Single(Vector512.Load(accumulators + ((oy * pool + dy) * width + ox * pool + dx) * ldc + first) - c) * m + a;
+                            best = Vector512.Max(best, relu ? Vector512.Max(v, Vector512<float>.Zero) : v);
+                        }
+                    var levels = codec.EncodeIntegers(best);
+                    if (bytes is not null)
+                    {
+                        Avx512F.ConvertToVector128Byte(levels + bias).Store(bytes + Pixel(oy, ox) + first);
+                        continue;
+                    }
+                    for (int j = 0; j < 16; j++) shorts![((first + j) * outHeight + oy) * outWidth + ox] = (short)levels[j];
+                }
+        }
+    }
+
+    /// <summary>Where pixel (row, col) starts in the padded HWC layout.</summary>
+    private int Pixel(int row, int col) => ((row + Target.Padding) * Target.PaddedWidth + Target.Padding + col) * Target.PaddedChannels;
+}

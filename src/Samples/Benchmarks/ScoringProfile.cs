@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using Microsoft.ML.Quantization.Data;
+using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Serialization;
+using Microsoft.ML.Quantization.Training;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Samples.Benchmarks;
+
+/// <summary>
+/// Where the packed runtime spends one batch-1 VggSmall example: the median time of every compiled step, run
+/// alone over the workspace of a full forward, for each packed configuration of <see cref="ScoringBenchmark"/>.
+/// </summary>
+internal static class ScoringProfile
+{
+    public static int Run(string outDir, string imageSubset, int repeats, int threads)
+    {
+        var images = IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray();
+        var md = new System.Text.StringBuilder("# Where VggSmall batch-1 scoring spends its time\n\n");
+        md.AppendLine($"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- profile --threads {threads}`. Median µs of each step run alone ({repeats} runs), one example, {threads} thread(s).\n");
+        foreach (var (config, options) in ScoringBenchmark.Configurations.Where(c => c.Options is not null))
+        {
+            using var scope = NewDisposeScope();
+            var network = new PackedNetwork(ModelExporter.Export(ScoringBenchmark.Prepared(Qag.Prepare(NetworkGraphs.VggSmall(), options!), images)));
+            var ws = network.NewWorkspace(images[0]);
+            ws.Threads = threads;
+            var steps = network.Steps;
+            var warmUp = Stopwatch.StartNew(); // a second of whole forwards first, so that the JIT has tiered up
+            while (warmUp.Elapsed.TotalSeconds < 1) foreach (var step in steps) step.Run(ws);
+            var times = steps.Select(s => Median(repeats, () => s.Run(ws))).ToArray();
+            md.AppendLine($"## {config}: {times.Sum():F1} µs in all\n");
+            md.AppendLine("| step | kind | kernel | µs | share |\n|---|---|---|---:|---:|");
+            for (int i = 0; i < steps.Count; i++)
+                md.AppendLine($"| {steps[i].Name} | {steps[i].GetType().Name} | {steps[i].Kernel} | {times[i]:F1} | {times[i] / times.Sum():P0} |");
+            md.AppendLine();
+        }
+        Directory.CreateDirectory(outDir);
+        File.WriteAllText(Path.Combine(outDir, $"profile-vggsmall-{threads}t.md"), md.ToString());
+        Console.Write(md);
+        return 0;
+    }
+
+    private static double Median(int count, Action action)
+    {
+        for (int i = 0; i < 20; i++) action();
+        var times = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+        Array.Sort(times);
+        return times[count / 2];
+    }
+}
