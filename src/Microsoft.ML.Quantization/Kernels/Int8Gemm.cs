@@ -10,21 +10,27 @@ namespace Microsoft.ML.Quantization.Kernels;
 /// <see cref="Int8Weights.PaddedOutputs"/>. Exact while 2·max X·max|W| ≤ 32767 (the pairwise sums of
 /// vpmaddubsw must not saturate). With AVX-512BW: low-bit weights are unpacked in registers (shift, mask,
 /// vpshufb through the code table), multiplied by four broadcast activations with vpmaddubsw and summed
-/// to int32 with vpmaddwd, 16 outputs × 8 positions at a time. Otherwise a portable scalar loop.
-/// .NET 10 exposes no AVX-512 VNNI (vpdpbusd) on this class of CPU, hence the two-instruction form.
+/// to int32 with vpmaddwd, 16 outputs × 8 positions at a time. The pairs must not saturate, so where
+/// 2·max X·max|W| exceeds 32767 (8-bit weights on 8-bit activations) the AVX-VNNI path runs instead
+/// (Int8GemmVnni.cs: vpdpbusd sums each quad straight into int32), and without it a portable scalar loop.
+/// .NET 10 offers VNNI only as 256-bit AvxVnni here (no AVX-512 VNNI class), and on this machine the 512-bit
+/// pair with 16-bit sums is the faster of the two wherever it is exact.
 /// </summary>
-internal static class Int8Gemm
+internal static partial class Int8Gemm
 {
     /// <summary>Whether the vector path runs on this machine.</summary>
     public static bool IsAccelerated => Avx512BW.IsSupported;
 
     /// <summary>Whether activations up to <paramref name="maxActivation"/> and weights up to <paramref name="maxWeightMagnitude"/> in magnitude fit the kernel exactly.</summary>
     public static bool IsExact(int maxActivation, int maxWeightMagnitude) =>
-        maxActivation is >= 0 and <= 255 && maxWeightMagnitude <= 127 && 2L * maxActivation * maxWeightMagnitude <= short.MaxValue;
+        maxActivation is >= 0 and <= 255 && maxWeightMagnitude <= 127 && (PairsFit(maxActivation, maxWeightMagnitude) || IsVnniAccelerated);
 
-    /// <summary>Runs the fastest path for the machine.</summary>
-    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Strided(Path.Fastest, w, x, SingleTap, ldx, positions, c, ldc);
+    /// <summary>Whether vpmaddubsw's pair sums cannot saturate.</summary>
+    private static bool PairsFit(int maxActivation, int maxWeightMagnitude) => 2L * maxActivation * maxWeightMagnitude <= short.MaxValue;
+
+    /// <summary>Runs the fastest path for the machine; <paramref name="maxActivation"/> bounds the activation bytes.</summary>
+    public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc, int maxActivation = 255) =>
+        Strided(Path.Fastest, w, x, SingleTap, ldx, positions, c, ldc, maxActivation);
 
     /// <summary>
     /// The same product with the depth split into taps (a direct convolution over padded HWC bytes): the k-th
@@ -50,7 +56,8 @@ internal static class Int8Gemm
     public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
         Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
-        if (IsAccelerated) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        if (IsAccelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        else if (IsVnniAccelerated) Vnni(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
         else Portable(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
     }
 
@@ -96,10 +103,10 @@ internal static class Int8Gemm
         Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
-    private enum Path { Fastest, Portable, Avx512 }
+    private enum Path { Fastest, Portable, Avx512, Vnni }
 
     /// <summary>The strided forms: position starts 0, stride, 2·stride, … (rows one after another, as im2col writes them).</summary>
-    private static void Strided(Path path, Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int stride, int positions, Span<int> c, int ldc)
+    private static void Strided(Path path, Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int stride, int positions, Span<int> c, int ldc, int maxActivation = 255)
     {
         if (stride < 0) throw new ArgumentOutOfRangeException(nameof(stride), stride, "The position stride must not be negative.");
         if (positions < 0) throw new ArgumentOutOfRangeException(nameof(positions), positions, "Positions must not be negative.");
@@ -109,7 +116,8 @@ internal static class Int8Gemm
         {
             case Path.Portable: MultiplyPortable(w, x, tapOffsets, starts, c, ldc); break;
             case Path.Avx512: MultiplyAvx512(w, x, tapOffsets, starts, c, ldc); break;
-            default: Multiply(w, x, tapOffsets, starts, c, ldc); break;
+            case Path.Vnni: MultiplyVnni(w, x, tapOffsets, starts, c, ldc, 0, w.PaddedOutputs / 16); break;
+            default: Multiply(w, x, tapOffsets, starts, c, ldc, maxActivation); break;
         }
     }
 
@@ -225,6 +233,22 @@ internal static class Int8Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Dot(byte* x4, Vector512<sbyte> w, Vector512<short> ones) =>
         Avx512BW.MultiplyAddAdjacent(Pairs(x4, w), ones);
+
+    /// <summary>The AVX-VNNI path (exact for all byte activations and weights up to 127 in magnitude).</summary>
+    public static void MultiplyVnni(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Vnni, w, x, SingleTap, ldx, positions, c, ldc);
+
+    /// <summary>The AVX-VNNI path over taps.</summary>
+    public static void MultiplyVnni(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int positionStride, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Vnni, w, x, tapOffsets, positionStride, positions, c, ldc);
+
+    /// <summary>The AVX-VNNI path over taps with explicit position starts, for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>).</summary>
+    public static void MultiplyVnni(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks)
+    {
+        if (!IsVnniAccelerated) throw new PlatformNotSupportedException("AVX-VNNI with AVX-512BW is not available.");
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, 255, firstBlock, blocks);
+        Vnni(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
+    }
 
     /// <summary>Turns a stored block into 64 sbyte weights.</summary>
     private readonly struct Unpacker

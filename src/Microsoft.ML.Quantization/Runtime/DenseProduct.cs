@@ -114,6 +114,26 @@ internal sealed class DenseProduct
         return new DenseProduct(outputs, depth, ProductInput.Floats, 0, null, null, null, new FloatWeights(weight.Decode(), outputs, depth), scale, shift);
     }
 
+    /// <summary>Whether the integer accumulators are the whole product before the epilogue, so that an <see cref="ActivationEpilogue"/> can take them (not ResQ planes, not float).</summary>
+    public bool CanFuse => Input == ProductInput.Shorts || (Input == ProductInput.Bytes && planeWeights is null);
+
+    /// <summary>The fused epilogue of this product's scales, bias and correction, for a convolution map <paramref name="width"/> wide (<see cref="CanFuse"/> only).</summary>
+    public ActivationEpilogue Epilogue(FusedActivation fused, int width) => CanFuse
+        ? new ActivationEpilogue(correction, mul, add, fused.Relu, fused.Pool, width, fused.Height, fused.Width, fused.Target)
+        : throw new InvalidOperationException("Only integer products without bit planes fuse their epilogue.");
+
+    /// <summary>The integer accumulators acc[p·<see cref="PaddedOutputs"/> + o] of <paramref name="positions"/> rows (<see cref="CanFuse"/> only).</summary>
+    public Span<int> Accumulate(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, int ldx, int positions)
+    {
+        int ldc = PaddedOutputs;
+        var acc = ws.Ints(positions * ldc);
+        if (Input == ProductInput.Shorts) Int16Gemm.Multiply(int16!, shorts, ldx, positions, acc, ldc);
+        else if (!CanFuse) throw new InvalidOperationException("Only integer products without bit planes have plain accumulators.");
+        else if (positions == 1 && lookup is not null) LookupGemv.Multiply(lookup, bytes[..PaddedDepth], acc, maxActivation);
+        else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc, maxActivation);
+        return acc;
+    }
+
     /// <summary>acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants).</summary>
     public void Run(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, ReadOnlySpan<float> inputs, int ldx, int positions, Span<float> y, int ldy)
     {
@@ -121,13 +141,8 @@ internal sealed class DenseProduct
         switch (Input)
         {
             case ProductInput.Bytes when planeWeights is null:
-            {
-                var acc = ws.Ints(positions * ldc);
-                if (positions == 1 && lookup is not null) LookupGemv.Multiply(lookup, bytes[..PaddedDepth], acc, maxActivation);
-                else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc);
-                WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy);
+                WriteOutputs(Accumulate(ws, bytes, shorts, ldx, positions), ldc, 0, positions, correction, mul, add, y, ldy);
                 break;
-            }
             case ProductInput.Bytes:
             {
                 // ResQ: Σ_i r_i · (binary plane i · a); the offset enters each plane through its row sums.
@@ -147,12 +162,8 @@ internal sealed class DenseProduct
                 break;
             }
             case ProductInput.Shorts:
-            {
-                var acc = ws.Ints(positions * ldc);
-                Int16Gemm.Multiply(int16!, shorts, ldx, positions, acc, ldc);
-                WriteOutputs(acc, ldc, 0, positions, null, mul, add, y, ldy);
+                WriteOutputs(Accumulate(ws, bytes, shorts, ldx, positions), ldc, 0, positions, null, mul, add, y, ldy);
                 break;
-            }
             default:
             {
                 var acc = ws.Floats2(positions * ldc);

@@ -130,20 +130,15 @@ internal sealed class NetworkCompiler
                 steps.Add(BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
                 return;
             }
-            var fused = fuse ? FusedTail(outputName) : null;
-            if (fused is not null)
-            {
-                values.Remove(outputName); // never written: the epilogue goes straight on to the quantizer's codes
-                values[fused.Value.Quantizer.Name] = fused.Value.Activation.Target;
-            }
-            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, fused?.Activation));
+            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, Absorb(outputName)));
             return;
         }
         var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
         if (node.Kind == NodeKind.Conv2d)
         {
             var map = ProductStep.ConvolutionMap(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, out int h, out int w);
-            steps.Add(new ProductStep(node.Name, x, output, product, map, h * w));
+            var fused = product.CanFuse ? Absorb(outputName) : null;
+            steps.Add(new ProductStep(node.Name, x, output, product, map, h * w, fused is null ? null : product.Epilogue(fused, w)));
         }
         else
         {
@@ -183,6 +178,18 @@ internal sealed class NetworkCompiler
         return consumers.Count == 1 && consumers[0].Kind == NodeKind.Conv2d && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
             ? NewSlot(shape, codec, SlotLayout.PaddedBytes, consumers[0].Padding)
             : NewSlot(shape, codec, codec.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
+    }
+
+    /// <summary>
+    /// When fusion is on and <see cref="FusedTail"/> finds a chain after the convolution output <paramref name="outputName"/>,
+    /// the quantizer's slot takes that output's place; else null.
+    /// </summary>
+    private FusedActivation? Absorb(string outputName)
+    {
+        if (!fuse || FusedTail(outputName) is not var (activation, quantizer)) return null;
+        values.Remove(outputName); // never written: the epilogue goes straight on to the quantizer's codes
+        values[quantizer.Name] = activation.Target;
+        return activation;
     }
 
     /// <summary>

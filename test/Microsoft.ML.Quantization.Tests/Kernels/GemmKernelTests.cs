@@ -73,6 +73,7 @@ public class GemmKernelTests
             c => Int8Gemm.MultiplyPortable(w, x, offsets, stride * c4, positions, c, ldc),
         };
         if (Avx512BW.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx512(w, x, offsets, stride * c4, positions, c, ldc));
+        if (Int8Gemm.IsVnniAccelerated) runs.Add(c => Int8Gemm.MultiplyVnni(w, x, offsets, stride * c4, positions, c, ldc));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -141,6 +142,43 @@ public class GemmKernelTests
         yield return (w, x, ldx, p, c, ldc) => Int8Gemm.Multiply(w, x, ldx, p, c, ldc);
         yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyPortable(w, x, ldx, p, c, ldc);
         if (Avx512BW.IsSupported) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyAvx512(w, x, ldx, p, c, ldc);
+        if (Int8Gemm.IsVnniAccelerated) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyVnni(w, x, ldx, p, c, ldc);
+    }
+
+    /// <summary>
+    /// 8-bit weights on activations over the whole byte range, where vpmaddubsw's pair sums would saturate: the fastest
+    /// path (VNNI where the machine has it) and the portable one stay exact, over random output-block ranges too.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void FullRangeBytesStayExactOverOutputBlocks(int seed)
+    {
+        var random = new Random(seed + 100);
+        int outputs = random.Next(17, 70), depth = 4 * random.Next(1, 150), positions = random.Next(1, 23);
+        var table = Enumerable.Range(-127, 255).ToArray();
+        var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(table.Length)).ToArray();
+        var w = Int8Weights.FromCodes(codes, table, outputs, depth);
+        Assert.Equal(Int8Gemm.IsVnniAccelerated, Int8Gemm.IsExact(255, 127));
+        var x = Enumerable.Range(0, positions * w.PaddedDepth).Select(_ => (byte)random.Next(200, 256)).ToArray();
+        var starts = Enumerable.Range(0, positions).Select(p => p * w.PaddedDepth).ToArray();
+        var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, depth, x.Select(v => (int)v).ToArray(), w.PaddedDepth, positions);
+        int ldc = w.PaddedOutputs, blocks = ldc / 16, first = random.Next(blocks), count = random.Next(1, blocks - first + 1);
+        var runs = new List<Action<int[]>>
+        {
+            c => Int8Gemm.Multiply(w, x, new[] { 0 }, starts, c, ldc, 255, first, count),
+            c => Int8Gemm.MultiplyPortable(w, x, new[] { 0 }, starts, c, ldc, first, count),
+        };
+        if (Int8Gemm.IsVnniAccelerated) runs.Add(c => Int8Gemm.MultiplyVnni(w, x, new[] { 0 }, starts, c, ldc, first, count));
+        foreach (var run in runs)
+        {
+            var c = new int[positions * ldc];
+            run(c);
+            for (int p = 0; p < positions; p++)
+                for (int o = 0; o < outputs; o++)
+                    Assert.Equal(o / 16 >= first && o / 16 < first + count ? expected[p * outputs + o] : 0, c[p * ldc + o]);
+        }
     }
 
     private static int[] Reference(int[] w, int outputs, int depth, int[] x, int ldx, int positions)

@@ -3,7 +3,8 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 /// <summary>
 /// Conv2d or Linear: gathers the input into rows (im2col for a convolution, through a gather map computed
 /// once; the identity for a linear layer), converts them to the form its <see cref="DenseProduct"/> takes,
-/// and writes the channel-major output.
+/// and writes the channel-major output, or, with an <see cref="ActivationEpilogue"/>, the codes of the quantizer
+/// after its ReLU and pool.
 /// </summary>
 internal sealed class ProductStep : ScoringStep
 {
@@ -11,9 +12,12 @@ internal sealed class ProductStep : ScoringStep
     private readonly DenseProduct product;
     private readonly int[]? gather; // [positions · depth] source index, −1 for zero padding
     private readonly int positions;
+    private readonly ActivationEpilogue? epilogue;
 
-    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, int[]? gather, int positions) : base(name, output)
+    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, int[]? gather, int positions, ActivationEpilogue? epilogue = null)
+        : base(name, epilogue?.Target ?? output)
     {
+        this.epilogue = epilogue;
         this.input = input;
         this.product = product;
         this.gather = gather;
@@ -47,7 +51,7 @@ internal sealed class ProductStep : ScoringStep
     public override void Run(Workspace ws)
     {
         int depth = product.Depth, ldx = product.PaddedDepth;
-        var y = ws.Floats(Output);
+        var y = epilogue is null ? ws.Floats(Output) : Array.Empty<float>();
         switch (product.Input)
         {
             case ProductInput.Bytes:
@@ -61,7 +65,7 @@ internal sealed class ProductStep : ScoringStep
                         int src = gather is null ? p * depth + k : gather[p * depth + k];
                         rows[p * ldx + k] = (byte)((src >= 0 ? x[src] : 0) + offset);
                     }
-                product.Run(ws, rows, default, default, ldx, positions, y, positions);
+                Finish(ws, rows, default, ldx, y);
                 break;
             }
             case ProductInput.Shorts:
@@ -74,7 +78,7 @@ internal sealed class ProductStep : ScoringStep
                         int src = gather is null ? p * depth + k : gather[p * depth + k];
                         rows[p * ldx + k] = src >= 0 ? x[src] : (short)0;
                     }
-                product.Run(ws, default, rows, default, ldx, positions, y, positions);
+                Finish(ws, default, rows, ldx, y);
                 break;
             }
             default:
@@ -94,5 +98,18 @@ internal sealed class ProductStep : ScoringStep
                 break;
             }
         }
+    }
+
+    /// <summary>The integer product of the gathered rows, then the float output or the fused epilogue.</summary>
+    private void Finish(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, int ldx, float[] y)
+    {
+        if (epilogue is null)
+        {
+            product.Run(ws, bytes, shorts, default, ldx, positions, y, positions);
+            return;
+        }
+        var acc = product.Accumulate(ws, bytes, shorts, ldx, positions);
+        epilogue.Begin(ws);
+        epilogue.Write(acc, product.PaddedOutputs, 0, product.PaddedOutputs / 16, ws);
     }
 }
