@@ -56,8 +56,7 @@ internal sealed class ActivationEpilogue
         if (target.Layout == SlotLayout.PaddedBytes)
         {
             offset = -codec.MinInteger;
-            blank = new byte[target.StoredLength];
-            for (int i = 0; i < blank.Length; i++) blank[i] = i % target.PaddedChannels < target.Shape[0] ? (byte)offset : (byte)0;
+            blank = target.BlankBytes(offset);
         }
     }
 

@@ -128,6 +128,14 @@ internal sealed record ValueSlot(int Index, int[] Shape, ActivationCodec? Codec,
     /// <inheritdoc cref="PaddedHeight"/>
     public int PaddedWidth => Shape[2] + 2 * Padding;
 
+    /// <summary>The <see cref="SlotLayout.PaddedBytes"/> layout with every pixel at value 0 (<paramref name="offset"/>) and padded channels at byte 0.</summary>
+    public byte[] BlankBytes(int offset)
+    {
+        var blank = new byte[StoredLength];
+        for (int i = 0; i < blank.Length; i++) blank[i] = i % PaddedChannels < Shape[0] ? (byte)offset : (byte)0;
+        return blank;
+    }
+
     /// <summary>Stored elements per example.</summary>
     public int StoredLength => Layout == SlotLayout.PaddedBytes ? PaddedHeight * PaddedWidth * PaddedChannels : Length;
 }

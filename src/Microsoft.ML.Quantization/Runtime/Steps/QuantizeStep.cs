@@ -18,8 +18,7 @@ internal sealed class QuantizeStep : ScoringStep
         codec = output.Codec!;
         if (output.Layout == SlotLayout.PaddedBytes)
         {
-            blank = new byte[output.StoredLength];
-            for (int i = 0; i < blank.Length; i++) blank[i] = i % output.PaddedChannels < output.Shape[0] ? (byte)Offset : (byte)0;
+            blank = output.BlankBytes(Offset);
             int height = output.Shape[1], width = output.Shape[2];
             pixels = new int[height * width];
             for (int row = 0; row < height; row++)
