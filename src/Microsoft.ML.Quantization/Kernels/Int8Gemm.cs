@@ -148,14 +148,27 @@ internal static partial class Int8Gemm
         fixed (int* offsets = tapOffsets)
         fixed (int* starts = positionOffsets)
         {
+            long stride = (long)taps * quadsPerTap * blockBytes; // one block's weights; the next block's follow
             for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
             {
-                byte* block = wp + (long)ob * taps * quadsPerTap * blockBytes;
+                byte* block = wp + ob * stride;
+                bool pair = ob + 1 < firstBlock + blocks;
                 int p = 0;
                 for (; p + 8 <= positions; p += 8)
-                    Tile8(block, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, cp + (long)p * ldc + ob * 16, ldc);
+                {
+                    int* tile = cp + (long)p * ldc + ob * 16;
+                    if (!pair) Tile8(block, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, tile, ldc);
+                    else if (unpack.SlotBits == 8) Tile8x2<Slots8>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                    else if (unpack.SlotBits == 4) Tile8x2<Slots4>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                    else if (unpack.SlotBits == 2) Tile8x2<Slots2>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                    else Tile8x2<Slots1>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                }
                 for (; p < positions; p++)
+                {
                     Tile1(block, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + starts[p], cp + (long)p * ldc + ob * 16);
+                    if (pair) Tile1(block + stride, blockBytes, offsets, taps, quadsPerTap, in unpack, xp + starts[p], cp + (long)p * ldc + ob * 16 + 16);
+                }
+                if (pair) ob++;
             }
         }
     }
@@ -204,6 +217,76 @@ internal static partial class Int8Gemm
         GemmArguments.Store8(c, ldc, a0, a1, a2, a3, a4, a5, a6, a7);
     }
 
+    /// <summary>
+    /// Two adjacent output blocks × 8 positions: each broadcast quad feeds both blocks, and the 16 partial sums stay in
+    /// 16-bit registers, widened into c (stored, then added) every <paramref name="group"/> quads and at the end, so no
+    /// int32 accumulators compete for registers. 1.5× the one-block tile on VggSmall's 3×3 maps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Tile8x2<TSlots>(byte* blocks0, byte* blocks1, int blockBytes, int* offsets, int taps, int quadsPerTap, int group, Unpacker unpack, byte* x, int* starts, int* c, int ldc)
+        where TSlots : struct, ISlotBits
+    {
+        Vector512<short> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
+        Vector512<short> u0 = default, u1 = default, u2 = default, u3 = default, u4 = default, u5 = default, u6 = default, u7 = default;
+        byte* x0 = x + starts[0], x1 = x + starts[1], x2 = x + starts[2], x3 = x + starts[3];
+        byte* x4 = x + starts[4], x5 = x + starts[5], x6 = x + starts[6], x7 = x + starts[7];
+        int pending = 0;
+        bool stored = false;
+        for (int t = 0; t < taps; t++)
+        {
+            int tap = offsets[t];
+            long first = (long)t * quadsPerTap * blockBytes;
+            for (int q = 0; q < quadsPerTap; q++)
+            {
+                long at0 = first + (long)q * blockBytes;
+                var wv = unpack.Block<TSlots>(blocks0 + at0);
+                var wz = unpack.Block<TSlots>(blocks1 + at0);
+                int at = tap + 4 * q;
+                var b = Broadcast(x0 + at); s0 += Avx512BW.MultiplyAddAdjacent(b, wv); u0 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x1 + at); s1 += Avx512BW.MultiplyAddAdjacent(b, wv); u1 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x2 + at); s2 += Avx512BW.MultiplyAddAdjacent(b, wv); u2 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x3 + at); s3 += Avx512BW.MultiplyAddAdjacent(b, wv); u3 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x4 + at); s4 += Avx512BW.MultiplyAddAdjacent(b, wv); u4 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x5 + at); s5 += Avx512BW.MultiplyAddAdjacent(b, wv); u5 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x6 + at); s6 += Avx512BW.MultiplyAddAdjacent(b, wv); u6 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                b = Broadcast(x7 + at); s7 += Avx512BW.MultiplyAddAdjacent(b, wv); u7 += Avx512BW.MultiplyAddAdjacent(b, wz);
+                if (++pending == group)
+                {
+                    Flush16(c, ldc, stored, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7, ref u0, ref u1, ref u2, ref u3, ref u4, ref u5, ref u6, ref u7);
+                    stored = true;
+                    pending = 0;
+                }
+            }
+        }
+        Flush16(c, ldc, stored, ref s0, ref s1, ref s2, ref s3, ref s4, ref s5, ref s6, ref s7, ref u0, ref u1, ref u2, ref u3, ref u4, ref u5, ref u6, ref u7);
+    }
+
+    /// <summary>Widens the two blocks' partial sums of 8 positions into c (stores them the first time, adds after) and clears them.</summary>
+    private static unsafe void Flush16(int* c, int ldc, bool add, ref Vector512<short> s0, ref Vector512<short> s1, ref Vector512<short> s2, ref Vector512<short> s3,
+        ref Vector512<short> s4, ref Vector512<short> s5, ref Vector512<short> s6, ref Vector512<short> s7, ref Vector512<short> u0, ref Vector512<short> u1,
+        ref Vector512<short> u2, ref Vector512<short> u3, ref Vector512<short> u4, ref Vector512<short> u5, ref Vector512<short> u6, ref Vector512<short> u7)
+    {
+        Widen(c, add, ref s0); Widen(c + 16, add, ref u0);
+        Widen(c + ldc, add, ref s1); Widen(c + ldc + 16, add, ref u1);
+        Widen(c + 2 * ldc, add, ref s2); Widen(c + 2 * ldc + 16, add, ref u2);
+        Widen(c + 3 * ldc, add, ref s3); Widen(c + 3 * ldc + 16, add, ref u3);
+        Widen(c + 4 * ldc, add, ref s4); Widen(c + 4 * ldc + 16, add, ref u4);
+        Widen(c + 5 * ldc, add, ref s5); Widen(c + 5 * ldc + 16, add, ref u5);
+        Widen(c + 6 * ldc, add, ref s6); Widen(c + 6 * ldc + 16, add, ref u6);
+        Widen(c + 7 * ldc, add, ref s7); Widen(c + 7 * ldc + 16, add, ref u7);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Widen(int* c, bool add, ref Vector512<short> partial)
+    {
+        var sums = Avx512BW.MultiplyAddAdjacent(partial, Vector512.Create((short)1));
+        (add ? sums + Vector512.Load(c) : sums).Store(c);
+        partial = default;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<byte> Broadcast(byte* x4) => Vector512.Create(*(int*)x4).AsByte();
+
     /// <summary>vpmaddubsw: 32 int16 pair sums of the broadcast activation quad times the block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<short> Pairs(byte* x4, Vector512<sbyte> w) =>
@@ -251,13 +334,24 @@ internal static partial class Int8Gemm
         Vnni(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
     }
 
+    /// <summary>A slot width as a type, so that a tile compiled for it has the width as a constant (no switch per block).</summary>
+    private interface ISlotBits
+    {
+        static abstract int Bits { get; }
+    }
+
+    private struct Slots1 : ISlotBits { public static int Bits => 1; }
+    private struct Slots2 : ISlotBits { public static int Bits => 2; }
+    private struct Slots4 : ISlotBits { public static int Bits => 4; }
+    private struct Slots8 : ISlotBits { public static int Bits => 8; }
+
     /// <summary>Turns a stored block into 64 sbyte weights.</summary>
     private readonly struct Unpacker
     {
+        // Four fields at most, so that the JIT keeps a local copy in registers.
         private readonly int slotBits;
         private readonly Vector512<byte> table, mask;
         private readonly Vector512<ushort> wordShift;
-        private readonly Vector512<ulong> qwordShift;
 
         public Unpacker(Int8Weights w)
         {
@@ -268,13 +362,24 @@ internal static partial class Int8Gemm
             var shifts = new ushort[32];
             for (int i = 0; i < 32; i++) shifts[i] = (ushort)(slotBits == 4 ? 4 * (i / 16) : 2 * (i / 8));
             wordShift = Vector512.Create(shifts);
-            qwordShift = Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7);
         }
 
+        public int SlotBits => slotBits;
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public unsafe Vector512<sbyte> Block(byte* p)
+        public unsafe Vector512<sbyte> Block(byte* p) => slotBits switch
         {
-            switch (slotBits)
+            8 => Block<Slots8>(p),
+            4 => Block<Slots4>(p),
+            2 => Block<Slots2>(p),
+            _ => Block<Slots1>(p),
+        };
+
+        /// <summary>The block for slots of <typeparamref name="TSlots"/> bits (which must be this unpacker's).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public unsafe Vector512<sbyte> Block<TSlots>(byte* p) where TSlots : struct, ISlotBits
+        {
+            switch (TSlots.Bits)
             {
                 case 8:
                     return Vector512.Load((sbyte*)p);
@@ -291,7 +396,7 @@ internal static partial class Int8Gemm
                 default:
                 {
                     var v = Vector512.Create(*(ulong*)p);
-                    return Avx512BW.Shuffle(table, Avx512F.ShiftRightLogicalVariable(v, qwordShift).AsByte() & mask).AsSByte();
+                    return Avx512BW.Shuffle(table, Avx512F.ShiftRightLogicalVariable(v, Vector512.Create(0UL, 1, 2, 3, 4, 5, 6, 7)).AsByte() & mask).AsSByte();
                 }
             }
         }

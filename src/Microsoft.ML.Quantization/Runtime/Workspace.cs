@@ -28,7 +28,7 @@ internal sealed class Workspace
 
     /// <summary>
     /// Runs <paramref name="part"/>(start, count) over [0, <paramref name="total"/>) in up to <see cref="Threads"/>
-    /// contiguous parts, in parallel when the work (<paramref name="cost"/> multiply-adds) is worth a thread.
+    /// contiguous parts, in parallel on <see cref="LayerThreads"/> when the work (<paramref name="cost"/> multiply-adds) is worth a thread.
     /// </summary>
     public void Split(int total, long cost, Action<int, int> part)
     {
@@ -38,7 +38,7 @@ internal sealed class Workspace
             part(0, total);
             return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, i =>
+        LayerThreads.Run(parts, i =>
         {
             int start = (int)((long)total * i / parts), end = (int)((long)total * (i + 1) / parts);
             part(start, end - start);
