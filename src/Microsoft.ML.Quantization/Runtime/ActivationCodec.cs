@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -14,6 +16,11 @@ internal sealed class ActivationCodec
     private readonly int[] order;
     private readonly float[] values;
     private readonly int[]? vectorTable; // integer level by threshold count, padded to 16, for the vector encoder
+    private readonly Vector512<int> levelVector; // the same table in a register
+    private readonly Vector512<float> scaleVector;
+    private readonly float[]? searchThresholds; // more than 16 levels: the thresholds padded with NaN (never ≤ y) for a branch-free binary search
+    private readonly int[]? searchLevels; // integer level by threshold count
+    private readonly int searchTop; // the search's first step: the largest power of two ≤ the threshold count
 
     /// <summary>Creates the codec from a per-tensor grid.</summary>
     public ActivationCodec(QuantizationGrid grid)
@@ -24,6 +31,7 @@ internal sealed class ActivationCodec
         thresholds = grid.Thresholds;
         order = grid.CodeOrder ?? Enumerable.Range(0, grid.LevelCount).ToArray();
         values = Levels.Select(l => l * Scale).ToArray();
+        scaleVector = Vector512.Create(Scale);
         if (IntegerLevels.TryCreate(Levels, out var integers, out int multiplier))
         {
             Integers = integers;
@@ -34,6 +42,13 @@ internal sealed class ActivationCodec
             {
                 vectorTable = new int[16];
                 for (int p = 0; p < order.Length; p++) vectorTable[p] = integers[order[p]];
+                levelVector = Vector512.Create(vectorTable);
+            }
+            else
+            {
+                searchTop = (int)BitOperations.RoundUpToPowerOf2((uint)thresholds.Length + 1) / 2;
+                searchThresholds = thresholds.Concat(Enumerable.Repeat(float.NaN, 2 * searchTop - 1 - thresholds.Length)).ToArray();
+                searchLevels = order.Select(code => integers[code]).ToArray();
             }
         }
     }
@@ -106,18 +121,44 @@ internal sealed class ActivationCodec
     }
 
     /// <summary>Whether <see cref="EncodeIntegers"/> runs here: AVX-512 and an integer form of at most 16 levels.</summary>
-    public bool IsVectorized => Avx512F.IsSupported && vectorTable is not null;
+    public bool IsVectorized => Avx512F.IsSupported && (vectorTable is not null || (searchLevels is not null && Avx2.IsSupported));
 
     /// <summary>
     /// The integer levels of 16 values (<see cref="IsVectorized"/> only): the same division and threshold compares as
     /// <see cref="Encode"/>, one compare per threshold, then the level table through a permute.
     /// </summary>
+    /// <remarks>Over 16 levels (8-bit grids) the count comes from a binary search by gathers, as <see cref="Encode"/> searches.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call would pass the vectors through memory
     public Vector512<int> EncodeIntegers(Vector512<float> x)
     {
-        var y = x / Vector512.Create(Scale);
+        var y = x / scaleVector;
+        if (vectorTable is null) return SearchIntegers(y);
         var position = Vector512<int>.Zero;
         foreach (float t in thresholds) position -= Vector512.GreaterThanOrEqual(y, Vector512.Create(t)).AsInt32();
-        return Avx512F.PermuteVar16x32(Vector512.Create(vectorTable!), position);
+        return Avx512F.PermuteVar16x32(levelVector, position);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the ≤ 16-level path small where it is inlined
+    private unsafe Vector512<int> SearchIntegers(Vector512<float> y)
+    {
+        fixed (float* t = searchThresholds)
+        fixed (int* levels = searchLevels)
+        {
+            return Vector512.Create(Avx2.GatherVector256(levels, Count(t, y.GetLower()), 4), Avx2.GatherVector256(levels, Count(t, y.GetUpper()), 4));
+        }
+    }
+
+    /// <summary>How many thresholds are ≤ y, lane by lane: steps of searchTop, searchTop/2, …, 1 taken where the threshold before them is ≤ y.</summary>
+    private unsafe Vector256<int> Count(float* t, Vector256<float> y)
+    {
+        var position = Vector256<int>.Zero;
+        for (int step = searchTop; step > 0; step >>= 1)
+        {
+            var candidate = position + Vector256.Create(step);
+            var threshold = Avx2.GatherVector256(t, candidate - Vector256<int>.One, 4);
+            position = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(threshold, y).AsInt32(), candidate, position);
+        }
+        return position;
     }
 
     /// <summary>The float value of a code, as the training forward computes it (level · s in float32).</summary>

@@ -111,6 +111,7 @@ internal sealed class ActivationEpilogue
         var a = Vector512.Create<float>(add.AsSpan(first, 16));
         var bias = Vector512.Create(offset);
         var shorts = blank is null ? ws.Shorts(Target) : null;
+        int* lanes = stackalloc int[16]; // a CHW target takes the 16 levels one by one
         fixed (int* accumulators = acc)
         fixed (byte* bytes = blank is null ? null : ws.Bytes(Target))
         {
@@ -130,7 +131,8 @@ internal sealed class ActivationEpilogue
                         Avx512F.ConvertToVector128Byte(levels + bias).Store(bytes + Pixel(oy, ox) + first);
                         continue;
                     }
-                    for (int j = 0; j < 16; j++) shorts![((first + j) * outHeight + oy) * outWidth + ox] = (short)levels[j];
+                    levels.Store(lanes);
+                    for (int j = 0; j < 16; j++) shorts![((first + j) * outHeight + oy) * outWidth + ox] = (short)lanes[j];
                 }
         }
     }

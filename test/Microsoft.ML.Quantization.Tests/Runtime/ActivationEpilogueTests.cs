@@ -40,4 +40,29 @@ public class ActivationEpilogueTests
         var levels = paddedBytes ? scalar.Bytes(target).Select(b => (int)b).ToArray() : scalar.Shorts(target).Select(s => (int)s).ToArray();
         Assert.True(levels.Distinct().Count() >= 3, $"only {levels.Distinct().Count()} distinct codes");
     }
+
+    /// <summary>The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (the binary search by gathers above 16), values on thresholds, ±∞ and NaN.</summary>
+    [Theory]
+    [InlineData(4)]
+    [InlineData(16)]
+    [InlineData(17)]
+    [InlineData(200)]
+    [InlineData(256)]
+    public void VectorEncoderMatchesScalarEncode(int levels)
+    {
+        var levelValues = Enumerable.Range(0, levels).Select(i => (float)i - levels / 2).ToArray();
+        var thresholds = Enumerable.Range(0, levels - 1).Select(i => levelValues[i] + 0.5f).ToArray();
+        var codec = new ActivationCodec(new QuantizationGrid(8, new[] { 0.125f }, levelValues, thresholds, null));
+        Assert.True(codec.IsVectorized);
+        var random = new Random(levels);
+        var values = Enumerable.Range(0, 4096).Select(_ => (float)((random.NextDouble() - 0.5) * (levels + 8) * 0.125))
+            .Concat(thresholds.Select(t => t * 0.125f)).Concat(new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f })
+            .ToArray();
+        values = values.Concat(new float[(16 - values.Length % 16) % 16]).ToArray();
+        for (int i = 0; i < values.Length; i += 16)
+        {
+            var vector = codec.EncodeIntegers(System.Runtime.Intrinsics.Vector512.Create(values, i));
+            for (int j = 0; j < 16; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
+        }
+    }
 }
