@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -18,9 +17,12 @@ internal sealed class ActivationCodec
     private readonly int[]? vectorTable; // integer level by threshold count, padded to 16, for the vector encoder
     private readonly Vector512<int> levelVector; // the same table in a register
     private readonly Vector512<float> scaleVector;
-    private readonly float[]? searchThresholds; // more than 16 levels: the thresholds padded with NaN (never ≤ y) for a branch-free binary search
-    private readonly int[]? searchLevels; // integer level by threshold count
-    private readonly int searchTop; // the search's first step: the largest power of two ≤ the threshold count
+    // More than 16 levels on near-uniform thresholds (8-bit grids): the count is estimated from the first threshold and the
+    // mean step, then corrected by one look up and one down (the estimate is off by at most one while every threshold lies
+    // within half a step of the uniform one).
+    private readonly float[]? boundedThresholds; // −∞, the thresholds, NaN: index count + 1 is the next threshold up
+    private readonly int[]? countLevels; // integer level by threshold count
+    private readonly float firstThreshold, inverseStep;
 
     /// <summary>Creates the codec from a per-tensor grid.</summary>
     public ActivationCodec(QuantizationGrid grid)
@@ -44,11 +46,12 @@ internal sealed class ActivationCodec
                 for (int p = 0; p < order.Length; p++) vectorTable[p] = integers[order[p]];
                 levelVector = Vector512.Create(vectorTable);
             }
-            else
+            else if (NearlyUniform(thresholds, out float step))
             {
-                searchTop = (int)BitOperations.RoundUpToPowerOf2((uint)thresholds.Length + 1) / 2;
-                searchThresholds = thresholds.Concat(Enumerable.Repeat(float.NaN, 2 * searchTop - 1 - thresholds.Length)).ToArray();
-                searchLevels = order.Select(code => integers[code]).ToArray();
+                firstThreshold = thresholds[0];
+                inverseStep = 1 / step;
+                boundedThresholds = thresholds.Prepend(float.NegativeInfinity).Append(float.NaN).ToArray();
+                countLevels = order.Select(code => integers[code]).ToArray();
             }
         }
     }
@@ -121,44 +124,54 @@ internal sealed class ActivationCodec
     }
 
     /// <summary>Whether <see cref="EncodeIntegers"/> runs here: AVX-512 and an integer form of at most 16 levels.</summary>
-    public bool IsVectorized => Avx512F.IsSupported && (vectorTable is not null || (searchLevels is not null && Avx2.IsSupported));
+    public bool IsVectorized => Avx512F.IsSupported && (vectorTable is not null || (countLevels is not null && Avx2.IsSupported));
+
+    /// <summary>Whether every threshold lies within half the mean step of the uniform grid through the first and last.</summary>
+    private static bool NearlyUniform(float[] thresholds, out float step)
+    {
+        int n = thresholds.Length;
+        step = n > 1 ? (thresholds[n - 1] - thresholds[0]) / (n - 1) : 0;
+        if (!(step > 0) || !float.IsFinite(step)) return false;
+        for (int k = 0; k < n; k++)
+            if (!(Math.Abs(thresholds[k] - (thresholds[0] + k * step)) <= step / 2)) return false;
+        return true;
+    }
 
     /// <summary>
     /// The integer levels of 16 values (<see cref="IsVectorized"/> only): the same division and threshold compares as
     /// <see cref="Encode"/>, one compare per threshold, then the level table through a permute.
     /// </summary>
-    /// <remarks>Over 16 levels (8-bit grids) the count comes from a binary search by gathers, as <see cref="Encode"/> searches.</remarks>
+    /// <remarks>Over 16 levels (near-uniform 8-bit grids) the count is estimated and corrected by gathers, giving <see cref="Encode"/>'s count.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call would pass the vectors through memory
     public Vector512<int> EncodeIntegers(Vector512<float> x)
     {
         var y = x / scaleVector;
-        if (vectorTable is null) return SearchIntegers(y);
+        if (vectorTable is null) return CountedIntegers(y);
         var position = Vector512<int>.Zero;
         foreach (float t in thresholds) position -= Vector512.GreaterThanOrEqual(y, Vector512.Create(t)).AsInt32();
         return Avx512F.PermuteVar16x32(levelVector, position);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the ≤ 16-level path small where it is inlined
-    private unsafe Vector512<int> SearchIntegers(Vector512<float> y)
+    private unsafe Vector512<int> CountedIntegers(Vector512<float> y)
     {
-        fixed (float* t = searchThresholds)
-        fixed (int* levels = searchLevels)
+        // vmaxps returns its second operand for NaN, so NaN estimates become 0; ±∞ clamp to 0 and the threshold count.
+        var estimate = Vector512.Floor((y - Vector512.Create(firstThreshold)) * Vector512.Create(inverseStep)) + Vector512<float>.One;
+        estimate = Avx512F.Min(Avx512F.Max(estimate, Vector512<float>.Zero), Vector512.Create((float)thresholds.Length));
+        var count = Avx512F.ConvertToVector512Int32WithTruncation(estimate);
+        fixed (float* t = boundedThresholds)
+        fixed (int* levels = countLevels)
         {
-            return Vector512.Create(Avx2.GatherVector256(levels, Count(t, y.GetLower()), 4), Avx2.GatherVector256(levels, Count(t, y.GetUpper()), 4));
+            return Vector512.Create(Level(t, levels, count.GetLower(), y.GetLower()), Level(t, levels, count.GetUpper(), y.GetUpper()));
         }
     }
 
-    /// <summary>How many thresholds are ≤ y, lane by lane: steps of searchTop, searchTop/2, …, 1 taken where the threshold before them is ≤ y.</summary>
-    private unsafe Vector256<int> Count(float* t, Vector256<float> y)
+    /// <summary>The estimated count one up where the next threshold is ≤ y, one down where the last one counted is > y; then its level.</summary>
+    private static unsafe Vector256<int> Level(float* t, int* levels, Vector256<int> count, Vector256<float> y)
     {
-        var position = Vector256<int>.Zero;
-        for (int step = searchTop; step > 0; step >>= 1)
-        {
-            var candidate = position + Vector256.Create(step);
-            var threshold = Avx2.GatherVector256(t, candidate - Vector256<int>.One, 4);
-            position = Vector256.ConditionalSelect(Vector256.LessThanOrEqual(threshold, y).AsInt32(), candidate, position);
-        }
-        return position;
+        count -= Vector256.LessThanOrEqual(Avx2.GatherVector256(t, count + Vector256<int>.One, 4), y).AsInt32();
+        count += Vector256.GreaterThan(Avx2.GatherVector256(t, count, 4), y).AsInt32();
+        return Avx2.GatherVector256(levels, count, 4);
     }
 
     /// <summary>The float value of a code, as the training forward computes it (level · s in float32).</summary>

@@ -66,29 +66,34 @@ internal sealed class ActivationEpilogue
     /// <summary>Convolution positions the epilogue reads: whole output rows, those a pool drops left out.</summary>
     public int PositionsRead => outHeight * pool * width;
 
+    /// <summary>Rows of the map the quantizer sees; row r reads the <see cref="PositionsRead"/> / <see cref="Rows"/> positions from r · that.</summary>
+    public int Rows => outHeight;
+
     /// <summary>Resets the target's border and padded channels; call once per run, before any <see cref="Write"/>.</summary>
     public void Begin(Workspace ws) => blank?.CopyTo(ws.Bytes(Target), 0);
 
     /// <summary>
     /// Writes the target for outputs of the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> +
-    /// <paramref name="blocks"/>) from accumulators acc[p·<paramref name="ldc"/> + o]. Whole blocks take the AVX-512 path where
-    /// it runs and <paramref name="vectorized"/> allows; the rest the scalar one, which gives the same codes.
+    /// <paramref name="blocks"/>) and rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rows"/>)
+    /// from accumulators acc[p·<paramref name="ldc"/> + o]. Whole blocks take the AVX-512 path where it runs and
+    /// <paramref name="vectorized"/> allows; the rest the scalar one, which gives the same codes.
     /// </summary>
-    public void Write(ReadOnlySpan<int> acc, int ldc, int firstBlock, int blocks, Workspace ws, bool vectorized = true)
+    public void Write(ReadOnlySpan<int> acc, int ldc, int firstBlock, int blocks, int firstRow, int rows, Workspace ws, bool vectorized = true)
     {
+        if (firstRow < 0 || rows < 0 || firstRow + rows > outHeight) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"Rows {firstRow}..{firstRow + rows} lie outside the map's {outHeight}.");
         for (int b = firstBlock; b < firstBlock + blocks; b++)
         {
             int first = 16 * b, end = Math.Min(mul.Length, first + 16);
-            if (vectorized && codec.IsVectorized && end - first == 16) WriteBlock(acc, ldc, first, ws);
-            else for (int o = first; o < end; o++) WriteOutput(acc, ldc, o, ws);
+            if (vectorized && codec.IsVectorized && end - first == 16) WriteBlock(acc, ldc, first, firstRow, firstRow + rows, ws);
+            else for (int o = first; o < end; o++) WriteOutput(acc, ldc, o, firstRow, firstRow + rows, ws);
         }
     }
 
-    private void WriteOutput(ReadOnlySpan<int> acc, int ldc, int o, Workspace ws)
+    private void WriteOutput(ReadOnlySpan<int> acc, int ldc, int o, int firstRow, int endRow, Workspace ws)
     {
         int c = correction?[o] ?? 0;
         var integers = codec.Integers!;
-        for (int oy = 0; oy < outHeight; oy++)
+        for (int oy = firstRow; oy < endRow; oy++)
             for (int ox = 0; ox < outWidth; ox++)
             {
                 float best = float.NegativeInfinity;
@@ -104,7 +109,7 @@ internal sealed class ActivationEpilogue
             }
     }
 
-    private unsafe void WriteBlock(ReadOnlySpan<int> acc, int ldc, int first, Workspace ws)
+    private unsafe void WriteBlock(ReadOnlySpan<int> acc, int ldc, int first, int firstRow, int endRow, Workspace ws)
     {
         var c = correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(first, 16));
         var m = Vector512.Create<float>(mul.AsSpan(first, 16));
@@ -115,7 +120,7 @@ internal sealed class ActivationEpilogue
         fixed (int* accumulators = acc)
         fixed (byte* bytes = blank is null ? null : ws.Bytes(Target))
         {
-            for (int oy = 0; oy < outHeight; oy++)
+            for (int oy = firstRow; oy < endRow; oy++)
                 for (int ox = 0; ox < outWidth; ox++)
                 {
                     var best = Vector512.Create(float.NegativeInfinity);

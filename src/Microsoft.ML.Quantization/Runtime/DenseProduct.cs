@@ -122,16 +122,14 @@ internal sealed class DenseProduct
         ? new ActivationEpilogue(correction, mul, add, fused.Relu, fused.Pool, width, fused.Height, fused.Width, fused.Target)
         : throw new InvalidOperationException("Only integer products without bit planes fuse their epilogue.");
 
-    /// <summary>The integer accumulators acc[p·<see cref="PaddedOutputs"/> + o] of <paramref name="positions"/> rows (<see cref="CanFuse"/> only).</summary>
-    public Span<int> Accumulate(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, int ldx, int positions)
+    /// <summary>Writes the integer accumulators acc[p·<see cref="PaddedOutputs"/> + o] of <paramref name="positions"/> rows (<see cref="CanFuse"/> only).</summary>
+    public void Accumulate(ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, int ldx, int positions, Span<int> acc)
     {
         int ldc = PaddedOutputs;
-        var acc = ws.Ints(positions * ldc);
         if (Input == ProductInput.Shorts) Int16Gemm.Multiply(int16!, shorts, ldx, positions, acc, ldc);
         else if (!CanFuse) throw new InvalidOperationException("Only integer products without bit planes have plain accumulators.");
         else if (positions == 1 && lookup is not null) LookupGemv.Multiply(lookup, bytes[..PaddedDepth], acc, maxActivation);
         else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc, maxActivation);
-        return acc;
     }
 
     /// <summary>acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants).</summary>
@@ -141,8 +139,12 @@ internal sealed class DenseProduct
         switch (Input)
         {
             case ProductInput.Bytes when planeWeights is null:
-                WriteOutputs(Accumulate(ws, bytes, shorts, ldx, positions), ldc, 0, positions, correction, mul, add, y, ldy);
+            {
+                var acc = ws.Ints(positions * ldc);
+                Accumulate(bytes, shorts, ldx, positions, acc);
+                WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy);
                 break;
+            }
             case ProductInput.Bytes:
             {
                 // ResQ: Σ_i r_i · (binary plane i · a); the offset enters each plane through its row sums.
@@ -162,8 +164,12 @@ internal sealed class DenseProduct
                 break;
             }
             case ProductInput.Shorts:
-                WriteOutputs(Accumulate(ws, bytes, shorts, ldx, positions), ldc, 0, positions, null, mul, add, y, ldy);
+            {
+                var acc = ws.Ints(positions * ldc);
+                Accumulate(bytes, shorts, ldx, positions, acc);
+                WriteOutputs(acc, ldc, 0, positions, null, mul, add, y, ldy);
                 break;
+            }
             default:
             {
                 var acc = ws.Floats2(positions * ldc);

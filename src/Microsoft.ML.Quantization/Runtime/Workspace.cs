@@ -10,6 +10,7 @@ internal sealed class Workspace
     private readonly short[][] shorts;
     private readonly byte[][] bytes;
     private int[] ints = Array.Empty<int>();
+    private int intsStart;
     private ulong[] words = Array.Empty<ulong>();
     private float[] accumulator = Array.Empty<float>();
     private byte[] rowBytes = Array.Empty<byte>();
@@ -45,7 +46,7 @@ internal sealed class Workspace
         });
     }
 
-    private const long MinParallelCost = 1 << 20;
+    private const long MinParallelCost = 1 << 17; // VggSmall's 8-bit first layer (226K multiply-adds, 16 µs alone) still gains
 
     /// <summary>The float values of a slot.</summary>
     public float[] Floats(ValueSlot slot) => floats[slot.Index];
@@ -56,11 +57,30 @@ internal sealed class Workspace
     /// <summary>The padded HWC bytes of a slot.</summary>
     public byte[] Bytes(ValueSlot slot) => bytes[slot.Index];
 
-    /// <summary>Int32 scratch of at least <paramref name="length"/>.</summary>
-    public Span<int> Ints(int length) => Grow(ref ints, length).AsSpan(0, length);
+    /// <summary>Int32 scratch of <paramref name="length"/> (see <see cref="AlignedInts"/>).</summary>
+    public Span<int> Ints(int length) => AlignedInts(length).AsSpan();
 
-    /// <summary>The same scratch as an array (for steps that split work across threads).</summary>
-    public int[] IntArray(int length) => Grow(ref ints, length);
+    /// <summary>
+    /// Int32 scratch of <paramref name="length"/> starting on a 64-byte boundary, in a pinned array. Threads that share a
+    /// layer by output blocks write neighbouring columns of every accumulator row; with rows of whole cache lines from an
+    /// aligned start they never share a line (an unaligned start made VggSmall's middle layers up to 1.6× slower on 2 threads).
+    /// </summary>
+    public ArraySegment<int> AlignedInts(int length)
+    {
+        if (ints.Length < length + IntsPerLine)
+        {
+            ints = GC.AllocateArray<int>(length + IntsPerLine, pinned: true);
+            intsStart = StartOfLine(ints);
+        }
+        return new ArraySegment<int>(ints, intsStart, length);
+    }
+
+    private const int IntsPerLine = 64 / sizeof(int);
+
+    private static unsafe int StartOfLine(int[] pinned)
+    {
+        fixed (int* p = pinned) return (int)((64 - (long)p % 64) % 64 / sizeof(int));
+    }
 
     /// <summary>64-bit word scratch of at least <paramref name="length"/> (bit planes).</summary>
     public ulong[] WordArray(int length) => Grow(ref words, length);
@@ -68,14 +88,14 @@ internal sealed class Workspace
     /// <summary>Float accumulator scratch of at least <paramref name="length"/>.</summary>
     public Span<float> Floats2(int length) => Grow(ref accumulator, length).AsSpan(0, length);
 
-    /// <summary>Byte rows (cleared).</summary>
-    public Span<byte> RowBytes(int length) => Cleared(Grow(ref rowBytes, length), length);
+    /// <summary>Byte rows (the first <paramref name="length"/> cleared), as an array for steps that split work across threads.</summary>
+    public byte[] RowBytes(int length) => Cleared(Grow(ref rowBytes, length), length);
 
-    /// <summary>Short rows (cleared).</summary>
-    public Span<short> RowShorts(int length) => Cleared(Grow(ref rowShorts, length), length);
+    /// <summary>Short rows (the first <paramref name="length"/> cleared), as an array.</summary>
+    public short[] RowShorts(int length) => Cleared(Grow(ref rowShorts, length), length);
 
     /// <summary>Float rows (cleared).</summary>
-    public Span<float> RowFloats(int length) => Cleared(Grow(ref rowFloats, length), length);
+    public Span<float> RowFloats(int length) => Cleared(Grow(ref rowFloats, length), length).AsSpan(0, length);
 
     private static T[] Grow<T>(ref T[] buffer, int length)
     {
@@ -83,11 +103,10 @@ internal sealed class Workspace
         return buffer;
     }
 
-    private static Span<T> Cleared<T>(T[] buffer, int length)
+    private static T[] Cleared<T>(T[] buffer, int length)
     {
-        var span = buffer.AsSpan(0, length);
-        span.Clear();
-        return span;
+        buffer.AsSpan(0, length).Clear();
+        return buffer;
     }
 }
 

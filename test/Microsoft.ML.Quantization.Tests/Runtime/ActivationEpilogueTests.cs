@@ -32,29 +32,45 @@ public class ActivationEpilogueTests
         foreach (var (ws, vectorized) in new[] { (scalar, false), (vector, true) })
         {
             epilogue.Begin(ws);
-            epilogue.Write(acc, ldc, 0, ldc / 16, ws, vectorized);
+            epilogue.Write(acc, ldc, 0, ldc / 16, 0, epilogue.Rows, ws, vectorized);
         }
         if (paddedBytes) Assert.Equal(scalar.Bytes(target), vector.Bytes(target));
         else Assert.Equal(scalar.Shorts(target), vector.Shorts(target));
+        // Rows written in two parts, as threads share them, give the same target.
+        var parts = new Workspace(new[] { target });
+        epilogue.Begin(parts);
+        int split = epilogue.Rows / 2;
+        epilogue.Write(acc, ldc, 0, ldc / 16, split, epilogue.Rows - split, parts);
+        epilogue.Write(acc, ldc, 0, ldc / 16, 0, split, parts);
+        if (paddedBytes) Assert.Equal(scalar.Bytes(target), parts.Bytes(target));
+        else Assert.Equal(scalar.Shorts(target), parts.Shorts(target));
         // Every code came from the grid: some values of each level, so the comparison above is not of blanks.
         var levels = paddedBytes ? scalar.Bytes(target).Select(b => (int)b).ToArray() : scalar.Shorts(target).Select(s => (int)s).ToArray();
         Assert.True(levels.Distinct().Count() >= 3, $"only {levels.Distinct().Count()} distinct codes");
     }
 
-    /// <summary>The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (the binary search by gathers above 16), values on thresholds, ±∞ and NaN.</summary>
+    /// <summary>
+    /// The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (above 16 the estimate and
+    /// correction, also with thresholds moved by up to 0.45 of a step), values on thresholds, ±∞ and NaN. Further from
+    /// uniform, a grid of over 16 levels stays on the scalar encoder.
+    /// </summary>
     [Theory]
-    [InlineData(4)]
-    [InlineData(16)]
-    [InlineData(17)]
-    [InlineData(200)]
-    [InlineData(256)]
-    public void VectorEncoderMatchesScalarEncode(int levels)
+    [InlineData(4, 0.0)]
+    [InlineData(16, 0.3)]
+    [InlineData(17, 0.0)]
+    [InlineData(200, 0.45)]
+    [InlineData(256, 0.0)]
+    [InlineData(256, 0.45)]
+    [InlineData(256, 0.8)]
+    public void VectorEncoderMatchesScalarEncode(int levels, double jitter)
     {
-        var levelValues = Enumerable.Range(0, levels).Select(i => (float)i - levels / 2).ToArray();
-        var thresholds = Enumerable.Range(0, levels - 1).Select(i => levelValues[i] + 0.5f).ToArray();
-        var codec = new ActivationCodec(new QuantizationGrid(8, new[] { 0.125f }, levelValues, thresholds, null));
-        Assert.True(codec.IsVectorized);
         var random = new Random(levels);
+        var levelValues = Enumerable.Range(0, levels).Select(i => (float)i - levels / 2).ToArray();
+        var thresholds = Enumerable.Range(0, levels - 1).Select(i => levelValues[i] + 0.5f + (i is 0 || i == levels - 2 || jitter > 0.5 ? 0 : (float)((random.NextDouble() * 2 - 1) * jitter))).ToArray();
+        if (jitter > 0.5) thresholds[levels / 2] += (float)jitter - 0.1f; // beyond half a step from uniform, still below the next
+        var codec = new ActivationCodec(new QuantizationGrid(8, new[] { 0.125f }, levelValues, thresholds, null));
+        Assert.Equal(levels <= 16 || jitter < 0.5, codec.IsVectorized);
+        if (!codec.IsVectorized) return;
         var values = Enumerable.Range(0, 4096).Select(_ => (float)((random.NextDouble() - 0.5) * (levels + 8) * 0.125))
             .Concat(thresholds.Select(t => t * 0.125f)).Concat(new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f })
             .ToArray();

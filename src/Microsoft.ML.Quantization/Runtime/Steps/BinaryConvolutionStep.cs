@@ -71,7 +71,7 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         var sign = planes.AsMemory(0, pixels * perPixel);
         var nonzero = planes.AsMemory(pixels * perPixel, pixels * perPixel);
         ToPlanes(ws.Bytes(input), input.Shape[0], input.PaddedChannels, pixels, perPixel, sign.Span, nonzero.Span);
-        var acc = ws.IntArray(positions * ldc);
+        var acc = ws.AlignedInts(positions * ldc);
         var y = ws.Floats(Output);
         ws.Split(positions, (long)positions * weights.Outputs * weights.Words * 64, (first, count) =>
         {

@@ -86,16 +86,28 @@ internal sealed class DirectConvolutionStep : ScoringStep
     public override void Run(Workspace ws)
     {
         int ldc = weights.PaddedOutputs, positions = starts.Length;
-        var acc = ws.IntArray(positions * ldc);
+        var acc = ws.AlignedInts(positions * ldc);
         var x = ws.Bytes(input);
         if (epilogue is not null)
         {
             epilogue.Begin(ws);
-            int read = epilogue.PositionsRead, blocks = ldc / 16;
-            ws.Split(blocks, (long)read * weights.Outputs * weights.Depth, (first, count) =>
+            int read = epilogue.PositionsRead, blocks = ldc / 16, rows = epilogue.Rows, perRow = read / rows;
+            long cost = (long)read * weights.Outputs * weights.Depth;
+            // Threads take whole rows of the map where there are enough to balance them (each thread then also writes whole
+            // pixels of the target, never half a cache line of one); else whole output blocks while each can still pair two.
+            if (rows < 4 * ws.Threads && blocks >= 2 * ws.Threads)
             {
-                Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(0, read), acc, ldc, maxActivation, first, count);
-                epilogue.Write(acc, ldc, first, count, ws);
+                ws.Split(blocks, cost, (first, count) =>
+                {
+                    Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(0, read), acc, ldc, maxActivation, first, count);
+                    epilogue.Write(acc, ldc, first, count, 0, rows, ws);
+                });
+                return;
+            }
+            ws.Split(rows, cost, (first, count) =>
+            {
+                Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(first * perRow, count * perRow), acc.AsSpan(first * perRow * ldc), ldc, maxActivation, 0, blocks);
+                epilogue.Write(acc, ldc, 0, blocks, first, count, ws);
             });
             return;
         }

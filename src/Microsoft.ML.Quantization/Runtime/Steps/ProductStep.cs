@@ -55,32 +55,11 @@ internal sealed class ProductStep : ScoringStep
         switch (product.Input)
         {
             case ProductInput.Bytes:
-            {
-                var rows = ws.RowBytes(positions * ldx);
-                var x = ws.Shorts(input);
-                int offset = product.Offset;
-                for (int p = 0; p < positions; p++)
-                    for (int k = 0; k < depth; k++)
-                    {
-                        int src = gather is null ? p * depth + k : gather[p * depth + k];
-                        rows[p * ldx + k] = (byte)((src >= 0 ? x[src] : 0) + offset);
-                    }
-                Finish(ws, rows, default, ldx, y);
+                Finish(ws, ws.RowBytes(positions * ldx), null, ldx, y);
                 break;
-            }
             case ProductInput.Shorts:
-            {
-                var rows = ws.RowShorts(positions * ldx);
-                var x = ws.Shorts(input);
-                for (int p = 0; p < positions; p++)
-                    for (int k = 0; k < depth; k++)
-                    {
-                        int src = gather is null ? p * depth + k : gather[p * depth + k];
-                        rows[p * ldx + k] = src >= 0 ? x[src] : (short)0;
-                    }
-                Finish(ws, default, rows, ldx, y);
+                Finish(ws, null, ws.RowShorts(positions * ldx), ldx, y);
                 break;
-            }
             default:
             {
                 var rows = ws.RowFloats(positions * ldx);
@@ -100,16 +79,42 @@ internal sealed class ProductStep : ScoringStep
         }
     }
 
-    /// <summary>The integer product of the gathered rows, then the float output or the fused epilogue.</summary>
-    private void Finish(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, int ldx, float[] y)
+    /// <summary>
+    /// Gathers integer rows (bytes: level + offset, or shorts: the level) for the positions, then the integer product and the
+    /// float output or the fused epilogue, whose rows threads share (each gathering its own positions).
+    /// </summary>
+    private void Finish(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, float[] y)
     {
         if (epilogue is null)
         {
+            Gather(ws, bytes, shorts, ldx, 0, positions);
             product.Run(ws, bytes, shorts, default, ldx, positions, y, positions);
             return;
         }
-        var acc = product.Accumulate(ws, bytes, shorts, ldx, positions);
+        int ldc = product.PaddedOutputs, read = epilogue.PositionsRead, perRow = read / epilogue.Rows;
+        var acc = ws.AlignedInts(read * ldc);
         epilogue.Begin(ws);
-        epilogue.Write(acc, product.PaddedOutputs, 0, product.PaddedOutputs / 16, ws);
+        ws.Split(epilogue.Rows, (long)read * product.Outputs * product.Depth, (first, count) =>
+        {
+            int start = first * perRow, n = count * perRow;
+            Gather(ws, bytes, shorts, ldx, start, n);
+            product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, n, acc.AsSpan(start * ldc));
+            epilogue.Write(acc, ldc, 0, ldc / 16, first, count, ws);
+        });
+    }
+
+    /// <summary>The input rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into whichever of the two arrays is given.</summary>
+    private void Gather(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, int start, int count)
+    {
+        var x = ws.Shorts(input);
+        int depth = product.Depth, offset = product.Offset;
+        for (int p = start; p < start + count; p++)
+            for (int k = 0; k < depth; k++)
+            {
+                int src = gather is null ? p * depth + k : gather[p * depth + k];
+                short level = src >= 0 ? x[src] : (short)0;
+                if (bytes is not null) bytes[p * ldx + k] = (byte)(level + offset);
+                else shorts![p * ldx + k] = level;
+            }
     }
 }

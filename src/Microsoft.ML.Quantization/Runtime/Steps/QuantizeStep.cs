@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>
@@ -39,7 +42,10 @@ internal sealed class QuantizeStep : ScoringStep
             {
                 var y = ws.Shorts(Output);
                 var integers = codec.Integers!;
-                for (int i = 0; i < x.Length; i++) y[i] = (short)integers[codec.Encode(x[i])];
+                int i = 0;
+                if (codec.IsVectorized)
+                    for (; i + 16 <= x.Length; i += 16) Avx512F.ConvertToVector256Int16(codec.EncodeIntegers(Vector512.Create(x, i))).CopyTo(y, i);
+                for (; i < x.Length; i++) y[i] = (short)integers[codec.Encode(x[i])];
                 break;
             }
             case SlotLayout.PaddedBytes:
