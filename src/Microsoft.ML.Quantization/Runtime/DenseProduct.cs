@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Microsoft.ML.Quantization.Kernels;
 using Microsoft.ML.Quantization.Serialization;
 
@@ -132,8 +134,11 @@ internal sealed class DenseProduct
         else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc, maxActivation);
     }
 
-    /// <summary>acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants).</summary>
-    public void Run(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, ReadOnlySpan<float> inputs, int ldx, int positions, Span<float> y, int ldy)
+    /// <summary>
+    /// acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants), or y[p·ldy + o] when
+    /// <paramref name="positionMajor"/> (each position's outputs contiguous, as the LSTM's vector gates read them).
+    /// </summary>
+    public void Run(Workspace ws, ReadOnlySpan<byte> bytes, ReadOnlySpan<short> shorts, ReadOnlySpan<float> inputs, int ldx, int positions, Span<float> y, int ldy, bool positionMajor = false)
     {
         int ldc = PaddedOutputs;
         switch (Input)
@@ -142,7 +147,7 @@ internal sealed class DenseProduct
             {
                 var acc = ws.Ints(positions * ldc);
                 Accumulate(bytes, shorts, ldx, positions, acc);
-                WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy);
+                WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy, positionMajor);
                 break;
             }
             case ProductInput.Bytes:
@@ -160,21 +165,21 @@ internal sealed class DenseProduct
                         for (int o = 0; o < Outputs; o++)
                             sum[p * ldc + o] += r[o] * (acc[p * ldc + o] - rows[o] * Offset);
                 }
-                WriteOutputs(sum, ldc, positions, mul, add, y, ldy);
+                WriteOutputs(sum, ldc, positions, mul, add, y, ldy, positionMajor);
                 break;
             }
             case ProductInput.Shorts:
             {
                 var acc = ws.Ints(positions * ldc);
                 Accumulate(bytes, shorts, ldx, positions, acc);
-                WriteOutputs(acc, ldc, 0, positions, null, mul, add, y, ldy);
+                WriteOutputs(acc, ldc, 0, positions, null, mul, add, y, ldy, positionMajor);
                 break;
             }
             default:
             {
                 var acc = ws.Floats2(positions * ldc);
                 FloatGemm.Multiply(floats!, inputs, ldx, positions, acc, ldc);
-                WriteOutputs(acc, ldc, positions, mul, add, y, ldy);
+                WriteOutputs(acc, ldc, positions, mul, add, y, ldy, positionMajor);
                 break;
             }
         }
@@ -184,19 +189,32 @@ internal sealed class DenseProduct
     /// The epilogue of integer accumulators (rows of <paramref name="ldc"/>, one per position) for positions
     /// [first, first + count): y[o·ldy + p] = (acc − correction[o]) · mul[o] + add[o].
     /// </summary>
-    internal static void WriteOutputs(ReadOnlySpan<int> acc, int ldc, int first, int count, int[]? correction, float[] mul, float[] add, Span<float> y, int ldy)
+    internal static void WriteOutputs(ReadOnlySpan<int> acc, int ldc, int first, int count, int[]? correction, float[] mul, float[] add, Span<float> y, int ldy, bool positionMajor = false)
     {
+        int outputStride = positionMajor ? 1 : ldy, positionStride = positionMajor ? ldy : 1;
         for (int p = first; p < first + count; p++)
-            for (int o = 0; o < mul.Length; o++)
-                y[o * ldy + p] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
+        {
+            int o = 0;
+            if (positionMajor && Avx512F.IsSupported) // contiguous outputs: 16 at a time, the same operations
+            {
+                for (; o + 16 <= mul.Length; o += 16)
+                {
+                    var sums = Vector512.Create(acc.Slice(p * ldc + o, 16)) - (correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(o, 16)));
+                    (Avx512F.ConvertToVector512Single(sums) * Vector512.Create<float>(mul.AsSpan(o, 16)) + Vector512.Create<float>(add.AsSpan(o, 16))).CopyTo(y.Slice(p * ldy + o, 16));
+                }
+            }
+            for (; o < mul.Length; o++)
+                y[o * outputStride + p * positionStride] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
+        }
     }
 
     /// <summary>The epilogue of float accumulators: y[o·ldy + p] = acc · mul[o] + add[o].</summary>
-    private static void WriteOutputs(ReadOnlySpan<float> acc, int ldc, int positions, float[] mul, float[] add, Span<float> y, int ldy)
+    private static void WriteOutputs(ReadOnlySpan<float> acc, int ldc, int positions, float[] mul, float[] add, Span<float> y, int ldy, bool positionMajor)
     {
+        int outputStride = positionMajor ? 1 : ldy, positionStride = positionMajor ? ldy : 1;
         for (int p = 0; p < positions; p++)
             for (int o = 0; o < mul.Length; o++)
-                y[o * ldy + p] = acc[p * ldc + o] * mul[o] + add[o];
+                y[o * outputStride + p * positionStride] = acc[p * ldc + o] * mul[o] + add[o];
     }
 
     /// <summary>Bytes the weights occupy in memory (for reports).</summary>

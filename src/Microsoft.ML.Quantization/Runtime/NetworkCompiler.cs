@@ -151,18 +151,14 @@ internal sealed class NetworkCompiler
         int hidden = node.Units, steps4 = 4 * hidden, time = x.Shape[0];
         var ones = Enumerable.Repeat(1f, steps4).ToArray();
         var inputProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_ih")], x.IsInteger ? x.Codec : null, ones, model[StateNames.Own(node, "bias")].Decode());
-        var gatesIn = NewSlot(new[] { steps4, time });
+        var gatesIn = NewSlot(new[] { time, steps4 });
         var stateGrid = model.Grid(StateNames.QuantizerPrefix(node));
         var stateCodec = stateGrid is null ? null : new ActivationCodec(stateGrid);
-        var stateCodes = NewSlot(new[] { hidden }, stateCodec, stateCodec?.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
-        var recurrentProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_hh")], stateCodes.IsInteger ? stateCodec : null, ones, new float[steps4]);
-        var recurrent = NewSlot(new[] { steps4 });
+        var recurrentProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_hh")], stateCodec?.Integers is null ? null : stateCodec, ones, new float[steps4]);
         var cell = NewSlot(new[] { hidden });
         var output = NewSlot(shape);
-        Emit(node, new LstmStep(node.Name, x, output,
-            new ProductStep(node.Name + ".input", x, gatesIn, inputProduct, null, time),
-            new ProductStep(node.Name + ".recurrent", stateCodes, recurrent, recurrentProduct, null, 1),
-            gatesIn, recurrent, cell, stateCodes, stateCodec));
+        Emit(node, new LstmStep(node.Name, x, output, new ProductStep(node.Name + ".input", x, gatesIn, inputProduct, null, time, positionMajor: true),
+            recurrentProduct, gatesIn, cell, stateCodec));
     }
 
     /// <summary>

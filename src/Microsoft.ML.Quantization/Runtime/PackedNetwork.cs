@@ -25,7 +25,10 @@ internal sealed class PackedNetwork
         Model = model;
         var compiler = new NetworkCompiler(model, fuseEpilogues);
         (steps, slots, input, output, nodes) = compiler.Compile();
+        batches = steps.Any(s => s.BatchesExamples);
     }
+
+    private readonly bool batches; // some step shares work across the examples of a batch
 
     /// <summary>The exported model this network runs.</summary>
     public ExportedModel Model { get; }
@@ -63,6 +66,27 @@ internal sealed class PackedNetwork
         finally
         {
             workspaces.Add(ws);
+        }
+    }
+
+    /// <summary>Scores a group of examples step by step, each step over all of them (<see cref="ScoringStep.RunBatch"/>).</summary>
+    private void ScoreTogether(ReadOnlySpan<float> examples, Span<float> logits, int count)
+    {
+        var group = new Workspace[count];
+        for (int i = 0; i < count; i++) group[i] = workspaces.TryTake(out var pooled) ? pooled : new Workspace(slots);
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                group[i].Threads = 1;
+                examples.Slice(i * InputLength, InputLength).CopyTo(group[i].Floats(input));
+            }
+            foreach (var step in steps) step.RunBatch(group);
+            for (int i = 0; i < count; i++) group[i].Floats(output).AsSpan(0, OutputLength).CopyTo(logits.Slice(i * OutputLength, OutputLength));
+        }
+        finally
+        {
+            foreach (var ws in group) workspaces.Add(ws);
         }
     }
 
@@ -108,11 +132,32 @@ internal sealed class PackedNetwork
         }
     }
 
-    /// <summary>Scores <paramref name="count"/> examples laid out one after another, on up to <paramref name="threads"/> threads (one example per task, no copies).</summary>
+    /// <summary>
+    /// Scores <paramref name="count"/> examples laid out one after another, on up to <paramref name="threads"/> threads: one
+    /// example per task, or, where a step shares work across examples (<see cref="ScoringStep.BatchesExamples"/>: the LSTM's
+    /// recurrent products), step by step over one group of examples per thread.
+    /// </summary>
     public unsafe void ScoreBatch(ReadOnlySpan<float> examples, int count, Span<float> logits, int threads = 1)
     {
         if (examples.Length != count * InputLength) throw new ArgumentException($"{count} examples need {count * InputLength} values, got {examples.Length}.", nameof(examples));
         if (logits.Length < count * OutputLength) throw new ArgumentException($"{count} examples write {count * OutputLength} logits.", nameof(logits));
+        if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "Use at least one thread.");
+        if (batches && count > 1)
+        {
+            fixed (float* input = examples)
+            fixed (float* output = logits)
+            {
+                nint source = (nint)input, target = (nint)output; // the spans stay pinned until Parallel.For returns
+                int groups = Math.Min(threads, count);
+                Parallel.For(0, groups, new ParallelOptions { MaxDegreeOfParallelism = groups }, g =>
+                {
+                    int start = (int)((long)count * g / groups), end = (int)((long)count * (g + 1) / groups);
+                    ScoreTogether(new ReadOnlySpan<float>((float*)source + (long)start * InputLength, (end - start) * InputLength),
+                        new Span<float>((float*)target + (long)start * OutputLength, (end - start) * OutputLength), end - start);
+                });
+            }
+            return;
+        }
         if (threads <= 1 || count == 1)
         {
             for (int i = 0; i < count; i++) Score(examples.Slice(i * InputLength, InputLength), logits.Slice(i * OutputLength, OutputLength));

@@ -13,6 +13,7 @@ internal sealed class Workspace
     private int intsStart;
     private ulong[] words = Array.Empty<ulong>();
     private float[] accumulator = Array.Empty<float>();
+    private float[] gateFloats = Array.Empty<float>();
     private byte[] rowBytes = Array.Empty<byte>();
     private short[] rowShorts = Array.Empty<short>();
     private float[] rowFloats = Array.Empty<float>();
@@ -84,6 +85,9 @@ internal sealed class Workspace
 
     /// <summary>64-bit word scratch of at least <paramref name="length"/> (bit planes).</summary>
     public ulong[] WordArray(int length) => Grow(ref words, length);
+
+    /// <summary>Float scratch of <paramref name="length"/> for the recurrent gates of the LSTM (apart from the products' own scratch).</summary>
+    public Span<float> GateFloats(int length) => Grow(ref gateFloats, length).AsSpan(0, length);
 
     /// <summary>Float accumulator scratch of at least <paramref name="length"/>.</summary>
     public Span<float> Floats2(int length) => Grow(ref accumulator, length).AsSpan(0, length);

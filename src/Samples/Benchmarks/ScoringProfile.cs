@@ -8,20 +8,22 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 
 /// <summary>
-/// Where the packed runtime spends one batch-1 VggSmall example: the median time of every compiled step, run
+/// Where the packed runtime spends one batch-1 VggSmall (or TextLstm) example: the median time of every compiled step, run
 /// alone over the workspace of a full forward, for each packed configuration of <see cref="ScoringBenchmark"/>.
 /// </summary>
 internal static class ScoringProfile
 {
-    public static int Run(string outDir, string imageSubset, int repeats, int threads)
+    public static int Run(string outDir, string imageSubset, int repeats, int threads, string model)
     {
-        var images = IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray();
-        var md = new System.Text.StringBuilder("# Where VggSmall batch-1 scoring spends its time\n\n");
-        md.AppendLine($"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- profile --threads {threads}`. Median µs of each step run alone ({repeats} runs), one example, {threads} thread(s), and of the whole forward (`PackedNetwork.Score`).\n");
+        var (graph, images) = model == "TextLstm"
+            ? (NetworkGraphs.TextLstm(20_000, 128), ScoringBenchmark.Tokens())
+            : (NetworkGraphs.VggSmall(), IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray());
+        var md = new System.Text.StringBuilder($"# Where {model} batch-1 scoring spends its time\n\n");
+        md.AppendLine($"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- profile --model {model} --threads {threads}`. Median µs of each step run alone ({repeats} runs), one example, {threads} thread(s), and of the whole forward (`PackedNetwork.Score`).\n");
         foreach (var (config, options) in ScoringBenchmark.Configurations.Where(c => c.Options is not null))
         {
             using var scope = NewDisposeScope();
-            var network = new PackedNetwork(ModelExporter.Export(ScoringBenchmark.Prepared(Qag.Prepare(NetworkGraphs.VggSmall(), options!), images)));
+            var network = new PackedNetwork(ModelExporter.Export(ScoringBenchmark.Prepared(Qag.Prepare(graph, options!), images)));
             var ws = network.NewWorkspace(images[0]);
             ws.Threads = threads;
             var steps = network.Steps;
@@ -31,14 +33,17 @@ internal static class ScoringProfile
             var logits = new float[network.OutputLength];
             int next = 0;
             double forward = Median(repeats, () => network.Score(images[next++ % 16], logits, threads));
-            md.AppendLine($"## {config}: {times.Sum():F1} µs in all; a whole forward {forward:F1} µs\n");
+            var batch = images.Take(64).SelectMany(x => x).ToArray();
+            var batchLogits = new float[64 * network.OutputLength];
+            double perExample = Median(Math.Max(3, repeats / 10), () => network.ScoreBatch(batch, 64, batchLogits, threads)) / 64;
+            md.AppendLine($"## {config}: {times.Sum():F1} µs in all; a whole forward {forward:F1} µs; {perExample:F1} µs an example in a batch of 64\n");
             md.AppendLine("| step | kind | kernel | µs | share |\n|---|---|---|---:|---:|");
             for (int i = 0; i < steps.Count; i++)
                 md.AppendLine($"| {steps[i].Name} | {steps[i].GetType().Name} | {steps[i].Kernel} | {times[i]:F1} | {times[i] / times.Sum():P0} |");
             md.AppendLine();
         }
         Directory.CreateDirectory(outDir);
-        File.WriteAllText(Path.Combine(outDir, $"profile-vggsmall-{threads}t.md"), md.ToString());
+        File.WriteAllText(Path.Combine(outDir, $"profile-{model.ToLowerInvariant()}-{threads}t.md"), md.ToString());
         Console.Write(md);
         return 0;
     }

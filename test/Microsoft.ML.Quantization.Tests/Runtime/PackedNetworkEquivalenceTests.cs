@@ -170,6 +170,35 @@ public class PackedNetworkEquivalenceTests
         }
     }
 
+    /// <summary>
+    /// Scoring a batch (the LSTM step by step over a group of sequences, one recurrent product for all) gives each example's
+    /// logits as scoring it alone: bit for bit where the recurrent product is integer, within float rounding for FP32.
+    /// </summary>
+    [Theory]
+    [InlineData("TextLstm", "FP32")]
+    [InlineData("TextLstm", "ClipQ")]
+    [InlineData("TextLstm", "Binary")]
+    [InlineData("TextLstm", "ZoomQ")]
+    [InlineData("VggSmall", "ClipQ")]
+    public void BatchScoringMatchesOneByOne(string graphName, string scheme)
+    {
+        var (graph, inputs) = Setup(graphName);
+        if (scheme != "FP32") graph = Qag.Prepare(graph, Options(Enum.Parse<QuantizationScheme>(scheme)));
+        using var scope = NewDisposeScope();
+        var network = new PackedNetwork(ModelExporter.Export(Trained(graph, inputs)));
+        var batch = inputs.Take(37).ToArray();
+        var together = new float[batch.Length * network.OutputLength];
+        network.ScoreBatch(batch.SelectMany(x => x).ToArray(), batch.Length, together, threads: 2);
+        var alone = new float[network.OutputLength];
+        for (int i = 0; i < batch.Length; i++)
+        {
+            network.Score(batch[i], alone);
+            var row = together.AsSpan(i * network.OutputLength, network.OutputLength).ToArray();
+            if (scheme != "FP32") Assert.Equal(alone, row);
+            else Assert.All(alone.Zip(row), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5f * Math.Max(1f, Math.Abs(p.First)), $"example {i}: {p.First} vs {p.Second}"));
+        }
+    }
+
     /// <summary>Quantizers of the scheme at its natural low bitwidth on weights and activations; first and last layers at 8 bits.</summary>
     private static QagOptions Options(QuantizationScheme scheme)
     {

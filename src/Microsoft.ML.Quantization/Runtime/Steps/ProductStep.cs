@@ -14,9 +14,13 @@ internal sealed class ProductStep : ScoringStep
     private readonly int positions;
     private readonly ActivationEpilogue? epilogue;
 
-    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, int[]? gather, int positions, ActivationEpilogue? epilogue = null)
+    private readonly bool positionMajor;
+
+    /// <summary>The step; <paramref name="positionMajor"/>: a position-major float output ([positions, outputs], the LSTM's input gates) rather than channel-major.</summary>
+    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, int[]? gather, int positions, ActivationEpilogue? epilogue = null, bool positionMajor = false)
         : base(name, epilogue?.Target ?? output)
     {
+        this.positionMajor = positionMajor;
         this.epilogue = epilogue;
         this.input = input;
         this.product = product;
@@ -73,7 +77,7 @@ internal sealed class ProductStep : ScoringStep
                         int src = gather is null ? p * depth + k : gather[p * depth + k];
                         rows[p * ldx + k] = src < 0 ? 0f : integer ? xi![src] * unit : xf![src];
                     }
-                product.Run(ws, default, default, rows, ldx, positions, y, positions);
+                product.Run(ws, default, default, rows, ldx, positions, y, positionMajor ? product.Outputs : positions, positionMajor);
                 break;
             }
         }
@@ -88,7 +92,7 @@ internal sealed class ProductStep : ScoringStep
         if (epilogue is null)
         {
             Gather(ws, bytes, shorts, ldx, 0, positions);
-            product.Run(ws, bytes, shorts, default, ldx, positions, y, positions);
+            product.Run(ws, bytes, shorts, default, ldx, positions, y, positionMajor ? product.Outputs : positions, positionMajor);
             return;
         }
         int ldc = product.PaddedOutputs, read = epilogue.PositionsRead, perRow = read / epilogue.Rows;

@@ -18,6 +18,15 @@ internal abstract class ScoringStep
     /// <summary>Runs the step for the example held in <paramref name="ws"/>.</summary>
     public abstract void Run(Workspace ws);
 
+    /// <summary>Whether <see cref="RunBatch"/> does better than one example after another (it shares work across them).</summary>
+    public virtual bool BatchesExamples => false;
+
+    /// <summary>Runs the step for several examples, one workspace each; by default one after another.</summary>
+    public virtual void RunBatch(ReadOnlySpan<Workspace> batch)
+    {
+        foreach (var ws in batch) Run(ws);
+    }
+
     /// <summary>The kernel it uses, for reports (empty for simple element-wise steps).</summary>
     public virtual string Kernel => "";
 
