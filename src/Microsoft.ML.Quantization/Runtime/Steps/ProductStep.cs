@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>
@@ -112,6 +115,18 @@ internal sealed class ProductStep : ScoringStep
     {
         var x = ws.Shorts(input);
         int depth = product.Depth, offset = product.Offset;
+        if (gather is null && bytes is not null && Avx512BW.IsSupported) // rows as they stand (a linear layer, the LSTM's inputs): 32 at a time
+        {
+            var bias = Vector512.Create((short)offset);
+            for (int p = start; p < start + count; p++)
+            {
+                int k = 0;
+                for (; k + 32 <= depth; k += 32)
+                    Avx512BW.ConvertToVector256Byte((Vector512.Create(x, p * depth + k) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
+                for (; k < depth; k++) bytes[p * ldx + k] = (byte)(x[p * depth + k] + offset);
+            }
+            return;
+        }
         for (int p = start; p < start + count; p++)
             for (int k = 0; k < depth; k++)
             {
