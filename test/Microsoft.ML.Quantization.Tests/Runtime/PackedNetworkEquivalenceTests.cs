@@ -116,6 +116,30 @@ public class PackedNetworkEquivalenceTests
         Assert.Fail($"{context}: the logits differ but no node output does.");
     }
 
+    /// <summary>
+    /// Callers that each ask for two threads at once share one set of layer helpers: whoever finds them busy runs its
+    /// parts itself, and every caller still gets the one-thread logits.
+    /// </summary>
+    [Fact]
+    public void ConcurrentCallersSharingLayerThreadsScoreAsOneThread()
+    {
+        var (graph, inputs) = Setup("VggSmall");
+        graph = Qag.Prepare(graph, Options(QuantizationScheme.ClipQ));
+        using var scope = NewDisposeScope();
+        var network = new PackedNetwork(ModelExporter.Export(Trained(graph, inputs)));
+        var expected = inputs.Take(40).Select(x => { var y = new float[network.OutputLength]; network.Score(x, y); return y; }).ToArray();
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, caller =>
+        {
+            var logits = new float[network.OutputLength];
+            for (int round = 0; round < 5; round++)
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    network.Score(inputs[i], logits, threads: 2);
+                    Assert.Equal(expected[i], logits);
+                }
+        });
+    }
+
     [Fact]
     public void TwoThreadsPerExampleScoreBitForBitAsOne()
     {
