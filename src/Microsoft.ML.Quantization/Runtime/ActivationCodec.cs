@@ -16,6 +16,7 @@ internal sealed class ActivationCodec
     private readonly float[] values;
     private readonly int[]? vectorTable; // integer level by threshold count, padded to 16, for the vector encoder
     private readonly Vector512<int> levelVector; // the same table in a register
+    private readonly float[]? inputThresholds; // ≤ 16 levels: the least x with x / s ≥ t for each threshold t, so no division is needed
     private readonly Vector512<float> scaleVector;
     // More than 16 levels on near-uniform thresholds (8-bit grids): the count is estimated from the first threshold and the
     // mean step, then corrected by one look up and one down (the estimate is off by at most one while every threshold lies
@@ -45,6 +46,7 @@ internal sealed class ActivationCodec
                 vectorTable = new int[16];
                 for (int p = 0; p < order.Length; p++) vectorTable[p] = integers[order[p]];
                 levelVector = Vector512.Create(vectorTable);
+                if (Scale > 0 && float.IsFinite(Scale) && thresholds.All(float.IsFinite)) inputThresholds = thresholds.Select(LeastInput).ToArray();
             }
             else if (NearlyUniform(thresholds, out float step))
             {
@@ -126,6 +128,18 @@ internal sealed class ActivationCodec
     /// <summary>Whether <see cref="EncodeIntegers"/> runs here: AVX-512 and an integer form of at most 16 levels.</summary>
     public bool IsVectorized => Avx512F.IsSupported && (vectorTable is not null || (countLevels is not null && Avx2.IsSupported));
 
+    /// <summary>
+    /// The least float x with x / s ≥ <paramref name="threshold"/> in float arithmetic. Division by s &gt; 0 is monotone, so
+    /// x ≥ that bound exactly when x / s ≥ the threshold: the vector encoder compares inputs with it and skips the division.
+    /// </summary>
+    private float LeastInput(float threshold)
+    {
+        float x = threshold * Scale;
+        while (x / Scale >= threshold) x = MathF.BitDecrement(x);
+        while (x / Scale < threshold) x = MathF.BitIncrement(x);
+        return x;
+    }
+
     /// <summary>Whether every threshold lies within half the mean step of the uniform grid through the first and last.</summary>
     private static bool NearlyUniform(float[] thresholds, out float step)
     {
@@ -145,9 +159,14 @@ internal sealed class ActivationCodec
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call would pass the vectors through memory
     public Vector512<int> EncodeIntegers(Vector512<float> x)
     {
+        var position = Vector512<int>.Zero;
+        if (inputThresholds is not null)
+        {
+            foreach (float t in inputThresholds) position -= Vector512.GreaterThanOrEqual(x, Vector512.Create(t)).AsInt32();
+            return Avx512F.PermuteVar16x32(levelVector, position);
+        }
         var y = x / scaleVector;
         if (vectorTable is null) return CountedIntegers(y);
-        var position = Vector512<int>.Zero;
         foreach (float t in thresholds) position -= Vector512.GreaterThanOrEqual(y, Vector512.Create(t)).AsInt32();
         return Avx512F.PermuteVar16x32(levelVector, position);
     }
