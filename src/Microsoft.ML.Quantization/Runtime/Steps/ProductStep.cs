@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -128,12 +129,20 @@ internal sealed class ProductStep : ScoringStep
             return;
         }
         for (int p = start; p < start + count; p++)
-            for (int k = 0; k < depth; k++)
-            {
-                int src = gather is null ? p * depth + k : gather[p * depth + k];
-                short level = src >= 0 ? x[src] : (short)0;
-                if (bytes is not null) bytes[p * ldx + k] = (byte)(level + offset);
-                else shorts![p * ldx + k] = level;
-            }
+        {
+            if (bytes is not null)
+                for (int k = 0; k < depth; k++) bytes[p * ldx + k] = (byte)(Level(x, p * depth + k) + offset);
+            else
+                for (int k = 0; k < depth; k++) shorts![p * ldx + k] = Level(x, p * depth + k);
+        }
+    }
+
+    /// <summary>The input level at row element <paramref name="i"/>: through the gather map, 0 where it pads (branch-free: padding is common at the borders).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private short Level(short[] x, int i)
+    {
+        if (gather is null) return x[i];
+        int src = gather[i], inside = ~(src >> 31); // all ones for a real index, 0 for the −1 of padding
+        return (short)(x[src & inside] & inside);
     }
 }
