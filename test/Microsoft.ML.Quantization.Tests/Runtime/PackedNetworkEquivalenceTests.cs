@@ -123,10 +123,7 @@ public class PackedNetworkEquivalenceTests
     [Fact]
     public void ConcurrentCallersSharingLayerThreadsScoreAsOneThread()
     {
-        var (graph, inputs) = Setup("VggSmall");
-        graph = Qag.Prepare(graph, Options(QuantizationScheme.ClipQ));
-        using var scope = NewDisposeScope();
-        var network = new PackedNetwork(ModelExporter.Export(Trained(graph, inputs)));
+        var (network, inputs) = Packed("VggSmall", nameof(QuantizationScheme.ClipQ));
         var expected = inputs.Take(40).Select(x => { var y = new float[network.OutputLength]; network.Score(x, y); return y; }).ToArray();
         Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, caller =>
         {
@@ -143,10 +140,7 @@ public class PackedNetworkEquivalenceTests
     [Fact]
     public void TwoThreadsPerExampleScoreBitForBitAsOne()
     {
-        var (graph, inputs) = Setup("VggSmall");
-        graph = Qag.Prepare(graph, Options(QuantizationScheme.ClipQ));
-        using var scope = NewDisposeScope();
-        var network = new PackedNetwork(ModelExporter.Export(Trained(graph, inputs)));
+        var (network, inputs) = Packed("VggSmall", nameof(QuantizationScheme.ClipQ));
         var one = new float[network.OutputLength];
         var two = new float[network.OutputLength];
         foreach (var input in inputs.Take(50))
@@ -206,10 +200,7 @@ public class PackedNetworkEquivalenceTests
     [InlineData("VggSmall", "ClipQ")]
     public void BatchScoringMatchesOneByOne(string graphName, string scheme)
     {
-        var (graph, inputs) = Setup(graphName);
-        if (scheme != "FP32") graph = Qag.Prepare(graph, Options(Enum.Parse<QuantizationScheme>(scheme)));
-        using var scope = NewDisposeScope();
-        var network = new PackedNetwork(ModelExporter.Export(Trained(graph, inputs)));
+        var (network, inputs) = Packed(graphName, scheme);
         var batch = inputs.Take(37).ToArray();
         var together = new float[batch.Length * network.OutputLength];
         network.ScoreBatch(batch.SelectMany(x => x).ToArray(), batch.Length, together, threads: 2);
@@ -221,6 +212,15 @@ public class PackedNetworkEquivalenceTests
             if (scheme != "FP32") Assert.Equal(alone, row);
             else Assert.All(alone.Zip(row), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-5f * Math.Max(1f, Math.Abs(p.First)), $"example {i}: {p.First} vs {p.Second}"));
         }
+    }
+
+    /// <summary>The packed network of a seeded, calibrated module of the graph (quantized with <see cref="Options"/> unless "FP32"), and its inputs.</summary>
+    private static (PackedNetwork Network, float[][] Inputs) Packed(string graphName, string scheme)
+    {
+        var (graph, inputs) = Setup(graphName);
+        if (scheme != "FP32") graph = Qag.Prepare(graph, Options(Enum.Parse<QuantizationScheme>(scheme)));
+        using var scope = NewDisposeScope();
+        return (new PackedNetwork(ModelExporter.Export(Trained(graph, inputs))), inputs);
     }
 
     /// <summary>Quantizers of the scheme at its natural low bitwidth on weights and activations; first and last layers at 8 bits.</summary>
