@@ -6,9 +6,9 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// <summary>
 /// Turns the nodes of an <see cref="ExportedModel"/> into <see cref="ScoringStep"/>s over value slots, in
 /// graph order. A BatchNorm that is the only consumer of a Conv2d or Linear is folded into that product's
-/// epilogue; Flatten and Dropout share their input's slot. A direct convolution whose output runs through a ReLU and
-/// a max pool (each optional) only into an activation quantizer takes all three into its epilogue
-/// (<see cref="ActivationEpilogue"/>), unless fusion is turned off.
+/// epilogue; Flatten and Dropout share their input's slot. A convolution (direct, or im2col with an integer product) whose
+/// output runs through a ReLU, a max pool and a Flatten (each optional) only into an activation quantizer with integer
+/// codes takes them all into its epilogue (<see cref="ActivationEpilogue"/>), unless fusion is turned off.
 /// </summary>
 internal sealed class NetworkCompiler
 {
