@@ -6,7 +6,7 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// <summary>
 /// Turns the nodes of an <see cref="ExportedModel"/> into <see cref="ScoringStep"/>s over value slots, in
 /// graph order. A BatchNorm that is the only consumer of a Conv2d or Linear is folded into that product's
-/// epilogue; Flatten and Dropout share their input's slot. A convolution (direct, or im2col with an integer product) whose
+/// epilogue; Flatten and Dropout share their input's slot. A convolution (direct, XOR/popcount, or im2col with an integer product) whose
 /// output runs through a ReLU, a max pool and a Flatten (each optional) only into an activation quantizer with integer
 /// codes takes them all into its epilogue (<see cref="ActivationEpilogue"/>), unless fusion is turned off.
 /// </summary>
@@ -125,12 +125,9 @@ internal sealed class NetworkCompiler
         values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
         if (x.Layout == SlotLayout.PaddedBytes)
         {
-            if (BinaryConvolutionStep.Fits(weight, x.Codec!))
-            {
-                steps.Add(BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift));
-                return;
-            }
-            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, Absorb(outputName)));
+            steps.Add(BinaryConvolutionStep.Fits(weight, x.Codec!)
+                ? BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, Absorb(outputName))
+                : DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, Absorb(outputName)));
             return;
         }
         var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);

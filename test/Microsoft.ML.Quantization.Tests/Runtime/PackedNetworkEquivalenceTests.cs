@@ -155,6 +155,7 @@ public class PackedNetworkEquivalenceTests
     {
         { "VggSmall", QuantizationScheme.ClipQ, 2 }, { "VggSmall", QuantizationScheme.Ternary, 2 }, { "VggSmall", QuantizationScheme.Quaternary, 2 }, { "VggSmall", QuantizationScheme.PotQ, 3 },
         { "VggSmall", QuantizationScheme.ClipQ, 4 }, { "ResNet20", QuantizationScheme.ClipQ, 2 }, { "LeNet5", QuantizationScheme.ClipQ, 3 },
+        { "VggSmall", QuantizationScheme.Binary, 1 }, { "ResNet20", QuantizationScheme.Binary, 1 },
     };
 
     /// <summary>

@@ -19,9 +19,10 @@ internal sealed class BinaryConvolutionStep : ScoringStep
     private readonly int[] taps, starts;
     private readonly int offset;
     private readonly float[] mul, add;
+    private readonly ActivationEpilogue? epilogue;
 
-    private BinaryConvolutionStep(string name, ValueSlot input, ValueSlot output, BinaryWeights weights, int kernel, int stride, float[] mul, float[] add)
-        : base(name, output)
+    private BinaryConvolutionStep(string name, ValueSlot input, ValueSlot output, BinaryWeights weights, int kernel, int stride, float[] mul, float[] add, FusedActivation? fused)
+        : base(name, fused?.Target ?? output)
     {
         this.input = input;
         this.weights = weights;
@@ -30,6 +31,7 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         offset = -input.Codec!.MinInteger;
         taps = WindowOffsets.Taps(kernel, input.PaddedWidth, weights.WordsPerTap);
         starts = WindowOffsets.Starts(output.Shape[1], output.Shape[2], stride, input.PaddedWidth, weights.WordsPerTap);
+        if (fused is not null) epilogue = new ActivationEpilogue(null, mul, add, fused.Relu, fused.Pool, output.Shape[2], fused.Height, fused.Width, fused.Target);
     }
 
     public override string Kernel => "xor-popcount (1-bit)";
@@ -40,8 +42,12 @@ internal sealed class BinaryConvolutionStep : ScoringStep
     public static bool Fits(ExportedTensor weight, ActivationCodec codec) =>
         codec.Integers is { } integers && integers.All(i => i is >= -1 and <= 1) && Magnitude(weight) is not null;
 
-    /// <summary>The step for <paramref name="node"/>, whose input slot is padded HWC bytes (see <see cref="Fits"/>).</summary>
-    public static BinaryConvolutionStep Create(GraphNode node, ExportedTensor weight, ActivationCodec codec, ValueSlot input, ValueSlot output, float[] scale, float[] shift)
+    /// <summary>
+    /// The step for <paramref name="node"/>, whose input slot is padded HWC bytes (see <see cref="Fits"/>), writing the float map
+    /// <paramref name="output"/> or, with <paramref name="fused"/>, the codes of the quantizer that follows (rows shared by threads).
+    /// </summary>
+    public static BinaryConvolutionStep Create(GraphNode node, ExportedTensor weight, ActivationCodec codec, ValueSlot input, ValueSlot output, float[] scale, float[] shift,
+        FusedActivation? fused = null)
     {
         if (!Fits(weight, codec) || input.Layout != SlotLayout.PaddedBytes || input.Padding != node.Padding)
             throw new ArgumentException("The convolution does not fit the binary kernel.", nameof(weight));
@@ -56,7 +62,7 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         int groups = q.Grid.GroupCount, magnitude = Math.Abs(table[0]);
         var mul = new float[outputs];
         for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[o * groups / outputs] * magnitude / multiplier * codec.Unit * scale[o];
-        return new BinaryConvolutionStep(node.Name, input, output, BinaryWeights.FromSigns(positive, outputs, tapCount, channels), node.Kernel, node.Stride, mul, shift);
+        return new BinaryConvolutionStep(node.Name, input, output, BinaryWeights.FromSigns(positive, outputs, tapCount, channels), node.Kernel, node.Stride, mul, shift, fused);
     }
 
     /// <summary>m when all channels share the integer table {−m, +m}; else null.</summary>
@@ -72,8 +78,8 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         var nonzero = planes.AsMemory(pixels * perPixel, pixels * perPixel);
         ToPlanes(ws.Bytes(input), input.Shape[0], input.PaddedChannels, pixels, perPixel, sign.Span, nonzero.Span);
         var acc = ws.AlignedInts(positions * ldc);
-        var y = ws.Floats(Output);
-        ws.Split(positions, (long)positions * weights.Outputs * weights.Words * 64, (first, count) =>
+        // Σ w·a = active − 2·mismatches for positions [first, first + count), into acc.
+        void Products(int first, int count)
         {
             BinaryGemm.Multiply(weights, sign.Span, nonzero.Span, taps, starts.AsSpan(first, count), acc.AsSpan(first * ldc, count * ldc), ldc);
             var nz = nonzero.Span;
@@ -84,6 +90,22 @@ internal sealed class BinaryConvolutionStep : ScoringStep
                     for (int j = 0; j < perPixel; j++) active += BitOperations.PopCount(nz[starts[p] + t + j]);
                 for (int o = 0; o < weights.Outputs; o++) acc[p * ldc + o] = active - 2 * acc[p * ldc + o];
             }
+        }
+        if (epilogue is not null)
+        {
+            epilogue.Begin(ws);
+            int perRow = epilogue.PositionsRead / epilogue.Rows;
+            ws.Split(epilogue.Rows, (long)epilogue.PositionsRead * weights.Outputs * weights.Words * 64, (first, count) =>
+            {
+                Products(first * perRow, count * perRow);
+                epilogue.Write(acc, ldc, 0, ldc / 16, first, count, ws);
+            });
+            return;
+        }
+        var y = ws.Floats(Output);
+        ws.Split(positions, (long)positions * weights.Outputs * weights.Words * 64, (first, count) =>
+        {
+            Products(first, count);
             DenseProduct.WriteOutputs(acc, ldc, first, count, null, mul, add, y, positions);
         });
     }
