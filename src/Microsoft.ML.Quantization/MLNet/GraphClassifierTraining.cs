@@ -38,7 +38,19 @@ internal static class GraphClassifierTraining
     /// <summary>Examples drawn (seeded) from the training data to freeze the activation quantizers on.</summary>
     public const int CalibrationExamples = 512;
 
-    /// <summary>Freezes the activation quantizers' grids, re-estimates BatchNorm statistics with them, and freezes the grids again, on a seeded sample of the training data.</summary>
+    /// <summary>The most rounds of BatchNorm re-estimation and grid refitting calibration runs.</summary>
+    public const int MaxCalibrationRounds = 5;
+
+    /// <summary>The relative change of every grid scale below which calibration stops refitting.</summary>
+    public const float GridTolerance = 0.01f;
+
+    private static float[] Scales(GraphModule module) => module.ActivationQuantizers.SelectMany(q => q.FrozenGrid().Scales.data<float>().ToArray()).ToArray();
+
+    /// <summary>
+    /// Freezes the activation quantizers' grids, then, until the grids settle (every scale within <see cref="GridTolerance"/>
+    /// of the round before, at most <see cref="MaxCalibrationRounds"/> rounds), re-estimates BatchNorm statistics with them
+    /// and refits the grids, on a seeded sample of the training data.
+    /// </summary>
     public static void Calibrate(GraphModule module, TrainingData data, int seed, IChannel channel)
     {
         if (!module.ActivationQuantizers.Any()) return;
@@ -50,8 +62,16 @@ internal static class GraphClassifierTraining
         // them (grids fitted to one whole batch span its rare extremes, and a 2-bit grid stretched so moves every
         // statistic), then the grids again for the re-estimated BatchNorm.
         module.Calibrate(examples);
-        module.ReestimateBatchNorm(examples);
-        module.Calibrate(examples);
-        channel.Info(MessageSensitivity.None, $"Calibrated the activation quantizers on {pick.shape[0]} training examples.");
+        int rounds = 0;
+        float change;
+        do
+        {
+            var before = Scales(module);
+            module.ReestimateBatchNorm(examples);
+            module.Calibrate(examples);
+            change = before.Zip(Scales(module), (a, b) => Math.Abs(a - b) / Math.Max(Math.Abs(a), 1e-12f)).Max();
+        }
+        while (++rounds < MaxCalibrationRounds && change > GridTolerance);
+        channel.Info(MessageSensitivity.None, $"Calibrated the activation quantizers on {pick.shape[0]} training examples in {rounds} rounds (last grid change {change:P2}).");
     }
 }
