@@ -70,6 +70,21 @@ internal sealed class ActivationEpilogue
     /// <summary>Rows of the map the quantizer sees; row r reads the <see cref="PositionsRead"/> / <see cref="Rows"/> positions from r · that.</summary>
     public int Rows => outHeight;
 
+    /// <summary>
+    /// One run with threads sharing rows of the map: <see cref="Begin"/>, then per part <paramref name="products"/>(first position,
+    /// positions) fills those accumulator rows of <paramref name="acc"/> and the part's rows of the target are written.
+    /// </summary>
+    public void RunByRows(Workspace ws, ArraySegment<int> acc, int ldc, long cost, Action<int, int> products)
+    {
+        Begin(ws);
+        int perRow = PositionsRead / Rows;
+        ws.Split(Rows, cost, (first, count) =>
+        {
+            products(first * perRow, count * perRow);
+            Write(acc, ldc, 0, ldc / 16, first, count, ws);
+        });
+    }
+
     /// <summary>Resets the target's border and padded channels; call once per run, before any <see cref="Write"/>.</summary>
     public void Begin(Workspace ws) => blank?.CopyTo(ws.Bytes(Target), 0);
 

@@ -93,13 +93,7 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         }
         if (epilogue is not null)
         {
-            epilogue.Begin(ws);
-            int perRow = epilogue.PositionsRead / epilogue.Rows;
-            ws.Split(epilogue.Rows, (long)epilogue.PositionsRead * weights.Outputs * weights.Words * 64, (first, count) =>
-            {
-                Products(first * perRow, count * perRow);
-                epilogue.Write(acc, ldc, 0, ldc / 16, first, count, ws);
-            });
+            epilogue.RunByRows(ws, acc, ldc, (long)epilogue.PositionsRead * weights.Outputs * weights.Words * 64, Products);
             return;
         }
         var y = ws.Floats(Output);

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 /// reads them in place. The weights are reordered to (tap, channel) depth order with
 /// channels padded to 4. Exact in integers like the im2col path; the epilogue applies the same scales, bias and
 /// folded BatchNorm. With a <see cref="FusedActivation"/>, the epilogue goes on through ReLU, max pool and the next
-/// quantizer (<see cref="ActivationEpilogue"/>) and threads share the layer by output blocks.
+/// quantizer (<see cref="ActivationEpilogue"/>) and threads share the layer by rows of the map or by output blocks.
 /// </summary>
 internal sealed class DirectConvolutionStep : ScoringStep
 {
@@ -90,13 +90,13 @@ internal sealed class DirectConvolutionStep : ScoringStep
         var x = ws.Bytes(input);
         if (epilogue is not null)
         {
-            epilogue.Begin(ws);
-            int read = epilogue.PositionsRead, blocks = ldc / 16, rows = epilogue.Rows, perRow = read / rows;
+            int read = epilogue.PositionsRead, blocks = ldc / 16, rows = epilogue.Rows;
             long cost = (long)read * weights.Outputs * weights.Depth;
             // Threads take whole rows of the map where there are enough to balance them (each thread then also writes whole
             // pixels of the target, never half a cache line of one); else whole output blocks while each can still pair two.
             if (rows < 4 * ws.Threads && blocks >= 2 * ws.Threads)
             {
+                epilogue.Begin(ws);
                 ws.Split(blocks, cost, (first, count) =>
                 {
                     Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(0, read), acc, ldc, maxActivation, first, count);
@@ -104,11 +104,8 @@ internal sealed class DirectConvolutionStep : ScoringStep
                 });
                 return;
             }
-            ws.Split(rows, cost, (first, count) =>
-            {
-                Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(first * perRow, count * perRow), acc.AsSpan(first * perRow * ldc), ldc, maxActivation, 0, blocks);
-                epilogue.Write(acc, ldc, 0, blocks, first, count, ws);
-            });
+            epilogue.RunByRows(ws, acc, ldc, cost, (start, count) =>
+                Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(start, count), acc.AsSpan(start * ldc), ldc, maxActivation, 0, blocks));
             return;
         }
         var y = ws.Floats(Output);

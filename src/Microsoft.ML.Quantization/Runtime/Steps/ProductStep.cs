@@ -99,15 +99,12 @@ internal sealed class ProductStep : ScoringStep
             product.Run(ws, bytes, shorts, default, ldx, positions, y, positionMajor ? product.Outputs : positions, positionMajor);
             return;
         }
-        int ldc = product.PaddedOutputs, read = epilogue.PositionsRead, perRow = read / epilogue.Rows;
+        int ldc = product.PaddedOutputs, read = epilogue.PositionsRead;
         var acc = ws.AlignedInts(read * ldc);
-        epilogue.Begin(ws);
-        ws.Split(epilogue.Rows, (long)read * product.Outputs * product.Depth, (first, count) =>
+        epilogue.RunByRows(ws, acc, ldc, (long)read * product.Outputs * product.Depth, (start, n) =>
         {
-            int start = first * perRow, n = count * perRow;
             Gather(ws, bytes, shorts, ldx, start, n);
             product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, n, acc.AsSpan(start * ldc));
-            epilogue.Write(acc, ldc, 0, ldc / 16, first, count, ws);
         });
     }
 
