@@ -86,6 +86,7 @@ internal static class AutoQuantizer
                 var withSchemes = vertices.Select(v => v with { Spec = chosen[v.Name] }).ToList();
                 var qpl = new PrecisionQuantizers(withSchemes, options.Precision, targets.Weights, targets.Activations);
                 chosen = new Dictionary<string, QuantizerSpec>(Stage(PrecisionStage, options.PrecisionEpochs, chosen, qpl)!);
+                foreach (string reason in qpl.Unreachable) log($"{PrecisionStage}: {reason}");
                 bits = qpl.History;
             }
         }

@@ -42,6 +42,7 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
     private readonly double weightTarget, activationTarget;
     private readonly Dictionary<string, PrecisionVertex> precision;
     private readonly List<LearnedBits> history = new();
+    private readonly List<string> unreachable = new();
 
     public PrecisionQuantizers(IReadOnlyList<QuantizerVertex> vertices, PrecisionLearningOptions options, double weightTarget, double activationTarget)
         : base(vertices, options.LearningRate)
@@ -55,6 +56,9 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
 
     /// <summary>Bits of every searched vertex after every epoch so far.</summary>
     public IReadOnlyList<LearnedBits> History => history;
+
+    /// <summary>Why the last <see cref="Result"/> left an average above its target, one line per role; empty when both are met.</summary>
+    public IReadOnlyList<string> Unreachable => unreachable;
 
     protected override Module<Tensor, Tensor> Create(string moduleName, QuantizerVertex vertex) =>
         new LearnedBitsQuantizer(moduleName, precision[vertex.Name], () => Store[vertex.Name]);
@@ -84,6 +88,7 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
     {
         var continuous = Searched.ToDictionary(v => v.Name, v => Math.Clamp((double)Store[v.Name].item<float>(), precision[v.Name].MinBits, precision[v.Name].MaxBits));
         var bits = continuous.ToDictionary(p => p.Key, p => (int)Math.Round(p.Value));
+        unreachable.Clear();
         foreach (bool weights in new[] { true, false })
         {
             double target = weights ? weightTarget : activationTarget;
@@ -93,7 +98,12 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
             while (Average() > target + 1e-9)
             {
                 var lowerable = group.Where(v => !v.IsFixed && bits[v.Name] > precision[v.Name].MinBits).ToList();
-                if (lowerable.Count == 0) break; // every searched vertex is at its minimum: the target is out of reach
+                if (lowerable.Count == 0)
+                {
+                    string role = weights ? "weight" : "activation", option = weights ? nameof(PrecisionLearningOptions.MinWeightBits) : nameof(PrecisionLearningOptions.MinActivationBits);
+                    unreachable.Add($"the {role} average {Average():F3} stays above its target {target:F3}: every searched {role} quantizer is at its smallest width ({option}), and the fixed layers count in the average.");
+                    break;
+                }
                 double excess = (Average() - target) * elements;
                 // The smallest vertex whose one-bit step meets the target, else the one whose rounding added the most bits.
                 var lower = lowerable.Where(v => v.Elements >= excess - 1e-9).OrderBy(v => v.Elements).FirstOrDefault()

@@ -97,12 +97,13 @@ internal static class AutoQuantizationBenchmark
         return 0;
     }
 
-    /// <summary>The quantized configurations: each stage gets <paramref name="epochs"/> epochs, so every row trains about as long.</summary>
+    /// <summary>The quantized configurations: every row fine-tunes <paramref name="epochs"/> + 2 epochs (DQA's attention epochs count as fine-tuning; the searches add QSS and QPL).</summary>
     private static IEnumerable<(string Name, int TargetBits, AutoQuantizationOptions Options)> Configurations(int epochs)
     {
+        // The search stages come on top of the fine-tuning every fixed row gets.
         AutoQuantizationOptions Auto(SearchGranularity granularity) => new()
         {
-            SearchEpochs = 1, PrecisionEpochs = 1, FineTuneEpochs = epochs,
+            SearchEpochs = 1, PrecisionEpochs = 1, FineTuneEpochs = epochs + 2,
             Search = new SchemeSearchOptions { Granularity = granularity },
         };
         yield return ("auto W3A3 layer-wise", 3, Auto(SearchGranularity.LayerWise));

@@ -123,6 +123,20 @@ public class SearchRelaxationTests
     }
 
     [Fact]
+    public void RoundingSaysWhyATargetIsOutOfReach()
+    {
+        // conv1 and fc3 fixed at 8 bits, activations no lower than 2: a 2-bit activation average cannot be met, a 2-bit weight average can.
+        var vertices = Vertices().Select(v => v.IsFixed ? v : v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
+        var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions(), 2, 2);
+        var report = QuantizationReport.FromGraph(AutoQuantizer.WithSpecs(LeNet, qpl.Result()));
+        Assert.True(report.AverageWeightBits <= 2 + 1e-9, $"weights {report.AverageWeightBits}");
+        Assert.True(report.AverageActivationBits > 2, $"activations {report.AverageActivationBits}");
+        var reason = Assert.Single(qpl.Unreachable);
+        Assert.Contains("activation average", reason);
+        Assert.Contains(nameof(PrecisionLearningOptions.MinActivationBits), reason);
+    }
+
+    [Fact]
     public void AttentionMovesFromTheLearnedMixToTheLowBitBranch()
     {
         var dqa = new AttentionQuantizers(Vertices(), new AttentionOptions(), epochs: 2);
