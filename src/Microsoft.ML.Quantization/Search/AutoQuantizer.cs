@@ -10,7 +10,8 @@ internal sealed record AutoQuantizationResult(GraphModule Module, QuantizationRe
 /// AutoQNN Algorithm 2 on a trained FP32 network: QAG inserts quantizer vertices; QSS picks each vertex's
 /// scheme; QPL learns its bitwidth toward the targets; the fixed network that results is fine-tuned and its
 /// activation quantizers calibrated. With <see cref="AutoQuantizationOptions.UseAttention"/>, DQA replaces
-/// QSS and QPL. Each stage starts from the previous stage's weights and checkpoints under its own name.
+/// QSS and QPL. Each stage starts from the previous stage's weights, continues one learning-rate schedule over
+/// all the stages, and checkpoints under its own name.
 /// </summary>
 internal static class AutoQuantizer
 {
@@ -50,10 +51,22 @@ internal static class AutoQuantizer
         IReadOnlyList<LearnedBits> bits = Array.Empty<LearnedBits>();
         IReadOnlyList<BranchAttention> attention = Array.Empty<BranchAttention>();
 
+        // The stages after FP32 follow one learning-rate schedule, so none restarts at the full rate.
+        bool searchable = options.Search.WeightSpecs().Count > 1 || options.Search.ActivationSpecs().Count > 1;
+        bool runSearch = !options.UseAttention && options.SearchEpochs > 0 && searchable, runPrecision = !options.UseAttention && options.PrecisionEpochs > 0;
+        int scheduleEpochs = (options.UseAttention ? options.AttentionEpochs : 0) + (runSearch ? options.SearchEpochs : 0) + (runPrecision ? options.PrecisionEpochs : 0) + options.FineTuneEpochs;
+        int scheduled = 0;
+        TrainingOptions NextStage(int epochs)
+        {
+            var stage = training.ForStage(epochs, scheduled, scheduleEpochs);
+            scheduled += epochs;
+            return stage;
+        }
+
         // Runs one stage on the graph with the given specs and returns the factory's choice (if any).
         IReadOnlyDictionary<string, QuantizerSpec>? Stage(string name, int epochs, IReadOnlyDictionary<string, QuantizerSpec> specs, SearchQuantizers? search)
         {
-            var trainer = new GraphTrainer(training.ForStage(epochs), name, log);
+            var trainer = new GraphTrainer(NextStage(epochs), name, log);
             using var module = trainer.CreateModule(WithSpecs(quantized, specs), activations, search);
             ModelImporter.Load(module, state);
             var records = trainer.Train(module, data, search);
@@ -74,14 +87,13 @@ internal static class AutoQuantizer
         }
         else
         {
-            bool searchable = options.Search.WeightSpecs().Count > 1 || options.Search.ActivationSpecs().Count > 1;
-            if (options.SearchEpochs > 0 && searchable)
+            if (runSearch)
             {
                 var qss = new SchemeSearchQuantizers(vertices, options.Search);
                 chosen = new Dictionary<string, QuantizerSpec>(Stage(SearchStage, options.SearchEpochs, chosen, qss)!);
                 schemes = qss.History;
             }
-            if (options.PrecisionEpochs > 0)
+            if (runPrecision)
             {
                 var withSchemes = vertices.Select(v => v with { Spec = chosen[v.Name] }).ToList();
                 var qpl = new PrecisionQuantizers(withSchemes, options.Precision, targets.Weights, targets.Activations);
@@ -92,7 +104,7 @@ internal static class AutoQuantizer
         }
 
         var final = WithSpecs(quantized, chosen);
-        var fineTuner = new GraphTrainer(training.ForStage(options.FineTuneEpochs), FineTuneStage, log);
+        var fineTuner = new GraphTrainer(NextStage(options.FineTuneEpochs), FineTuneStage, log);
         var result = fineTuner.CreateModule(final, activations);
         ModelImporter.Load(result, state);
         var fineTune = fineTuner.Train(result, data);

@@ -49,7 +49,7 @@ internal sealed class GraphTrainer
         int batches = (int)((data.Count + options.BatchSize - 1) / options.BatchSize);
         for (int epoch = start + 1; epoch <= options.Epochs; epoch++)
         {
-            foreach (var group in optimizer.ParamGroups) group.LearningRate = RateAt(epoch);
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = options.RateAt(epoch);
             model.train();
             var epochWatch = System.Diagnostics.Stopwatch.StartNew();
             double lossSum = 0;
@@ -105,13 +105,6 @@ internal sealed class GraphTrainer
         }
         return (double)correct / data.Count;
     }
-
-    private double RateAt(int epoch) => options.Schedule switch
-    {
-        LearningRateSchedule.Cosine => options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * (epoch - 1) / Math.Max(1, options.Epochs))),
-        LearningRateSchedule.Step => options.LearningRate * (epoch > options.Epochs * 3 / 4 ? 0.01 : epoch > options.Epochs / 2 ? 0.1 : 1),
-        _ => options.LearningRate,
-    };
 
     private void Report(int epoch, int batch, int batches, double loss, double accuracy, TimeSpan elapsed, int start)
     {

@@ -56,12 +56,35 @@ public class TrainingOptions
     /// <summary>Receives progress after every batch. Default null.</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
 
-    /// <summary>A copy of the training settings (this class's own) for a stage of <paramref name="epochs"/> epochs.</summary>
-    internal TrainingOptions ForStage(int epochs) => new()
+    /// <summary>Epochs of the schedule run before this run's first epoch, when it is one stage of several (see <see cref="ForStage"/>).</summary>
+    internal int ScheduleOffset { get; init; }
+
+    /// <summary>Epochs the schedule spans; 0 for this run's own <see cref="Epochs"/>.</summary>
+    internal int ScheduleEpochs { get; init; }
+
+    /// <summary>
+    /// A copy of the training settings (this class's own) for a stage of <paramref name="epochs"/> epochs that
+    /// continues one schedule of <paramref name="scheduleEpochs"/> epochs after <paramref name="scheduleOffset"/>
+    /// of them, so consecutive stages do not each restart at the full rate (0 and 0: the stage's own schedule).
+    /// </summary>
+    internal TrainingOptions ForStage(int epochs, int scheduleOffset = 0, int scheduleEpochs = 0) => new()
     {
         Epochs = epochs, BatchSize = BatchSize, Optimizer = Optimizer, LearningRate = LearningRate, Momentum = Momentum, WeightDecay = WeightDecay,
         Schedule = Schedule, Seed = Seed, Device = Device, CheckpointDirectory = CheckpointDirectory, Progress = Progress,
+        ScheduleOffset = scheduleOffset, ScheduleEpochs = scheduleEpochs,
     };
+
+    /// <summary>The learning rate of this run's 1-based <paramref name="epoch"/>.</summary>
+    internal double RateAt(int epoch)
+    {
+        int t = ScheduleOffset + epoch - 1, total = Math.Max(1, ScheduleEpochs > 0 ? ScheduleEpochs : Epochs);
+        return Schedule switch
+        {
+            LearningRateSchedule.Cosine => LearningRate * 0.5 * (1 + Math.Cos(Math.PI * t / total)),
+            LearningRateSchedule.Step => LearningRate * (t + 1 > total * 3 / 4 ? 0.01 : t + 1 > total / 2 ? 0.1 : 1),
+            _ => LearningRate,
+        };
+    }
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public virtual void Validate()

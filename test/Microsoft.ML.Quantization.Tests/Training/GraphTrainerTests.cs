@@ -19,6 +19,22 @@ public class GraphTrainerTests
     private static TrainingOptions Options(int epochs, string? checkpoints = null) =>
         new() { Epochs = epochs, BatchSize = 64, LearningRate = 2e-3, Seed = 5, CheckpointDirectory = checkpoints };
 
+    [Theory]
+    [InlineData(LearningRateSchedule.Cosine)]
+    [InlineData(LearningRateSchedule.Step)]
+    [InlineData(LearningRateSchedule.Constant)]
+    public void StagesSharingAScheduleRunTheRatesOfOneRun(LearningRateSchedule schedule)
+    {
+        var whole = new TrainingOptions { Epochs = 5, LearningRate = 0.1, Schedule = schedule };
+        var rates = Enumerable.Range(1, 5).Select(whole.RateAt).ToArray();
+        // Stages of 1, 1 and 3 epochs continuing one 5-epoch schedule.
+        var staged = new[] { (1, 0), (1, 1), (3, 2) }.SelectMany(s => Enumerable.Range(1, s.Item1).Select(whole.ForStage(s.Item1, s.Item2, 5).RateAt)).ToArray();
+        Assert.Equal(rates, staged);
+        // A stage on its own schedule restarts at the full rate.
+        Assert.Equal(0.1, whole.ForStage(3).RateAt(1));
+        if (schedule != LearningRateSchedule.Constant) Assert.True(rates[^1] < rates[0] / 2, string.Join(", ", rates));
+    }
+
     [Fact]
     public void FullPrecisionAndQuantizedLeNetLearnFashionMnist()
     {
