@@ -8,7 +8,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--repeats 200] [--out docs/benchmarks] [--models VggSmall,ResNet20,TextLstm]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--model VggSmall|TextLstm] [--threads 1] [--repeats 500]   (per-step times at batch 1)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- kernels [--out docs/benchmarks]   (the GEMM microbenchmark alone)
-//   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--limit N] [--data data/fashion-mnist]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--model VggSmall|TextLstm] [--limit N] [--data data/fashion-mnist|data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- auto-image|auto-text [--fp32-epochs 8] [--epochs 1] [--limit N] [--only "name,name"]
 string command = args.FirstOrDefault() ?? "schemes";
@@ -59,7 +59,8 @@ switch (command)
         return await Microsoft.ML.Quantization.Samples.Benchmarks.ServiceLoadBenchmark.Run(Option("--model", Path.Combine("artifacts", "image-classification", "model.zip")),
             Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--clients", "8")), int.Parse(Option("--seconds", "20")));
     case "search-cost":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.SearchCostBenchmark.Run(Option("--data", Path.Combine("data", "fashion-mnist")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--limit", "0")));
+        return Microsoft.ML.Quantization.Samples.Benchmarks.SearchCostBenchmark.Run(Option("--model", "VggSmall"), args.Contains("--data") ? Option("--data", "") : null,
+            Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--limit", "0")));
     case "auto-image":
     case "auto-text":
         string task = command[5..];

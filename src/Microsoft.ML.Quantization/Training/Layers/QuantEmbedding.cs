@@ -9,19 +9,29 @@ internal sealed class QuantEmbedding : Module<Tensor, Tensor>
 {
     private readonly Embedding embedding;
     private readonly Module<Tensor, Tensor>? weight_quantizer;
+    private readonly bool perRow;
 
     public QuantEmbedding(string name, GraphNode node, IQuantizerFactory quantizers) : base(name)
     {
         embedding = Embedding(node.Vocabulary, node.Units);
         weight_quantizer = quantizers.Weight(node);
+        perRow = node.WeightQuantizer?.Granularity == QuantizationGranularity.PerOutputChannel;
         RegisterComponents();
     }
 
-    private Tensor Quantized(Tensor weight) => weight_quantizer is null ? weight : weight_quantizer.call(weight);
-
     public override Tensor forward(Tensor ids)
     {
-        var table = Quantized(embedding.weight!);
-        return table.index_select(0, ids.reshape(-1)).reshape(ids.shape[0], ids.shape[1], -1);
+        var flat = ids.reshape(-1);
+        Tensor rows;
+        if (weight_quantizer is null) rows = embedding.weight!.index_select(0, flat);
+        else if (!perRow) rows = weight_quantizer.call(embedding.weight!).index_select(0, flat);
+        else
+        {
+            // Each row has its own grid, so quantizing only the rows of this batch gives them exactly, without the
+            // cost of the whole table (a search mixes eight schemes over it every batch).
+            var (used, inverse, _) = flat.unique(sorted: true, return_inverse: true);
+            rows = weight_quantizer.call(embedding.weight!.index_select(0, used)).index_select(0, inverse!);
+        }
+        return rows.reshape(ids.shape[0], ids.shape[1], -1);
     }
 }
