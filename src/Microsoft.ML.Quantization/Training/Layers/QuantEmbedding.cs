@@ -24,7 +24,7 @@ internal sealed class QuantEmbedding : Module<Tensor, Tensor>
         var flat = ids.reshape(-1);
         Tensor rows;
         if (weight_quantizer is null) rows = embedding.weight!.index_select(0, flat);
-        else if (!perRow) rows = weight_quantizer.call(embedding.weight!).index_select(0, flat);
+        else if (!perRow || !training) rows = weight_quantizer.call(embedding.weight!).index_select(0, flat); // eval: quantizers cache the whole table
         else
         {
             // Each row has its own grid, so quantizing only the rows of this batch gives them exactly, without the

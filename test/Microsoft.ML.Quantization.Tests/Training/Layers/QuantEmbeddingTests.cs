@@ -35,5 +35,15 @@ public class QuantEmbeddingTests
         Assert.True(output.eq(expected).all().item<bool>(), "values differ");
         Assert.True(gradient.eq(weight.grad!).all().item<bool>(), "gradients differ");
         Assert.True(gradient.abs().sum().item<float>() > 0);
+
+        // Eval mode, where a fixed quantizer caches the quantized table: batches with other tokens still look up that table.
+        layer.eval();
+        using var _ = no_grad();
+        foreach (var batch in new[] { ids, randint(0, 500, new long[] { 9, 12 }, dtype: int64) })
+        {
+            var looked = layer.call(batch);
+            var reference = table.detach().index_select(0, batch.reshape(-1)).reshape(batch.shape[0], 12, 16);
+            Assert.True(looked.eq(reference).all().item<bool>(), "eval values differ");
+        }
     }
 }
