@@ -29,7 +29,7 @@ internal static class AutoQuantizationBenchmark
     public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only)
     {
         var ml = new MLContext(seed: 1);
-        ml.Log += (_, e) => { if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.StartsWith("Automatic")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
+        ml.Log += (_, e) => { if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.Contains("] Calibrated")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
         bool image = task == "image";
         IDataView train, test;
         if (image)
@@ -155,6 +155,8 @@ internal static class AutoQuantizationBenchmark
     private static void Upsert(List<AutoResult> results, AutoResult row)
     {
         int index = results.FindIndex(r => r.Configuration == row.Configuration);
+        // A row resumed from its checkpoints (recalibrated and scored again) keeps the epoch times of the run that trained it.
+        if (index >= 0 && row.Stages.All(s => s.Epochs == 0)) row = row with { Stages = results[index].Stages };
         if (index >= 0) results[index] = row;
         else if (row.Configuration == "FP32") results.Insert(0, row);
         else results.Add(row);
