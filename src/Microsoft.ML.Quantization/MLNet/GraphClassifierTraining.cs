@@ -63,8 +63,7 @@ internal static class GraphClassifierTraining
         // them (grids fitted to one whole batch span its rare extremes, and a 2-bit grid stretched so moves every
         // statistic), then the grids again for the re-estimated BatchNorm. Where 2-bit grids keep moving each other
         // the rounds need not improve (a subset VggSmall fell from 77 % training accuracy to 60 % test after 5), so
-        // the best round on the sample is kept.
-        // Round 0 is the grids on the training BatchNorm statistics.
+        // the best round on the sample is kept. Round 0 is the grids on the training BatchNorm statistics.
         var accuracies = new List<double>();
         Dictionary<string, torch.Tensor>? best = null;
         int kept = 0;
@@ -90,8 +89,7 @@ internal static class GraphClassifierTraining
             Score();
         }
         while (accuracies.Count <= MaxCalibrationRounds && change > GridTolerance);
-        if (kept < accuracies.Count - 1) ModelImporter.Load(module, best!);
-        module.eval();
+        if (kept < accuracies.Count - 1) ModelImporter.Load(module, best!); // scoring left the module in eval mode
         channel.Info(MessageSensitivity.None, $"Calibrated the activation quantizers on {pick.shape[0]} training examples in {accuracies.Count - 1} rounds (last grid change {change:P2}); "
             + $"kept round {kept}; sample accuracy from round 0: {string.Join(", ", accuracies.Select(a => a.ToString("P1")))}.");
     }

@@ -31,37 +31,12 @@ internal static class AutoQuantizationBenchmark
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.Contains("] Calibrated")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
         bool image = task == "image";
-        IDataView train, test;
-        if (image)
-        {
-            string File(string name) => Path.Combine(dataDir, name);
-            train = ml.Data.LoadFromIdxImages(File("train-images-idx3-ubyte.gz"), File("train-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames);
-            test = ml.Data.LoadFromIdxImages(File("t10k-images-idx3-ubyte.gz"), File("t10k-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames);
-        }
-        else
-        {
-            train = ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "train.tsv"));
-            test = ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "test.tsv"));
-        }
+        IDataView train = Load(ml, dataDir, image, train: true), test = Load(ml, dataDir, image, train: false);
         if (limit > 0) train = ml.Data.TakeRows(train, limit);
         string stem = $"auto-{task}", work = Path.Combine(outDir, "checkpoints", stem);
 
         // FP32, trained here (resumed from its checkpoints on a rerun).
-        var keyed = ml.Transforms.Conversion.MapValueToKey("Label");
-        TrainingOptions fp32Options;
-        TransformerChain<ITransformer> fp32;
-        if (image)
-        {
-            var o = new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, CheckpointDirectory = Path.Combine(work, "fp32") };
-            fp32Options = Configure(o, fp32Epochs, image);
-            fp32 = new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.ImageClassifier(o)).Fit(train).ToArray());
-        }
-        else
-        {
-            var o = new TextLstmOptions { SequenceLength = 128, CheckpointDirectory = Path.Combine(work, "fp32") };
-            fp32Options = Configure(o, fp32Epochs, image);
-            fp32 = new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.TextLstm(o)).Fit(train).ToArray());
-        }
+        var (fp32, fp32Options) = TrainFp32(ml, train, image, fp32Epochs, Path.Combine(work, "fp32"));
         var fp32Classifier = (GraphClassifierTransformerBase)fp32.LastTransformer;
         // Rows of an earlier run are kept, and replaced by name as this run produces them (a rerun with --only
         // adds or refreshes rows); the FP32 row keeps the epoch time of the run that trained it.
@@ -124,7 +99,33 @@ internal static class AutoQuantizationBenchmark
         Search = new SchemeSearchOptions { SearchBits = bits, WeightCandidates = new[] { weights }, ActivationCandidates = new[] { activations } },
     };
 
-    private static TrainingOptions Configure(TrainingOptions o, int epochs, bool image)
+    /// <summary>The training or test split of Fashion-MNIST (IDX files) or SpamAssassin (TSV files) under <paramref name="dataDir"/>.</summary>
+    internal static IDataView Load(MLContext ml, string dataDir, bool image, bool train)
+    {
+        if (!image) return ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, train ? "train.tsv" : "test.tsv"));
+        string split = train ? "train" : "t10k";
+        return ml.Data.LoadFromIdxImages(Path.Combine(dataDir, $"{split}-images-idx3-ubyte.gz"), Path.Combine(dataDir, $"{split}-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames);
+    }
+
+    /// <summary>
+    /// Trains the table's FP32 model (VggSmall with SGD, or TextLstm on 128 tokens with Adam), resuming from
+    /// <paramref name="checkpoints"/> where given, and returns it with its options.
+    /// </summary>
+    internal static (TransformerChain<ITransformer> Model, TrainingOptions Options) TrainFp32(MLContext ml, IDataView train, bool image, int epochs, string? checkpoints)
+    {
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label");
+        if (image)
+        {
+            var o = new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, CheckpointDirectory = checkpoints };
+            Configure(o, epochs, image);
+            return (new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.ImageClassifier(o)).Fit(train).ToArray()), o);
+        }
+        var t = new TextLstmOptions { SequenceLength = 128, CheckpointDirectory = checkpoints };
+        Configure(t, epochs, image);
+        return (new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.TextLstm(t)).Fit(train).ToArray()), t);
+    }
+
+    private static void Configure(TrainingOptions o, int epochs, bool image)
     {
         o.Epochs = epochs;
         o.Seed = 1;
@@ -136,11 +137,10 @@ internal static class AutoQuantizationBenchmark
         {
             o.BatchSize = 64; o.LearningRate = 2e-3;
         }
-        return o;
     }
 
-    /// <summary>The search and fine-tuning settings: the FP32 run's, at a fifth of its learning rate, checkpointed under <paramref name="directory"/>.</summary>
-    private static TrainingOptions ForBenchmarkStage(this TrainingOptions fp32, string directory) => new()
+    /// <summary>The search and fine-tuning settings: the FP32 run's, at a fifth of its learning rate, checkpointed under <paramref name="directory"/> where given.</summary>
+    internal static TrainingOptions ForBenchmarkStage(this TrainingOptions fp32, string? directory) => new()
     {
         BatchSize = fp32.BatchSize, Optimizer = fp32.Optimizer, LearningRate = fp32.LearningRate / 5, Momentum = fp32.Momentum,
         WeightDecay = fp32.WeightDecay, Seed = fp32.Seed, CheckpointDirectory = directory,

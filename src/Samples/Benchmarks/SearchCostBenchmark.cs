@@ -27,32 +27,20 @@ internal static class SearchCostBenchmark
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Message.Contains(" epoch ")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
         dataDir ??= Path.Combine("data", image ? "fashion-mnist" : "spam-assassin");
-        var train = image
-            ? ml.Data.LoadFromIdxImages(Path.Combine(dataDir, "train-images-idx3-ubyte.gz"), Path.Combine(dataDir, "train-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames)
-            : ml.Data.LoadFromLabeledTextTsv(Path.Combine(dataDir, "train.tsv"));
+        var train = AutoQuantizationBenchmark.Load(ml, dataDir, image, train: true);
         if (limit > 0) train = ml.Data.TakeRows(train, limit);
         int count = 0;
         using (var cursor = train.GetRowCursor(Array.Empty<DataViewSchema.Column>()))
         {
             while (cursor.MoveNext()) count++;
         }
-        // The auto-image and auto-text benchmarks' settings: SGD for the image model, Adam for the text model.
-        TrainingOptions fp32Options = image
-            ? new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, BatchSize = 128, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, WeightDecay = 5e-4 }
-            : new TextLstmOptions { SequenceLength = 128, BatchSize = 64, LearningRate = 2e-3 };
-        fp32Options.Epochs = 1;
-        var keyed = ml.Transforms.Conversion.MapValueToKey("Label");
-        ITransformer fp32 = image
-            ? keyed.Append(ml.MulticlassClassification.Trainers.ImageClassifier((ImageClassifierOptions)fp32Options)).Fit(train)
-            : keyed.Append(ml.MulticlassClassification.Trainers.TextLstm((TextLstmOptions)fp32Options)).Fit(train);
+        // The auto-image and auto-text benchmarks' FP32 model and stage settings, without checkpoints.
+        var (fp32, fp32Options) = AutoQuantizationBenchmark.TrainFp32(ml, train, image, 1, null);
         var search = ml.Quantization().QuantizeAutomatically(fp32, train, 3, new AutoQuantizationOptions
         {
             SearchEpochs = 1, PrecisionEpochs = 0, FineTuneEpochs = 0,
             Qag = new QagOptions { KeepFirstAndLastAt8Bits = image },
-            Training = new TrainingOptions
-            {
-                BatchSize = fp32Options.BatchSize, Optimizer = fp32Options.Optimizer, LearningRate = fp32Options.LearningRate / 5, WeightDecay = fp32Options.WeightDecay,
-            },
+            Training = fp32Options.ForBenchmarkStage(null),
         });
         var report = ((IEnumerable<ITransformer>)search).OfType<GraphClassifierTransformerBase>().Single().QuantizationReport!;
         var fp32Stage = report.Stages.Single(s => s.Stage == "FP32 training");
