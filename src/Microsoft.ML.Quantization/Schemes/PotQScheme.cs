@@ -35,28 +35,32 @@ internal sealed class PotQScheme : QuantizerScheme
 
         var maximum = x.abs().amax([1]).clamp_min(1e-30);
         var single = x.to(float32);
-        Tensor? bestStep = null, bestError = null;
+        long groups = x.shape[0], count = x.shape[1];
+        // The quantization MSE of candidate steps j [G,J], all J in one pass over x stacked J times per group.
+        Tensor Errors(Tensor j)
+        {
+            long candidates = j.shape[1], stackedGroups = groups * candidates;
+            var scales = (maximum.unsqueeze(1) * pow(2.0, -j / 8.0)).reshape(-1);
+            var stackedLevels = Rows(scales.unsqueeze(1), levels);
+            using var candidate = new GridTensors(bits, scales, stackedLevels, Rows(stackedLevels, thresholds),
+                clipLow: full(stackedGroups, -1.0, float64, x.device), clipHigh: full(stackedGroups, 1.0, float64, x.device));
+            var stacked = single.unsqueeze(1).expand(groups, candidates, count).reshape(stackedGroups, count);
+            var exact = x.unsqueeze(1).expand(groups, candidates, count).reshape(stackedGroups, count);
+            return (candidate.Decode(candidate.Encode(stacked)).to(float64) - exact).square().mean([1]).reshape(groups, candidates);
+        }
         // Steps j = 0, 4, …, 28 first, then the neighbours j ± 1..3 of each group's best: 14 fits instead of
-        // 32, the same choice wherever the error is unimodal in j (it is for bell-shaped data).
-        void Try(Tensor step)
-        {
-            var j = step.clamp(0, ScaleCandidates - 1);
-            using var candidate = new GridTensors(bits, maximum * pow(2.0, -j / 8.0), Rows(x, levels), Rows(x, thresholds), clipLow: full(x.shape[0], -1.0), clipHigh: full(x.shape[0], 1.0));
-            var error = (candidate.Decode(candidate.Encode(single)).to(float64) - x).square().mean([1]);
-            bool first = bestError is null;
-            var better = first ? ones_like(error, ScalarType.Bool) : error < bestError!;
-            bestStep = first ? j : where(better, j, bestStep!);
-            bestError = first ? error : where(better, error, bestError!);
-        }
-        for (int j = 0; j < ScaleCandidates; j += CoarseStride) Try(full(x.shape[0], (double)j, float64, x.device));
-        var coarse = bestStep!.clone();
-        for (int d = 1; d < CoarseStride; d++)
-        {
-            Try(coarse - d);
-            Try(coarse + d);
-        }
-        var bestScale = maximum * pow(2.0, -bestStep! / 8.0);
-        return new GridTensors(bits, bestScale!, Rows(x, levels), Rows(x, thresholds),
+        // 32, the same choice wherever the error is unimodal in j (it is for bell-shaped data). argmin takes the
+        // first of equal errors, so ties go to the candidate tried first, the coarse best before its neighbours.
+        var coarseSteps = arange(0, ScaleCandidates, CoarseStride, float64, x.device).unsqueeze(0).expand(groups, -1);
+        var coarseErrors = Errors(coarseSteps);
+        var coarse = coarseSteps.gather(1, coarseErrors.argmin(1, keepdim: true));
+        var offsets = tensor(Enumerable.Range(1, CoarseStride - 1).SelectMany(d => new double[] { -d, d }).ToArray(), float64, x.device).unsqueeze(0);
+        var neighbours = (coarse + offsets).clamp(0, ScaleCandidates - 1);
+        var steps = cat(new[] { coarse, neighbours }, 1);
+        var errors = cat(new[] { coarseErrors.amin([1], keepdim: true), Errors(neighbours) }, 1);
+        var bestStep = steps.gather(1, errors.argmin(1, keepdim: true)).squeeze(1);
+        var bestScale = maximum * pow(2.0, -bestStep / 8.0);
+        return new GridTensors(bits, bestScale, Rows(x, levels), Rows(x, thresholds),
             clipLow: full(x.shape[0], -1.0, float64, x.device), clipHigh: full(x.shape[0], 1.0, float64, x.device));
     }
 }
