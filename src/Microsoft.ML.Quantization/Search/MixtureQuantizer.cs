@@ -31,27 +31,17 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
         var w = weights(training);
         if (w is null) return Branch(branches[choice()], x, isWeight, training);
         // Σ w_i·q_i carries the gradient to the weights; x gets g·Σ w_i·mask_i through one straight-through term.
-        Tensor? sum = null, passing = null;
-        var values = new Tensor[branches.Length];
+        // The branches are stacked [K,N], so each sum is one product, not K terms (an LSTM's state mixes at every step).
+        Tensor values, passing;
         using (no_grad())
         {
-            using var fixedWeights = w.detach();
             using var sample = !isWeight && training ? QuantizerScheme.ActivationSample(x.detach()) : null;
-            for (int i = 0; i < branches.Length; i++)
-            {
-                var spec = branches[i];
-                var (q, mask) = QuantizerScheme.For(spec.Scheme).Parts(x, spec.Bits, spec.Granularity, sample);
-                var share = mask is null ? fixedWeights[i] : fixedWeights[i] * mask;
-                passing = passing is null ? share : passing + share;
-                values[i] = q;
-            }
+            var parts = branches.Select(spec => QuantizerScheme.For(spec.Scheme).Parts(x, spec.Bits, spec.Granularity, sample)).ToList();
+            values = stack(parts.Select(p => p.Values.reshape(-1)), 0);
+            using var masks = stack(parts.Select(p => p.Mask?.reshape(-1) ?? ones(x.numel(), dtype: x.dtype, device: x.device)), 0);
+            passing = w.detach().matmul(masks).reshape(x.shape);
         }
-        for (int i = 0; i < branches.Length; i++)
-        {
-            var term = w[i] * values[i];
-            sum = sum is null ? term : sum + term;
-        }
-        return sum! + (x - x.detach()) * passing!;
+        return w.matmul(values).reshape(x.shape) + (x - x.detach()) * passing;
     }
 
     /// <summary>One branch: a weight per its granularity, an activation per tensor (a sampled fit in training).</summary>

@@ -6,7 +6,8 @@ namespace Microsoft.ML.Quantization.Search;
 /// <summary>
 /// QSS (AutoQNN §3.2): each searched vertex holds logits θ over its candidate schemes (one θ per vertex, or
 /// one shared by all weight and one by all activation vertices) and outputs the Gumbel-softmax mix of Eq. 2,
-/// Σ_i softmax((θ + g)/τ)_i·Q_i(x) with g Gumbel noise, τ decaying by Eq. 3. Outside training, and at the
+/// Σ_i softmax((θ + g)/τ)_i·Q_i(x) with g Gumbel noise, τ decaying by Eq. 3. g is drawn once per θ per batch,
+/// so a vertex called at every step of an LSTM mixes alike at all of them. Outside training, and at the
 /// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch.
 /// </summary>
 internal sealed class SchemeSearchQuantizers : SearchQuantizers
@@ -16,6 +17,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     private readonly IReadOnlyList<QuantizerSpec> weightCandidates, activationCandidates;
     private readonly List<SchemeProbabilities> history = new();
     private readonly Dictionary<string, IReadOnlyList<QuantizerSpec>> candidatesByKey = new(StringComparer.Ordinal);
+    private Dictionary<string, Tensor> noise = new(StringComparer.Ordinal);
     private double temperature;
 
     public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRate)
@@ -36,11 +38,16 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         Store.GetOrAdd(key, () => zeros(candidates.Count));
         candidatesByKey[key] = candidates;
         return new MixtureQuantizer(moduleName, candidates, vertex.IsWeight,
-            training => training ? GumbelSoftmax(Store[key], temperature) : null,
+            training => training ? GumbelSoftmax(Store[key], temperature, Noise(key)) : null,
             () => (int)Store[key].argmax().item<long>());
     }
 
-    public override void BeforeBatch(double epochs) => temperature = options.Temperature(epochs);
+    /// <summary>Sets τ and draws the batch's noise, which the batch's dispose scope frees.</summary>
+    public override void BeforeBatch(double epochs)
+    {
+        temperature = options.Temperature(epochs);
+        noise = Store.Keys.ToDictionary(key => key, key => Gumbel(Store[key].shape), StringComparer.Ordinal);
+    }
 
     public override IReadOnlyDictionary<string, QuantizerSpec> Result() =>
         Vertices.ToDictionary(v => v.Name, v => v.IsFixed ? v.Spec : Candidates(v)[(int)Store[Key(v)].argmax().item<long>()], StringComparer.Ordinal);
@@ -67,13 +74,19 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         }
     }
 
-    /// <summary>Eq. 2: softmax((θ + g)/τ), g = −log(−log u), u ~ U(0,1).</summary>
-    internal static Tensor GumbelSoftmax(Tensor logits, double tau)
+    /// <summary>Eq. 2: softmax((θ + g)/τ), g Gumbel noise (<paramref name="gumbel"/>, or a fresh draw).</summary>
+    internal static Tensor GumbelSoftmax(Tensor logits, double tau, Tensor? gumbel = null) =>
+        ((logits + (gumbel ?? Gumbel(logits.shape))) / tau).softmax(0);
+
+    /// <summary>g = −log(−log u), u ~ U(0,1).</summary>
+    private static Tensor Gumbel(long[] shape)
     {
-        var u = rand(logits.shape, generator: Training.TrainingRandom.Current).clamp(1e-10, 1 - 1e-10);
-        var gumbel = -(-u.log()).log();
-        return ((logits + gumbel) / tau).softmax(0);
+        var u = rand(shape, generator: Training.TrainingRandom.Current).clamp(1e-10, 1 - 1e-10);
+        return -(-u.log()).log();
     }
+
+    /// <summary>This batch's noise for θ[key]; null (a fresh draw per call) outside a trainer's batch.</summary>
+    private Tensor? Noise(string key) => noise.TryGetValue(key, out var g) && !g.IsInvalid ? g : null;
 
     private IReadOnlyList<QuantizerSpec> Candidates(QuantizerVertex vertex) => vertex.IsWeight ? weightCandidates : activationCandidates;
 

@@ -101,7 +101,7 @@ internal static class AutoQuantizationBenchmark
             var equalBits = Auto(SearchGranularity.LayerWise, 3);
             equalBits.TargetWeightBits = w;
             equalBits.TargetActivationBits = a;
-            yield return ("auto at C-3/C-3's bits, layer-wise", 3, equalBits);
+            yield return ("auto layer-wise at C-3/C-3's bits", 3, equalBits);
         }
         foreach (var row in rows.Skip(2)) yield return row;
     }

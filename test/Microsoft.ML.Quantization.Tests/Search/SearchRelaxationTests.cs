@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Quantization.Training;
 using Xunit;
@@ -67,6 +68,46 @@ public class SearchRelaxationTests
         Assert.Equal(1.0, recorded.Probabilities.Sum(), 6);
         Assert.Equal(3, recorded.Probabilities.ToList().IndexOf(recorded.Probabilities.Max()));
         Assert.Equal(5, search.History.Single(h => h.Vertex == "conv2.q0").Candidates.Count); // activations skip B, T, Q
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void MixtureIsTheWeightedSumOfItsBranchesWithEachBranchsStraightThroughGradient(bool isWeight)
+    {
+        random.manual_seed(7);
+        var specs = new SchemeSearchOptions().ActivationSpecs(); // ZoomQ and ClipQ clip, the others do not
+        var w = tensor(new[] { 0.1f, 0.2f, 0.3f, 0.15f, 0.25f }).requires_grad_();
+        using var mixture = new MixtureQuantizer("m", specs, isWeight, _ => w, () => 0);
+        mixture.train();
+        var x = (randn(6, 40) * 2).requires_grad_();
+        var g = randn(6, 40);
+        (mixture.call(x) * g).sum().backward();
+
+        var value = zeros(6, 40);
+        var passing = zeros(6, 40);
+        var weightGrad = new float[specs.Count];
+        for (int i = 0; i < specs.Count; i++)
+        {
+            var spec = specs[i];
+            using var sample = isWeight ? null : QuantizerScheme.ActivationSample(x.detach());
+            var (q, mask) = QuantizerScheme.For(spec.Scheme).Parts(x.detach(), spec.Bits, spec.Granularity, sample);
+            value += w.detach()[i] * q;
+            passing += w.detach()[i] * (mask ?? ones_like(q));
+            weightGrad[i] = (g * q).sum().item<float>();
+        }
+        using (no_grad())
+        {
+            Assert.True(mixture.call(x).allclose(value, 1e-5, 1e-5), "Σ w_i·Q_i(x)");
+        }
+        Assert.True(x.grad!.allclose(g * passing, 1e-5, 1e-5), "x receives g·Σ w_i·mask_i");
+        Assert.Equal(weightGrad, w.grad!.data<float>().ToArray(), new ToleranceComparer(1e-3f));
+    }
+
+    private sealed class ToleranceComparer(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float a, float b) => Math.Abs(a - b) <= tolerance * Math.Max(1, Math.Abs(a));
+        public int GetHashCode(float a) => 0;
     }
 
     [Fact]
