@@ -32,7 +32,12 @@ internal static class AutoQuantizationBenchmark
     /// </summary>
     private const int TextSearchEpochs = 3;
 
-    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only)
+    /// <summary>
+    /// Runs the table's rows (those named in <paramref name="only"/>, or all). A <paramref name="seed"/> other than 1
+    /// reseeds the stages after FP32 (batch order, Gumbel noise, calibration sample) and names the rows "… (seed N)",
+    /// to show how far a row moves by chance; the FP32 model stays the same.
+    /// </summary>
+    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed)
     {
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.Contains("] Calibrated")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
@@ -53,13 +58,15 @@ internal static class AutoQuantizationBenchmark
         Upsert(results, new AutoResult("FP32", Accuracy(ml, fp32, test), null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
         Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
 
-        foreach (var (name, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? results.FirstOrDefault(r => r.Configuration == "C-3/C-3") : null))
+        foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? results.FirstOrDefault(r => r.Configuration == "C-3/C-3") : null))
         {
-            if (only is not null && !only.Split(',').Contains(name)) continue;
+            if (only is not null && !only.Split(',').Contains(configuration)) continue;
+            string name = seed == 1 ? configuration : $"{configuration} (seed {seed})";
             // The text model's first layer is its embedding table, most of its weights: at 8 bits it alone would hold
             // the weight average above 6, so the text rows quantize every layer.
             if (!image) options.Qag = new QagOptions { KeepFirstAndLastAt8Bits = false };
             options.Training = fp32Options.ForBenchmarkStage(Path.Combine(work, string.Concat(name.Where(char.IsLetterOrDigit))));
+            options.Training.Seed = seed;
             var quantized = ml.Quantization().QuantizeAutomatically(fp32, train, targetBits, options);
             var classifier = (GraphClassifierTransformerBase)((TransformerChain<ITransformer>)quantized).LastTransformer;
             var report = classifier.QuantizationReport!;
@@ -194,7 +201,8 @@ internal static class AutoQuantizationBenchmark
         {
             $"# Automatic quantization, {(task == "image" ? "VggSmall on Fashion-MNIST" : "TextLstm on SpamAssassin")}", "",
             $"Command: `{command}`. Every quantized row starts from the FP32 row's model; " +
-                (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights)."), "",
+                (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights).") +
+                (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : ""), "",
             "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
         };
