@@ -106,6 +106,29 @@ public class SearchRelaxationTests
     }
 
     [Fact]
+    public void GumbelNoiseIsDrawnOncePerBatch()
+    {
+        random.manual_seed(2);
+        var search = new SchemeSearchQuantizers(Vertices(), new SchemeSearchOptions());
+        using var module = new GraphModule(LeNet, quantizers: search);
+        module.train();
+        var mixture = module.modules().OfType<MixtureQuantizer>().First();
+        var x = randn(16, 150);
+        using var _ = no_grad();
+        Tensor[] Batch(double epochs)
+        {
+            using var scope = NewDisposeScope(); // the trainer's batch scope, which frees the noise
+            search.BeforeBatch(epochs);
+            return new[] { mixture.call(x).MoveToOuterDisposeScope(), mixture.call(x).MoveToOuterDisposeScope() };
+        }
+        var first = Batch(0);
+        Assert.True(first[0].allclose(first[1], 0, 0), "two calls in one batch (an LSTM's steps) mix alike");
+        var next = Batch(0);
+        Assert.False(next[0].allclose(first[0]), "the next batch draws again");
+        Assert.False(mixture.call(x).allclose(mixture.call(x)), "outside a batch every call draws");
+    }
+
+    [Fact]
     public void ModelWiseSearchSharesOneLogitVectorPerRole()
     {
         var search = new SchemeSearchQuantizers(Vertices(), new SchemeSearchOptions { Granularity = SearchGranularity.ModelWise });
