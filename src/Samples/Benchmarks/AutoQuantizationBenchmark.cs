@@ -99,7 +99,8 @@ internal static class AutoQuantizationBenchmark
         AutoQuantizationOptions Auto(SearchGranularity granularity, int bits) => new()
         {
             SearchEpochs = searchEpochs, PrecisionEpochs = 1, FineTuneEpochs = epochs + 2,
-            Search = new SchemeSearchOptions { Granularity = granularity, SearchBits = bits },
+            // τ falls from 5 to 1 over the search, however many epochs it has (β = 0.2 per epoch over one epoch).
+            Search = new SchemeSearchOptions { Granularity = granularity, SearchBits = bits, TemperatureDecay = Math.Pow(0.2, 1.0 / searchEpochs) },
         };
         yield return ("auto W3A3 layer-wise", 3, Auto(SearchGranularity.LayerWise, 3));
         yield return ("auto W2A2 layer-wise", 2, Auto(SearchGranularity.LayerWise, 2));
