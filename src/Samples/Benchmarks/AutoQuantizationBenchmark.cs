@@ -40,7 +40,7 @@ internal static class AutoQuantizationBenchmark
     public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed)
     {
         var ml = new MLContext(seed: 1);
-        ml.Log += (_, e) => { if (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.Contains("] Calibrated")) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
+        ml.Log += (_, e) => { if (StageLog.IsStageMessage(e.Message)) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
         bool image = task == "image";
         IDataView train = Load(ml, dataDir, image, train: true), test = Load(ml, dataDir, image, train: false);
         if (limit > 0) train = ml.Data.TakeRows(train, limit);
@@ -99,8 +99,8 @@ internal static class AutoQuantizationBenchmark
         AutoQuantizationOptions Auto(SearchGranularity granularity, int bits) => new()
         {
             SearchEpochs = searchEpochs, PrecisionEpochs = 1, FineTuneEpochs = epochs + 2,
-            // τ falls from 5 to 1 over the search, however many epochs it has (β = 0.2 per epoch over one epoch).
-            Search = new SchemeSearchOptions { Granularity = granularity, SearchBits = bits, TemperatureDecay = Math.Pow(0.2, 1.0 / searchEpochs) },
+            // τ falls over the whole search as the default β does over one epoch (5 to 1), however many epochs it has.
+            Search = new SchemeSearchOptions { Granularity = granularity, SearchBits = bits, TemperatureDecay = Math.Pow(new SchemeSearchOptions().TemperatureDecay, 1.0 / searchEpochs) },
         };
         yield return ("auto W3A3 layer-wise", 3, Auto(SearchGranularity.LayerWise, 3));
         yield return ("auto W2A2 layer-wise", 2, Auto(SearchGranularity.LayerWise, 2));

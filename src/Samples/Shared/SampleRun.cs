@@ -16,7 +16,7 @@ internal sealed class SampleRun
     {
         ml.Log += (_, e) =>
         {
-            if (!Progress.Interactive && (e.Message.Contains(" epoch ") || e.Message.Contains("QSS:") || e.Message.Contains("QPL:") || e.Message.Contains("] Calibrated")))
+            if (!Progress.Interactive && StageLog.IsStageMessage(e.Message))
                 Console.WriteLine($"  {watch.Elapsed:mm\\:ss} {e.Message[(e.Message.IndexOf(']') + 2)..]}");
         };
     }
