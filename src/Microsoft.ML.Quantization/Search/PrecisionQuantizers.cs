@@ -8,7 +8,7 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
 {
     /// <summary>
     /// The bit range of <paramref name="vertex"/>'s scheme within the options' range; a 2-bit-minimum scheme
-    /// may also go down to 1 bit, where it becomes Binary, if the options allow 1 bit.
+    /// may also go down to 1 bit (see <see cref="SpecAt"/>) if the options allow 1 bit.
     /// </summary>
     public static PrecisionVertex Of(QuantizerVertex vertex, PrecisionLearningOptions options)
     {
@@ -18,13 +18,17 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
         return low > high ? new PrecisionVertex(vertex, vertex.Spec.Bits, vertex.Spec.Bits) : new PrecisionVertex(vertex, low, high);
     }
 
-    /// <summary>The vertex's quantizer at <paramref name="bits"/> (Binary at 1 bit where its scheme starts at 2).</summary>
+    /// <summary>
+    /// The vertex's quantizer at <paramref name="bits"/>. At 1 bit, where its scheme starts at 2, a weight becomes
+    /// Binary and an activation ClipQ: Binary's sign code says nothing about a ReLU's non-negative output,
+    /// while ClipQ's one-sided 1-bit grid {0, Δ} keeps whether the value is large.
+    /// </summary>
     public QuantizerSpec SpecAt(int bits)
     {
         var spec = Vertex.Spec;
         var scheme = Schemes.QuantizerScheme.For(spec.Scheme);
         if (bits >= scheme.MinBits && bits <= scheme.MaxBits) return spec with { Bits = bits };
-        if (bits == 1) return spec with { Scheme = QuantizationScheme.Binary, Bits = 1 };
+        if (bits == 1) return spec with { Scheme = Vertex.IsWeight ? QuantizationScheme.Binary : QuantizationScheme.ClipQ, Bits = 1 };
         throw new ArgumentOutOfRangeException(nameof(bits), bits, $"{spec.Scheme} has no {bits}-bit form.");
     }
 }

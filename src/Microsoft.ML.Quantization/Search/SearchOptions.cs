@@ -80,11 +80,11 @@ public sealed class PrecisionLearningOptions
     public int MinWeightBits { get; set; } = 1;
 
     /// <summary>
-    /// Smallest bitwidth an activation quantizer may learn. Default 2: 1 bit makes a vertex Binary (sign codes),
-    /// which carries nothing for non-negative activations (on the Fashion-MNIST subset a VggSmall whose first
-    /// hidden activation went Binary did not train).
+    /// Smallest bitwidth an activation quantizer may learn. Default 1: at 1 bit an activation becomes ClipQ, whose
+    /// one-sided grid {0, Δ} still carries a bit for a ReLU's output (Binary's sign code would carry nothing), so a
+    /// 2-bit target stays reachable with the first and last layers at 8 bits.
     /// </summary>
-    public int MinActivationBits { get; set; } = 2;
+    public int MinActivationBits { get; set; } = 1;
 
     /// <summary>Largest bitwidth. Default 8.</summary>
     public int MaxBits { get; set; } = 8;

@@ -5,19 +5,34 @@ namespace Microsoft.ML.Quantization.Tests.Schemes;
 
 /// <summary>
 /// Recomputes the constants ClipQ and Quaternary use: the clip (or step) minimising the expected MSE of
-/// the quantizer on N(0,1), from the closed form of the error over each decision interval.
+/// the quantizer on N(0,1), or on ReLU(N(0,1)) for ClipQ's one-sided grid, from the closed form of the
+/// error over each decision interval.
 /// </summary>
 public class OptimalClipConstantsTests
 {
     [Fact]
     public void ClipQFactorsMinimiseExpectedErrorOnTheNormal()
     {
-        for (int bits = 2; bits <= 8; bits++)
+        for (int bits = 1; bits <= 8; bits++)
         {
             int n = 1 << bits;
             // 2^b bins over [−c, c], reconstructed at their centres.
             double optimum = GoldenSection(c => ExpectedError(Enumerable.Range(0, n).Select(k => (k - (n - 1) / 2.0) * 2 * c / n).ToArray()), 0.5, 8);
-            Assert.Equal(ClipQScheme.ClipFactors[bits - 2], optimum, 3);
+            Assert.Equal(ClipQScheme.ClipFactors[bits - 1], optimum, 3);
+        }
+    }
+
+    [Fact]
+    public void ClipQOneSidedStepsMinimiseExpectedErrorOnTheRectifiedNormal()
+    {
+        for (int bits = 1; bits <= 8; bits++)
+        {
+            int n = 1 << bits;
+            // Levels 0, Δ, …, (2^b − 1)Δ; every value of ReLU(X) at or below 0 is the level 0 exactly, so only x > 0 errs.
+            double step = GoldenSection(d => ExpectedError(Enumerable.Range(0, n).Select(k => k * d).ToArray(), lowest: 0), 0.001, 4);
+            // The scheme's step is per root mean square, and ReLU(N(0,1)) has an RMS of 1/√2.
+            double perRms = step * Math.Sqrt(2);
+            Assert.Equal(ClipQScheme.OneSidedSteps[bits - 1], perRms, 1e-4 * perRms + 1e-5);
         }
     }
 
@@ -28,13 +43,16 @@ public class OptimalClipConstantsTests
         Assert.Equal(QuaternaryScheme.StepFactor, optimum, 3);
     }
 
-    /// <summary>E[(X − Q(X))²] for X ~ N(0,1) and nearest-level Q over ascending levels.</summary>
-    private static double ExpectedError(double[] levels)
+    /// <summary>
+    /// E[(X − Q(X))²] for X ~ N(0,1) and nearest-level Q over ascending levels, counting only X above
+    /// <paramref name="lowest"/> (the rest errs by nothing).
+    /// </summary>
+    private static double ExpectedError(double[] levels, double lowest = double.NegativeInfinity)
     {
         double total = 0;
         for (int i = 0; i < levels.Length; i++)
         {
-            double a = i == 0 ? double.NegativeInfinity : (levels[i - 1] + levels[i]) / 2;
+            double a = i == 0 ? lowest : (levels[i - 1] + levels[i]) / 2;
             double b = i == levels.Length - 1 ? double.PositiveInfinity : (levels[i] + levels[i + 1]) / 2;
             double mass = Cdf(b) - Cdf(a);
             double first = Pdf(a) - Pdf(b);                           // ∫ x φ

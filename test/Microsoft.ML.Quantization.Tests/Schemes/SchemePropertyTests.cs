@@ -108,8 +108,12 @@ public class SchemePropertyTests
             case QuantizationScheme.Binary or QuantizationScheme.Ternary or QuantizationScheme.ResQ:
                 return true; // sign-like schemes do not clip
             case QuantizationScheme.ClipQ:
-                double sigma = Math.Sqrt(values.Skip(g * perGroup).Take(perGroup).Average(v => (double)v * v));
-                return Math.Abs(values[index]) <= ClipQScheme.ClipFactors[bits - 2] * sigma;
+                var group = values.Skip(g * perGroup).Take(perGroup).ToArray();
+                double sigma = Math.Sqrt(group.Average(v => (double)v * v));
+                // A group without negatives is quantized one-sided: levels 0 … (2^b − 1)·d_b·σ, clipped half a step above.
+                return group.Min() >= 0
+                    ? values[index] <= ((1 << bits) - 0.5) * ClipQScheme.OneSidedSteps[bits - 1] * sigma
+                    : Math.Abs(values[index]) <= ClipQScheme.ClipFactors[bits - 1] * sigma;
             default: // uniform and power-of-two grids clip at their end levels
                 var levels = grid.Levels.Skip(g * grid.LevelCount).Take(grid.LevelCount).ToArray();
                 float y = values[index] / grid.Scales[g];

@@ -143,7 +143,11 @@ public class SearchRelaxationTests
         var vertex = new QuantizerVertex("v", "conv2", true, new QuantizerSpec(QuantizationScheme.ClipQ, 3), 100, false);
         var precision = PrecisionVertex.Of(vertex, new PrecisionLearningOptions());
         Assert.Equal((1, 8), (precision.MinBits, precision.MaxBits));
-        Assert.Equal(QuantizationScheme.Binary, precision.SpecAt(1).Scheme);
+        Assert.Equal(new QuantizerSpec(QuantizationScheme.ClipQ, 1), precision.SpecAt(1)); // ClipQ has a 1-bit form
+        // A 2-bit-minimum scheme at 1 bit: Binary for a weight, ClipQ's one-sided grid for an activation.
+        var zoom = vertex with { Spec = new(QuantizationScheme.ZoomQ, 3) };
+        Assert.Equal(QuantizationScheme.Binary, PrecisionVertex.Of(zoom, new PrecisionLearningOptions()).SpecAt(1).Scheme);
+        Assert.Equal(QuantizationScheme.ClipQ, PrecisionVertex.Of(zoom with { IsWeight = false }, new PrecisionLearningOptions { MinActivationBits = 1 }).SpecAt(1).Scheme);
         Assert.Equal((2, 4), (PrecisionVertex.Of(vertex with { Spec = new(QuantizationScheme.PotQ, 3) }, new PrecisionLearningOptions { MinWeightBits = 2 }) is var p ? (p.MinBits, p.MaxBits) : default));
 
         var bits = tensor(3.3f).requires_grad_();
@@ -186,7 +190,7 @@ public class SearchRelaxationTests
     {
         // conv1 and fc3 fixed at 8 bits, activations no lower than 2: a 2-bit activation average cannot be met, a 2-bit weight average can.
         var vertices = Vertices().Select(v => v.IsFixed ? v : v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
-        var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions(), 2, 2);
+        var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions { MinActivationBits = 2 }, 2, 2);
         var report = QuantizationReport.FromGraph(AutoQuantizer.WithSpecs(LeNet, qpl.Result()));
         Assert.True(report.AverageWeightBits <= 2 + 1e-9, $"weights {report.AverageWeightBits}");
         Assert.True(report.AverageActivationBits > 2, $"activations {report.AverageActivationBits}");
