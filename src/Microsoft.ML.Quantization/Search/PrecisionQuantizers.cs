@@ -38,7 +38,8 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
 /// and the precision loss of Eq. 6, L_p = (B̄_w − T_w)² + (B̄_a − T_a)², pulls the element-weighted average
 /// bitwidths B̄ (fixed 8-bit vertices included) to the targets; the trainer adds λ·L_p to the task loss.
 /// At the end the bits are rounded; while an average then exceeds its target, one vertex steps down a bit:
-/// the smallest whose step meets the target, else the one whose rounding added the most bits.
+/// the smallest whose step meets the target, else the one whose rounding added the most bits. Then, while a
+/// vertex can step up a bit within the target, the one whose rounding cut the most does.
 /// </summary>
 internal sealed class PrecisionQuantizers : SearchQuantizers
 {
@@ -113,6 +114,13 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
                 var lower = lowerable.Where(v => v.Elements >= excess - 1e-9).OrderBy(v => v.Elements).FirstOrDefault()
                     ?? lowerable.OrderByDescending(v => (bits[v.Name] - continuous[v.Name]) * v.Elements).First();
                 bits[lower.Name]--;
+            }
+            // Rounding down can leave budget unused (a 2-bit target ended at 1.81 bits): while a vertex can step up a bit
+            // and keep the average within the target, the one whose rounding cut the most does.
+            while (group.Where(v => !v.IsFixed && bits[v.Name] < precision[v.Name].MaxBits && v.Elements <= (target - Average()) * elements + 1e-9)
+                       .OrderByDescending(v => continuous[v.Name] - bits[v.Name]).FirstOrDefault() is { } raise)
+            {
+                bits[raise.Name]++;
             }
         }
         return Vertices.ToDictionary(v => v.Name, v => v.IsFixed ? v.Spec : precision[v.Name].SpecAt(bits[v.Name]), StringComparer.Ordinal);

@@ -27,6 +27,12 @@ public class HandComputedSchemeTests
         new object[] { QuantizationScheme.ZoomQ, 2, new[] { -1f, 0.4f, 2f, 1.6f }, new[] { -1f, 0f, 2f, 2f } },
         // σ = 1, c_2 = 1.9914, Δ = 0.9957, levels ±0.49785, ±1.49355; thresholds −1, 0, 1 (in units of Δ)
         new object[] { QuantizationScheme.ClipQ, 2, new[] { 1f, -1f, 1f, -1f }, new[] { 1.49355f, -1.49355f, 1.49355f, -1.49355f } },
+        // 1 bit, c_1 = 1.5958: Δ = 1.5958, levels ±0.7979
+        new object[] { QuantizationScheme.ClipQ, 1, new[] { 1f, -1f, 1f, -1f }, new[] { 0.7979f, -0.7979f, 0.7979f, -0.7979f } },
+        // no negatives, one-sided: σ = √2, Δ = 0.92033·√2 = 1.30154, levels 0, Δ, 2Δ, 3Δ; 2 / Δ = 1.54 rounds to 2
+        new object[] { QuantizationScheme.ClipQ, 2, new[] { 0f, 0f, 2f, 2f }, new[] { 0f, 0f, 2.60309f, 2.60309f } },
+        // one-sided at 1 bit: σ = 1.600781, Δ = 1.73101·σ = 2.77097, levels {0, Δ}, threshold Δ/2 = 1.385
+        new object[] { QuantizationScheme.ClipQ, 1, new[] { 0f, 0.5f, 1f, 3f }, new[] { 0f, 0f, 0f, 2.77097f } },
         // s = 4 represents 4, −2, 1 exactly; 0.1 is below the 0.5 threshold between 0 and 1
         new object[] { QuantizationScheme.PotQ, 3, new[] { 4f, -2f, 1f, 0.1f }, new[] { 4f, -2f, 1f, 0f } },
     };

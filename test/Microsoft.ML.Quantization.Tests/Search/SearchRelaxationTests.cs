@@ -186,6 +186,31 @@ public class SearchRelaxationTests
     }
 
     [Fact]
+    public void RoundingSpendsTheBudgetRoundingDownLeft()
+    {
+        // Every searched width at 2.4 rounds to 2, under targets 0.6 bit above that: vertices step back up while the average stays within them.
+        var vertices = Vertices().Select(v => v.IsFixed ? v : v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
+        double Plain(bool weights) => vertices.Where(v => v.IsWeight == weights).Sum(v => v.Elements * (v.IsFixed ? v.Spec.Bits : 2.0)) / vertices.Where(v => v.IsWeight == weights).Sum(v => v.Elements);
+        var target = new Dictionary<bool, double> { [true] = Plain(true) + 0.6, [false] = Plain(false) + 0.6 };
+        var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions(), target[true], target[false]);
+        using (no_grad())
+        {
+            foreach (var v in vertices.Where(v => !v.IsFixed)) qpl.Store[v.Name].fill_(2.4f);
+        }
+        var result = qpl.Result();
+        foreach (bool weights in new[] { true, false })
+        {
+            var group = vertices.Where(v => v.IsWeight == weights).ToList();
+            double elements = group.Sum(v => v.Elements);
+            double average = group.Sum(v => v.Elements * (double)result[v.Name].Bits) / elements;
+            Assert.True(average <= target[weights] + 1e-9, $"weights {weights}: {average}");
+            Assert.True(average > Plain(weights), $"weights {weights}: nothing stepped up from {Plain(weights)}");
+            // No searched vertex could step up once more within the target.
+            Assert.All(group.Where(v => !v.IsFixed), v => Assert.True(average + (double)v.Elements / elements > target[weights] + 1e-9, $"{v.Name} could still step up"));
+        }
+    }
+
+    [Fact]
     public void RoundingSaysWhyATargetIsOutOfReach()
     {
         // conv1 and fc3 fixed at 8 bits, activations no lower than 2: a 2-bit activation average cannot be met, a 2-bit weight average can.
