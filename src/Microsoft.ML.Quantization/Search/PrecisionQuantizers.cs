@@ -39,7 +39,7 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
 /// bitwidths B̄ (fixed 8-bit vertices included) to the targets; the trainer adds λ·L_p to the task loss.
 /// At the end the bits are rounded; while an average then exceeds its target, one vertex steps down a bit:
 /// the smallest whose step meets the target, else the one whose rounding added the most bits. Then, while a
-/// vertex can step up a bit within the target, the one whose rounding cut the most does.
+/// vertex below its learned width can step up a bit within the target, the one whose rounding cut the most does.
 /// </summary>
 internal sealed class PrecisionQuantizers : SearchQuantizers
 {
@@ -115,9 +115,9 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
                     ?? lowerable.OrderByDescending(v => (bits[v.Name] - continuous[v.Name]) * v.Elements).First();
                 bits[lower.Name]--;
             }
-            // Rounding down can leave budget unused (a 2-bit target ended at 1.81 bits): while a vertex can step up a bit
-            // and keep the average within the target, the one whose rounding cut the most does.
-            while (group.Where(v => !v.IsFixed && bits[v.Name] < precision[v.Name].MaxBits && v.Elements <= (target - Average()) * elements + 1e-9)
+            // Rounding down can leave budget unused (a 2-bit target ended at 1.81 bits): while a vertex below its learned
+            // width can step up a bit and keep the average within the target, the one whose rounding cut the most does.
+            while (group.Where(v => !v.IsFixed && bits[v.Name] < continuous[v.Name] && v.Elements <= (target - Average()) * elements + 1e-9)
                        .OrderByDescending(v => continuous[v.Name] - bits[v.Name]).FirstOrDefault() is { } raise)
             {
                 bits[raise.Name]++;
