@@ -18,7 +18,7 @@ public enum QuantizationScheme
     ResQ,
     /// <summary>2–8 bits: uniform between the minimum and the maximum.</summary>
     ZoomQ,
-    /// <summary>2–8 bits: uniform inside a clip at c_b·σ that is MSE-optimal for a normal distribution.</summary>
+    /// <summary>1–8 bits: uniform inside a clip at c_b·σ that is MSE-optimal for a normal distribution; one-sided from 0 where the values have no negatives.</summary>
     ClipQ,
     /// <summary>2–4 bits: 0 and ±2^-k levels times a scale fitted to the data.</summary>
     PotQ,
