@@ -58,7 +58,7 @@ internal static class AutoQuantizationBenchmark
         Upsert(results, new AutoResult("FP32", Accuracy(ml, fp32, test), null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
         Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
 
-        foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? results.FirstOrDefault(r => r.Configuration == "C-3/C-3") : null))
+        foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? BestFixed(results) : null))
         {
             if (only is not null && !only.Split(',').Contains(configuration)) continue;
             string name = seed == 1 ? configuration : $"{configuration} (seed {seed})";
@@ -88,7 +88,7 @@ internal static class AutoQuantizationBenchmark
     /// <summary>
     /// The quantized configurations: every row fine-tunes <paramref name="epochs"/> + 2 epochs (DQA's attention epoch
     /// counts as fine-tuning; the searches add <paramref name="searchEpochs"/> of QSS and one of QPL). Where
-    /// <paramref name="bestFixed"/> (C-3/C-3, with 8-bit first and last layers) has been scored, one more auto row
+    /// <paramref name="bestFixed"/> (the best-scoring Table 7 row of earlier runs, with 8-bit first and last layers) has been scored, one more auto row
     /// targets its average bits, for the equal-bits comparison.
     /// </summary>
     private static IEnumerable<(string Name, int TargetBits, AutoQuantizationOptions Options)> Configurations(int epochs, int searchEpochs, AutoResult? bestFixed)
@@ -116,10 +116,14 @@ internal static class AutoQuantizationBenchmark
             var equalBits = Auto(SearchGranularity.LayerWise, 3);
             equalBits.TargetWeightBits = w;
             equalBits.TargetActivationBits = a;
-            yield return ("auto layer-wise at C-3/C-3's bits", 3, equalBits);
+            yield return ($"auto layer-wise at {bestFixed.Configuration}'s bits", 3, equalBits);
         }
         foreach (var row in rows.Skip(2)) yield return row;
     }
+
+    /// <summary>The best-scoring Table 7 row (seed 1) among <paramref name="results"/>, or null when none has been scored.</summary>
+    private static AutoResult? BestFixed(IEnumerable<AutoResult> results) =>
+        results.Where(r => FixedRows.Any(f => f.Label == r.Configuration)).OrderByDescending(r => r.TestAccuracy).FirstOrDefault();
 
     private static AutoQuantizationOptions Fixed(QuantizationScheme weights, QuantizationScheme activations, int bits, int epochs) => new()
     {
