@@ -13,6 +13,10 @@ public class SearchRelaxationTests
 
     private static IReadOnlyList<QuantizerVertex> Vertices() => QuantizerVertex.Of(LeNet, new HashSet<string> { "conv1", "fc3" });
 
+    /// <summary><see cref="Vertices"/> with every searched vertex at ClipQ-3, the fixed ones left at 8 bits.</summary>
+    private static List<QuantizerVertex> SearchedAsClipQ3() =>
+        Vertices().Select(v => v.IsFixed ? v : v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
+
     [Fact]
     public void VerticesCoverEveryWeightAndInputEdgeAndCountElements()
     {
@@ -189,7 +193,7 @@ public class SearchRelaxationTests
     public void RoundingSpendsTheBudgetRoundingDownLeft()
     {
         // Every searched width at 2.4 rounds to 2, under targets 0.6 bit above that: vertices step back up while the average stays within them.
-        var vertices = Vertices().Select(v => v.IsFixed ? v : v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
+        var vertices = SearchedAsClipQ3();
         double Plain(bool weights) => vertices.Where(v => v.IsWeight == weights).Sum(v => v.Elements * (v.IsFixed ? v.Spec.Bits : 2.0)) / vertices.Where(v => v.IsWeight == weights).Sum(v => v.Elements);
         var target = new Dictionary<bool, double> { [true] = Plain(true) + 0.6, [false] = Plain(false) + 0.6 };
         var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions(), target[true], target[false]);
@@ -215,7 +219,7 @@ public class SearchRelaxationTests
     public void RoundingSaysWhyATargetIsOutOfReach()
     {
         // conv1 and fc3 fixed at 8 bits, activations no lower than 2: a 2-bit activation average cannot be met, a 2-bit weight average can.
-        var vertices = Vertices().Select(v => v.IsFixed ? v : v with { Spec = new QuantizerSpec(QuantizationScheme.ClipQ, 3, v.Spec.Granularity) }).ToList();
+        var vertices = SearchedAsClipQ3();
         var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions { MinActivationBits = 2 }, 2, 2);
         var report = QuantizationReport.FromGraph(AutoQuantizer.WithSpecs(LeNet, qpl.Result()));
         Assert.True(report.AverageWeightBits <= 2 + 1e-9, $"weights {report.AverageWeightBits}");
