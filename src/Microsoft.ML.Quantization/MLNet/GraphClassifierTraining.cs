@@ -35,8 +35,12 @@ internal static class GraphClassifierTraining
         return (new PackedScorer(new PackedNetwork(ModelExporter.Export(module)), inputScale), history);
     }
 
-    /// <summary>Examples drawn (seeded) from the training data to freeze the activation quantizers on.</summary>
-    public const int CalibrationExamples = 512;
+    /// <summary>
+    /// Examples drawn (seeded) from the training data to freeze the activation quantizers on. Calibration keeps the
+    /// round that classifies them best: on 512 the standard error of that accuracy (about 1.1 points at 93 %)
+    /// exceeded the differences between rounds, so the choice was mostly chance; on 4,096 it is about 0.4.
+    /// </summary>
+    public const int CalibrationExamples = 4096;
 
     /// <summary>The most rounds of BatchNorm re-estimation and grid refitting calibration runs.</summary>
     public const int MaxCalibrationRounds = 5;

@@ -16,6 +16,16 @@ public sealed class SchemeSearchOptions
     public int SearchBits { get; set; } = 3;
 
     /// <summary>
+    /// Bitwidth the weight candidates are searched at, where it differs from <see cref="SearchBits"/> (null, the
+    /// default, takes it). Schemes rank differently at different widths, so a search for weights that will end
+    /// near 2 bits and activations near 3 compares each kind at its own.
+    /// </summary>
+    public int? WeightSearchBits { get; set; }
+
+    /// <summary>Bitwidth the activation candidates are searched at; null (the default) takes <see cref="SearchBits"/>.</summary>
+    public int? ActivationSearchBits { get; set; }
+
+    /// <summary>
     /// Candidate schemes of the weight quantizers; null takes all eight (Binary at 1 bit, Ternary and Quaternary
     /// at 2, the others at <see cref="SearchBits"/>).
     /// </summary>
@@ -41,17 +51,18 @@ public sealed class SchemeSearchOptions
 
     /// <summary>The weight candidates as specs.</summary>
     internal IReadOnlyList<QuantizerSpec> WeightSpecs() =>
-        (WeightCandidates ?? Enum.GetValues<QuantizationScheme>()).Select(s => Spec(s, WeightGranularity)).ToList();
+        (WeightCandidates ?? Enum.GetValues<QuantizationScheme>()).Select(s => Spec(s, WeightGranularity, WeightSearchBits ?? SearchBits)).ToList();
 
     /// <summary>The activation candidates as specs.</summary>
     internal IReadOnlyList<QuantizerSpec> ActivationSpecs() =>
         (ActivationCandidates ?? Enum.GetValues<QuantizationScheme>().Except(new[] { QuantizationScheme.Binary, QuantizationScheme.Ternary, QuantizationScheme.Quaternary }))
-        .Select(s => Spec(s, QuantizationGranularity.PerTensor)).ToList();
+        .Select(s => Spec(s, QuantizationGranularity.PerTensor, ActivationSearchBits ?? SearchBits)).ToList();
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public void Validate()
     {
-        if (SearchBits is < 2 or > 8) throw new ArgumentOutOfRangeException(nameof(SearchBits), SearchBits, "The search bitwidth must be between 2 and 8.");
+        foreach (var (name, bits) in new[] { (nameof(SearchBits), (int?)SearchBits), (nameof(WeightSearchBits), WeightSearchBits), (nameof(ActivationSearchBits), ActivationSearchBits) })
+            if (bits is < 2 or > 8) throw new ArgumentOutOfRangeException(name, bits, "The search bitwidth must be between 2 and 8.");
         if (WeightCandidates is { Count: 0 }) throw new ArgumentOutOfRangeException(nameof(WeightCandidates), "Name at least one weight candidate.");
         if (ActivationCandidates is { Count: 0 }) throw new ArgumentOutOfRangeException(nameof(ActivationCandidates), "Name at least one activation candidate.");
         if (!(InitialTemperature > 0) || double.IsInfinity(InitialTemperature)) throw new ArgumentOutOfRangeException(nameof(InitialTemperature), InitialTemperature, "τ0 must be positive and finite.");
@@ -63,10 +74,10 @@ public sealed class SchemeSearchOptions
     /// <summary>τ at <paramref name="epochs"/> epochs into the search (Eq. 3).</summary>
     internal double Temperature(double epochs) => InitialTemperature * Math.Pow(TemperatureDecay, epochs);
 
-    private QuantizerSpec Spec(QuantizationScheme scheme, QuantizationGranularity granularity)
+    private static QuantizerSpec Spec(QuantizationScheme scheme, QuantizationGranularity granularity, int bits)
     {
         var range = Schemes.QuantizerScheme.For(scheme);
-        return new QuantizerSpec(scheme, Math.Clamp(SearchBits, range.MinBits, range.MaxBits), granularity);
+        return new QuantizerSpec(scheme, Math.Clamp(bits, range.MinBits, range.MaxBits), granularity);
     }
 }
 

@@ -140,4 +140,16 @@ public class BadInputTests
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().MulticlassClassification.Trainers.ImageClassifier(LeNet()).QuantizeAutomatically(2, options));
         Assert.Equal("InitialTemperature", error.ParamName);
     }
+
+    [Theory]
+    [InlineData(nameof(SchemeSearchOptions.WeightSearchBits), 1)]
+    [InlineData(nameof(SchemeSearchOptions.ActivationSearchBits), 9)]
+    public void ASearchBitwidthOutsideTwoToEightIsRefused(string option, int bits)
+    {
+        var search = new SchemeSearchOptions();
+        typeof(SchemeSearchOptions).GetProperty(option)!.SetValue(search, bits);
+        var options = new AutoQuantizationOptions { Search = search };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => new MLContext().MulticlassClassification.Trainers.ImageClassifier(LeNet()).QuantizeAutomatically(2, options));
+        Assert.Equal(option, error.ParamName);
+    }
 }

@@ -46,6 +46,20 @@ public class SearchRelaxationTests
     }
 
     [Fact]
+    public void EachKindIsSearchedAtItsOwnBitwidthWhereOneIsGiven()
+    {
+        var options = new SchemeSearchOptions { WeightSearchBits = 2 };
+        var weights = options.WeightSpecs().ToDictionary(s => s.Scheme, s => s.Bits);
+        Assert.Equal(2, weights[QuantizationScheme.ClipQ]);
+        Assert.Equal(2, weights[QuantizationScheme.PotQ]);
+        Assert.Equal(1, weights[QuantizationScheme.Binary]); // a fixed-width scheme keeps its width
+        Assert.All(options.ActivationSpecs(), s => Assert.Equal(3, s.Bits)); // SearchBits, the default 3
+        options.ActivationSearchBits = 4;
+        Assert.All(options.ActivationSpecs(), s => Assert.Equal(4, s.Bits));
+        Assert.Equal(2, options.WeightSpecs().Single(s => s.Scheme == QuantizationScheme.ZoomQ).Bits);
+    }
+
+    [Fact]
     public void SchemeMixtureSendsGradientsToTheLogitsAndKeepsTheArgmaxOutsideTraining()
     {
         random.manual_seed(1);
