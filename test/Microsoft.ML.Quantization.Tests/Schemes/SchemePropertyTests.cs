@@ -88,10 +88,10 @@ public class SchemePropertyTests
         QuantizedTensor exported = scheme.Export(x.detach(), bits, granularity);
         var grid = exported.Grid;
         int perGroup = values.Length / grid.GroupCount;
-        for (int i = 0; i < values.Length; i++)
+        for (int g = 0; g < grid.GroupCount; g++)
         {
-            bool inside = ExpectedInsideClip(kind, bits, values, i, perGroup, grid);
-            Assert.Equal(inside ? 1f : 0f, gradient[i]);
+            var inside = ExpectedInsideClip(kind, bits, values.AsSpan(g * perGroup, perGroup).ToArray(), g, grid);
+            for (int i = 0; i < perGroup; i++) Assert.Equal(inside(i) ? 1f : 0f, gradient[g * perGroup + i]);
         }
         if (kind == QuantizationScheme.ClipQ && bits <= 4 && distribution != nameof(SurveyDistribution.Uniform))
         {
@@ -99,25 +99,27 @@ public class SchemePropertyTests
         }
     }
 
-    /// <summary>The clip each scheme documents, computed here without the library's clip tensors.</summary>
-    private static bool ExpectedInsideClip(QuantizationScheme kind, int bits, float[] values, int index, int perGroup, QuantizationGrid grid)
+    /// <summary>The clip each scheme documents for group <paramref name="g"/>, computed here without the library's clip tensors.</summary>
+    private static Func<int, bool> ExpectedInsideClip(QuantizationScheme kind, int bits, float[] group, int g, QuantizationGrid grid)
     {
-        int g = index / perGroup;
         switch (kind)
         {
             case QuantizationScheme.Binary or QuantizationScheme.Ternary or QuantizationScheme.ResQ:
-                return true; // sign-like schemes do not clip
+                return _ => true; // sign-like schemes do not clip
             case QuantizationScheme.ClipQ:
-                var group = values.Skip(g * perGroup).Take(perGroup).ToArray();
                 double sigma = Math.Sqrt(group.Average(v => (double)v * v));
                 // A group without negatives is quantized one-sided: levels 0 … (2^b − 1)·d_b·σ, clipped half a step above.
-                return group.Min() >= 0
-                    ? values[index] <= ((1 << bits) - 0.5) * ClipQScheme.OneSidedSteps[bits - 1] * sigma
-                    : Math.Abs(values[index]) <= ClipQScheme.ClipFactors[bits - 1] * sigma;
+                if (group.Min() >= 0)
+                {
+                    double top = ((1 << bits) - 0.5) * ClipQScheme.OneSidedSteps[bits - 1] * sigma;
+                    return i => group[i] <= top;
+                }
+                double clip = ClipQScheme.ClipFactors[bits - 1] * sigma;
+                return i => Math.Abs(group[i]) <= clip;
             default: // uniform and power-of-two grids clip at their end levels
                 var levels = grid.Levels.Skip(g * grid.LevelCount).Take(grid.LevelCount).ToArray();
-                float y = values[index] / grid.Scales[g];
-                return y >= levels.Min() && y <= levels.Max();
+                float low = levels.Min(), high = levels.Max(), scale = grid.Scales[g];
+                return i => group[i] / scale >= low && group[i] / scale <= high;
         }
     }
 }
