@@ -117,9 +117,12 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
             }
             // Rounding down can leave budget unused (a 2-bit target ended at 1.81 bits): while a vertex below its learned
             // width can step up a bit and keep the average within the target, the one whose rounding cut the most does.
-            while (group.Where(v => !v.IsFixed && bits[v.Name] < continuous[v.Name] && v.Elements <= (target - Average()) * elements + 1e-9)
-                       .OrderByDescending(v => continuous[v.Name] - bits[v.Name]).FirstOrDefault() is { } raise)
+            while (true)
             {
+                double room = (target - Average()) * elements + 1e-9;
+                var raise = group.Where(v => !v.IsFixed && bits[v.Name] < continuous[v.Name] && v.Elements <= room)
+                    .OrderByDescending(v => continuous[v.Name] - bits[v.Name]).FirstOrDefault();
+                if (raise is null) break;
                 bits[raise.Name]++;
             }
         }
