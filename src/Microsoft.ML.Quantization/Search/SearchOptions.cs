@@ -27,7 +27,7 @@ public sealed class SchemeSearchOptions
 
     /// <summary>
     /// Candidate schemes of the weight quantizers; null takes all eight (Binary at 1 bit, Ternary and Quaternary
-    /// at 2, the others at <see cref="SearchBits"/>).
+    /// at 2, the others at <see cref="WeightSearchBits"/>, else <see cref="SearchBits"/>).
     /// </summary>
     public IReadOnlyList<QuantizationScheme>? WeightCandidates { get; set; }
 
