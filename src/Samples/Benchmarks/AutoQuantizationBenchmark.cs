@@ -55,7 +55,9 @@ internal static class AutoQuantizationBenchmark
         var fp32Stage = fp32Classifier.TrainingHistory.Count > 0
             ? new StageRecord("FP32 training", fp32Classifier.TrainingHistory.Count, fp32Classifier.TrainingHistory.Average(h => h.Seconds))
             : results.FirstOrDefault(r => r.Configuration == "FP32")?.Stages[0] ?? new StageRecord("FP32 training", 0, 0);
-        Upsert(results, new AutoResult("FP32", Accuracy(ml, fp32, test), null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
+        double fp32Accuracy = Accuracy(ml, fp32, test);
+        RefuseAnotherFp32(results, fp32Accuracy, Path.Combine(outDir, stem + ".json"));
+        Upsert(results, new AutoResult("FP32", fp32Accuracy, null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
         Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
 
         foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? BestFixed(results) : null))
@@ -187,6 +189,19 @@ internal static class AutoQuantizationBenchmark
     {
         string path = Path.Combine(outDir, stem + ".json");
         return File.Exists(path) ? JsonSerializer.Deserialize<List<AutoResult>>(File.ReadAllText(path)) ?? new() : new();
+    }
+
+    /// <summary>
+    /// Every row is a delta from the FP32 model, so rows measured on two FP32 models must not share a table: a checkout
+    /// that retrains FP32 (its checkpoints are not in git) and lands on another model must start a new table.
+    /// </summary>
+    private static void RefuseAnotherFp32(IReadOnlyList<AutoResult> results, double fp32Accuracy, string path)
+    {
+        var existing = results.FirstOrDefault(r => r.Configuration == "FP32");
+        if (existing is null || results.Count == 1 || existing.TestAccuracy == fp32Accuracy) return;
+        throw new InvalidOperationException(
+            $"This FP32 model scores {fp32Accuracy:P2}, but the table in {path} was measured on one that scored {existing.TestAccuracy:P2}. " +
+            "Move that file aside to start a new table, or restore the FP32 checkpoint it was measured on.");
     }
 
     private static void Upsert(List<AutoResult> results, AutoResult row)
