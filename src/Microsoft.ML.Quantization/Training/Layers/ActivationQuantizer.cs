@@ -49,6 +49,9 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     public void EndCalibration()
     {
         if (observed is null || observed.Count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
+        // Its own scope: the flattened views share the collected inputs' storage, and in the caller's scope they
+        // kept every input alive until that scope ended (each calibration round held its own copy of all of them).
+        using var scope = NewDisposeScope();
         using (var _ = no_grad())
         // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
         // see the statistics they were trained with rather than the extreme of every value seen. Its own seed keeps

@@ -22,4 +22,21 @@ public class ActivationQuantizerTests
         Assert.InRange(top, 3f, 10f); // the bulk's range (|N(0,1)| tops out near 5), not 1000
         Assert.True(quantizer.IsCalibrated);
     }
+
+    [Fact]
+    public void EndingCalibrationLeavesNothingInTheCallersDisposeScope()
+    {
+        // Calibration runs inside the trainer's scope, round after round: a view left there holds its input's storage.
+        random.manual_seed(2);
+        using var scope = NewDisposeScope();
+        using var quantizer = new ActivationQuantizer("q", new QuantizerSpec(QuantizationScheme.ClipQ, 3));
+        quantizer.eval();
+        var inputs = Enumerable.Range(0, 10).Select(_ => randn(8, 1000)).ToList();
+        quantizer.BeginCalibration();
+        using (no_grad()) foreach (var x in inputs) quantizer.call(x).Dispose();
+        long before = scope.DisposablesCount;
+        quantizer.EndCalibration();
+        Assert.Equal(before, scope.DisposablesCount);
+        Assert.True(quantizer.IsCalibrated);
+    }
 }
