@@ -50,7 +50,7 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     {
         if (observed is null || observed.Count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
         // Its own scope: the flattened views share the collected inputs' storage, and in the caller's scope they
-        // kept every input alive until that scope ended (each calibration round held its own copy of all of them).
+        // kept every round's inputs alive until the caller's rounds ended.
         using var scope = NewDisposeScope();
         using (var _ = no_grad())
         // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
