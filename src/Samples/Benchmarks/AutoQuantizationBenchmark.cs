@@ -56,7 +56,7 @@ internal static class AutoQuantizationBenchmark
             ? new StageRecord("FP32 training", fp32Classifier.TrainingHistory.Count, fp32Classifier.TrainingHistory.Average(h => h.Seconds))
             : results.FirstOrDefault(r => r.Configuration == "FP32")?.Stages[0] ?? new StageRecord("FP32 training", 0, 0);
         double fp32Accuracy = Accuracy(ml, fp32, test);
-        RefuseAnotherFp32(results, fp32Accuracy, Path.Combine(outDir, stem + ".json"));
+        RefuseAnotherFp32(results, fp32Accuracy, JsonPath(outDir, stem));
         Upsert(results, new AutoResult("FP32", fp32Accuracy, null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
         Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
 
@@ -185,9 +185,12 @@ internal static class AutoQuantizationBenchmark
         WeightDecay = fp32.WeightDecay, Seed = fp32.Seed, CheckpointDirectory = directory,
     };
 
+    /// <summary>The table's rows, read by a rerun and checked against its FP32 model.</summary>
+    private static string JsonPath(string outDir, string stem) => Path.Combine(outDir, stem + ".json");
+
     private static List<AutoResult> Read(string outDir, string stem)
     {
-        string path = Path.Combine(outDir, stem + ".json");
+        string path = JsonPath(outDir, stem);
         return File.Exists(path) ? JsonSerializer.Deserialize<List<AutoResult>>(File.ReadAllText(path)) ?? new() : new();
     }
 
@@ -219,7 +222,7 @@ internal static class AutoQuantizationBenchmark
     private static void Write(string outDir, string stem, string task, int fp32Epochs, int epochs, int limit, IReadOnlyList<AutoResult> results)
     {
         Directory.CreateDirectory(outDir);
-        File.WriteAllText(Path.Combine(outDir, stem + ".json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+        File.WriteAllText(JsonPath(outDir, stem), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
         string command = $"dotnet run --project src/Samples/Benchmarks -c Release -- auto-{task} --fp32-epochs {fp32Epochs} --epochs {epochs}" + (limit > 0 ? $" --limit {limit}" : "");
         double fp32 = results.First(r => r.Configuration == "FP32").TestAccuracy;
         var lines = new List<string>
