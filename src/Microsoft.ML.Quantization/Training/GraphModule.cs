@@ -61,7 +61,10 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         var quantizers = ActivationQuantizers.ToList();
         if (quantizers.Count == 0) return;
         eval();
+        // Two passes, so that each quantizer holds its sample, not every value: one counts, one gathers.
         foreach (var q in quantizers) q.BeginCalibration();
+        Forward(examples, batchSize);
+        foreach (var q in quantizers) q.BeginSampling();
         Forward(examples, batchSize);
         foreach (var q in quantizers) q.EndCalibration();
     }

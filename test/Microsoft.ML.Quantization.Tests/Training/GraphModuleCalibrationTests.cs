@@ -1,4 +1,6 @@
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Training;
+using Microsoft.ML.Quantization.Training.Layers;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -29,5 +31,38 @@ public class GraphModuleCalibrationTests
         Assert.True(norm.running_var!.min().item<float>() > 1e-3f);
         Assert.Equal(0.1, norm.momentum); // restored
         Assert.False(module.training);
+    }
+
+    [Fact]
+    public void EachGridIsFittedToASampleOfEveryValueItsQuantizerSaw()
+    {
+        // The two calibration passes hold a sample, not every value; the grids must be those the sample of all gives.
+        random.manual_seed(5);
+        using var module = new GraphModule(Qag.Prepare(NetworkGraphs.VggSmall()));
+        module.eval();
+        var examples = rand(200, 1, 28, 28);
+        var quantizeNodes = module.Graph.Nodes.Where(n => n.Kind == NodeKind.Quantize).ToList();
+        var seen = quantizeNodes.ToDictionary(n => n.Name, _ => new List<Tensor>());
+        using (no_grad())
+            for (long start = 0; start < 200; start += 64)
+            {
+                var outputs = module.Run(examples.narrow(0, start, Math.Min(64, 200 - start)));
+                foreach (var node in quantizeNodes) seen[node.Name].Add(outputs[node.Inputs[0]].reshape(-1));
+            }
+        module.Calibrate(examples, batchSize: 64);
+
+        var quantizers = module.ActivationQuantizers.ToDictionary(q => q.GetName());
+        foreach (var node in quantizeNodes)
+        {
+            using var all = cat(seen[node.Name]);
+            Assert.True(all.numel() > QuantizerScheme.ActivationSampleSize); // the sample is drawn, not every value
+            using var generator = new Generator(0x5EED);
+            using var sample = QuantizerScheme.ActivationSample(all, generator);
+            var spec = node.ActivationQuantizer!;
+            using var expected = QuantizerScheme.For(spec.Scheme).Fit(sample, spec.Bits, QuantizationGranularity.PerTensor);
+            using var grid = quantizers[node.Name.Replace('.', '_')].FrozenGrid();
+            Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
+            Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());
+        }
     }
 }

@@ -8,8 +8,8 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 /// <summary>
 /// An activation quantizer (<see cref="NodeKind.Quantize"/>, or the recurrent state of an LSTM). In training
 /// it fits its scheme's grid to each batch (a sample of it, <see cref="QuantizerScheme.QuantizeActivation"/>) and quantizes with a straight-through gradient. Calibration
-/// (<see cref="BeginCalibration"/>, forward passes, <see cref="EndCalibration"/>) fits one grid to a sample
-/// of the values seen, as large as a training batch's, and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
+/// (<see cref="BeginCalibration"/>, forward passes, <see cref="BeginSampling"/>, the same passes again, <see cref="EndCalibration"/>)
+/// fits one grid to a sample of the values seen, as large as a training batch's, and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
 /// so a score does not depend on the other examples of its batch and integer kernels can use the codes.
 /// Before calibration, eval mode fits per batch to every value of the batch, deterministically.
 /// </summary>
@@ -19,7 +19,10 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     private readonly int bits;
     // Buffers (registered from the fields): the frozen per-tensor grid and a 0/1 flag.
     private readonly Tensor calibrated, scales, levels, thresholds, code_order;
-    private List<Tensor>? observed;
+    // Calibration: the first pass counts the values; the second gathers the sample drawn among them.
+    private long? counted;
+    private Tensor? picks, sample;
+    private long gathered;
     private const ulong CalibrationSeed = 0x5EED;
 
     public ActivationQuantizer(string name, QuantizerSpec spec) : base(name)
@@ -42,25 +45,43 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
     /// <summary>The frozen grid (after calibration).</summary>
     public GridTensors FrozenGrid() => new(bits, scales, levels, thresholds, code_order);
 
-    /// <summary>Starts collecting the inputs of the following forward passes.</summary>
-    public void BeginCalibration() => observed = new List<Tensor>();
+    /// <summary>Starts the counting pass: the following forward passes count their inputs' values.</summary>
+    public void BeginCalibration()
+    {
+        DisposeSample();
+        counted = 0;
+    }
 
-    /// <summary>Fits the grid to everything collected since <see cref="BeginCalibration"/> and freezes it.</summary>
+    /// <summary>
+    /// Ends the counting pass and starts the sampling pass, which must run the same inputs again: it draws the
+    /// sample's positions among the values counted, and the passes gather the values at them.
+    /// </summary>
+    public void BeginSampling()
+    {
+        if (counted is not long count) throw new InvalidOperationException($"Quantizer '{GetName()}': BeginSampling before BeginCalibration.");
+        if (count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
+        // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
+        // see the statistics they were trained with rather than the extreme of every value seen. Drawn as
+        // ActivationSample draws from the concatenated values, with its own seed, which keeps the grid independent
+        // of what else drew random numbers before (a resumed run draws fewer); only the sample is held, not every
+        // value, which for 4,096 VggSmall examples was about a gigabyte per round.
+        using (var generator = new Generator(CalibrationSeed))
+            picks = (count <= QuantizerScheme.ActivationSampleSize ? arange(count, dtype: int64)
+                : randint(0, count, new long[] { QuantizerScheme.ActivationSampleSize }, dtype: int64, generator: generator)).DetachFromDisposeScope();
+        gathered = 0;
+    }
+
+    /// <summary>Fits the grid to the sample gathered by the sampling pass and freezes it.</summary>
     public void EndCalibration()
     {
-        if (observed is null || observed.Count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
-        // Its own scope: the flattened views share the collected inputs' storage, and in the caller's scope they
-        // kept every round's inputs alive until the caller's rounds ended.
-        using var scope = NewDisposeScope();
-        using (var _ = no_grad())
-        // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
-        // see the statistics they were trained with rather than the extreme of every value seen. Its own seed keeps
-        // the grid independent of what else drew random numbers before (a resumed run draws fewer).
-        using (var all = cat(observed.Select(t => t.reshape(-1)).ToList()))
-        using (var generator = new Generator(CalibrationSeed))
-        using (var sample = QuantizerScheme.ActivationSample(all, generator))
-        using (var grid = scheme.Fit(sample, bits, QuantizationGranularity.PerTensor))
+        if (picks is null || counted is not long count) throw new InvalidOperationException($"Quantizer '{GetName()}': EndCalibration before BeginSampling.");
+        try
         {
+            if (gathered != count)
+                throw new InvalidOperationException($"Quantizer '{GetName()}': the sampling pass saw {gathered} values, the counting pass {count}; both must run the same inputs.");
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            using var grid = scheme.Fit(sample!.unsqueeze(0), bits, QuantizationGranularity.PerTensor);
             scales.copy_(grid.Scales);
             levels.copy_(grid.Levels);
             thresholds.copy_(grid.Thresholds);
@@ -68,13 +89,39 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
             else code_order.copy_(arange(code_order.shape[1], dtype: int64).unsqueeze(0));
             calibrated.fill_(1);
         }
-        foreach (var t in observed) t.Dispose();
-        observed = null;
+        finally
+        {
+            DisposeSample();
+        }
+    }
+
+    private void DisposeSample()
+    {
+        picks?.Dispose();
+        sample?.Dispose();
+        (picks, sample, counted) = (null, null, null);
+    }
+
+    /// <summary>Counts (first pass) or gathers the drawn positions that fall in this input (second pass).</summary>
+    private void Observe(Tensor x)
+    {
+        long n = x.numel();
+        if (picks is null)
+        {
+            counted += n;
+            return;
+        }
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        sample ??= zeros(picks.shape[0], dtype: x.dtype).DetachFromDisposeScope();
+        var here = picks.ge(gathered).logical_and(picks.lt(gathered + n));
+        sample.masked_scatter_(here, x.detach().reshape(-1).cpu().index_select(0, picks.masked_select(here) - gathered));
+        gathered += n;
     }
 
     public override Tensor forward(Tensor x)
     {
-        if (observed is not null) observed.Add(x.detach().cpu().DetachFromDisposeScope());
+        if (counted is not null) Observe(x);
         if (training) return scheme.QuantizeActivation(x, bits);
         if (!IsCalibrated) return scheme.Quantize(x, bits); // a recalibration runs on the previous frozen grid
         using var scope = NewDisposeScope();
