@@ -80,10 +80,13 @@ internal abstract class QuantizerScheme
     public static Tensor ActivationSample(Tensor x, TorchSharp.torch.Generator? generator = null)
     {
         var flat = x.reshape(1, -1);
-        long count = flat.shape[1];
-        return count <= ActivationSampleSize ? flat.alias()
-            : flat.index_select(1, randint(0, count, new long[] { ActivationSampleSize }, dtype: int64, device: flat.device, generator: generator ?? Training.TrainingRandom.Current));
+        var picks = SamplePositions(flat.shape[1], flat.device, generator);
+        return picks is null ? flat.alias() : flat.index_select(1, picks);
     }
+
+    /// <summary>The positions <see cref="ActivationSample"/> keeps out of <paramref name="count"/> values; null where it keeps them all.</summary>
+    internal static Tensor? SamplePositions(long count, Device device, TorchSharp.torch.Generator? generator) => count <= ActivationSampleSize ? null
+        : randint(0, count, new long[] { ActivationSampleSize }, dtype: int64, device: device, generator: generator ?? Training.TrainingRandom.Current);
 
     /// <summary>The grid of a flattened activation [1,N], fitted to a sample of at most <see cref="ActivationSampleSize"/> values.</summary>
     private GridTensors FitActivation(Tensor flat, int bits)

@@ -61,13 +61,12 @@ internal sealed class ActivationQuantizer : Module<Tensor, Tensor>
         if (counted is not long count) throw new InvalidOperationException($"Quantizer '{GetName()}': BeginSampling before BeginCalibration.");
         if (count == 0) throw new InvalidOperationException($"Quantizer '{GetName()}' saw no values during calibration.");
         // Fitted to a random sample of the size training fits to, so that range-based grids (ZoomQ, FixedQ, PotQ)
-        // see the statistics they were trained with rather than the extreme of every value seen. Drawn as
-        // ActivationSample draws from the concatenated values, with its own seed, which keeps the grid independent
-        // of what else drew random numbers before (a resumed run draws fewer); only the sample is held, not every
+        // see the statistics they were trained with rather than the extreme of every value seen: the positions
+        // ActivationSample would take from all the values, with its own seed, which keeps the grid independent of
+        // what else drew random numbers before (a resumed run draws fewer). Only the sample is held, not every
         // value, which for 4,096 VggSmall examples was about a gigabyte per round.
         using (var generator = new Generator(CalibrationSeed))
-            picks = (count <= QuantizerScheme.ActivationSampleSize ? arange(count, dtype: int64)
-                : randint(0, count, new long[] { QuantizerScheme.ActivationSampleSize }, dtype: int64, generator: generator)).DetachFromDisposeScope();
+            picks = (QuantizerScheme.SamplePositions(count, CPU, generator) ?? arange(count, dtype: int64)).DetachFromDisposeScope();
         gathered = 0;
     }
 
