@@ -4,7 +4,8 @@ using Microsoft.ML.Runtime;
 namespace Microsoft.ML.Quantization.MLNet;
 
 /// <summary>
-/// The one place that reaches into ML.NET's internal persistence types, pinned to Microsoft.ML 5.0.1.
+/// The one place that reaches into ML.NET's internal persistence types, tested on each Microsoft.ML release in
+/// <see cref="SupportedVersions"/>.
 /// </summary>
 /// <remarks>
 /// ML.NET offers no public way for an outside transformer to save state (dotnet/machinelearning #4911,
@@ -16,19 +17,24 @@ namespace Microsoft.ML.Quantization.MLNet;
 /// (2) read them back through <c>ModelLoadContext</c>, and
 /// (3) add a loadable class for our loader signature to a <see cref="ComponentCatalog"/>, and
 /// (4) reach the environment behind a trainer catalog, so that our trainers log through <c>mlContext.Log</c>.
-/// Every member is resolved once, up front; if ML.NET's version or any member differs, the first use
-/// throws a <see cref="NotSupportedException"/> naming what changed, rather than failing later.
+/// Every member is resolved once, up front; if ML.NET's version is not one this bridge was tested on, or any
+/// member differs, the first use throws a <see cref="NotSupportedException"/> naming what changed, rather than
+/// failing later. Models saved under one supported version load under the other (the fixtures under
+/// test/.../Fixtures, loaded by both CI legs).
 /// </remarks>
 internal static class MLNetPersistenceInterop
 {
-    /// <summary>The Microsoft.ML version this bridge was written and tested against.</summary>
-    public const string PinnedVersion = "5.0.1";
+    /// <summary>The Microsoft.ML releases this bridge is tested on (.ci/run runs the persistence tests on each).</summary>
+    public static IReadOnlyList<string> SupportedVersions { get; } = ["5.0.1", "6.0.0"];
+
+    /// <summary>The Microsoft.ML release running in this process (its informational version, without the commit).</summary>
+    public static string RunningVersion { get; } = ReadRunningVersion();
 
     private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
 
     private static readonly Lazy<Members> Resolved = new(Members.Resolve);
 
-    /// <summary>Throws unless the running ML.NET is the pinned version with every member this bridge uses.</summary>
+    /// <summary>Throws unless the running ML.NET is a supported version with every member this bridge uses.</summary>
     public static void EnsureSupported() => _ = Resolved.Value;
 
     /// <summary>Writes the version header and then <paramref name="payload"/> as this model's data.</summary>
@@ -118,6 +124,19 @@ internal static class MLNetPersistenceInterop
         return (IHostEnvironment)Resolved.Value.CatalogEnvironment.GetValue(catalog)!;
     }
 
+    /// <summary>Throws a <see cref="NotSupportedException"/> naming the supported releases unless <paramref name="version"/> is one.</summary>
+    internal static void EnsureSupportedVersion(string version)
+    {
+        if (!SupportedVersions.Contains(version))
+            throw new NotSupportedException($"MLQuant model persistence supports Microsoft.ML {string.Join(" and ", SupportedVersions)}; this process runs {version}. Reference one of those versions of Microsoft.ML.");
+    }
+
+    private static string ReadRunningVersion()
+    {
+        string? informational = typeof(ModelSaveContext).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion;
+        return informational is null ? "unknown" : informational.Split('+')[0];
+    }
+
     private sealed record Members(
         MethodInfo SaveCheckAtModel,
         MethodInfo SetVersionInfo,
@@ -135,9 +154,8 @@ internal static class MLNetPersistenceInterop
         public static Members Resolve()
         {
             var core = typeof(ModelSaveContext).Assembly;
-            string found = core.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-            if (!found.StartsWith(PinnedVersion + "+", StringComparison.Ordinal) && found != PinnedVersion)
-                throw new NotSupportedException($"MLQuant model persistence is pinned to Microsoft.ML {PinnedVersion}; this process runs {found}. Update MLNetPersistenceInterop and its tests for that version.");
+            string found = RunningVersion;
+            EnsureSupportedVersion(found);
 
             var missing = new List<string>();
             T Need<T>(T? member, string description) where T : class

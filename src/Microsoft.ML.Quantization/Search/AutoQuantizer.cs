@@ -54,6 +54,7 @@ internal static class AutoQuantizer
         // The stages after FP32 follow one learning-rate schedule, so none restarts at the full rate.
         bool searchable = options.Search.WeightSpecs().Count > 1 || options.Search.ActivationSpecs().Count > 1;
         bool runSearch = !options.UseAttention && options.SearchEpochs > 0 && searchable, runPrecision = !options.UseAttention && options.PrecisionEpochs > 0;
+        if (runPrecision) PrecisionQuantizers.EnsureReachable(vertices, options.Precision, targets.Weights, targets.Activations);
         int scheduleEpochs = (options.UseAttention ? options.AttentionEpochs : 0) + (runSearch ? options.SearchEpochs : 0) + (runPrecision ? options.PrecisionEpochs : 0) + options.FineTuneEpochs;
         int scheduled = 0;
         TrainingOptions NextStage(int epochs)
@@ -98,7 +99,6 @@ internal static class AutoQuantizer
                 var withSchemes = vertices.Select(v => v with { Spec = chosen[v.Name] }).ToList();
                 var qpl = new PrecisionQuantizers(withSchemes, options.Precision, targets.Weights, targets.Activations);
                 chosen = new Dictionary<string, QuantizerSpec>(Stage(PrecisionStage, options.PrecisionEpochs, chosen, qpl)!);
-                foreach (string reason in qpl.Unreachable) log($"{PrecisionStage}: {reason}");
                 bits = qpl.History;
             }
         }
@@ -110,7 +110,7 @@ internal static class AutoQuantizer
         var fineTune = fineTuner.Train(result, data);
         history.AddRange(fineTune);
         stages.Add(new StageRecord(FineTuneStage, fineTune.Count, fineTune.Count == 0 ? 0 : fineTune.Average(r => r.Seconds)));
-        var report = QuantizationReport.FromGraph(final).With(schemes, bits, attention, stages);
+        var report = QuantizationReport.FromGraph(final).With(schemes, bits, attention, stages, runPrecision ? targets : null);
         log($"Automatic quantization:\n{report}");
         return new AutoQuantizationResult(result, report, history);
     }

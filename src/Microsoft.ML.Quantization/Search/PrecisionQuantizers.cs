@@ -21,7 +21,8 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
     /// <summary>
     /// The vertex's quantizer at <paramref name="bits"/>. At 1 bit, where its scheme starts at 2, a weight becomes
     /// Binary and an activation ClipQ: Binary's sign code says nothing about a ReLU's non-negative output,
-    /// while ClipQ's one-sided 1-bit grid {0, Δ} keeps whether the value is large.
+    /// while ClipQ's one-sided 1-bit grid {0, Δ} keeps whether the value is large. At any other width its scheme
+    /// lacks (the allocation needed it to meet the target), it becomes ClipQ, which has every width from 1 to 8.
     /// </summary>
     public QuantizerSpec SpecAt(int bits)
     {
@@ -29,7 +30,7 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
         var scheme = Schemes.QuantizerScheme.For(spec.Scheme);
         if (bits >= scheme.MinBits && bits <= scheme.MaxBits) return spec with { Bits = bits };
         if (bits == 1) return spec with { Scheme = Vertex.IsWeight ? QuantizationScheme.Binary : QuantizationScheme.ClipQ, Bits = 1 };
-        throw new ArgumentOutOfRangeException(nameof(bits), bits, $"{spec.Scheme} has no {bits}-bit form.");
+        return spec with { Scheme = QuantizationScheme.ClipQ, Bits = bits };
     }
 }
 
@@ -37,9 +38,9 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
 /// QPL (AutoQNN §4): every searched vertex learns a continuous bitwidth (<see cref="LearnedBitsQuantizer"/>),
 /// and the precision loss of Eq. 6, L_p = (B̄_w − T_w)² + (B̄_a − T_a)², pulls the element-weighted average
 /// bitwidths B̄ (fixed 8-bit vertices included) to the targets; the trainer adds λ·L_p to the task loss.
-/// At the end the bits are rounded; while an average then exceeds its target, one vertex steps down a bit:
-/// the smallest whose step meets the target, else the one whose rounding added the most bits. Then, while a
-/// vertex below its learned width can step up a bit within the target, the one whose rounding cut the most does.
+/// At the end <see cref="BitAllocation"/> turns the learned widths into integer bits whose averages meet the targets
+/// within 0.1 bit below, within each scheme's widths where they allow it, else within every width from the options'
+/// smallest to <see cref="PrecisionLearningOptions.MaxBits"/> (<see cref="PrecisionVertex.SpecAt"/>).
 /// </summary>
 internal sealed class PrecisionQuantizers : SearchQuantizers
 {
@@ -47,7 +48,6 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
     private readonly double weightTarget, activationTarget;
     private readonly Dictionary<string, PrecisionVertex> precision;
     private readonly List<LearnedBits> history = new();
-    private readonly List<string> unreachable = new();
 
     public PrecisionQuantizers(IReadOnlyList<QuantizerVertex> vertices, PrecisionLearningOptions options, double weightTarget, double activationTarget)
         : base(vertices, options.LearningRate)
@@ -61,9 +61,6 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
 
     /// <summary>Bits of every searched vertex after every epoch so far.</summary>
     public IReadOnlyList<LearnedBits> History => history;
-
-    /// <summary>Why the last <see cref="Result"/> left an average above its target, one line per role; empty when both are met.</summary>
-    public IReadOnlyList<string> Unreachable => unreachable;
 
     protected override Module<Tensor, Tensor> Create(string moduleName, QuantizerVertex vertex) =>
         new LearnedBitsQuantizer(moduleName, precision[vertex.Name], () => Store[vertex.Name]);
@@ -91,43 +88,52 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
 
     public override IReadOnlyDictionary<string, QuantizerSpec> Result()
     {
-        var continuous = Searched.ToDictionary(v => v.Name, v => Math.Clamp((double)Store[v.Name].item<float>(), precision[v.Name].MinBits, precision[v.Name].MaxBits));
-        var bits = continuous.ToDictionary(p => p.Key, p => (int)Math.Round(p.Value));
-        unreachable.Clear();
+        var bits = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (bool weights in new[] { true, false })
         {
-            double target = weights ? weightTarget : activationTarget;
             var group = Vertices.Where(v => v.IsWeight == weights).ToList();
-            long elements = group.Sum(v => v.Elements);
-            double Average() => elements == 0 ? 0 : group.Sum(v => (double)v.Elements * (v.IsFixed ? v.Spec.Bits : bits[v.Name])) / elements;
-            while (Average() > target + 1e-9)
+            double target = weights ? weightTarget : activationTarget;
+            string role = weights ? "weight" : "activation";
+            IReadOnlyDictionary<string, int> chosen;
+            try
             {
-                var lowerable = group.Where(v => !v.IsFixed && bits[v.Name] > precision[v.Name].MinBits).ToList();
-                if (lowerable.Count == 0)
-                {
-                    string role = weights ? "weight" : "activation", option = weights ? nameof(PrecisionLearningOptions.MinWeightBits) : nameof(PrecisionLearningOptions.MinActivationBits);
-                    unreachable.Add($"the {role} average {Average():F3} stays above its target {target:F3}: every searched {role} quantizer is at its smallest width ({option}), and the fixed layers count in the average.");
-                    break;
-                }
-                double excess = (Average() - target) * elements;
-                // The smallest vertex whose one-bit step meets the target, else the one whose rounding added the most bits.
-                var lower = lowerable.Where(v => v.Elements >= excess - 1e-9).OrderBy(v => v.Elements).FirstOrDefault()
-                    ?? lowerable.OrderByDescending(v => (bits[v.Name] - continuous[v.Name]) * v.Elements).First();
-                bits[lower.Name]--;
+                chosen = BitAllocation.Allocate(Items(group, v => (precision[v.Name].MinBits, precision[v.Name].MaxBits)), target, role);
             }
-            // Rounding down can leave budget unused (a 2-bit target ended at 1.81 bits): while a vertex below its learned
-            // width can step up a bit and keep the average within the target, the one whose rounding cut the most does.
-            while (true)
+            catch (UnreachableBitTargetException)
             {
-                double room = (target - Average()) * elements + 1e-9;
-                var raise = group.Where(v => !v.IsFixed && bits[v.Name] < continuous[v.Name] && v.Elements <= room)
-                    .OrderByDescending(v => continuous[v.Name] - bits[v.Name]).FirstOrDefault();
-                if (raise is null) break;
-                bits[raise.Name]++;
+                // The schemes QSS chose lack the widths the target needs; every width is reachable as ClipQ.
+                chosen = BitAllocation.Allocate(Items(group, v => WidestRange(v, options)), target, role);
             }
+            foreach (var (name, b) in chosen) bits[name] = b;
         }
         return Vertices.ToDictionary(v => v.Name, v => v.IsFixed ? v.Spec : precision[v.Name].SpecAt(bits[v.Name]), StringComparer.Ordinal);
     }
+
+    /// <summary>
+    /// Throws <see cref="UnreachableBitTargetException"/> unless some widths of <paramref name="vertices"/> (each searched one
+    /// anywhere from the options' smallest to their largest width, the fixed ones at theirs) meet both targets: run before any
+    /// search epoch, so that an unreachable target fails before the work, not after it.
+    /// </summary>
+    public static void EnsureReachable(IReadOnlyList<QuantizerVertex> vertices, PrecisionLearningOptions options, double weightTarget, double activationTarget)
+    {
+        foreach (bool weights in new[] { true, false })
+        {
+            var group = vertices.Where(v => v.IsWeight == weights).ToList();
+            var items = group.Select(v => v.IsFixed ? FixedItem(v) : SearchedItem(v, WidestRange(v, options), 0)).ToList();
+            BitAllocation.Allocate(items, weights ? weightTarget : activationTarget, weights ? "weight" : "activation");
+        }
+    }
+
+    private List<AllocationItem> Items(IEnumerable<QuantizerVertex> group, Func<QuantizerVertex, (int Min, int Max)> range) =>
+        group.Select(v => v.IsFixed ? FixedItem(v) : SearchedItem(v, range(v), Store[v.Name].item<float>())).ToList();
+
+    private static AllocationItem FixedItem(QuantizerVertex v) => new(v.Name, v.Elements, v.Spec.Bits, v.Spec.Bits, v.Spec.Bits);
+
+    private static AllocationItem SearchedItem(QuantizerVertex v, (int Min, int Max) range, double learned) =>
+        new(v.Name, v.Elements, range.Min, range.Max, Math.Clamp(learned, range.Min, range.Max));
+
+    private static (int Min, int Max) WidestRange(QuantizerVertex v, PrecisionLearningOptions options) =>
+        (v.IsWeight ? options.MinWeightBits : options.MinActivationBits, options.MaxBits);
 
     public override void AfterEpoch(int epoch)
     {

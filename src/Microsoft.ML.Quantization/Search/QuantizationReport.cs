@@ -95,8 +95,19 @@ public sealed class QuantizationReport
         };
     }
 
-    /// <summary>A copy with the search history and stage records added.</summary>
-    internal QuantizationReport With(IReadOnlyList<SchemeProbabilities> schemes, IReadOnlyList<LearnedBits> bits, IReadOnlyList<BranchAttention> attention, IReadOnlyList<StageRecord> stages) => new()
+    /// <summary>The average weight bits asked for, where precision learning ran; otherwise null.</summary>
+    public double? TargetWeightBits { get; init; }
+
+    /// <summary>The average activation bits asked for, where precision learning ran; otherwise null.</summary>
+    public double? TargetActivationBits { get; init; }
+
+    /// <summary>"target W2.00/A2.00, achieved W1.97/A1.95", or only the achieved averages where no target was set.</summary>
+    public string Summary => (TargetWeightBits is { } w && TargetActivationBits is { } a ? $"target W{w:F2}/A{a:F2}, " : "")
+        + $"achieved W{AverageWeightBits:F2}/A{AverageActivationBits:F2}";
+
+    /// <summary>A copy with the search history, stage records and targets added.</summary>
+    internal QuantizationReport With(IReadOnlyList<SchemeProbabilities> schemes, IReadOnlyList<LearnedBits> bits, IReadOnlyList<BranchAttention> attention,
+        IReadOnlyList<StageRecord> stages, (double Weights, double Activations)? targets) => new()
     {
         Layers = Layers,
         AverageWeightBits = AverageWeightBits,
@@ -105,12 +116,17 @@ public sealed class QuantizationReport
         BitHistory = bits,
         AttentionHistory = attention,
         Stages = stages,
+        TargetWeightBits = targets?.Weights,
+        TargetActivationBits = targets?.Activations,
     };
 
-    /// <summary>One line per layer and the averages.</summary>
-    public override string ToString() =>
-        string.Join("\n", Layers.Select(l => $"{l.Layer,-12} W {l.Weights,-14} {l.WeightCount,9:N0} weights {l.WeightBytes,8:N0} B   A {(l.Activations?.ToString() ?? "-"),-12} {l.ActivationCount,9:N0} values"))
-        + $"\naverage bits: weights {AverageWeightBits:F3}, activations {AverageActivationBits:F3}";
+    /// <summary>One line per layer (its share of the weights included), the averages, and the targets where set.</summary>
+    public override string ToString()
+    {
+        double weights = Math.Max(1, Layers.Sum(l => (double)l.WeightCount));
+        return string.Join("\n", Layers.Select(l => $"{l.Layer,-12} W {l.Weights,-14} {l.WeightCount,9:N0} weights ({l.WeightCount / weights,6:P1}) {l.WeightBytes,8:N0} B   A {(l.Activations?.ToString() ?? "-"),-12} {l.ActivationCount,9:N0} values"))
+            + $"\naverage bits: weights {AverageWeightBits:F3}, activations {AverageActivationBits:F3}; {Summary}";
+    }
 
     private static double Average(IEnumerable<QuantizerVertex> vertices)
     {

@@ -57,4 +57,20 @@ internal static class PngDataset
         }
         return rows;
     }
+
+    /// <summary>
+    /// Copies <paramref name="rows"/>' PNG files from <paramref name="folder"/> into <paramref name="target"/>, one
+    /// subfolder per class (the layout the scoring sample reads labels from); returns <paramref name="target"/>.
+    /// </summary>
+    public static string CopyByClass(IEnumerable<PngRow> rows, string folder, string target)
+    {
+        if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+        foreach (var row in rows)
+        {
+            string directory = Path.Combine(target, row.Label);
+            Directory.CreateDirectory(directory);
+            File.Copy(Path.Combine(folder, row.ImagePath), Path.Combine(directory, Path.GetFileName(row.ImagePath)));
+        }
+        return target;
+    }
 }

@@ -16,13 +16,18 @@ internal sealed record SampleArguments(string DataDirectory, int Epochs, string 
             int i = Array.IndexOf(args, name);
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
         }
+        int? Positive(string name) => Option(name) switch
+        {
+            null => null,
+            string text when int.TryParse(text, out int value) && value >= 1 => value,
+            string text => throw new UsageException($"{name} takes a whole number of at least 1, not '{text}'."),
+        };
         string root = SampleRun.RepositoryRoot();
         string data = Option("--data") ?? Path.Combine(root, "data", args.Contains("--full") ? "fashion-mnist" : Path.Combine("subset", "fashion-mnist"));
         if (!File.Exists(Path.Combine(data, "train-images-idx3-ubyte.gz")))
-            throw new FileNotFoundException($"No Fashion-MNIST IDX files in '{data}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
-        int epochs = int.Parse(Option("--epochs") ?? (args.Contains("--full") ? "10" : "4"));
-        int? limit = Option("--limit") is string n ? int.Parse(n) : null;
-        if (epochs < 1 || limit < 1) throw new ArgumentOutOfRangeException(nameof(args), "--epochs and --limit must be at least 1.");
+            throw new UsageException($"No Fashion-MNIST IDX files in '{Path.GetFullPath(data)}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
+        int epochs = Positive("--epochs") ?? (args.Contains("--full") ? 10 : 4);
+        int? limit = Positive("--limit");
         return new SampleArguments(data, epochs, Option("--out") ?? Path.Combine(root, "artifacts", "image-classification"), Option("--json"), Option("--checkpoints"), limit);
     }
 }

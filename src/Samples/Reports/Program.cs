@@ -1,22 +1,16 @@
-using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Samples.Reports;
 
-// Draws the PNGs and the Markdown reports (the samples start it after they save model.zip).
-//   dotnet run --project src/Samples/Reports -c Release -- model REPORT.json [OUTDIR]   charts and report.md of a sample run (OUTDIR: beside REPORT.json)
-//   dotnet run --project src/Samples/Reports -c Release -- benchmarks [DIR]             charts of the benchmark JSON in DIR (default docs/benchmarks)
+// Draws the figures of the benchmark outputs (the samples draw their own report in-process, see Shared/ModelReport.cs):
+//   dotnet run --project src/Samples/Reports -c Release -- benchmarks [DIR]   charts of the benchmark JSON in DIR (default docs/benchmarks)
 try
 {
     switch (args.FirstOrDefault())
     {
-        case "model" when args.Length >= 2:
-            string outDir = args.Length >= 3 ? args[2] : Path.GetDirectoryName(Path.GetFullPath(args[1]))!;
-            Console.WriteLine($"Report written to {ModelReport.Write(SampleReport.Read(args[1]), outDir)}");
-            return 0;
         case "benchmarks":
             Console.WriteLine($"Figures written to {BenchmarkFigures.Write(args.Length >= 2 ? args[1] : Path.Combine("docs", "benchmarks"))}");
             return 0;
         default:
-            Console.Error.WriteLine("usage: Reports model REPORT.json [OUTDIR] | Reports benchmarks [DIR]");
+            Console.Error.WriteLine("usage: Reports benchmarks [DIR]");
             return 2;
     }
 }

@@ -85,7 +85,7 @@ public sealed class ImageModel
         if (codec is null) return null;
         using var bitmap = SKBitmap.Decode(codec);
         if (bitmap is null) return null;
-        using var resized = bitmap.Width == Shape[2] && bitmap.Height == Shape[1] ? bitmap.Copy() : bitmap.Resize(new SKImageInfo(Shape[2], Shape[1]), SKFilterQuality.High);
+        using var resized = bitmap.Width == Shape[2] && bitmap.Height == Shape[1] ? bitmap.Copy() : bitmap.Resize(new SKImageInfo(Shape[2], Shape[1]), new SKSamplingOptions(SKCubicResampler.Mitchell));
         var pixels = new float[Length];
         for (int y = 0; y < Shape[1]; y++)
             for (int x = 0; x < Shape[2]; x++)

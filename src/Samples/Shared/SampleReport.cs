@@ -14,8 +14,7 @@ internal sealed record ConfigurationResult(string Configuration, double TestAccu
 
 /// <summary>
 /// What a sample writes beside model.zip as report.json: every metric of the run and the quantization report,
-/// from which the Reports tool draws the PNGs and the Markdown report (a separate process: ScottPlot needs
-/// SkiaSharp 3, ImageAnalytics SkiaSharp 2).
+/// from which <see cref="ModelReport"/> draws the PNGs and the Markdown report.
 /// </summary>
 internal sealed record SampleReport(string Title, string Command, double Seconds, IReadOnlyList<ConfigurationResult> Results, QuantizationReport Quantization)
 {

@@ -70,7 +70,7 @@ internal sealed class SampleRun
         var sampleReport = new SampleReport(title, $"dotnet run --project src/Samples/{project} -c Release" + (args.Length > 0 ? " -- " + string.Join(" ", args) : ""),
             watch.Elapsed.TotalSeconds, results, report);
         string reportJson = sampleReport.Write(outDir);
-        Console.WriteLine($"Report: {ReportTool.Draw(reportJson)}");
+        Console.WriteLine($"Report: {ModelReport.Write(sampleReport, outDir)}");
         if (jsonPath is not null)
         {
             File.Copy(reportJson, jsonPath, overwrite: true);

@@ -5,51 +5,64 @@ using Microsoft.ML.Quantization.Samples;
 
 // Spam or ham: a TextLstm trained in FP32 on SpamAssassin e-mails, quantized automatically to an average of
 // 2 bits, saved as model.zip, reloaded and used to classify a few messages; report.md and its PNGs beside model.zip.
-//   dotnet run --project src/Samples/TextClassification -c Release [-- --full] [--data DIR] [--epochs N] [--out DIR] [--json PATH]
-string? Option(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-string root = SampleRun.RepositoryRoot();
-bool full = args.Contains("--full");
-string data = Option("--data") ?? Path.Combine(root, "data", full ? "spam-assassin" : Path.Combine("subset", "spam-assassin"));
-string DataFile(string name) => new[] { name, name + ".gz" }.Select(n => Path.Combine(data, n)).FirstOrDefault(File.Exists)
-    ?? throw new FileNotFoundException($"No {name} in '{data}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
-int epochs = int.Parse(Option("--epochs") ?? "10");
-string outDir = Option("--out") ?? Path.Combine(root, "artifacts", "text-classification");
+//   dotnet run --project src/Samples/TextClassification -c Release [-- --full] [--data DIR] [--epochs N] [--limit N] [--out DIR] [--json PATH] [--verbose]
+return SampleMain.Run(args, Train);
 
-var ml = new MLContext(seed: 1);
-var run = new SampleRun(ml);
-var progress = run.Progress;
-var train = ml.Data.LoadFromLabeledTextTsv(DataFile("train.tsv"));
-var test = ml.Data.LoadFromLabeledTextTsv(DataFile("test.tsv"));
-Console.WriteLine($"Data: {data}");
-
-Console.WriteLine("\n== FP32 training");
-var fp32 = progress.Run(() => ml.Transforms.Conversion.MapValueToKey("Label")
-    .Append(ml.MulticlassClassification.Trainers.TextLstm(new TextLstmOptions { Epochs = epochs, SequenceLength = 128, LearningRate = 2e-3, Progress = progress }))
-    .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"))
-    .Fit(train));
-
-Console.WriteLine("\n== Automatic quantization to 2 bits (QSS, QPL, fine-tuning)");
-var quantized = progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, targetBits: 2, new AutoQuantizationOptions
+static int Train(string[] args)
 {
-    Qag = new QagOptions { KeepFirstAndLastAt8Bits = false }, // the embedding is the first layer and holds most weights
-    Training = new TrainingOptions { LearningRate = 4e-4, Progress = progress },
-}));
-var report = ((TransformerChain<ITransformer>)quantized).OfType<TextLstmTransformer>().Single().QuantizationReport!;
+    string? Option(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    string root = SampleRun.RepositoryRoot();
+    bool full = args.Contains("--full");
+    string data = Option("--data") ?? Path.Combine(root, "data", full ? "spam-assassin" : Path.Combine("subset", "spam-assassin"));
+    string DataFile(string name) => new[] { name, name + ".gz" }.Select(n => Path.Combine(data, n)).FirstOrDefault(File.Exists)
+        ?? throw new UsageException($"No {name} in '{Path.GetFullPath(data)}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
+    int? Positive(string name) => Option(name) switch
+    {
+        null => null,
+        string text when int.TryParse(text, out int value) && value >= 1 => value,
+        string text => throw new UsageException($"{name} takes a whole number of at least 1, not '{text}'."),
+    };
+    int epochs = Positive("--epochs") ?? 10;
+    int? limit = Positive("--limit");
+    string outDir = Option("--out") ?? Path.Combine(root, "artifacts", "text-classification");
 
-var testMails = ml.Data.CreateEnumerable<Mail>(test, reuseRowObject: false).ToList();
-var results = SampleRun.Measure<Mail, Verdict>(ml, train, test, testMails, fp32, quantized, report, outDir, "e-mail");
+    var ml = new MLContext(seed: 1);
+    var run = new SampleRun(ml);
+    var progress = run.Progress;
+    var train = ml.Data.LoadFromLabeledTextTsv(DataFile("train.tsv"));
+    if (limit is int rows) train = ml.Data.TakeRows(train, rows);
+    var test = ml.Data.LoadFromLabeledTextTsv(DataFile("test.tsv"));
+    Console.WriteLine($"Data: {data}");
 
-var scoring = new MLContext();
-scoring.ComponentCatalog.RegisterQuantization();
-var engine = scoring.Model.CreatePredictionEngine<Mail, Verdict>(scoring.Model.Load(Path.Combine(outDir, "model.zip"), out _));
-Console.WriteLine("\nPredictions of the reloaded quantized model:");
-foreach (string text in new[] { "Dear friend, claim your FREE prize now!!! Click here to win $1,000,000", "Hi Bob, the build is green again; can you review my patch before Friday's release?" })
-{
-    var verdict = engine.Predict(new Mail { Text = text });
-    Console.WriteLine($"  {verdict.PredictedClass,-5} p={verdict.Score.Max():F2}  {text}");
+    Console.WriteLine("\n== FP32 training");
+    var fp32 = progress.Run(() => ml.Transforms.Conversion.MapValueToKey("Label")
+        .Append(ml.MulticlassClassification.Trainers.TextLstm(new TextLstmOptions { Epochs = epochs, SequenceLength = 128, LearningRate = 2e-3, Progress = progress }))
+        .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"))
+        .Fit(train));
+
+    Console.WriteLine("\n== Automatic quantization to 2 bits (QSS, QPL, fine-tuning)");
+    var quantized = progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, targetBits: 2, new AutoQuantizationOptions
+    {
+        Qag = new QagOptions { KeepFirstAndLastAt8Bits = false }, // the embedding is the first layer and holds most weights
+        Training = new TrainingOptions { LearningRate = 4e-4, Progress = progress },
+    }));
+    var report = ((TransformerChain<ITransformer>)quantized).OfType<TextLstmTransformer>().Single().QuantizationReport!;
+
+    var testMails = ml.Data.CreateEnumerable<Mail>(test, reuseRowObject: false).ToList();
+    var results = SampleRun.Measure<Mail, Verdict>(ml, train, test, testMails, fp32, quantized, report, outDir, "e-mail");
+
+    var scoring = new MLContext();
+    scoring.ComponentCatalog.RegisterQuantization();
+    var engine = scoring.Model.CreatePredictionEngine<Mail, Verdict>(scoring.Model.Load(Path.Combine(outDir, "model.zip"), out _));
+    Console.WriteLine("\nPredictions of the reloaded quantized model:");
+    foreach (string text in new[] { "Dear friend, claim your FREE prize now!!! Click here to win $1,000,000", "Hi Bob, the build is green again; can you review my patch before Friday's release?" })
+    {
+        var verdict = engine.Predict(new Mail { Text = text });
+        Console.WriteLine($"  {verdict.PredictedClass,-5} p={verdict.Score.Max():F2}  {text}");
+    }
+    run.Finish("TextLstm on SpamAssassin, quantized automatically to 2 bits", "TextClassification", args, results, report, outDir, Option("--json"));
+    return 0;
 }
-run.Finish("TextLstm on SpamAssassin, quantized automatically to 2 bits", "TextClassification", args, results, report, outDir, Option("--json"));
-return 0;
 
 /// <summary>A message to classify.</summary>
 internal sealed class Mail

@@ -7,6 +7,12 @@ internal static class RepoPaths
 
     public static string Subset(params string[] parts) => Path.Combine(new[] { Root, "data", "subset" }.Concat(parts).ToArray());
 
+    /// <summary>A committed test fixture.</summary>
+    public static string Fixture(string file) => Path.Combine(Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", file);
+
+    /// <summary>The current format's image classifier fixture, saved under the current ML.NET.</summary>
+    public static string ImageClassifierFixture => Fixture("image-classifier-v2-mlnet-6.0.0.zip");
+
     /// <summary>A fresh temporary directory, removed when disposed.</summary>
     public static TempDirectory TempDirectory() => new();
 

@@ -14,7 +14,7 @@ public class AtomicModelSavingTests
         string path = temp.File("model.zip");
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        string fixture = Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip");
+        string fixture = RepoPaths.ImageClassifierFixture;
         var model = ml.Model.Load(fixture, out var schema);
         ml.Model.SaveAtomically(model, schema, path);
         byte[] saved = File.ReadAllBytes(path);

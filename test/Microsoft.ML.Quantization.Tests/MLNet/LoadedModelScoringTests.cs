@@ -23,7 +23,7 @@ public class LoadedModelScoringTests
     {
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        var model = ml.Model.Load(Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip"), out _);
+        var model = ml.Model.Load(RepoPaths.ImageClassifierFixture, out _);
         var engine = ml.Model.CreatePredictionEngine<Image, Prediction>(model);
         var pixels = new float[784];
         pixels[100] = float.NaN;
@@ -46,7 +46,7 @@ public class LoadedModelScoringTests
         const int threads = 8, perThread = 10_000;
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        var model = ml.Model.Load(Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip"), out _);
+        var model = ml.Model.Load(RepoPaths.ImageClassifierFixture, out _);
         var images = ml.Data.CreateEnumerable<Image>(ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz"),
             RepoPaths.Subset("fashion-mnist", "t10k-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames), reuseRowObject: false).ToArray();
         var single = ml.Model.CreatePredictionEngine<Image, Prediction>(model);

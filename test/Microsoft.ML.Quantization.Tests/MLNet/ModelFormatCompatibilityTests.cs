@@ -6,14 +6,15 @@ using Xunit;
 namespace Microsoft.ML.Quantization.Tests.MLNet;
 
 /// <summary>
-/// Models saved by every payload format version keep loading and score as they did. Fixtures/image-classifier-vN.zip
-/// was written by format version N (MLQUANT_WRITE_FIXTURES=1 writes the current version's files; never overwrite an old one).
+/// Models saved by every payload format version, under every supported ML.NET, keep loading and score as they did,
+/// whichever supported ML.NET loads them (.ci/run runs these tests on each). Fixtures/image-classifier-vN-mlnet-M.zip was
+/// written by format version N under Microsoft.ML M (MLQUANT_WRITE_FIXTURES=1 writes the current format's files under the
+/// running ML.NET; never overwrite an old one).
 /// </summary>
 public class ModelFormatCompatibilityTests
 {
-    private static readonly string Fixtures = Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures");
-    private static string ModelPath(int version) => Path.Combine(Fixtures, $"image-classifier-v{version}.zip");
-    private static string ScoresPath(int version) => Path.Combine(Fixtures, $"image-classifier-v{version}.scores.json");
+    private static string ModelPath(int version, string mlnet) => RepoPaths.Fixture($"image-classifier-v{version}-mlnet-{mlnet}.zip");
+    private static string ScoresPath(int version, string mlnet) => RepoPaths.Fixture($"image-classifier-v{version}-mlnet-{mlnet}.scores.json");
 
     public class Image
     {
@@ -31,16 +32,18 @@ public class ModelFormatCompatibilityTests
             DatasetCatalog.FashionMnistClassNames), reuseRowObject: false).Take(8).ToList();
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public void SavedModelStillLoadsAndScoresTheSame(int version)
+    [InlineData(1, "5.0.1")]
+    [InlineData(2, "5.0.1")]
+    [InlineData(2, "6.0.0")]
+    public void SavedModelStillLoadsAndScoresTheSame(int version, string mlnet)
     {
-        if (Environment.GetEnvironmentVariable("MLQUANT_WRITE_FIXTURES") == "1" && version == Microsoft.ML.Quantization.Serialization.PayloadContainer.CurrentVersion) WriteFixture(version);
+        if (Environment.GetEnvironmentVariable("MLQUANT_WRITE_FIXTURES") == "1" && version == Microsoft.ML.Quantization.Serialization.PayloadContainer.CurrentVersion
+            && mlnet == Microsoft.ML.Quantization.MLNet.MLNetPersistenceInterop.RunningVersion) WriteFixture(version, mlnet);
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        var model = ml.Model.Load(ModelPath(version), out _);
+        var model = ml.Model.Load(ModelPath(version, mlnet), out _);
         var engine = ml.Model.CreatePredictionEngine<Image, Prediction>(model);
-        var expected = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(ScoresPath(version)))!;
+        var expected = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(ScoresPath(version, mlnet)))!;
         var inputs = Inputs(ml);
         Assert.Equal(expected.Length, inputs.Count);
         // Format 1 scores through TorchSharp, whose float kernels give one score 1 ulp off on some hosts, at the code that
@@ -60,7 +63,7 @@ public class ModelFormatCompatibilityTests
     public void TruncatedModelFileIsInvalidData()
     {
         using var temp = RepoPaths.TempDirectory();
-        byte[] bytes = File.ReadAllBytes(ModelPath(1));
+        byte[] bytes = File.ReadAllBytes(ModelPath(1, "5.0.1"));
         string truncated = temp.File("truncated.zip");
         File.WriteAllBytes(truncated, bytes[..(bytes.Length * 2 / 3)]);
         var ml = new MLContext();
@@ -69,7 +72,7 @@ public class ModelFormatCompatibilityTests
         Assert.IsType<InvalidDataException>(error.InnerException);
     }
 
-    private static void WriteFixture(int version)
+    private static void WriteFixture(int version, string mlnet)
     {
         var ml = new MLContext(seed: 1);
         var train = ml.Data.TakeRows(ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "train-images-idx3-ubyte.gz"),
@@ -78,9 +81,8 @@ public class ModelFormatCompatibilityTests
         var model = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions { FeatureColumnName = "Pixels", Graph = graph, Epochs = 1 }))
             .Fit(train);
-        Directory.CreateDirectory(Fixtures);
-        ml.Model.Save(model, train.Schema, ModelPath(version));
+        ml.Model.Save(model, train.Schema, ModelPath(version, mlnet));
         var engine = ml.Model.CreatePredictionEngine<Image, Prediction>(model);
-        File.WriteAllText(ScoresPath(version), JsonSerializer.Serialize(Inputs(ml).Select(i => engine.Predict(i).Score).ToArray()));
+        File.WriteAllText(ScoresPath(version, mlnet), JsonSerializer.Serialize(Inputs(ml).Select(i => engine.Predict(i).Score).ToArray()));
     }
 }

@@ -16,13 +16,27 @@ public class PersistenceInteropTests
 
     static PersistenceInteropTests() => ModelLoader.RegisterKind(ScaleTransformer.Kind, ScaleTransformer.Load);
 
+    // The version this test run was built for (-p:MLNetVersion, written into the test assembly by the csproj).
     [Fact]
-    public void RunsOnThePinnedMLNetVersion()
+    public void RunsOnTheMLNetVersionItWasBuiltFor()
     {
         MLNetPersistenceInterop.EnsureSupported();
-        string version = typeof(MLContext).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-            .Cast<System.Reflection.AssemblyInformationalVersionAttribute>().Single().InformationalVersion;
-        Assert.StartsWith(MLNetPersistenceInterop.PinnedVersion, version);
+        string built = typeof(PersistenceInteropTests).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "MLNetVersion").Value!;
+        Assert.Equal(built, MLNetPersistenceInterop.RunningVersion);
+        Assert.Contains(built, MLNetPersistenceInterop.SupportedVersions);
+    }
+
+    [Theory]
+    [InlineData("4.0.2")]
+    [InlineData("5.0.0")]
+    [InlineData("6.0.1")]
+    [InlineData("unknown")]
+    public void AnUntestedMLNetVersionIsRefusedNamingTheSupportedOnes(string version)
+    {
+        var error = Assert.Throws<NotSupportedException>(() => MLNetPersistenceInterop.EnsureSupportedVersion(version));
+        Assert.Contains(version, error.Message);
+        Assert.Contains("5.0.1 and 6.0.0", error.Message);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
 
@@ -15,31 +14,17 @@ public class ScoringSampleTests
     {
         using var temp = RepoPaths.TempDirectory();
         string project = Path.Combine(RepoPaths.Root, "src", "Samples", "Scoring", "Scoring.csproj");
-        Run("dotnet", $"publish \"{project}\" -c Release -o \"{temp.Path}\"", out _);
+        ProcessRunner.Run("dotnet", ["publish", project, "-c", "Release", "-o", temp.Path]);
         var natives = Directory.EnumerateFiles(temp.Path, "*", SearchOption.AllDirectories)
             .Select(Path.GetFileName)
             .Where(f => f!.Contains("torch", StringComparison.OrdinalIgnoreCase) && !f.Equals("TorchSharp.dll", StringComparison.Ordinal) || f!.StartsWith("libc10", StringComparison.Ordinal))
             .ToList();
         Assert.Empty(natives);
 
-        string model = Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip");
-        Run("dotnet", $"\"{Path.Combine(temp.Path, "Scoring.dll")}\" \"{model}\" \"{RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz")}\" \"{RepoPaths.Subset("fashion-mnist", "t10k-labels-idx1-ubyte.gz")}\" 50", out string output);
+        string model = RepoPaths.ImageClassifierFixture;
+        string output = ProcessRunner.Run("dotnet", [Path.Combine(temp.Path, "Scoring.dll"), model,
+            RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz"), RepoPaths.Subset("fashion-mnist", "t10k-labels-idx1-ubyte.gz"), "--count", "50"]);
         Assert.Contains("scored 50 images", output);
         Assert.Contains("libtorch loaded: False", output);
-    }
-
-    private static void Run(string file, string arguments, out string output)
-    {
-        var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"'{file} {arguments}' did not finish in 5 minutes.");
-        }
-        output = stdout.Result + stderr.Result;
-        Assert.True(process.ExitCode == 0, $"'{file} {arguments}' exited with {process.ExitCode}:\n{output}");
     }
 }

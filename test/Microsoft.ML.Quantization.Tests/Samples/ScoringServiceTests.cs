@@ -14,7 +14,7 @@ namespace Microsoft.ML.Quantization.Tests.Samples;
 /// <summary>The ASP.NET scoring service: in memory through WebApplicationFactory, and once through real Kestrel.</summary>
 public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
 {
-    private static readonly string ModelPath = Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip");
+    private static readonly string ModelPath = RepoPaths.ImageClassifierFixture;
 
     /// <summary>The service over the v2 fixture model, with a 64 KiB body limit.</summary>
     public sealed class Service : WebApplicationFactory<Program>

@@ -24,7 +24,7 @@ public class ModelFuzzTests(ITestOutputHelper output)
     {
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        var chain = (IEnumerable<ITransformer>)ml.Model.Load(Path.Combine(RepoPaths.Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", "image-classifier-v2.zip"), out _);
+        var chain = (IEnumerable<ITransformer>)ml.Model.Load(RepoPaths.ImageClassifierFixture, out _);
         var original = chain.OfType<QuantizationTransformerBase>().Single().ToPayload();
         var (kind, version, body) = PayloadContainer.Unwrap(original);
         var random = new Random(20261122);

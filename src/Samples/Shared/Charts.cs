@@ -1,6 +1,6 @@
 using ScottPlot;
 
-namespace Microsoft.ML.Quantization.Samples.Reports;
+namespace Microsoft.ML.Quantization.Samples;
 
 /// <summary>A labelled point of a scatter chart.</summary>
 internal sealed record LabeledPoint(string Series, string Label, double X, double Y);

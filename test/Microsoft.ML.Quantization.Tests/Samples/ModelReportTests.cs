@@ -1,11 +1,15 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Samples;
 
-/// <summary>The samples' report: report.json round-trips, and the Reports tool draws every PNG and a report.md that embeds them.</summary>
-public class ReportToolTests
+/// <summary>
+/// The samples' report: report.json round-trips, and <see cref="ModelReport"/> draws every PNG and a report.md that
+/// embeds them, in the process that loaded images through ImageAnalytics (both on SkiaSharp 3).
+/// </summary>
+public class ModelReportTests
 {
     private static SampleReport Report()
     {
@@ -18,7 +22,7 @@ public class ReportToolTests
                 new LayerQuantization("conv1", new QuantizerSpec(QuantizationScheme.FixedQ, 8), 288, 288, null, 784),
                 new LayerQuantization("conv2", weights, 9216, 2304, new QuantizerSpec(QuantizationScheme.PotQ, 2), 25088),
             },
-            AverageWeightBits = 2.19, AverageActivationBits = 2.4,
+            AverageWeightBits = 2.19, AverageActivationBits = 2.4, TargetWeightBits = 2, TargetActivationBits = 2,
             SchemeHistory = new[] { 1, 2 }.SelectMany(e => new[] { new SchemeProbabilities(e, "conv2.weight", candidates, new[] { 0.7, 0.3 }), new SchemeProbabilities(e, "conv2.q0", candidates, new[] { 0.2, 0.8 }) }).ToList(),
             BitHistory = new[] { new LearnedBits(1, "conv2.weight", 2.6), new LearnedBits(2, "conv2.weight", 2.1), new LearnedBits(1, "conv2.q0", 2.9), new LearnedBits(2, "conv2.q0", 2.4) },
             Stages = new[] { new StageRecord("FP32 training", 2, 10), new StageRecord("QSS", 2, 25) },
@@ -44,10 +48,19 @@ public class ReportToolTests
     }
 
     [Fact]
-    public void ToolDrawsEveryFigureAndAMarkdownReportThatEmbedsThem()
+    public void DrawsEveryFigureAndAMarkdownReportThatEmbedsThemBesideImageAnalytics()
     {
         using var temp = RepoPaths.TempDirectory();
-        string markdown = File.ReadAllText(ReportTool.Draw(Report().Write(temp.Path)));
+        // ImageAnalytics decodes a PNG with SkiaSharp first, then ScottPlot draws with it in the same process.
+        using (var bitmap = new SkiaSharp.SKBitmap(8, 8))
+        using (var file = File.Create(temp.File("dot.png")))
+            bitmap.Encode(file, SkiaSharp.SKEncodedImageFormat.Png, 100);
+        var ml = new MLContext();
+        var images = ml.Transforms.LoadImages("Image", temp.Path, "Path").Append(ml.Transforms.ResizeImages("Image", 8, 8)).Append(ml.Transforms.ExtractPixels("Pixels", "Image"))
+            .Fit(ml.Data.LoadFromEnumerable(new[] { new ImagePath() })).Transform(ml.Data.LoadFromEnumerable(new[] { new ImagePath() }));
+        Assert.Equal(3 * 8 * 8, images.GetColumn<float[]>("Pixels").Single().Length);
+
+        string markdown = File.ReadAllText(ModelReport.Write(Report(), temp.Path));
         var figures = new[] { "scheme-probabilities.png", "learned-bits.png", "layer-bits.png", "accuracy-vs-bits.png", "size-vs-latency.png" };
         foreach (string figure in figures)
         {
@@ -57,14 +70,12 @@ public class ReportToolTests
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
         }
         Assert.Contains("| auto W2.19/A2.40 | 88.00 % |", markdown);
-        Assert.Contains("| conv2 | ClipQ-2 | 9,216 | 2,304 | PotQ-2 | 25,088 |", markdown);
+        Assert.Contains("| conv2 | ClipQ-2 | 9,216 | 97.0 % | 2,304 | PotQ-2 | 25,088 |", markdown);
+        Assert.Contains("Bits: target W2.00/A2.00, achieved W2.19/A2.40", markdown);
     }
 
-    [Fact]
-    public void ToolFailsClearlyOnAMissingReport()
+    private sealed class ImagePath
     {
-        using var temp = RepoPaths.TempDirectory();
-        var error = Assert.Throws<InvalidOperationException>(() => ReportTool.Draw(temp.File("missing.json")));
-        Assert.Contains("missing.json", error.Message);
+        public string Path { get; set; } = "dot.png";
     }
 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Microsoft.ML.Quantization.Samples.Reports;
+namespace Microsoft.ML.Quantization.Samples;
 
 /// <summary>The Markdown report of a sample run, with its charts, written beside model.zip.</summary>
 internal static class ModelReport
@@ -45,11 +45,13 @@ internal static class ModelReport
         foreach (var r in report.Results)
             md.AppendLine(c, $"| {r.Configuration} | {r.TestAccuracy:P2} | {r.AverageWeightBits:F2} | {r.AverageActivationBits:F2} | {r.ModelBytes:N0} | {r.LatencyMilliseconds:F3} |");
         md.AppendLine().AppendLine("## Layers").AppendLine();
-        md.AppendLine("| layer | weights | weight count | weight bytes | input activations | activation count |");
-        md.AppendLine("|---|---|---:|---:|---|---:|");
+        md.AppendLine(c, $"Bits: {q.Summary} (element-weighted; first and last layers counted).").AppendLine();
+        md.AppendLine("| layer | weights | weight count | share of weights | weight bytes | input activations | activation count |");
+        md.AppendLine("|---|---|---:|---:|---:|---|---:|");
+        double total = Math.Max(1, q.Layers.Sum(l => (double)l.WeightCount));
         foreach (var l in q.Layers)
-            md.AppendLine(c, $"| {l.Layer} | {l.Weights.Scheme}-{l.Weights.Bits} | {l.WeightCount:N0} | {l.WeightBytes:N0} | {(l.Activations is { } a ? $"{a.Scheme}-{a.Bits}" : "—")} | {l.ActivationCount:N0} |");
-        md.AppendLine().AppendLine(c, $"Average bits: weights {q.AverageWeightBits:F3}, activations {q.AverageActivationBits:F3} (first and last layers counted).").AppendLine();
+            md.AppendLine(c, $"| {l.Layer} | {l.Weights.Scheme}-{l.Weights.Bits} | {l.WeightCount:N0} | {l.WeightCount / total:P1} | {l.WeightBytes:N0} | {(l.Activations is { } a ? $"{a.Scheme}-{a.Bits}" : "—")} | {l.ActivationCount:N0} |");
+        md.AppendLine().AppendLine(c, $"Average bits: weights {q.AverageWeightBits:F3}, activations {q.AverageActivationBits:F3}.").AppendLine();
         md.AppendLine("## Stages").AppendLine();
         md.AppendLine("| stage | epochs | s per epoch |").AppendLine("|---|---:|---:|");
         foreach (var s in q.Stages) md.AppendLine(c, $"| {s.Stage} | {s.Epochs} | {s.SecondsPerEpoch:F1} |");

@@ -1,0 +1,118 @@
+using System.IO.Compression;
+using System.Xml.Linq;
+using Microsoft.ML.Quantization.Tests.Infrastructure;
+using Xunit;
+
+namespace Microsoft.ML.Quantization.Tests.Package;
+
+/// <summary>
+/// The library as a new user installs it: packed, added from a local folder feed to fresh <c>dotnet new console</c>
+/// apps in a temp directory, the README's code samples compiled as written. One app adds TorchSharp-cpu, trains
+/// on a small slice of the committed subset, saves, reloads and predicts; a second adds only the package, loads
+/// that model.zip and predicts, with no libtorch in its output.
+/// </summary>
+public class PackageInstallTests
+{
+    private const int TrainingImages = 384;
+
+    [Fact]
+    public void PackageCarriesItsMetadataDocsSymbolsAndOnlyTheManagedDependencies()
+    {
+        using var temp = RepoPaths.TempDirectory();
+        string package = Pack(temp.File("feed"));
+        Assert.True(File.Exists(Path.ChangeExtension(package, ".snupkg")), "no .snupkg beside the .nupkg");
+        using var zip = ZipFile.OpenRead(package);
+        var nuspec = XDocument.Load(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+        XNamespace ns = nuspec.Root!.Name.Namespace;
+        var metadata = nuspec.Root.Element(ns + "metadata")!;
+        Assert.False(string.IsNullOrWhiteSpace(metadata.Element(ns + "description")?.Value));
+        Assert.Equal("MIT", metadata.Element(ns + "license")?.Value);
+        Assert.Equal("README.md", metadata.Element(ns + "readme")?.Value);
+        Assert.False(string.IsNullOrWhiteSpace(metadata.Element(ns + "releaseNotes")?.Value));
+        Assert.StartsWith("https://", metadata.Element(ns + "repository")?.Attribute("url")?.Value);
+        Assert.Contains("QuantizeAutomatically", new StreamReader(zip.GetEntry("README.md")!.Open()).ReadToEnd());
+        Assert.NotNull(zip.GetEntry("lib/net10.0/Microsoft.ML.Quantization.xml"));
+        Assert.NotNull(zip.GetEntry("buildTransitive/Microsoft.ML.Quantization.targets"));
+        var dependencies = metadata.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).Order().ToArray();
+        Assert.Equal(new[] { "Microsoft.ML", "TorchSharp" }, dependencies);
+        Assert.Contains("Native", (string)metadata.Descendants(ns + "dependency").Single(d => (string)d.Attribute("id")! == "TorchSharp").Attribute("exclude")!);
+    }
+
+    [Fact]
+    public void ReadmeSamplesTrainInOneFreshAppAndScoreInAnotherWithThePackageAlone()
+    {
+        using var temp = RepoPaths.TempDirectory();
+        string package = Pack(temp.File("feed"));
+        string version = Path.GetFileNameWithoutExtension(package)["Microsoft.ML.Quantization.".Length..];
+        WriteNuGetConfig(temp.Path, temp.File("feed"), temp.File("packages"));
+
+        string trainer = NewConsole(temp.Path, "trainer", Readme.Sample("train"), version, "TorchSharp-cpu");
+        Assert.True(Directory.Exists(Path.Combine(temp.File("packages"), "microsoft.ml.quantization", version)),
+            "the package was not restored from the fresh feed (a stale copy in a fallback folder would hide a broken package)");
+        WriteSubsetSlice(trainer);
+        string trained = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--no-build"], trainer, TimeSpan.FromMinutes(4));
+        Assert.Contains("Average bits", trained, StringComparison.OrdinalIgnoreCase);
+        Assert.Matches(@"(?m)^\d+\s*$", trained); // the predicted label's key
+        Assert.True(File.Exists(Path.Combine(trainer, "model.zip")));
+
+        string scorer = NewConsole(temp.Path, "scorer", Readme.Sample("score"), version);
+        File.Copy(Path.Combine(trainer, "model.zip"), Path.Combine(scorer, "model.zip"));
+        string scored = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--no-build"], scorer);
+        Assert.Matches(@"(?m)^\d+\s*$", scored);
+        var natives = Directory.EnumerateFiles(Path.Combine(scorer, "bin"), "*", SearchOption.AllDirectories).Select(Path.GetFileName)
+            .Where(f => f!.StartsWith("libtorch", StringComparison.Ordinal) || f.StartsWith("libLibTorchSharp", StringComparison.Ordinal) || f.StartsWith("libc10", StringComparison.Ordinal))
+            .ToList();
+        Assert.Empty(natives);
+    }
+
+    // Packs what the test run built (no second build of the library) into a folder feed; returns the .nupkg.
+    private static string Pack(string feed)
+    {
+        string project = Path.Combine(RepoPaths.Root, "src", "Microsoft.ML.Quantization", "Microsoft.ML.Quantization.csproj");
+        ProcessRunner.Run("dotnet", ["pack", project, "-c", "Release", "--no-build", "-o", feed]);
+        return Directory.GetFiles(feed, "Microsoft.ML.Quantization.*.nupkg").Single();
+    }
+
+    // The feed first, then the registry the repository restores from; a private global packages folder, so the package
+    // is extracted fresh, over the user's cache as a read-only fallback, so nothing else is downloaded again.
+    private static void WriteNuGetConfig(string directory, string feed, string packages)
+    {
+        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var repository = XDocument.Load(Path.Combine(RepoPaths.Root, "NuGet.config"));
+        var sources = repository.Root!.Element("packageSources")!;
+        sources.Element("clear")!.AddAfterSelf(new XElement("add", new XAttribute("key", "local"), new XAttribute("value", feed)));
+        repository.Root.Add(
+            new XElement("config", new XElement("add", new XAttribute("key", "globalPackagesFolder"), new XAttribute("value", packages))),
+            new XElement("fallbackPackageFolders", new XElement("clear"), new XElement("add", new XAttribute("key", "cache"), new XAttribute("value", cache))));
+        repository.Save(Path.Combine(directory, "NuGet.config"));
+    }
+
+    private static string NewConsole(string root, string name, string program, string version, params string[] packages)
+    {
+        string app = Path.Combine(root, name);
+        ProcessRunner.Run("dotnet", ["new", "console", "-o", app, "--force"]);
+        ProcessRunner.Run("dotnet", ["add", "package", "Microsoft.ML.Quantization", "--version", version], app);
+        foreach (string extra in packages) ProcessRunner.Run("dotnet", ["add", "package", extra], app);
+        File.WriteAllText(Path.Combine(app, "Program.cs"), program);
+        ProcessRunner.Run("dotnet", ["build", "-c", "Release"], app);
+        return app;
+    }
+
+    // The README trains on data/subset/fashion-mnist relative to the app: the first TrainingImages of the committed
+    // subset, so that its default epochs finish in about a minute.
+    private static void WriteSubsetSlice(string app)
+    {
+        string directory = Path.Combine(app, "data", "subset", "fashion-mnist");
+        Directory.CreateDirectory(directory);
+        foreach (var (file, header, recordBytes) in new[] { ("train-images-idx3-ubyte.gz", 16, 784), ("train-labels-idx1-ubyte.gz", 8, 1) })
+        {
+            using var source = new GZipStream(File.OpenRead(RepoPaths.Subset("fashion-mnist", file)), CompressionMode.Decompress);
+            var bytes = new byte[header + TrainingImages * recordBytes];
+            source.ReadExactly(bytes);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bytes.AsSpan(4), TrainingImages);
+            using var target = new GZipStream(File.Create(Path.Combine(directory, file)), CompressionLevel.Fastest);
+            target.Write(bytes);
+        }
+    }
+}
