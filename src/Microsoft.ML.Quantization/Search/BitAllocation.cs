@@ -21,7 +21,7 @@ internal static class BitAllocation
     public const double Tolerance = 0.1;
 
     // Above this many distinct totals, totals closer than 1/StateResolution bit of average share a state (the cheaper kept).
-    private const int MaxStates = 20_000, StateResolution = 4_000;
+    private const int MaxStates = 5_000, StateResolution = 2_000;
 
     /// <summary>
     /// The integer width of every item whose average meets <paramref name="target"/> within <see cref="Tolerance"/> below

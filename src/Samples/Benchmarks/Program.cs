@@ -11,64 +11,68 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--model VggSmall|TextLstm] [--limit N] [--data data/fashion-mnist|data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- auto-image|auto-text [--fp32-epochs 8] [--epochs 1] [--limit N] [--only "name,name"] [--seed 1]
-string command = args.FirstOrDefault() ?? "schemes";
-string Option(string name, string fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-}
+return Microsoft.ML.Quantization.Samples.SampleMain.Run(args, Benchmark);
 
-switch (command)
+static int Benchmark(string[] args)
 {
-    case "schemes":
-        int bits = int.Parse(Option("--bits", "3"));
-        int samples = int.Parse(Option("--samples", "65536"));
-        string outDir = Option("--out", Path.Combine("docs", "benchmarks"));
-        Directory.CreateDirectory(outDir);
-        var cells = SchemeErrorSurvey.Run(bits, samples, seed: 2024);
-        string markdown = $"# Quantization error by scheme and distribution ({bits} bits)\n\n" +
-            $"Relative MSE (MSE / E[x²]) of per-tensor quantization on {samples:N0} samples; Binary is 1 bit, Ternary and Quaternary 2 bits.\n" +
-            $"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- schemes --bits {bits} --samples {samples}`\n\n" +
-            SchemeErrorSurvey.ToMarkdown(cells);
-        string stem = Path.Combine(outDir, $"scheme-mse-{bits}bit");
-        File.WriteAllText(stem + ".md", markdown);
-        File.WriteAllText(stem + ".json", JsonSerializer.Serialize(cells.Select(c => new
-        {
-            scheme = c.Scheme.ToString(), bits = c.Bits, distribution = c.Distribution.ToString(), relativeMse = c.RelativeMse,
-        }), new JsonSerializerOptions { WriteIndented = true }));
-        Console.Write(markdown);
-        Console.WriteLine($"\nwritten: {stem}.md, {stem}.json");
-        return 0;
-    case "train-image":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.ImageTrainingBenchmark.Run(
-            Option("--data", Path.Combine("data", "fashion-mnist")), Option("--out", Path.Combine("docs", "benchmarks")),
-            int.Parse(Option("--epochs", "12")), int.Parse(Option("--limit", "0")));
-    case "train-text":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.TextTrainingBenchmark.Run(
-            Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "10")), int.Parse(Option("--tokens", "128")));
-    case "scoring":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringBenchmark.Run(Option("--out", Path.Combine("docs", "benchmarks")),
-            Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "200")),
-            args.Contains("--models") ? Option("--models", "").Split(',') : null);
-    case "profile":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringProfile.Run(Option("--out", Path.Combine("docs", "benchmarks")),
-            Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "500")), int.Parse(Option("--threads", "1")), Option("--model", "VggSmall"));
-    case "kernels":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.KernelMicrobenchmark.Write(Option("--out", Path.Combine("docs", "benchmarks")));
-    case "service-load":
-        return await Microsoft.ML.Quantization.Samples.Benchmarks.ServiceLoadBenchmark.Run(Option("--model", Path.Combine("artifacts", "image-classification", "model.zip")),
-            Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--clients", "8")), int.Parse(Option("--seconds", "20")));
-    case "search-cost":
-        return Microsoft.ML.Quantization.Samples.Benchmarks.SearchCostBenchmark.Run(Option("--model", "VggSmall"), args.Contains("--data") ? Option("--data", "") : null,
-            Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--limit", "0")));
-    case "auto-image":
-    case "auto-text":
-        string task = command[5..];
-        return Microsoft.ML.Quantization.Samples.Benchmarks.AutoQuantizationBenchmark.Run(task,
-            Option("--data", Path.Combine("data", task == "image" ? "fashion-mnist" : "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")),
-            int.Parse(Option("--fp32-epochs", task == "image" ? "8" : "10")), int.Parse(Option("--epochs", "1")), int.Parse(Option("--limit", "0")),
-            args.Contains("--only") ? Option("--only", "") : null, int.Parse(Option("--seed", "1")));
-    default:
-        Console.Error.WriteLine($"unknown command '{command}'; commands: schemes, train-image, train-text, scoring, profile, kernels, search-cost, service-load, auto-image, auto-text");
-        return 2;
+    string command = args.FirstOrDefault() ?? "schemes";
+    string Option(string name, string fallback)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+    }
+
+    switch (command)
+    {
+        case "schemes":
+            int bits = int.Parse(Option("--bits", "3"));
+            int samples = int.Parse(Option("--samples", "65536"));
+            string outDir = Option("--out", Path.Combine("docs", "benchmarks"));
+            Directory.CreateDirectory(outDir);
+            var cells = SchemeErrorSurvey.Run(bits, samples, seed: 2024);
+            string markdown = $"# Quantization error by scheme and distribution ({bits} bits)\n\n" +
+                $"Relative MSE (MSE / E[x²]) of per-tensor quantization on {samples:N0} samples; Binary is 1 bit, Ternary and Quaternary 2 bits.\n" +
+                $"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- schemes --bits {bits} --samples {samples}`\n\n" +
+                SchemeErrorSurvey.ToMarkdown(cells);
+            string stem = Path.Combine(outDir, $"scheme-mse-{bits}bit");
+            File.WriteAllText(stem + ".md", markdown);
+            File.WriteAllText(stem + ".json", JsonSerializer.Serialize(cells.Select(c => new
+            {
+                scheme = c.Scheme.ToString(), bits = c.Bits, distribution = c.Distribution.ToString(), relativeMse = c.RelativeMse,
+            }), new JsonSerializerOptions { WriteIndented = true }));
+            Console.Write(markdown);
+            Console.WriteLine($"\nwritten: {stem}.md, {stem}.json");
+            return 0;
+        case "train-image":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.ImageTrainingBenchmark.Run(
+                Option("--data", Path.Combine("data", "fashion-mnist")), Option("--out", Path.Combine("docs", "benchmarks")),
+                int.Parse(Option("--epochs", "12")), int.Parse(Option("--limit", "0")));
+        case "train-text":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.TextTrainingBenchmark.Run(
+                Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "10")), int.Parse(Option("--tokens", "128")));
+        case "scoring":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringBenchmark.Run(Option("--out", Path.Combine("docs", "benchmarks")),
+                Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "200")),
+                args.Contains("--models") ? Option("--models", "").Split(',') : null);
+        case "profile":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringProfile.Run(Option("--out", Path.Combine("docs", "benchmarks")),
+                Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "500")), int.Parse(Option("--threads", "1")), Option("--model", "VggSmall"));
+        case "kernels":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.KernelMicrobenchmark.Write(Option("--out", Path.Combine("docs", "benchmarks")));
+        case "service-load":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.ServiceLoadBenchmark.Run(Option("--model", Path.Combine("artifacts", "image-classification", "model.zip")),
+                Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--clients", "8")), int.Parse(Option("--seconds", "20"))).GetAwaiter().GetResult();
+        case "search-cost":
+            return Microsoft.ML.Quantization.Samples.Benchmarks.SearchCostBenchmark.Run(Option("--model", "VggSmall"), args.Contains("--data") ? Option("--data", "") : null,
+                Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--limit", "0")));
+        case "auto-image":
+        case "auto-text":
+            string task = command[5..];
+            return Microsoft.ML.Quantization.Samples.Benchmarks.AutoQuantizationBenchmark.Run(task,
+                Option("--data", Path.Combine("data", task == "image" ? "fashion-mnist" : "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")),
+                int.Parse(Option("--fp32-epochs", task == "image" ? "8" : "10")), int.Parse(Option("--epochs", "1")), int.Parse(Option("--limit", "0")),
+                args.Contains("--only") ? Option("--only", "") : null, int.Parse(Option("--seed", "1")));
+        default:
+            throw new Microsoft.ML.Quantization.Samples.UsageException($"unknown command '{command}'; commands: schemes, train-image, train-text, scoring, profile, kernels, search-cost, service-load, auto-image, auto-text");
+    }
 }

@@ -71,7 +71,8 @@ static IDataView ImageFiles(MLContext ml, string folder, string pathColumn)
 {
     string root = Path.GetFullPath(folder);
     var files = Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
-        .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp").Order(StringComparer.Ordinal)
+        .Where(f => Path.GetExtension(f).ToLowerInvariant() is ".png" or ".jpg" or ".jpeg" or ".bmp")
+        .OrderBy(Path.GetFileName, StringComparer.Ordinal).ThenBy(f => f, StringComparer.Ordinal) // by file name first, so that --count takes every class
         .Select(f => new ImageFile { ImagePath = f, Label = Path.GetDirectoryName(f) == root ? "" : Path.GetFileName(Path.GetDirectoryName(f))! })
         .ToList();
     if (files.Count == 0) throw new UsageException($"No PNG, JPEG or BMP files under '{root}'.");
