@@ -60,14 +60,15 @@ internal static class PngDataset
 
     /// <summary>
     /// Copies <paramref name="rows"/>' PNG files from <paramref name="folder"/> into <paramref name="target"/>, one
-    /// subfolder per class (the layout the scoring sample reads labels from); returns <paramref name="target"/>.
+    /// subfolder per class (the layout the scoring sample reads labels from; a '/' in a class name, as in
+    /// "T-shirt/top", becomes '-' in its folder's); returns <paramref name="target"/>.
     /// </summary>
     public static string CopyByClass(IEnumerable<PngRow> rows, string folder, string target)
     {
         if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
         foreach (var row in rows)
         {
-            string directory = Path.Combine(target, row.Label);
+            string directory = Path.Combine(target, row.Label.Replace('/', '-'));
             Directory.CreateDirectory(directory);
             File.Copy(Path.Combine(folder, row.ImagePath), Path.Combine(directory, Path.GetFileName(row.ImagePath)));
         }

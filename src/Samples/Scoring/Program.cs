@@ -8,7 +8,7 @@ using Microsoft.ML.Transforms.Image;
 //   dotnet run --project src/Samples/Scoring -c Release -- MODEL.zip IMAGE-FOLDER [--count N] [--verbose]
 //   dotnet run --project src/Samples/Scoring -c Release -- MODEL.zip IMAGES-idx3-ubyte.gz LABELS-idx1-ubyte.gz [--count N] [--verbose]
 // A pipeline that starts with LoadImages (the main job's) takes image files: a folder of PNG/JPEG/BMP files, where a
-// subfolder's name is its images' label (the main job writes artifacts/image-classification/test-images so). A pipeline
+// subfolder's name is its images' label ('/' written '-'; the main job writes artifacts/image-classification/test-images so). A pipeline
 // that takes a pixel vector takes IDX files. Relative paths are relative to the current directory.
 return SampleMain.Run(args, Score);
 
@@ -59,7 +59,8 @@ static int Score(string[] args)
     var names = ml.Transforms.Conversion.MapKeyToValue("PredictedName", "PredictedLabel").Fit(scored).Transform(scored);
     var labels = sample.GetColumn<string>(DatasetCatalog.LabelColumn).ToList(); // the chain may have made Label a key
     var predicted = names.GetColumn<string>("PredictedName").ToList();
-    int labelled = labels.Count(l => l.Length > 0), correct = labels.Zip(predicted).Count(p => p.First.Length > 0 && p.First == p.Second);
+    // A folder cannot hold a '/', so a class such as "T-shirt/top" has its folder named "T-shirt-top".
+    int labelled = labels.Count(l => l.Length > 0), correct = labels.Zip(predicted).Count(p => p.First.Length > 0 && p.First == p.Second.Replace('/', '-'));
     Console.WriteLine($"scored {predicted.Count} images, {labelled} labelled, {correct} correct ({(double)correct / Math.Max(1, labelled):P1})");
     foreach (var (label, prediction) in labels.Zip(predicted).Take(5)) Console.WriteLine($"  label {(label.Length > 0 ? label : "?"),-12} predicted {prediction}");
     Console.WriteLine($"libtorch loaded: {TorchLoaded()}");
