@@ -15,6 +15,8 @@ static int Serve(string[] args)
     // Relative to the directory the user runs the command in (RunWorkingDirectory in the csproj keeps it for dotnet run).
     string modelPath = Path.GetFullPath(builder.Configuration["Model"] ?? Path.Combine("artifacts", "image-classification", "model.zip"));
     if (!File.Exists(modelPath)) throw new UsageException($"No model at '{modelPath}': run the main job first, or pass --Model PATH (relative to the current directory).");
+    // A failure to start (a port in use) reaches SampleMain as the exception, one line; the host's own log would add its stack.
+    builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
     long maxBytes = builder.Configuration.GetValue<long?>("MaxRequestBytes") ?? 1 << 20;
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBytes);
     builder.Services.AddSingleton(new ImageModel(modelPath));

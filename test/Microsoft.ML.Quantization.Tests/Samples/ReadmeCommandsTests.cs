@@ -55,6 +55,18 @@ public partial class ReadmeCommandsTests
         (code, output) = ProcessRunner.TryRun("dotnet", ["run", "--project", scoring, "-c", "Release", "--no-build", "--", "missing.zip", "images", "--verbose"], RepoPaths.Root);
         Assert.Equal(2, code);
         Assert.Contains("   at ", output);
+
+        // A port in use is a failure (1), named with its fix, without the host's stack trace.
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        int port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        string service = Path.Combine(RepoPaths.Root, "src", "Samples", "ScoringService", "ScoringService.csproj");
+        (code, output) = ProcessRunner.TryRun("dotnet", ["run", "--project", service, "-c", "Release", "--no-build", "--",
+            "--Model", RepoPaths.ImageClassifierFixture, "--urls", $"http://127.0.0.1:{port}"], RepoPaths.Root);
+        Assert.Equal(1, code);
+        Assert.Contains("address already in use", output);
+        Assert.Contains("--urls", output);
+        Assert.DoesNotContain("   at ", output);
     }
 
     // The command in the README's "## Commands" table whose first cell starts with what.
