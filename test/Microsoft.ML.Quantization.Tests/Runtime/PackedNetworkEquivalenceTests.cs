@@ -14,6 +14,7 @@ namespace Microsoft.ML.Quantization.Tests.Runtime;
 /// (eval mode, calibrated) predict the same labels on the whole test subset, with logits within 1e-4
 /// relative; integer arithmetic is exact, so a larger gap is a bug.
 /// </summary>
+[Collection(TorchGlobalRandomCollection.Name)]
 public class PackedNetworkEquivalenceTests
 {
     private const double Tolerance = 1e-4;
