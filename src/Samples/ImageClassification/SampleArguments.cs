@@ -11,23 +11,13 @@ internal sealed record SampleArguments(string DataDirectory, int Epochs, string 
 {
     public static SampleArguments Parse(string[] args)
     {
-        string? Option(string name)
-        {
-            int i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        }
-        int? Positive(string name) => Option(name) switch
-        {
-            null => null,
-            string text when int.TryParse(text, out int value) && value >= 1 => value,
-            string text => throw new UsageException($"{name} takes a whole number of at least 1, not '{text}'."),
-        };
+        string? Option(string name) => SampleMain.Option(args, name);
         string root = SampleRun.RepositoryRoot();
         string data = Option("--data") ?? Path.Combine(root, "data", args.Contains("--full") ? "fashion-mnist" : Path.Combine("subset", "fashion-mnist"));
         if (!File.Exists(Path.Combine(data, "train-images-idx3-ubyte.gz")))
             throw new UsageException($"No Fashion-MNIST IDX files in '{Path.GetFullPath(data)}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
-        int epochs = Positive("--epochs") ?? (args.Contains("--full") ? 10 : 4);
-        int? limit = Positive("--limit");
+        int epochs = SampleMain.PositiveOption(args, "--epochs") ?? (args.Contains("--full") ? 10 : 4);
+        int? limit = SampleMain.PositiveOption(args, "--limit");
         return new SampleArguments(data, epochs, Option("--out") ?? Path.Combine(root, "artifacts", "image-classification"), Option("--json"), Option("--checkpoints"), limit);
     }
 }

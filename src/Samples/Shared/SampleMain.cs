@@ -31,6 +31,18 @@ internal static class SampleMain
         }
     }
 
+    /// <summary>The value after <paramref name="name"/> in <paramref name="args"/>, or null when it is not given.</summary>
+    public static string? Option(string[] args, string name) =>
+        Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+
+    /// <summary>The whole number of at least 1 after <paramref name="name"/>, or null when it is not given; a <see cref="UsageException"/> otherwise.</summary>
+    public static int? PositiveOption(string[] args, string name) => Option(args, name) switch
+    {
+        null => null,
+        string text when int.TryParse(text, out int value) && value >= 1 => value,
+        string text => throw new UsageException($"{name} takes a whole number of at least 1, not '{text}'."),
+    };
+
     private static (int Code, string Line) Describe(Exception error)
     {
         // ML.NET, Kestrel and reflection wrap what went wrong: the chain's innermost exception usually names it.

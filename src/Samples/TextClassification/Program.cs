@@ -10,20 +10,14 @@ return SampleMain.Run(args, Train);
 
 static int Train(string[] args)
 {
-    string? Option(string name) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    string? Option(string name) => SampleMain.Option(args, name);
     string root = SampleRun.RepositoryRoot();
     bool full = args.Contains("--full");
     string data = Option("--data") ?? Path.Combine(root, "data", full ? "spam-assassin" : Path.Combine("subset", "spam-assassin"));
     string DataFile(string name) => new[] { name, name + ".gz" }.Select(n => Path.Combine(data, n)).FirstOrDefault(File.Exists)
         ?? throw new UsageException($"No {name} in '{Path.GetFullPath(data)}'. Run build/fetch-datasets.sh for --full, or pass --data DIR.");
-    int? Positive(string name) => Option(name) switch
-    {
-        null => null,
-        string text when int.TryParse(text, out int value) && value >= 1 => value,
-        string text => throw new UsageException($"{name} takes a whole number of at least 1, not '{text}'."),
-    };
-    int epochs = Positive("--epochs") ?? 10;
-    int? limit = Positive("--limit");
+    int epochs = SampleMain.PositiveOption(args, "--epochs") ?? 10;
+    int? limit = SampleMain.PositiveOption(args, "--limit");
     string outDir = Option("--out") ?? Path.Combine(root, "artifacts", "text-classification");
 
     var ml = new MLContext(seed: 1);
