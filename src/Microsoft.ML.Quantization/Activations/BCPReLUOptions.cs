@@ -1,8 +1,11 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Activations;
 
 /// <summary>Options of the BCPReLU activation (bilateral clipping parametric ReLU).</summary>
-/// <remarks>The defaults are the BCPReLU paper's initial values.</remarks>
-public sealed class BCPReLUOptions
+/// <remarks>
+/// The defaults are the BCPReLU paper's initial values. A graph's BCPReLU node carries its options
+/// (<see cref="Graph.GraphNode.BCPReLU"/>), so that a saved, loaded or re-quantized model keeps them.
+/// </remarks>
+public sealed record BCPReLUOptions
 {
     /// <summary>Initial slope k for negative inputs. Default 0.25.</summary>
     public float InitialSlope { get; set; } = 0.25f;

@@ -1,13 +1,12 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization.Functional;
 
 /// <summary>
-/// A <see cref="QuantizationGrid"/> held as float32 tensors for training: scales [G,1], levels [G,L],
+/// A <see cref="Schemes.QuantizationGrid"/> held as float32 tensors for training: scales [G,1], levels [G,L],
 /// thresholds [G,L-1], an optional code order [G,L] and an optional clip range [G,1] in units of scale
 /// outside which the straight-through gradient is zero. Encode and decode follow
-/// <see cref="ReferenceCodec"/> operation for operation.
+/// <see cref="Schemes.ReferenceCodec"/> operation for operation.
 /// </summary>
 internal sealed class GridTensors : IDisposable
 {
@@ -148,14 +147,6 @@ internal sealed class GridTensors : IDisposable
         }
         return (q.MoveToOuterDisposeScope(), mask);
     }
-
-    /// <summary>Copies the grid to managed arrays.</summary>
-    public QuantizationGrid ToGrid() => new(
-        Bits,
-        Scales.cpu().data<float>().ToArray(),
-        Levels.cpu().contiguous().data<float>().ToArray(),
-        Thresholds.cpu().data<float>().ToArray(),
-        CodeOrder?.cpu().contiguous().data<long>().Select(c => (int)c).ToArray());
 
     /// <inheritdoc />
     public void Dispose()

@@ -1,4 +1,7 @@
-namespace Microsoft.ML.Quantization;
+using System.Text.Json.Serialization;
+using Microsoft.ML.Quantization.Activations;
+
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>
 /// One vertex of a <see cref="NetworkGraph"/>: an operation, the names of the nodes it reads, its sizes,
@@ -6,6 +9,9 @@ namespace Microsoft.ML.Quantization;
 /// </summary>
 public sealed record GraphNode
 {
+    /// <summary>The ε a <see cref="NodeKind.BatchNorm"/> adds to the variance, in training, scoring and export alike (TorchSharp's default).</summary>
+    public const double BatchNormEpsilon = 1e-5;
+
     /// <summary>Unique name.</summary>
     public required string Name { get; init; }
 
@@ -44,4 +50,8 @@ public sealed record GraphNode
 
     /// <summary>The quantizer of a <see cref="NodeKind.Quantize"/> node.</summary>
     public QuantizerSpec? ActivationQuantizer { get; init; }
+
+    /// <summary>Options of a <see cref="NodeKind.BCPReLU"/> node (output bits, clip decay, initial values); null for the defaults.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public BCPReLUOptions? BCPReLU { get; init; }
 }

@@ -1,4 +1,6 @@
-namespace Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Activations;
+
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>
 /// A network as a directed acyclic graph G(V, E) (AutoQNN §5): an input shape, nodes in topological
@@ -21,6 +23,11 @@ public sealed class NetworkGraph
         if (inputShape.Count == 0 || inputShape.Any(d => d < 1)) throw new ArgumentException("The input shape needs positive dimensions.", nameof(inputShape));
         if (nodes.Count == 0) throw new ArgumentException("A graph needs at least one node.", nameof(nodes));
         InputShape = inputShape.ToArray();
+        foreach (var node in nodes)
+        {
+            if (node.BCPReLU is not null && node.Kind != NodeKind.BCPReLU) throw new ArgumentException($"Node '{node.Name}' ({node.Kind}) has BCPReLU options.", nameof(nodes));
+            node.BCPReLU?.Validate();
+        }
         Nodes = nodes.ToArray();
         Output = output ?? nodes[^1].Name;
         Shapes = ShapeInference.Infer(this);
@@ -53,5 +60,11 @@ public sealed class NetworkGraph
     /// <summary>One line per node: name, kind, inputs, output shape and quantizers.</summary>
     public override string ToString() => string.Join("\n", Nodes.Select(n =>
         $"{n.Name,-14} {n.Kind,-13} <- {string.Join(",", n.Inputs),-20} [{string.Join("x", Shapes[n.Name])}]" +
-        (n.WeightQuantizer is null ? "" : $" W:{n.WeightQuantizer}") + (n.ActivationQuantizer is null ? "" : $" A:{n.ActivationQuantizer}")));
+        (n.WeightQuantizer is null ? "" : $" W:{n.WeightQuantizer}") + (n.ActivationQuantizer is null ? "" : $" A:{n.ActivationQuantizer}")
+        + (n.BCPReLU?.OutputBits is int bits ? $" O:{bits}" : "")));
+
+    /// <summary>The graph with <paramref name="options"/> (copied) on every BCPReLU node that has none of its own.</summary>
+    internal NetworkGraph WithBCPReLUDefaults(BCPReLUOptions options) => Nodes.Any(n => n.Kind == NodeKind.BCPReLU && n.BCPReLU is null)
+        ? new(InputShape, Nodes.Select(n => n.Kind == NodeKind.BCPReLU && n.BCPReLU is null ? n with { BCPReLU = options with { } } : n).ToList(), Output)
+        : this;
 }

@@ -1,4 +1,6 @@
-namespace Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Activations;
+
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>
 /// Fluent construction of a <see cref="NetworkGraph"/>. Each call appends a node that reads the previous
@@ -45,8 +47,9 @@ public sealed class NetworkGraphBuilder
     /// <summary>Appends a PReLU.</summary>
     public NetworkGraphBuilder PReLU(string name, string? from = null) => Simple(name, NodeKind.PReLU, from);
 
-    /// <summary>Appends a BCPReLU.</summary>
-    public NetworkGraphBuilder BCPReLU(string name, string? from = null) => Simple(name, NodeKind.BCPReLU, from);
+    /// <summary>Appends a BCPReLU with <paramref name="options"/> (null for the defaults).</summary>
+    public NetworkGraphBuilder BCPReLU(string name, string? from = null, BCPReLUOptions? options = null) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.BCPReLU, Inputs = From(from), BCPReLU = options is null ? null : options with { } });
 
     /// <summary>Appends max pooling.</summary>
     public NetworkGraphBuilder MaxPool(string name, int kernel, int? stride = null, int padding = 0, string? from = null) =>

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>Built-in network graphs used by the trainers, samples and benchmarks.</summary>
 public static class NetworkGraphs

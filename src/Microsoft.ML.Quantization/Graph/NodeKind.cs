@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>The operations a <see cref="NetworkGraph"/> node can perform.</summary>
 public enum NodeKind

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>
 /// QAG, AutoQNN Algorithm 1: walks the graph from its zero-in-degree vertex in topological order and, for

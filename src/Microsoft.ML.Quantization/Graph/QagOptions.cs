@@ -1,4 +1,5 @@
-namespace Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Schemes;
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>Options of QAG, the automatic insertion of quantizers (<see cref="Qag.Prepare"/>).</summary>
 public sealed class QagOptions

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Graph;
 
 /// <summary>Checks a graph's structure and infers the output shape of every node, with errors that name the node.</summary>
 internal static class ShapeInference

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Microsoft.ML.Quantization.Schemes;
 
 namespace Microsoft.ML.Quantization.Runtime;
 

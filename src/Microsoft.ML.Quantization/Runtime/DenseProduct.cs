@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Microsoft.ML.Quantization.Kernels;
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
 
 namespace Microsoft.ML.Quantization.Runtime;

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Runtime.Steps;
 using Microsoft.ML.Quantization.Serialization;
 
@@ -12,7 +13,6 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// </summary>
 internal sealed class NetworkCompiler
 {
-    private const float BatchNormEpsilon = 1e-5f; // TorchSharp's default, which GraphModule uses
     private readonly ExportedModel model;
     private readonly NetworkGraph graph;
     private readonly List<ScoringStep> steps = new();
@@ -226,7 +226,7 @@ internal sealed class NetworkCompiler
         var shift = new float[gamma.Length];
         for (int c = 0; c < gamma.Length; c++)
         {
-            scale[c] = gamma[c] / MathF.Sqrt(variance[c] + BatchNormEpsilon);
+            scale[c] = gamma[c] / MathF.Sqrt(variance[c] + (float)GraphNode.BatchNormEpsilon);
             shift[c] = beta[c] - mean[c] * scale[c];
         }
         return (scale, shift);

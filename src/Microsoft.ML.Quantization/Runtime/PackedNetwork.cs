@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Runtime.Steps;
 using Microsoft.ML.Quantization.Serialization;
 

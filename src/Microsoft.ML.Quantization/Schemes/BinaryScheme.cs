@@ -9,7 +9,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// L2-optimal scale for sign codes. sign(0) = +1. Levels {-1, +1}, threshold 0. No clip: the gradient
 /// passes straight through everywhere.
 /// </remarks>
-internal sealed class BinaryScheme : QuantizerScheme
+internal sealed class BinaryScheme : SchemeMath
 {
     public static readonly BinaryScheme Instance = new();
 

@@ -15,7 +15,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// at 1 bit give every value the same code. The gradient is zero above (2^b − ½)·Δ. Both tables are
 /// recomputed and checked by <c>OptimalClipConstantsTests</c> in the test suite.
 /// </remarks>
-internal sealed class ClipQScheme : QuantizerScheme
+internal sealed class ClipQScheme : SchemeMath
 {
     public static readonly ClipQScheme Instance = new();
 

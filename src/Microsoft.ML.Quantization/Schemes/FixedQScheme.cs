@@ -11,7 +11,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// at the end levels (only values within one step of 2^e saturate). The scale is a power of two, so
 /// integer kernels can apply it as a shift.
 /// </remarks>
-internal sealed class FixedQScheme : QuantizerScheme
+internal sealed class FixedQScheme : SchemeMath
 {
     public static readonly FixedQScheme Instance = new();
 

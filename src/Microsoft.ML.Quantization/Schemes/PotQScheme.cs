@@ -12,7 +12,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// searched coarse to fine.
 /// Multiplying by a level is a shift, which the scoring kernels exploit.
 /// </remarks>
-internal sealed class PotQScheme : QuantizerScheme
+internal sealed class PotQScheme : SchemeMath
 {
     public static readonly PotQScheme Instance = new();
 

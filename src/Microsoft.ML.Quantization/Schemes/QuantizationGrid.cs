@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Schemes;
 
 /// <summary>
 /// The decoded form every scheme shares: per group g (the whole tensor, or one output channel) a scale

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Schemes;
 
 /// <summary>
 /// The quantizer schemes of AutoQNN §3.1. Each maps a tensor to a small set of levels; see the

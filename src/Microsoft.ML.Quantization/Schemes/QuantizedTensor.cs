@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Schemes;
 
 /// <summary>
 /// The export record of every scheme: one code per element (row-major, group-major along dimension 0)

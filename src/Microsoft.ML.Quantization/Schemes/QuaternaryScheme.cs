@@ -10,7 +10,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// at zero) and c = <see cref="StepFactor"/>, the step that minimises the expected MSE of this grid on
 /// N(0,1) (computed by <c>OptimalClipConstantsTests</c> in the test suite).
 /// </remarks>
-internal sealed class QuaternaryScheme : QuantizerScheme
+internal sealed class QuaternaryScheme : SchemeMath
 {
     public static readonly QuaternaryScheme Instance = new();
 

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Schemes;
 
 /// <summary>
 /// Managed reference encode and decode for any <see cref="QuantizationGrid"/>. The training forward of

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// as Σ_i α_i·(binary dot product of bit plane i). Encoding picks the nearest level (never worse than the
 /// greedy residual signs). Scale α_1, no clip.
 /// </remarks>
-internal sealed class ResQScheme : QuantizerScheme
+internal sealed class ResQScheme : SchemeMath
 {
     public static readonly ResQScheme Instance = new();
 

@@ -37,7 +37,7 @@ internal static class SchemeErrorSurvey
     public static double Mse(QuantizationScheme scheme, int bits, float[] values)
     {
         using var scope = NewDisposeScope();
-        float[] quantized = QuantizerScheme.For(scheme).Quantize(tensor(values), bits).data<float>().ToArray();
+        float[] quantized = SchemeMath.For(scheme).Quantize(tensor(values), bits).data<float>().ToArray();
         double sum = 0;
         for (int i = 0; i < values.Length; i++) sum += Math.Pow(values[i] - (double)quantized[i], 2);
         return sum / values.Length;
@@ -53,7 +53,7 @@ internal static class SchemeErrorSurvey
             double energy = values.Average(v => (double)v * v);
             foreach (QuantizationScheme scheme in Enum.GetValues<QuantizationScheme>())
             {
-                var quantizer = QuantizerScheme.For(scheme);
+                var quantizer = SchemeMath.For(scheme);
                 int b = Math.Clamp(bits, quantizer.MinBits, quantizer.MaxBits);
                 cells.Add(new Cell(scheme, b, distribution, Mse(scheme, b, values) / energy));
             }

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// approximation of the optimal threshold for normal and uniform data); α = mean of |x| over |x| &gt; Δ;
 /// Q(x) = α·sign(x) where |x| &gt; Δ, else 0. Levels {-1, 0, 1}·α, thresholds ±Δ/α. No clip.
 /// </remarks>
-internal sealed class TernaryScheme : QuantizerScheme
+internal sealed class TernaryScheme : SchemeMath
 {
     public static readonly TernaryScheme Instance = new();
 

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Quantization.Schemes;
 /// s = (max − min)/(2^b − 1), integer zero point z = round(−min/s), code k stands for (k − z)·s, rounding
 /// to nearest and clipping at the end levels (<see cref="GridTensors.MinMax"/>).
 /// </remarks>
-internal sealed class ZoomQScheme : QuantizerScheme
+internal sealed class ZoomQScheme : SchemeMath
 {
     public static readonly ZoomQScheme Instance = new();
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 

@@ -1,4 +1,6 @@
-namespace Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Training;
+namespace Microsoft.ML.Quantization.Search;
 
 /// <summary>
 /// Options of automatic quantization (AutoQNN Algorithm 2): bit targets, the epochs of each stage, and the

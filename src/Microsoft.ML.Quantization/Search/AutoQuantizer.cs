@@ -1,15 +1,17 @@
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Training;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization.Search;
 
-/// <summary>What automatic quantization returns: the final network (trained, calibrated) and its report.</summary>
-internal sealed record AutoQuantizationResult(GraphModule Module, QuantizationReport Report, IReadOnlyList<EpochRecord> History);
+/// <summary>What automatic quantization returns: the final network (trained, calibrated, exported), its report and every epoch run.</summary>
+internal sealed record AutoQuantizationResult(ExportedModel Model, QuantizationReport Report, IReadOnlyList<EpochRecord> History);
 
 /// <summary>
 /// AutoQNN Algorithm 2 on a trained FP32 network: QAG inserts quantizer vertices; QSS picks each vertex's
-/// scheme; QPL learns its bitwidth toward the targets; the fixed network that results is fine-tuned and its
-/// activation quantizers calibrated. With <see cref="AutoQuantizationOptions.UseAttention"/>, DQA replaces
+/// scheme; QPL learns its bitwidth toward the targets; the fixed network that results is fine-tuned, and
+/// <see cref="GraphTrainer.Finish"/> calibrates and exports it. With <see cref="AutoQuantizationOptions.UseAttention"/>, DQA replaces
 /// QSS and QPL. Each stage starts from the previous stage's weights, continues one learning-rate schedule over
 /// all the stages, and checkpoints under its own name.
 /// </summary>
@@ -17,19 +19,19 @@ internal static class AutoQuantizer
 {
     public const string Fp32Stage = "FP32 training", SearchStage = "QSS", PrecisionStage = "QPL", AttentionStage = "DQA", FineTuneStage = "Fine-tuning";
 
-    /// <param name="graph">The FP32 graph.</param>
-    /// <param name="pretrained">Its trained state, by state name.</param>
+    /// <param name="trained">The trained FP32 network.</param>
     /// <param name="data">Training data.</param>
     /// <param name="options">Stage options.</param>
     /// <param name="training">Optimizer, seed, checkpoints and progress of every stage.</param>
     /// <param name="targets">Target average weight and activation bits.</param>
-    /// <param name="activations">BCPReLU options, where the graph has them.</param>
     /// <param name="log">Receives one line per epoch and per stage.</param>
     /// <param name="previous">Stages already run (the FP32 training), kept in the report.</param>
-    public static AutoQuantizationResult Run(NetworkGraph graph, IReadOnlyDictionary<string, Tensor> pretrained, TrainingData data,
-        AutoQuantizationOptions options, TrainingOptions training, (double Weights, double Activations) targets, BCPReLUOptions? activations,
+    public static AutoQuantizationResult Run(ExportedModel trained, TrainingData data,
+        AutoQuantizationOptions options, TrainingOptions training, (double Weights, double Activations) targets,
         Action<string> log, IReadOnlyList<StageRecord> previous)
     {
+        var graph = trained.Graph;
+        IReadOnlyDictionary<string, Tensor> state = ModuleState.FromExported(trained); // refuses a quantized network first
         var qag = new QagOptions
         {
             ExpensiveKinds = options.Qag.ExpensiveKinds,
@@ -46,7 +48,6 @@ internal static class AutoQuantizer
 
         var stages = previous.ToList();
         var history = new List<EpochRecord>();
-        var state = pretrained;
         IReadOnlyList<SchemeProbabilities> schemes = Array.Empty<SchemeProbabilities>();
         IReadOnlyList<LearnedBits> bits = Array.Empty<LearnedBits>();
         IReadOnlyList<BranchAttention> attention = Array.Empty<BranchAttention>();
@@ -68,14 +69,14 @@ internal static class AutoQuantizer
         IReadOnlyDictionary<string, QuantizerSpec>? Stage(string name, int epochs, IReadOnlyDictionary<string, QuantizerSpec> specs, SearchQuantizers? search)
         {
             var trainer = new GraphTrainer(NextStage(epochs), name, log);
-            using var module = trainer.CreateModule(WithSpecs(quantized, specs), activations, search);
-            ModelImporter.Load(module, state);
+            using var module = trainer.CreateModule(WithSpecs(quantized, specs), search);
+            ModuleState.Load(module, state);
             var records = trainer.Train(module, data, search);
             history.AddRange(records);
             stages.Add(new StageRecord(name, records.Count, records.Count == 0 ? 0 : records.Average(r => r.Seconds)));
             var choice = search?.Result();
             if (choice is not null) log($"{name}: " + string.Join(", ", choice.Where(c => !vertices.First(v => v.Name == c.Key).IsFixed).Select(c => $"{c.Key} {c.Value}")));
-            state = ModelImporter.Snapshot(module);
+            state = ModuleState.Snapshot(module);
             return choice;
         }
 
@@ -105,14 +106,15 @@ internal static class AutoQuantizer
 
         var final = WithSpecs(quantized, chosen);
         var fineTuner = new GraphTrainer(NextStage(options.FineTuneEpochs), FineTuneStage, log);
-        var result = fineTuner.CreateModule(final, activations);
-        ModelImporter.Load(result, state);
+        using var result = fineTuner.CreateModule(final);
+        ModuleState.Load(result, state);
         var fineTune = fineTuner.Train(result, data);
+        var model = fineTuner.Finish(result, data);
         history.AddRange(fineTune);
         stages.Add(new StageRecord(FineTuneStage, fineTune.Count, fineTune.Count == 0 ? 0 : fineTune.Average(r => r.Seconds)));
         var report = QuantizationReport.FromGraph(final).With(schemes, bits, attention, stages, runPrecision ? targets : null);
         log($"Automatic quantization:\n{report}");
-        return new AutoQuantizationResult(result, report, history);
+        return new AutoQuantizationResult(model, report, history);
     }
 
     /// <summary>The graph with each vertex's quantizer replaced by <paramref name="specs"/>.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -35,8 +36,8 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
         Tensor values, passing;
         using (no_grad())
         {
-            using var sample = !isWeight && training ? QuantizerScheme.ActivationSample(x.detach()) : null;
-            var parts = branches.Select(spec => QuantizerScheme.For(spec.Scheme).Parts(x, spec.Bits, spec.Granularity, sample)).ToList();
+            using var sample = !isWeight && training ? SchemeMath.ActivationSample(x.detach()) : null;
+            var parts = branches.Select(spec => SchemeMath.For(spec.Scheme).Parts(x, spec.Bits, spec.Granularity, sample)).ToList();
             values = stack(parts.Select(p => p.Values.reshape(-1)), 0);
             using var masks = stack(parts.Select(p => p.Mask?.reshape(-1) ?? ones(x.numel(), dtype: x.dtype, device: x.device)), 0);
             passing = w.detach().matmul(masks).reshape(x.shape);
@@ -47,7 +48,7 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
     /// <summary>One branch: a weight per its granularity, an activation per tensor (a sampled fit in training).</summary>
     public static Tensor Branch(QuantizerSpec spec, Tensor x, bool isWeight, bool training, Tensor? learnedBits = null)
     {
-        var scheme = QuantizerScheme.For(spec.Scheme);
+        var scheme = SchemeMath.For(spec.Scheme);
         return isWeight || !training ? scheme.Quantize(x, spec.Bits, spec.Granularity, learnedBits, training) : scheme.QuantizeActivation(x, spec.Bits, learnedBits);
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -12,7 +14,7 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
     /// </summary>
     public static PrecisionVertex Of(QuantizerVertex vertex, PrecisionLearningOptions options)
     {
-        var scheme = Schemes.QuantizerScheme.For(vertex.Spec.Scheme);
+        var scheme = Schemes.SchemeMath.For(vertex.Spec.Scheme);
         int min = vertex.IsWeight ? options.MinWeightBits : options.MinActivationBits;
         int low = Math.Max(min, scheme.MinBits == 2 && min <= 1 ? 1 : scheme.MinBits), high = Math.Min(options.MaxBits, scheme.MaxBits);
         return low > high ? new PrecisionVertex(vertex, vertex.Spec.Bits, vertex.Spec.Bits) : new PrecisionVertex(vertex, low, high);
@@ -27,7 +29,7 @@ internal sealed record PrecisionVertex(QuantizerVertex Vertex, int MinBits, int 
     public QuantizerSpec SpecAt(int bits)
     {
         var spec = Vertex.Spec;
-        var scheme = Schemes.QuantizerScheme.For(spec.Scheme);
+        var scheme = Schemes.SchemeMath.For(spec.Scheme);
         if (bits >= scheme.MinBits && bits <= scheme.MaxBits) return spec with { Bits = bits };
         if (bits == 1) return spec with { Scheme = Vertex.IsWeight ? QuantizationScheme.Binary : QuantizationScheme.ClipQ, Bits = 1 };
         return spec with { Scheme = QuantizationScheme.ClipQ, Bits = bits };

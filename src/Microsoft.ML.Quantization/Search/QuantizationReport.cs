@@ -1,6 +1,6 @@
-using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Graph;
 
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Search;
 
 /// <summary>How one expensive layer is quantized.</summary>
 /// <param name="Layer">The layer's node name.</param>

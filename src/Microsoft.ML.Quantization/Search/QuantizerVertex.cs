@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 namespace Microsoft.ML.Quantization.Search;
 
 /// <summary>

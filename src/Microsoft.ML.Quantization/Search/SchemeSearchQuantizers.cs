@@ -1,3 +1,5 @@
+using Microsoft.ML.Quantization.Functional;
+using Microsoft.ML.Quantization.Graph;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -81,7 +83,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     /// <summary>g = −log(−log u), u ~ U(0,1).</summary>
     private static Tensor Gumbel(long[] shape)
     {
-        var u = rand(shape, generator: Training.TrainingRandom.Current).clamp(1e-10, 1 - 1e-10);
+        var u = rand(shape, generator: TrainingRandom.Current).clamp(1e-10, 1 - 1e-10);
         return -(-u.log()).log();
     }
 

@@ -1,4 +1,6 @@
-namespace Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
+namespace Microsoft.ML.Quantization.Search;
 
 /// <summary>Whether QSS learns one scheme distribution per quantizer vertex or one shared by the whole model.</summary>
 public enum SearchGranularity
@@ -76,7 +78,7 @@ public sealed class SchemeSearchOptions
 
     private static QuantizerSpec Spec(QuantizationScheme scheme, QuantizationGranularity granularity, int bits)
     {
-        var range = Schemes.QuantizerScheme.For(scheme);
+        var range = Schemes.SchemeMath.For(scheme);
         return new QuantizerSpec(scheme, Math.Clamp(bits, range.MinBits, range.MaxBits), granularity);
     }
 }

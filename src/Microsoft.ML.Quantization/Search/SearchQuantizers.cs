@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Quantization.Training.Layers;
 using static TorchSharp.torch;

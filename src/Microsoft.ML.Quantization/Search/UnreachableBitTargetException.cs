@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Search;
 
 /// <summary>
 /// Automatic quantization was asked for an average bitwidth that no choice of the allowed widths meets (within 0.1 bit

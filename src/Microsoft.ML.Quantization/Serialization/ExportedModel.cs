@@ -1,3 +1,5 @@
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
 namespace Microsoft.ML.Quantization.Serialization;
 
 /// <summary>
@@ -31,7 +33,7 @@ internal sealed class ExportedTensor
     }
 
     /// <summary>A quantized tensor.</summary>
-    public static ExportedTensor Packed(QuantizedTensor quantized) => new(quantized.Shape, null, quantized);
+    public static ExportedTensor Codes(QuantizedTensor quantized) => new(quantized.Shape, null, quantized);
 
     /// <summary>The values: the floats, or the decoded codes.</summary>
     public float[] Decode() => Values ?? Quantized!.Decode();

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Schemes;
 namespace Microsoft.ML.Quantization.Serialization;
 
 /// <summary>
@@ -104,7 +105,7 @@ internal static class ExportedModelFormat
         var codes = new byte[elements];
         CodePacking.Unpack(reader.ReadBytes((int)packedLength), bits, codes);
         var grid = new QuantizationGrid(bits, scales, table, thresholds, order);
-        return ExportedTensor.Packed(new QuantizedTensor(scheme, shape, grid, codes));
+        return ExportedTensor.Codes(new QuantizedTensor(scheme, shape, grid, codes));
     }
 
     private enum TableLayout : byte { PerGroup, Shared, Uniform }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Microsoft.ML.Quantization.Graph;
 
 namespace Microsoft.ML.Quantization.Serialization;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 namespace Microsoft.ML.Quantization.Serialization;
 
 /// <summary>
@@ -6,8 +7,11 @@ namespace Microsoft.ML.Quantization.Serialization;
 /// </summary>
 internal static class StateNames
 {
-    /// <summary>TorchSharp module names may not contain '.'.</summary>
-    public static string Module(string node) => "layers." + node.Replace('.', '_');
+    /// <summary>The name of a node's submodule inside the training module's layer dictionary: TorchSharp module names may not contain '.'.</summary>
+    public static string ModuleName(string node) => node.Replace('.', '_');
+
+    /// <summary>The state prefix of a node's submodule.</summary>
+    public static string Module(string node) => "layers." + ModuleName(node);
 
     /// <summary>Weight of a Conv2d, Linear or Embedding node.</summary>
     public static string Weight(GraphNode node) => node.Kind switch

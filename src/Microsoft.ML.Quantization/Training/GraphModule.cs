@@ -1,4 +1,6 @@
 using Microsoft.ML.Quantization.Activations;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Training.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,14 +21,14 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     private readonly Module? search;
 
     /// <summary>Builds one submodule per node; <paramref name="quantizers"/> creates the quantizers (fixed by default).</summary>
-    public GraphModule(NetworkGraph graph, BCPReLUOptions? activationOptions = null, IQuantizerFactory? quantizers = null) : base("graph")
+    public GraphModule(NetworkGraph graph, IQuantizerFactory? quantizers = null) : base("graph")
     {
         this.graph = graph;
         this.quantizers = quantizers ?? FixedQuantizers.Instance;
         foreach (var node in graph.Nodes)
         {
-            var layer = Create(node, activationOptions ?? new BCPReLUOptions());
-            if (layer is not null) layers.Add(ModuleName(node.Name), layer);
+            var layer = Create(node);
+            if (layer is not null) layers.Add(StateNames.ModuleName(node.Name), layer);
         }
         search = this.quantizers.Parameters;
         RegisterComponents();
@@ -47,10 +49,10 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     }
 
     /// <summary>The BCPReLU module of node <paramref name="name"/>.</summary>
-    public BCPReLU Activation(string name) => (BCPReLU)layers[ModuleName(name)];
+    public BCPReLU Activation(string name) => (BCPReLU)layers[StateNames.ModuleName(name)];
 
     /// <summary>Every activation quantizer, the LSTM state quantizers included.</summary>
-    public IEnumerable<ActivationQuantizer> ActivationQuantizers => modules().OfType<ActivationQuantizer>();
+    public IEnumerable<QuantActivation> ActivationQuantizers => modules().OfType<QuantActivation>();
 
     /// <summary>
     /// Freezes every activation quantizer's grid on <paramref name="examples"/> (run in eval mode, in
@@ -119,25 +121,25 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
                 NodeKind.MaxPool => functional.max_pool2d(x, node.Kernel, node.Stride, node.Padding),
                 NodeKind.AvgPool => functional.avg_pool2d(x, node.Kernel, node.Stride, node.Padding),
                 NodeKind.Dropout => functional.dropout(x, node.Rate, training),
-                _ => layers[ModuleName(node.Name)].call(x),
+                _ => layers[StateNames.ModuleName(node.Name)].call(x),
             };
         }
         return values;
     }
 
-    private Module<Tensor, Tensor>? Create(GraphNode node, BCPReLUOptions activationOptions)
+    private Module<Tensor, Tensor>? Create(GraphNode node)
     {
         var input = graph.Shapes[node.Inputs[0]];
-        string name = ModuleName(node.Name);
+        string name = StateNames.ModuleName(node.Name);
         return node.Kind switch
         {
             NodeKind.Conv2d => new QuantConv2d(name, input[0], node, quantizers),
             NodeKind.Linear => new QuantLinear(name, input[0], node, quantizers),
             NodeKind.Embedding => new QuantEmbedding(name, node, quantizers),
             NodeKind.Lstm => new QuantLstm(name, input[1], node, quantizers, StateQuantizer(node)),
-            NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0]) : BatchNorm1d(input[0]),
+            NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0], GraphNode.BatchNormEpsilon) : BatchNorm1d(input[0], GraphNode.BatchNormEpsilon),
             NodeKind.PReLU => PReLU(1, 0.25),
-            NodeKind.BCPReLU => new BCPReLU(activationOptions, name),
+            NodeKind.BCPReLU => new BCPReLU(node.BCPReLU ?? new BCPReLUOptions(), name),
             NodeKind.Quantize => quantizers.Activation(name, node.Name, node.ActivationQuantizer!),
             _ => null, // parameter-free nodes run inline in forward
         };
@@ -146,7 +148,4 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     /// <summary>The LSTM's recurrent state uses the same quantizer QAG put on its input edge.</summary>
     private (string Vertex, QuantizerSpec Spec)? StateQuantizer(GraphNode lstm) =>
         graph.Nodes.FirstOrDefault(n => n.Name == lstm.Inputs[0] && n.Kind == NodeKind.Quantize) is { ActivationQuantizer: { } spec } q ? (q.Name, spec) : null;
-
-    /// <summary>TorchSharp module names may not contain '.'.</summary>
-    private static string ModuleName(string node) => node.Replace('.', '_');
 }

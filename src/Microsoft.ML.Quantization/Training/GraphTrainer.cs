@@ -1,3 +1,6 @@
+using Microsoft.ML.Quantization.Functional;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Serialization;
 using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -25,9 +28,21 @@ internal sealed class GraphTrainer
     }
 
     /// <summary>Builds the module for <paramref name="graph"/> with the run's seed, so initialisation repeats.</summary>
-    public GraphModule CreateModule(NetworkGraph graph, BCPReLUOptions? activations = null, Layers.IQuantizerFactory? quantizers = null)
+    public GraphModule CreateModule(NetworkGraph graph, Layers.IQuantizerFactory? quantizers = null)
     {
-        return TrainingRandom.Seeded(options.Seed, () => new GraphModule(graph, activations, quantizers).to(new Device(options.Device)));
+        return TrainingRandom.Seeded(options.Seed, () => new GraphModule(graph, quantizers).to(new Device(options.Device)));
+    }
+
+    /// <summary>
+    /// Ends training in the one way every stage ends: the module moves to the CPU, its activation quantizers and
+    /// BatchNorm statistics are calibrated on the training data (<see cref="Calibration.Run"/>), and it is exported
+    /// to the torch-free form that scoring, saving and ONNX export read.
+    /// </summary>
+    public ExportedModel Finish(GraphModule module, TrainingData data)
+    {
+        module.to(CPU);
+        Calibration.Run(module, data, options.Seed, log);
+        return ModelExporter.Export(module);
     }
 
     /// <summary>Trains in place and returns one record per epoch run here (resumed epochs are skipped).</summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
 using static TorchSharp.torch;
@@ -6,14 +7,14 @@ namespace Microsoft.ML.Quantization.Training;
 
 /// <summary>
 /// Turns a trained <see cref="GraphModule"/> into an <see cref="ExportedModel"/>: quantized weights become
-/// integer codes through their scheme's <see cref="QuantizerScheme.Export"/> (the same fit the eval
+/// integer codes through their scheme's <see cref="SchemeMath.Export"/> (the same fit the eval
 /// forward uses), every other tensor is copied as float32. The activation quantizers must be calibrated.
 /// </summary>
 internal static class ModelExporter
 {
     public static ExportedModel Export(GraphModule module)
     {
-        var uncalibrated = module.named_modules().Where(m => m.module is Layers.ActivationQuantizer q && !q.IsCalibrated).Select(m => m.name).ToList();
+        var uncalibrated = module.named_modules().Where(m => m.module is Layers.QuantActivation q && !q.IsCalibrated).Select(m => m.name).ToList();
         if (uncalibrated.Count > 0)
             throw new InvalidOperationException($"Activation quantizers {string.Join(", ", uncalibrated)} are not calibrated; call GraphModule.Calibrate first.");
         var quantizedWeights = QuantizedWeights(module.Graph);
@@ -25,7 +26,7 @@ internal static class ModelExporter
             using var cpu = value.detach().cpu();
             if (quantizedWeights.TryGetValue(name, out var spec))
             {
-                tensors[name] = ExportedTensor.Packed(QuantizerScheme.For(spec.Scheme).Export(cpu, spec.Bits, spec.Granularity));
+                tensors[name] = ExportedTensor.Codes(SchemeMath.For(spec.Scheme).Export(cpu, spec.Bits, spec.Granularity));
                 continue;
             }
             using var floats = cpu.to(float32).contiguous();

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization;
+namespace Microsoft.ML.Quantization.Training;
 
 /// <summary>The optimizer of a training run.</summary>
 public enum OptimizerKind

@@ -1,7 +1,9 @@
 using System.Text.Json;
-using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
+using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Training;
 
 namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 

@@ -1,5 +1,7 @@
-using Microsoft.ML;
 using Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
+using Microsoft.ML.Quantization.Training;
 
 namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 

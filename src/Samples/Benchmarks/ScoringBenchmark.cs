@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Microsoft.ML.Quantization;
-using Microsoft.ML.Quantization.Data;
-using Microsoft.ML.Quantization.Runtime;
-using Microsoft.ML.Quantization.Serialization;
-using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.MLNet.Data;
+using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Schemes;
+using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Serialization.Onnx;
+using Microsoft.ML.Quantization.Training;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
 
@@ -51,7 +52,7 @@ internal static class ScoringBenchmark
             if (only is not null && !only.Contains(model)) continue;
             foreach (var (config, options) in Configurations)
             {
-                var g = options is null ? graph : Microsoft.ML.Quantization.Qag.Prepare(graph, options);
+                var g = options is null ? graph : Microsoft.ML.Quantization.Graph.Qag.Prepare(graph, options);
                 using var scope = NewDisposeScope();
                 var module = Prepared(g, inputs);
                 var exported = ModelExporter.Export(module);

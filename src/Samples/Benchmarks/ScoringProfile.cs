@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Microsoft.ML.Quantization.Data;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.MLNet.Data;
 using Microsoft.ML.Quantization.Runtime;
-using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Training;
 using static TorchSharp.torch;
 

@@ -1,7 +1,8 @@
 using System.Text.Json;
-using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Search;
 
 namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 

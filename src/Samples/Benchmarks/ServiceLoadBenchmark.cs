@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.Samples.ScoringService;
 using Microsoft.ML.Quantization.Samples.ScoringService.Load;

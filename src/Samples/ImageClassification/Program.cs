@@ -3,6 +3,8 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Quantization;
 using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Samples.ImageClassification;
+using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Transforms.Image;
 
 // The README's main job: Fashion-MNIST images read from PNG files through ImageAnalytics, a VggSmall

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Microsoft.ML.Quantization.Search;
 
 namespace Microsoft.ML.Quantization.Samples.Reports;
 

@@ -2,7 +2,6 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization;
 using Microsoft.ML.Quantization.Samples;
-using Microsoft.ML.Transforms.Image;
 
 // Scores a saved MLQuant image classifier without libtorch, on the input its saved pipeline takes:
 //   dotnet run --project src/Samples/Scoring -c Release -- MODEL.zip IMAGE-FOLDER [--count N] [--verbose]

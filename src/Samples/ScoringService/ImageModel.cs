@@ -1,5 +1,4 @@
 using Microsoft.Extensions.ObjectPool;
-using Microsoft.ML;
 using Microsoft.ML.Data;
 using SkiaSharp;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Search;
 using ScottPlot;
 
 namespace Microsoft.ML.Quantization.Samples;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Microsoft.ML;
+using Microsoft.ML.Quantization.Search;
 
 namespace Microsoft.ML.Quantization.Samples;
 

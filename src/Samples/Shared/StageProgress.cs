@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Training;
 using Spectre.Console;
 
 namespace Microsoft.ML.Quantization.Samples;

@@ -1,7 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Samples;
+using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Training;
 
 // Spam or ham: a TextLstm trained in FP32 on SpamAssassin e-mails, quantized automatically to an average of
 // 2 bits, saved as model.zip, reloaded and used to classify a few messages; report.md and its PNGs beside model.zip.

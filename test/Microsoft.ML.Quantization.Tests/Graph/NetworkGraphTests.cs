@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Graph;

@@ -1,3 +1,5 @@
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
 using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Graph;

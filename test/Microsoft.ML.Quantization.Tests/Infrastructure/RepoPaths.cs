@@ -7,6 +7,9 @@ internal static class RepoPaths
 
     public static string Subset(params string[] parts) => Path.Combine(new[] { Root, "data", "subset" }.Concat(parts).ToArray());
 
+    /// <summary>A project folder under src/.</summary>
+    public static string Source(string project) => Path.Combine(Root, "src", project);
+
     /// <summary>A committed test fixture.</summary>
     public static string Fixture(string file) => Path.Combine(Root, "test", "Microsoft.ML.Quantization.Tests", "Fixtures", file);
 

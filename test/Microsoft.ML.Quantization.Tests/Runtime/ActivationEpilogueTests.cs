@@ -1,4 +1,5 @@
 using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Schemes;
 using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Runtime;

@@ -1,4 +1,7 @@
+using Microsoft.ML.Quantization.Functional;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Training;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,6 +1,8 @@
-using Microsoft.ML.Quantization.Data;
-using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.MLNet.Data;
+using Microsoft.ML.Quantization.MLNet.Text;
 using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Microsoft.ML.Quantization.Training;

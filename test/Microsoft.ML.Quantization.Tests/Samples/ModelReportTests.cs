@@ -1,5 +1,8 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Samples;
+using Microsoft.ML.Quantization.Schemes;
+using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
 

@@ -42,7 +42,7 @@ public class HandComputedSchemeTests
     public void MatchesHandComputedValues(QuantizationScheme kind, int bits, float[] input, float[] expected)
     {
         using var scope = NewDisposeScope();
-        float[] actual = QuantizerScheme.For(kind).Quantize(tensor(input), bits).data<float>().ToArray();
+        float[] actual = SchemeMath.For(kind).Quantize(tensor(input), bits).data<float>().ToArray();
         Assert.Equal(expected.Length, actual.Length);
         for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], actual[i], tolerance: 2e-5f);
     }
@@ -56,7 +56,7 @@ public class HandComputedSchemeTests
     public void UnsupportedBitsThrowANamedError(QuantizationScheme kind, int bits)
     {
         using var scope = NewDisposeScope();
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => QuantizerScheme.For(kind).Quantize(tensor(new[] { 1f, 2f }), bits));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => SchemeMath.For(kind).Quantize(tensor(new[] { 1f, 2f }), bits));
         Assert.Contains(kind.ToString(), error.Message);
     }
 
@@ -67,7 +67,7 @@ public class HandComputedSchemeTests
     {
         // Binary keeps mean|x| and signs; FixedQ keeps the exponent of the maximum: both fixed points.
         using var scope = NewDisposeScope();
-        var scheme = QuantizerScheme.For(kind);
+        var scheme = SchemeMath.For(kind);
         foreach (SurveyDistribution distribution in Enum.GetValues<SurveyDistribution>())
         {
             var x = tensor(SchemeErrorSurvey.Draw(distribution, 4096, seed: 3));

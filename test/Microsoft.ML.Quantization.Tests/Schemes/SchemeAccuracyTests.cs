@@ -1,7 +1,6 @@
 using Microsoft.ML.Quantization.Schemes;
 using Xunit;
 using Xunit.Abstractions;
-using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization.Tests.Schemes;
 
@@ -15,7 +14,7 @@ public class SchemeAccuracyTests
 
     public static IEnumerable<object[]> MultiBitCases() =>
         from kind in Enum.GetValues<QuantizationScheme>()
-        where QuantizerScheme.For(kind).MaxBits > QuantizerScheme.For(kind).MinBits
+        where SchemeMath.For(kind).MaxBits > SchemeMath.For(kind).MinBits
         from distribution in Enum.GetValues<SurveyDistribution>()
         select new object[] { kind, distribution.ToString() };
 
@@ -23,7 +22,7 @@ public class SchemeAccuracyTests
     [MemberData(nameof(MultiBitCases))]
     public void ErrorFallsAsBitsGrow(QuantizationScheme kind, string distribution)
     {
-        var scheme = QuantizerScheme.For(kind);
+        var scheme = SchemeMath.For(kind);
         float[] values = SchemeErrorSurvey.Draw(Enum.Parse<SurveyDistribution>(distribution), SampleCount, seed: 7);
         double previous = double.PositiveInfinity;
         for (int bits = scheme.MinBits; bits <= scheme.MaxBits; bits++)

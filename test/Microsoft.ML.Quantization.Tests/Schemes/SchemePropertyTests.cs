@@ -14,7 +14,7 @@ public class SchemePropertyTests
     {
         foreach (QuantizationScheme kind in Enum.GetValues<QuantizationScheme>())
         {
-            var scheme = QuantizerScheme.For(kind);
+            var scheme = SchemeMath.For(kind);
             for (int bits = scheme.MinBits; bits <= scheme.MaxBits; bits++)
                 foreach (SurveyDistribution distribution in Enum.GetValues<SurveyDistribution>())
                     foreach (QuantizationGranularity granularity in Enum.GetValues<QuantizationGranularity>())
@@ -30,7 +30,7 @@ public class SchemePropertyTests
     public void TrainingForwardEqualsReferenceDecodeOfExportExactly(QuantizationScheme kind, int bits, string distribution, QuantizationGranularity granularity)
     {
         using var scope = NewDisposeScope();
-        var scheme = QuantizerScheme.For(kind);
+        var scheme = SchemeMath.For(kind);
         float[] values = Input(kind, bits, distribution);
         var x = tensor(values).reshape(Shape);
 
@@ -49,7 +49,7 @@ public class SchemePropertyTests
     public void AtMostTwoToTheBitsLevelsPerGroup(QuantizationScheme kind, int bits, string distribution, QuantizationGranularity granularity)
     {
         using var scope = NewDisposeScope();
-        QuantizedTensor exported = QuantizerScheme.For(kind).Export(tensor(Input(kind, bits, distribution)).reshape(Shape), bits, granularity);
+        QuantizedTensor exported = SchemeMath.For(kind).Export(tensor(Input(kind, bits, distribution)).reshape(Shape), bits, granularity);
         float[] decoded = exported.Decode();
         int perGroup = decoded.Length / exported.Grid.GroupCount;
         for (int g = 0; g < exported.Grid.GroupCount; g++)
@@ -66,7 +66,7 @@ public class SchemePropertyTests
     {
         using var scope = NewDisposeScope();
         var x = tensor(Input(kind, bits, distribution)).reshape(Shape);
-        using var grid = QuantizerScheme.For(kind).Fit(x, bits, granularity);
+        using var grid = SchemeMath.For(kind).Fit(x, bits, granularity);
         var groups = granularity == QuantizationGranularity.PerTensor ? x.reshape(1, -1) : x.reshape(Shape[0], -1);
         var once = grid.Quantize(groups);
         var twice = grid.Quantize(once);
@@ -79,7 +79,7 @@ public class SchemePropertyTests
     public void GradientPassesInsideTheClipAndIsZeroOutside(QuantizationScheme kind, int bits, string distribution, QuantizationGranularity granularity)
     {
         using var scope = NewDisposeScope();
-        var scheme = QuantizerScheme.For(kind);
+        var scheme = SchemeMath.For(kind);
         float[] values = Input(kind, bits, distribution);
         var x = tensor(values).reshape(Shape).requires_grad_();
         scheme.Quantize(x, bits, granularity).sum().backward();

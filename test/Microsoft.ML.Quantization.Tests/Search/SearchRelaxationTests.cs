@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Quantization.Training;
@@ -108,8 +109,8 @@ public class SearchRelaxationTests
         for (int i = 0; i < specs.Count; i++)
         {
             var spec = specs[i];
-            using var sample = isWeight ? null : QuantizerScheme.ActivationSample(x.detach());
-            var (q, mask) = QuantizerScheme.For(spec.Scheme).Parts(x.detach(), spec.Bits, spec.Granularity, sample);
+            using var sample = isWeight ? null : SchemeMath.ActivationSample(x.detach());
+            var (q, mask) = SchemeMath.For(spec.Scheme).Parts(x.detach(), spec.Bits, spec.Granularity, sample);
             value += w.detach()[i] * q;
             passing += w.detach()[i] * (mask ?? ones_like(q));
             weightGrad[i] = (g * q).sum().item<float>();
@@ -174,7 +175,7 @@ public class SearchRelaxationTests
         random.manual_seed(2);
         var x = rand(64, 16) * 2 - 1; // uniform: ClipQ-3 clips at 2.68·rms ≈ 1.55, so nothing is clipped
         var y = quantizer.call(x);
-        using var reference = Microsoft.ML.Quantization.Schemes.QuantizerScheme.For(QuantizationScheme.ClipQ).Quantize(x, 3);
+        using var reference = Microsoft.ML.Quantization.Schemes.SchemeMath.For(QuantizationScheme.ClipQ).Quantize(x, 3);
         Assert.Equal(0f, (y - reference).abs().max().item<float>());
         // Loss = quantization error: more bits lower it, so the gradient on b is −2·ln2·Σ(q − x)² < 0.
         (y - x).square().sum().backward();

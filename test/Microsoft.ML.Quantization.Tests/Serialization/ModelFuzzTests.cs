@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Microsoft.ML.Quantization.MLNet;
+using Microsoft.ML.Quantization.MLNet.Persistence;
 using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;

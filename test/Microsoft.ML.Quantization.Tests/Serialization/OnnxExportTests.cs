@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Serialization.Onnx;
 using Microsoft.ML.Quantization.Training;

@@ -1,6 +1,6 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Training;
-using Microsoft.ML.Quantization.Training.Layers;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -55,11 +55,11 @@ public class GraphModuleCalibrationTests
         foreach (var node in quantizeNodes)
         {
             using var all = cat(seen[node.Name]);
-            Assert.True(all.numel() > QuantizerScheme.ActivationSampleSize); // the sample is drawn, not every value
+            Assert.True(all.numel() > SchemeMath.ActivationSampleSize); // the sample is drawn, not every value
             using var generator = new Generator(0x5EED);
-            using var sample = QuantizerScheme.ActivationSample(all, generator);
+            using var sample = SchemeMath.ActivationSample(all, generator);
             var spec = node.ActivationQuantizer!;
-            using var expected = QuantizerScheme.For(spec.Scheme).Fit(sample, spec.Bits, QuantizationGranularity.PerTensor);
+            using var expected = SchemeMath.For(spec.Scheme).Fit(sample, spec.Bits, QuantizationGranularity.PerTensor);
             using var grid = quantizers[node.Name.Replace('.', '_')].FrozenGrid();
             Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
             Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());

@@ -1,4 +1,6 @@
-using Microsoft.ML.Quantization.Data;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.MLNet.Data;
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Microsoft.ML.Quantization.Training;
 using Xunit;

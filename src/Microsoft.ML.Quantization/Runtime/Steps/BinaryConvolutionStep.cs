@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Kernels;
 using Microsoft.ML.Quantization.Serialization;
 

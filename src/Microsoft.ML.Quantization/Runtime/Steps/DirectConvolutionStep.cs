@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Kernels;
 using Microsoft.ML.Quantization.Serialization;
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>Max, average (padding counted as zeros, as torch's default) or global average pooling over [C,H,W].</summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 namespace Microsoft.ML.Quantization.Serialization.Onnx;
 
 /// <summary>
@@ -47,7 +48,7 @@ internal static class OnnxExporter
                 case NodeKind.BatchNorm:
                     body.Message(1, Node("BatchNormalization", node.Name,
                         new[] { x, Weight(StateNames.Own(node, "weight")), Weight(StateNames.Own(node, "bias")), Weight(StateNames.Own(node, "running_mean")), Weight(StateNames.Own(node, "running_var")) },
-                        y, Float("epsilon", 1e-5f)));
+                        y, Float("epsilon", (float)GraphNode.BatchNormEpsilon)));
                     break;
                 case NodeKind.ReLU:
                     body.Message(1, Node("Relu", node.Name, new[] { x }, y));

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -21,12 +22,12 @@ internal sealed class FixedWeightQuantizer : Module<Tensor, Tensor>
         if (training)
         {
             Release();
-            return QuantizerScheme.For(spec.Scheme).Quantize(weight, spec.Bits, spec.Granularity, training: true);
+            return SchemeMath.For(spec.Scheme).Quantize(weight, spec.Bits, spec.Granularity, training: true);
         }
         if (frozen is null)
         {
             using var _ = no_grad();
-            frozen = QuantizerScheme.For(spec.Scheme).Quantize(weight, spec.Bits, spec.Granularity).DetachFromDisposeScope();
+            frozen = SchemeMath.For(spec.Scheme).Quantize(weight, spec.Bits, spec.Granularity).DetachFromDisposeScope();
         }
         return frozen;
     }

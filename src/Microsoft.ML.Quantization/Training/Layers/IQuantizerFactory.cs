@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -30,7 +31,7 @@ internal sealed class FixedQuantizers : IQuantizerFactory
 
     public Module<Tensor, Tensor>? Weight(GraphNode node) => node.WeightQuantizer is null ? null : new FixedWeightQuantizer(node.WeightQuantizer);
 
-    public Module<Tensor, Tensor> Activation(string moduleName, string vertex, QuantizerSpec spec) => new ActivationQuantizer(moduleName, spec);
+    public Module<Tensor, Tensor> Activation(string moduleName, string vertex, QuantizerSpec spec) => new QuantActivation(moduleName, spec);
 
     public Module? Parameters => null;
 }

@@ -1,3 +1,5 @@
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Training.Layers;
 using Xunit;
@@ -29,7 +30,7 @@ public class QuantEmbeddingTests
 
         // The reference: the whole table quantized, then looked up.
         weight.grad!.zero_();
-        var table = QuantizerScheme.For(scheme).Quantize(weight, bits, granularity, training: true);
+        var table = SchemeMath.For(scheme).Quantize(weight, bits, granularity, training: true);
         var expected = table.index_select(0, ids.reshape(-1)).reshape(6, 12, 16);
         (expected * upstream).sum().backward();
         Assert.True(output.eq(expected).all().item<bool>(), "values differ");

@@ -1,0 +1,71 @@
+using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Training;
+using Microsoft.ML.Runtime;
+
+namespace Microsoft.ML.Quantization.MLNet.AutoQuantization;
+
+/// <summary>
+/// Automatic quantization of a trained classifier: runs <see cref="AutoQuantizer"/> (which trains, calibrates and
+/// exports) on its exported FP32 network and the training data, with progress on the environment's channel, and
+/// returns the same classifier around the quantized network.
+/// </summary>
+internal static class ClassifierQuantization
+{
+    public static GraphClassifierTransformerBase Quantize(IHostEnvironment environment, GraphClassifierTransformerBase model, IDataView data, int targetBits,
+        AutoQuantizationOptions? options, TrainingOptions? trainerOptions)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        options ??= new AutoQuantizationOptions();
+        options.Validate(targetBits);
+        var trained = model.ModelFor("quantize automatically");
+        var training = options.Training ?? SearchTraining(trainerOptions ?? new TrainingOptions());
+
+        using var channel = environment.Start("AutoQuantization");
+        void Log(string message) => channel.Info(MessageSensitivity.None, message);
+        using var trainingData = model.ReadTrainingData(data, options.LabelColumnName);
+        Log($"Quantizing automatically to W{options.TargetWeightBits ?? targetBits}/A{options.TargetActivationBits ?? targetBits} on {trainingData.Count} examples.");
+        var previous = model.TrainingHistory.Count == 0 ? Array.Empty<StageRecord>()
+            : new[] { new StageRecord(AutoQuantizer.Fp32Stage, model.TrainingHistory.Count, model.TrainingHistory.Average(r => r.Seconds)) };
+        var result = AutoQuantizer.Run(trained, trainingData, options, training,
+            (options.TargetWeightBits ?? targetBits, options.TargetActivationBits ?? targetBits), Log, previous);
+        return model.WithNetwork(result.Model, model.TrainingHistory.Concat(result.History).ToList(), result.Report);
+    }
+
+    /// <summary>
+    /// Quantizes the chain's last graph classifier on the data the transformers before it produce; the
+    /// transformers after it (e.g. MapKeyToValue) stay as they are.
+    /// </summary>
+    /// <exception cref="ArgumentException">The chain holds no graph classifier.</exception>
+    public static IReadOnlyList<ITransformer> QuantizeClassifierIn(IHostEnvironment environment, IEnumerable<ITransformer> chain, IDataView data, int targetBits,
+        AutoQuantizationOptions? options, TrainingOptions? trainerOptions)
+    {
+        var transformers = chain.ToList();
+        int index = transformers.FindLastIndex(t => t is GraphClassifierTransformerBase);
+        if (index < 0) throw new ArgumentException("The model holds no ImageClassifier or TextLstm transformer.", nameof(chain));
+        var input = transformers.Take(index).Aggregate(data, (view, t) => t.Transform(view));
+        transformers[index] = Quantize(environment, (GraphClassifierTransformerBase)transformers[index], input, targetBits, options, trainerOptions);
+        return transformers;
+    }
+
+    /// <summary>The trainer's settings with a fifth of its learning rate: the search and fine-tuning start from trained weights.</summary>
+    private static TrainingOptions SearchTraining(TrainingOptions trainer)
+    {
+        var stage = trainer.ForStage(0);
+        stage.LearningRate = trainer.LearningRate / 5;
+        return stage;
+    }
+
+}
+
+/// <summary>What automatic quantization takes from a graph classifier's trainer: its environment and training options.</summary>
+internal sealed record TrainerSettings(IHostEnvironment Environment, TrainingOptions Training)
+{
+    /// <summary>The settings of an ImageClassifier or TextLstm estimator; null for any other.</summary>
+    public static TrainerSettings? Of(object? estimator) => estimator switch
+    {
+        ImageClassifierEstimator image => new(image.Environment, image.Options),
+        TextLstmEstimator text => new(text.Environment, text.Options),
+        _ => null,
+    };
+}

@@ -1,0 +1,237 @@
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Quantization.Tests.Infrastructure;
+using Xunit;
+
+namespace Microsoft.ML.Quantization.Tests;
+
+/// <summary>
+/// The library's layers reference each other only downward, and its folders and namespaces agree
+/// (docs/concepts.md). Every type's signatures and method bodies (IL) are read, so a new upward reference,
+/// or torch or ML.NET reaching into a layer that must not use them, fails here.
+/// </summary>
+public class LayeringTests
+{
+    /// <summary>The layers from the bottom up: each may reference only those before it.</summary>
+    private static readonly string[] Layers =
+        { "Kernels", "Functional", "Schemes", "Activations", "Graph", "Serialization", "Runtime", "Training", "Search", "MLNet" };
+
+    /// <summary>Layers that never touch a torch type: the graph, the saved form and everything scoring runs.</summary>
+    private static readonly HashSet<string> TorchFree = new() { "Kernels", "Graph", "Serialization", "Runtime" };
+
+    private const string Root = "Microsoft.ML.Quantization";
+
+    private static readonly Assembly Library = typeof(ImageClassifierTransformer).Assembly;
+
+    /// <summary>The layer of a library type: the first namespace segment below the root; the root namespace is the public ML.NET surface (MLNet).</summary>
+    private static string LayerOf(Type type)
+    {
+        type = Outermost(type);
+        string ns = type.Namespace ?? "";
+        if (ns == Root) return "MLNet";
+        return ns.StartsWith(Root + ".", StringComparison.Ordinal) ? ns[(Root.Length + 1)..].Split('.')[0] : "(global)";
+    }
+
+    private static Type Outermost(Type type)
+    {
+        while (type.DeclaringType is not null) type = type.DeclaringType;
+        return type;
+    }
+
+    [Fact]
+    public void EveryTypeIsInAKnownLayer()
+    {
+        // Compiler-made holders of constant data (<PrivateImplementationDetails>) belong to no layer.
+        var unknown = Library.GetTypes().Where(t => !Outermost(t).Name.StartsWith('<') && Array.IndexOf(Layers, LayerOf(t)) < 0).Select(t => t.FullName).ToList();
+        Assert.True(unknown.Count == 0, "Types outside the layers: " + string.Join(", ", unknown));
+    }
+
+    [Fact]
+    public void LayersReferenceOnlyLayersBelowThem()
+    {
+        var violations = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var type in Library.GetTypes())
+        {
+            string layer = LayerOf(type);
+            int rank = Array.IndexOf(Layers, layer);
+            if (rank < 0) continue;
+            foreach (var used in References(type))
+            {
+                string? problem = used.Assembly == Library
+                    ? Array.IndexOf(Layers, LayerOf(used)) > rank ? $"{layer} → {LayerOf(used)}" : null
+                    : IsTorch(used) && TorchFree.Contains(layer) ? $"{layer} → TorchSharp"
+                    : IsMLNet(used) && layer != "MLNet" ? $"{layer} → Microsoft.ML" : null;
+                if (problem is not null) violations.Add($"{problem}: {type.FullName} uses {used.FullName}");
+            }
+        }
+        Assert.True(violations.Count == 0, "Upward references:\n" + string.Join("\n", violations));
+    }
+
+    [Fact]
+    public void TorchFreeLayersCallNoCodeThatUsesTorch()
+    {
+        // Scoring and loading must run where libtorch is absent: follow every call out of the torch-free layers
+        // through the library and flag a method whose own body or signature names a torch type. (A virtual call is
+        // followed to the method it names; overrides are checked where their own layer is.)
+        var violations = new SortedSet<string>(StringComparer.Ordinal);
+        var seen = new HashSet<MethodBase>();
+        var pending = new Stack<(MethodBase Method, string From)>();
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        foreach (var type in Library.GetTypes().Where(t => TorchFree.Contains(LayerOf(t))))
+        {
+            foreach (var m in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all))) pending.Push((m, m.DeclaringType!.FullName + "." + m.Name));
+        }
+        while (pending.Count > 0)
+        {
+            var (method, from) = pending.Pop();
+            if (!seen.Add(method) || method.GetMethodBody() is not { } body) continue;
+            foreach (var member in Tokens(method, body.GetILAsByteArray()!))
+            {
+                var touched = member switch
+                {
+                    Type t => new[] { t },
+                    MethodBase m => new[] { m.DeclaringType! }.Concat(m.GetParameters().Select(p => p.ParameterType)).Concat(m is MethodInfo mi ? new[] { mi.ReturnType } : Array.Empty<Type>()),
+                    FieldInfo f => new[] { f.DeclaringType!, f.FieldType },
+                    _ => Array.Empty<Type>(),
+                };
+                if (touched.Any(IsTorch)) violations.Add($"{from} reaches torch in {method.DeclaringType!.FullName}.{method.Name}");
+                if (member is MethodBase callee && callee.DeclaringType?.Assembly == Library) pending.Push((callee, from));
+            }
+        }
+        Assert.True(violations.Count == 0, "Torch-free code reaching torch:\n" + string.Join("\n", violations));
+    }
+
+    [Fact]
+    public void NamespacesFollowFolders()
+    {
+        string source = RepoPaths.Source("Microsoft.ML.Quantization");
+        var mismatches = new List<string>();
+        foreach (string file in Directory.EnumerateFiles(source, "*.cs", SearchOption.AllDirectories))
+        {
+            string relative = Path.GetRelativePath(source, file).Replace('\\', '/');
+            if (relative.StartsWith("obj/", StringComparison.Ordinal) || relative.StartsWith("bin/", StringComparison.Ordinal)) continue;
+            string text = File.ReadAllText(file);
+            var declared = Regex.Match(text, @"^namespace ([\w.]+);", RegexOptions.Multiline);
+            string folder = Path.GetDirectoryName(relative)!.Replace('/', '.');
+            string expected = folder.Length == 0 ? Root : Root + "." + folder;
+            // The public ML.NET surface (catalogs, options, estimators, transformers) is in the root namespace: one using for a user.
+            bool publicSurface = relative.StartsWith("MLNet/", StringComparison.Ordinal) && Regex.IsMatch(text, @"^public ", RegexOptions.Multiline);
+            string wanted = publicSurface ? Root : expected;
+            if (!declared.Success || declared.Groups[1].Value != wanted) mismatches.Add($"{relative}: namespace {(declared.Success ? declared.Groups[1].Value : "(none)")}, expected {wanted}");
+        }
+        Assert.True(mismatches.Count == 0, string.Join("\n", mismatches));
+    }
+
+    [Fact]
+    public void TheCheckSeesReferencesInsideMethodBodies()
+    {
+        // A reference that appears only in IL (a call and a local) must be found, or the layering test proves nothing.
+        var used = References(typeof(BodyOnlyReference)).ToHashSet();
+        Assert.Contains(typeof(Regex), used);
+        Assert.Contains(typeof(System.Text.StringBuilder), used);
+    }
+
+    private static class BodyOnlyReference
+    {
+        public static int Run()
+        {
+            var builder = new System.Text.StringBuilder("a");
+            return Regex.Matches(builder.ToString(), "a").Count;
+        }
+    }
+
+    private static bool IsTorch(Type type) => type.Assembly.GetName().Name is "TorchSharp";
+
+    private static bool IsMLNet(Type type) => type.Assembly.GetName().Name is { } name && name.StartsWith("Microsoft.ML", StringComparison.Ordinal) && type.Assembly != Library;
+
+    /// <summary>Every type <paramref name="type"/> names: base, interfaces, members' signatures, and what its method bodies touch.</summary>
+    private static IEnumerable<Type> References(Type type)
+    {
+        var found = new HashSet<Type>();
+        void Add(Type? t)
+        {
+            if (t is null || t.IsGenericParameter) return;
+            if (t.HasElementType)
+            {
+                Add(t.GetElementType());
+                return;
+            }
+            if (t.IsGenericType && !t.IsGenericTypeDefinition)
+            {
+                foreach (var a in t.GetGenericArguments()) Add(a);
+                t = t.GetGenericTypeDefinition();
+            }
+            found.Add(t);
+        }
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        Add(type.BaseType);
+        foreach (var i in type.GetInterfaces()) Add(i);
+        foreach (var f in type.GetFields(all)) Add(f.FieldType);
+        foreach (var p in type.GetProperties(all)) Add(p.PropertyType);
+        foreach (var method in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
+        {
+            if (method is MethodInfo info) Add(info.ReturnType);
+            foreach (var p in method.GetParameters()) Add(p.ParameterType);
+            var body = method.GetMethodBody();
+            if (body is null) continue;
+            foreach (var local in body.LocalVariables) Add(local.LocalType);
+            foreach (var member in Tokens(method, body.GetILAsByteArray()!))
+            {
+                switch (member)
+                {
+                    case Type t: Add(t); break;
+                    case MethodBase m:
+                        Add(m.DeclaringType);
+                        if (m is MethodInfo mi) Add(mi.ReturnType);
+                        foreach (var p in m.GetParameters()) Add(p.ParameterType);
+                        break;
+                    case FieldInfo f: Add(f.DeclaringType); Add(f.FieldType); break;
+                }
+            }
+        }
+        foreach (var nested in type.GetNestedTypes(all)) found.UnionWith(References(nested));
+        return found;
+    }
+
+    private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
+
+    /// <summary>The members that <paramref name="il"/>'s type, method, field and token operands name.</summary>
+    private static IEnumerable<MemberInfo> Tokens(MethodBase method, byte[] il)
+    {
+        var typeArguments = method.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments() : null;
+        var methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : null;
+        for (int i = 0; i < il.Length;)
+        {
+            short value = il[i] == 0xFE ? (short)(0xFE00 | il[i + 1]) : il[i];
+            i += il[i] == 0xFE ? 2 : 1;
+            var op = OpCodesByValue[value];
+            switch (op.OperandType)
+            {
+                case OperandType.InlineType or OperandType.InlineMethod or OperandType.InlineField or OperandType.InlineTok:
+                    int token = BitConverter.ToInt32(il, i);
+                    MemberInfo? member = null;
+                    try
+                    {
+                        member = method.Module.ResolveMember(token, typeArguments, methodArguments);
+                    }
+                    catch (ArgumentException)
+                    {
+                        // A token that does not resolve in this generic context names nothing further to check.
+                    }
+                    if (member is not null) yield return member;
+                    i += 4;
+                    break;
+                case OperandType.InlineSwitch:
+                    i += 4 + 4 * BitConverter.ToInt32(il, i);
+                    break;
+                case OperandType.InlineNone: break;
+                case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar: i += 1; break;
+                case OperandType.InlineVar: i += 2; break;
+                case OperandType.InlineI8 or OperandType.InlineR: i += 8; break;
+                default: i += 4; break;
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Schemes;
+using Microsoft.ML.Quantization.Training.Layers;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Tests.Training.Layers;
+
+public class QuantActivationTests
+{
+    [Fact]
+    public void CalibrationFitsASampleSoOneExtremeValueDoesNotSetTheRange()
+    {
+        random.manual_seed(1);
+        using var quantizer = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 2));
+        quantizer.eval();
+        var values = randn(4, 250_000).abs(); // a million values, like 512 examples of a conv input
+        values[2, 123] = 1000f;
+        Calibrate(quantizer, values);
+        using var grid = quantizer.FrozenGrid();
+        float top = (grid.Levels.max() * grid.Scales.max()).item<float>();
+        Assert.InRange(top, 3f, 10f); // the bulk's range (|N(0,1)| tops out near 5), not 1000
+        Assert.True(quantizer.IsCalibrated);
+    }
+
+    [Fact]
+    public void CalibrationLeavesNothingInTheCallersDisposeScope()
+    {
+        // Calibration runs inside the trainer's scope, round after round: a view left there holds its input's storage.
+        random.manual_seed(2);
+        using var scope = NewDisposeScope();
+        using var quantizer = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ClipQ, 3));
+        quantizer.eval();
+        var inputs = Enumerable.Range(0, 10).Select(_ => randn(8, 1000)).ToList();
+        long before = scope.DisposablesCount;
+        Calibrate(quantizer, inputs.ToArray());
+        Assert.Equal(before, scope.DisposablesCount);
+        Assert.True(quantizer.IsCalibrated);
+    }
+
+    [Fact]
+    public void TheTwoPassSampleIsTheOneDrawnFromEveryValueSeen()
+    {
+        // Holding only the drawn positions must give the grid that fitting a sample of all the values gave.
+        random.manual_seed(3);
+        using var quantizer = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
+        quantizer.eval();
+        var inputs = new[] { randn(3, 20_000), randn(5, 9_000).abs(), randn(2, 11_111) * 3 }; // 137,222 values, over the sample size
+        Calibrate(quantizer, inputs);
+        using var generator = new Generator(0x5EED);
+        using var all = cat(inputs.Select(x => x.reshape(-1)).ToList());
+        using var sample = SchemeMath.ActivationSample(all, generator);
+        using var expected = SchemeMath.For(QuantizationScheme.ZoomQ).Fit(sample, 3, QuantizationGranularity.PerTensor);
+        using var grid = quantizer.FrozenGrid();
+        Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
+        Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());
+        Assert.Equal(expected.Thresholds.data<float>().ToArray(), grid.Thresholds.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void ASamplingPassOverOtherInputsIsRefused()
+    {
+        using var quantizer = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ClipQ, 2));
+        quantizer.eval();
+        quantizer.BeginCalibration();
+        using (no_grad()) quantizer.call(randn(4, 100)).Dispose();
+        quantizer.BeginSampling();
+        using (no_grad()) quantizer.call(randn(3, 100)).Dispose();
+        var error = Assert.Throws<InvalidOperationException>(quantizer.EndCalibration);
+        Assert.Contains("saw 300 values, the counting pass 400", error.Message);
+        Assert.False(quantizer.IsCalibrated);
+        Assert.Throws<InvalidOperationException>(quantizer.BeginSampling); // the failed calibration left nothing to sample
+    }
+
+    /// <summary>Calibration as GraphModule runs it: a counting pass and a sampling pass over the same inputs.</summary>
+    private static void Calibrate(QuantActivation quantizer, params Tensor[] inputs)
+    {
+        quantizer.BeginCalibration();
+        using (no_grad()) foreach (var x in inputs) quantizer.call(x).Dispose();
+        quantizer.BeginSampling();
+        using (no_grad()) foreach (var x in inputs) quantizer.call(x).Dispose();
+        quantizer.EndCalibration();
+    }
+}
