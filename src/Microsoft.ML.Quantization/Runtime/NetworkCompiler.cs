@@ -1,5 +1,6 @@
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Runtime.Steps;
+using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
 
 namespace Microsoft.ML.Quantization.Runtime;

@@ -1,119 +1,173 @@
 using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Serialization.Onnx.Proto;
+using static Microsoft.ML.Quantization.Serialization.Onnx.OnnxGraphWriter;
+
 namespace Microsoft.ML.Quantization.Serialization.Onnx;
 
 /// <summary>
-/// Writes an FP32 <see cref="ExportedModel"/> as an ONNX model (IR 8, opset 17) with a dynamic batch
-/// dimension: input "input" [N, ...graph input] (float, or int64 token ids for an embedding graph), output
-/// "logits" [N, classes]. Quantized graphs are refused: ONNX has no operators for their sub-8-bit grids.
+/// Writes an <see cref="ExportedModel"/> as an ONNX model (IR 8, opset 17) with a dynamic batch dimension: input
+/// "input" [N, ...graph input] (float, or int64 token ids for an embedding graph), output "logits" [N, classes].
+/// A quantized network exports in QDQ form, as ONNX Runtime's own quantizer writes it:
+/// <list type="bullet">
+/// <item>an activation quantizer becomes Clip → QuantizeLinear → DequantizeLinear (uint8), exact for uniform grids
+/// (ZoomQ, ClipQ, FixedQ, BCPReLU's output); two-sided ClipQ's bin centres are shifted by half a step around the pair;</item>
+/// <item>a quantized weight whose levels are one integer lattice (Binary, Ternary, Quaternary, FixedQ, ZoomQ, ClipQ,
+/// PotQ) becomes an int8 (or uint8) initializer with per-tensor or per-channel DequantizeLinear, exact;</item>
+/// <item>any other weight (ResQ) exports its decoded float values, exact as well.</item>
+/// </list>
+/// Activation grids that round to non-uniform levels (PotQ, Ternary, Quaternary or ResQ activations) and an LSTM
+/// whose recurrent state is quantized have no ONNX form and are refused with a <see cref="NotSupportedException"/>.
 /// </summary>
 internal static class OnnxExporter
 {
-    private const int FloatType = 1, Int64Type = 7;
-    private const int AttributeFloat = 1, AttributeInt = 2, AttributeInts = 7;
-
     /// <summary>The ONNX bytes of <paramref name="model"/>; a float input is first multiplied by <paramref name="inputScale"/> (the pixel scale).</summary>
     public static byte[] Export(ExportedModel model, float inputScale = 1f)
     {
         var graph = model.Graph;
-        if (graph.IsQuantized) throw new NotSupportedException("Only FP32 networks export to ONNX; export the model before quantization.");
-        var body = new ProtoWriter();
-        var initializers = new List<ProtoWriter>();
-        string Constant(string name, int[] shape, float[] values)
-        {
-            initializers.Add(Tensor(name, shape, values));
-            return name;
-        }
-        string Weight(string name) => Constant(name, model[name].Shape, model[name].Decode());
-
+        var writer = new OnnxGraphWriter();
         bool tokens = graph.Nodes[0].Kind == NodeKind.Embedding;
         var names = new Dictionary<string, string>(StringComparer.Ordinal) { [NetworkGraph.InputName] = "input" };
         if (!tokens && inputScale != 1f)
         {
-            body.Message(1, Node("Mul", "input.scale", new[] { "input", Constant("input.const.scale", Array.Empty<int>(), new[] { inputScale }) }, "input.scaled"));
+            writer.Node("Mul", "input.scale", new[] { "input", writer.Scalar("input.const.scale", inputScale) }, "input.scaled");
             names[NetworkGraph.InputName] = "input.scaled";
         }
         foreach (var node in graph.Nodes)
         {
             string x = names[node.Inputs[0]], y = node.Name == graph.Output ? "logits" : node.Name;
             names[node.Name] = y;
-            switch (node.Kind)
+            try
             {
-                case NodeKind.Conv2d:
-                    body.Message(1, Node("Conv", node.Name, Inputs(x, Weight(StateNames.Weight(node)), node.Bias ? Weight(StateNames.Bias(node)) : null), y,
-                        Ints("kernel_shape", node.Kernel, node.Kernel), Ints("strides", node.Stride, node.Stride), Ints("pads", node.Padding, node.Padding, node.Padding, node.Padding)));
-                    break;
-                case NodeKind.Linear:
-                    body.Message(1, Node("Gemm", node.Name, Inputs(x, Weight(StateNames.Weight(node)), node.Bias ? Weight(StateNames.Bias(node)) : null), y, Int("transB", 1)));
-                    break;
-                case NodeKind.BatchNorm:
-                    body.Message(1, Node("BatchNormalization", node.Name,
-                        new[] { x, Weight(StateNames.Own(node, "weight")), Weight(StateNames.Own(node, "bias")), Weight(StateNames.Own(node, "running_mean")), Weight(StateNames.Own(node, "running_var")) },
-                        y, Float("epsilon", (float)GraphNode.BatchNormEpsilon)));
-                    break;
-                case NodeKind.ReLU:
-                    body.Message(1, Node("Relu", node.Name, new[] { x }, y));
-                    break;
-                case NodeKind.PReLU:
-                    body.Message(1, Node("PRelu", node.Name, new[] { x, Weight(StateNames.Weight(node)) }, y));
-                    break;
-                case NodeKind.BCPReLU:
-                {
-                    // min(max(x,0), α_u) + max(min(k·x,0), −α_l), as the training layer computes it.
-                    string Scalar(string tensor, float sign) => Constant($"{node.Name}.const.{tensor}", Array.Empty<int>(), new[] { sign * model[StateNames.Own(node, tensor)].Decode()[0] });
-                    string zero = Constant($"{node.Name}.const.zero", Array.Empty<int>(), new[] { 0f });
-                    body.Message(1, Node("Relu", node.Name + ".relu", new[] { x }, y + ".relu"));
-                    body.Message(1, Node("Min", node.Name + ".upper", new[] { y + ".relu", Scalar("upper_clip", 1) }, y + ".upper"));
-                    body.Message(1, Node("Mul", node.Name + ".slope", new[] { x, Scalar("slope", 1) }, y + ".slope"));
-                    body.Message(1, Node("Min", node.Name + ".negative", new[] { y + ".slope", zero }, y + ".negative"));
-                    body.Message(1, Node("Max", node.Name + ".lower", new[] { y + ".negative", Scalar("lower_clip", -1) }, y + ".lower"));
-                    body.Message(1, Node("Add", node.Name, new[] { y + ".upper", y + ".lower" }, y));
-                    break;
-                }
-                case NodeKind.MaxPool or NodeKind.AvgPool:
-                    body.Message(1, Node(node.Kind == NodeKind.MaxPool ? "MaxPool" : "AveragePool", node.Name, new[] { x }, y,
-                        Ints("kernel_shape", node.Kernel, node.Kernel), Ints("strides", node.Stride, node.Stride), Ints("pads", node.Padding, node.Padding, node.Padding, node.Padding),
-                        node.Kind == NodeKind.AvgPool ? Int("count_include_pad", 1) : null));
-                    break;
-                case NodeKind.GlobalAvgPool:
-                    body.Message(1, Node("GlobalAveragePool", node.Name + ".pool", new[] { x }, y + ".pool"));
-                    body.Message(1, Node("Flatten", node.Name, new[] { y + ".pool" }, y, Int("axis", 1)));
-                    break;
-                case NodeKind.Flatten:
-                    body.Message(1, Node("Flatten", node.Name, new[] { x }, y, Int("axis", 1)));
-                    break;
-                case NodeKind.Add:
-                    body.Message(1, Node("Add", node.Name, new[] { x, names[node.Inputs[1]] }, y));
-                    break;
-                case NodeKind.Dropout:
-                    body.Message(1, Node("Identity", node.Name, new[] { x }, y));
-                    break;
-                case NodeKind.Embedding:
-                    body.Message(1, Node("Gather", node.Name, new[] { Weight(StateNames.Weight(node)), x }, y, Int("axis", 0)));
-                    break;
-                case NodeKind.Lstm:
-                    AddLstm(body, node, model, x, y, Constant);
-                    break;
-                default:
-                    throw new NotSupportedException($"Node '{node.Name}' ({node.Kind}) has no ONNX form.");
+                Add(writer, model, node, x, y, names);
+            }
+            catch (InvalidDataException e)
+            {
+                throw new InvalidDataException($"Node '{node.Name}' ({node.Kind}) cannot be exported: {e.Message}", e);
             }
         }
-        foreach (var initializer in initializers) body.Message(5, initializer);
-        body.String(2, "mlquant");
-        body.Message(11, ValueInfo("input", tokens ? Int64Type : FloatType, graph.InputShape));
-        body.Message(12, ValueInfo("logits", FloatType, new[] { graph.OutputSize }));
-        return new ProtoWriter()
-            .Int(1, 8)
-            .String(2, "MLQuant")
-            .Message(7, body)
-            .Message(8, new ProtoWriter().String(1, "").Int(2, 17))
-            .ToArray();
+        writer.Value(true, "input", tokens ? TensorProto.Types.DataType.Int64 : TensorProto.Types.DataType.Float, graph.InputShape);
+        writer.Value(false, "logits", TensorProto.Types.DataType.Float, new[] { graph.OutputSize });
+        return writer.ToModel();
+    }
+
+    private static void Add(OnnxGraphWriter writer, ExportedModel model, GraphNode node, string x, string y, Dictionary<string, string> names)
+    {
+        switch (node.Kind)
+        {
+            case NodeKind.Conv2d:
+                writer.Node("Conv", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)), node.Bias ? Weight(writer, model, StateNames.Bias(node)) : null }, y,
+                    Ints("kernel_shape", node.Kernel, node.Kernel), Ints("strides", node.Stride, node.Stride), Ints("pads", node.Padding, node.Padding, node.Padding, node.Padding));
+                break;
+            case NodeKind.Linear:
+                writer.Node("Gemm", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)), node.Bias ? Weight(writer, model, StateNames.Bias(node)) : null }, y, Int("transB", 1));
+                break;
+            case NodeKind.BatchNorm:
+                writer.Node("BatchNormalization", node.Name, new[] { x }.Concat(new[] { "weight", "bias", "running_mean", "running_var" }.Select(t => Weight(writer, model, StateNames.Own(node, t)))), y,
+                    Float("epsilon", (float)GraphNode.BatchNormEpsilon));
+                break;
+            case NodeKind.ReLU:
+                writer.Node("Relu", node.Name, new[] { x }, y);
+                break;
+            case NodeKind.PReLU:
+                writer.Node("PRelu", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)) }, y);
+                break;
+            case NodeKind.BCPReLU:
+                AddBCPReLU(writer, model, node, x, y);
+                break;
+            case NodeKind.MaxPool or NodeKind.AvgPool:
+                writer.Node(node.Kind == NodeKind.MaxPool ? "MaxPool" : "AveragePool", node.Name, new[] { x }, y,
+                    Ints("kernel_shape", node.Kernel, node.Kernel), Ints("strides", node.Stride, node.Stride), Ints("pads", node.Padding, node.Padding, node.Padding, node.Padding),
+                    node.Kind == NodeKind.AvgPool ? Int("count_include_pad", 1) : null);
+                break;
+            case NodeKind.GlobalAvgPool:
+                writer.Node("GlobalAveragePool", node.Name + ".pool", new[] { x }, y + ".pool");
+                writer.Node("Flatten", node.Name, new[] { y + ".pool" }, y, Int("axis", 1));
+                break;
+            case NodeKind.Flatten:
+                writer.Node("Flatten", node.Name, new[] { x }, y, Int("axis", 1));
+                break;
+            case NodeKind.Add:
+                writer.Node("Add", node.Name, new[] { x, names[node.Inputs[1]] }, y);
+                break;
+            case NodeKind.Dropout:
+                writer.Node("Identity", node.Name, new[] { x }, y);
+                break;
+            case NodeKind.Embedding:
+                writer.Node("Gather", node.Name, new[] { Weight(writer, model, StateNames.Weight(node)), x }, y, Int("axis", 0));
+                break;
+            case NodeKind.Lstm:
+                if (model.Has(StateNames.Grid(StateNames.QuantizerPrefix(node), "scales")))
+                    throw new NotSupportedException($"LSTM '{node.Name}' quantizes its recurrent state inside every step, which ONNX's LSTM operator cannot express.");
+                AddLstm(writer, model, node, x, y);
+                break;
+            case NodeKind.Quantize:
+                var grid = model.Grid(StateNames.QuantizerPrefix(node)) ?? throw new InvalidDataException("The activation quantizer has no grid.");
+                AddActivationPair(writer, node.Name, x, y, QdqActivation.Of(grid)
+                    ?? throw new NotSupportedException($"The activation quantizer '{node.Name}' ({node.ActivationQuantizer}) rounds to levels that are not uniform; only uniform activation grids have a QuantizeLinear form."));
+                break;
+            default:
+                throw new NotSupportedException($"Node '{node.Name}' ({node.Kind}) has no ONNX form.");
+        }
+    }
+
+    /// <summary>
+    /// The tensor as the node reads it: a float initializer, or for quantized weights an 8-bit initializer and its
+    /// DequantizeLinear (per channel along dimension 0 when the grid has a group per output channel).
+    /// </summary>
+    private static string Weight(OnnxGraphWriter writer, ExportedModel model, string name)
+    {
+        var tensor = model[name];
+        int[] shape = tensor.Shape;
+        if (tensor.Quantized is not { } quantized || QdqWeights.Of(quantized.Grid) is not { } form) return writer.Floats(name, shape, tensor.Decode());
+        int levels = quantized.Grid.LevelCount;
+        int perGroup = quantized.Codes.Length / quantized.Grid.GroupCount;
+        var integers = quantized.Codes.Select((code, i) => form.Integers[i / perGroup * levels + code]).ToArray();
+        bool perChannel = quantized.Grid.GroupCount > 1;
+        int[] scalarShape = perChannel ? new[] { quantized.Grid.GroupCount } : Array.Empty<int>();
+        writer.Node("DequantizeLinear", name + ".dequantize",
+            new[] { writer.Bytes(name + ".q", shape, integers, form.Signed), writer.Floats(name + ".step", scalarShape, form.Steps), writer.Bytes(name + ".zero", scalarShape, form.ZeroPoints, form.Signed) },
+            name, perChannel ? Int("axis", 0) : null);
+        return name;
+    }
+
+    /// <summary>Clip to the grid, then QuantizeLinear and DequantizeLinear at its step (shifted by half a step for bin centres).</summary>
+    private static void AddActivationPair(OnnxGraphWriter writer, string name, string x, string y, QdqActivation form)
+    {
+        float shift = form.HalfStep ? form.Step / 2 : 0;
+        double zero = -(form.First - (form.HalfStep ? 0.5 : 0));
+        if (zero is < 0 or > 255 || form.Count > 256) throw new NotSupportedException($"The activation grid of '{name}' does not fit uint8 ({form.Count} levels from {form.First} steps).");
+        string clipped = writer.NodeOutput("Clip", name + ".clip", new[] { x, writer.Scalar(name + ".low", (float)(form.First * form.Step)), writer.Scalar(name + ".high", (float)((form.First + form.Count - 1) * form.Step)) });
+        if (shift != 0) clipped = writer.NodeOutput("Add", name + ".shift", new[] { clipped, writer.Scalar(name + ".minus_half", -shift) });
+        string step = writer.Scalar(name + ".step", form.Step), zeroPoint = writer.Bytes(name + ".zero", Array.Empty<int>(), new[] { (int)zero }, signed: false);
+        string quantized = writer.NodeOutput("QuantizeLinear", name + ".quantize", new[] { clipped, step, zeroPoint });
+        if (shift == 0)
+        {
+            writer.Node("DequantizeLinear", name, new[] { quantized, step, zeroPoint }, y);
+            return;
+        }
+        string dequantized = writer.NodeOutput("DequantizeLinear", name + ".dequantize", new[] { quantized, step, zeroPoint });
+        writer.Node("Add", name, new[] { dequantized, writer.Scalar(name + ".plus_half", shift) }, y);
+    }
+
+    /// <summary>min(max(x,0), α_u) + max(min(k·x,0), −α_l), as the training layer computes it, then its output grid if it has one.</summary>
+    private static void AddBCPReLU(OnnxGraphWriter writer, ExportedModel model, GraphNode node, string x, string y)
+    {
+        string Scalar(string tensor, float sign) => writer.Scalar($"{node.Name}.const.{tensor}", sign * model[StateNames.Own(node, tensor)].Decode()[0]);
+        var grid = model.Grid(StateNames.OutputGridPrefix(node));
+        string sum = grid is null ? y : y + ".float";
+        string upper = writer.NodeOutput("Min", node.Name + ".upper", new[] { writer.NodeOutput("Relu", node.Name + ".relu", new[] { x }), Scalar("upper_clip", 1) });
+        string negative = writer.NodeOutput("Min", node.Name + ".negative", new[] { writer.NodeOutput("Mul", node.Name + ".slope", new[] { x, Scalar("slope", 1) }), writer.Scalar(node.Name + ".const.zero", 0) });
+        string lower = writer.NodeOutput("Max", node.Name + ".lower", new[] { negative, Scalar("lower_clip", -1) });
+        writer.Node("Add", grid is null ? node.Name : node.Name + ".sum", new[] { upper, lower }, sum);
+        if (grid is not null)
+            AddActivationPair(writer, node.Name, sum, y, QdqActivation.Of(grid) ?? throw new InvalidDataException("The BCPReLU output grid is not uniform."));
     }
 
     /// <summary>
     /// ONNX's LSTM over [T,N,D] with gates i, o, f, c; the training layer runs over [N,T,D] with PyTorch's
     /// i, f, g, o. Transpose in, reorder the gate blocks, keep the last hidden state [N,H].
     /// </summary>
-    private static void AddLstm(ProtoWriter body, GraphNode node, ExportedModel model, string x, string y, Func<string, int[], float[], string> constant)
+    private static void AddLstm(OnnxGraphWriter writer, ExportedModel model, GraphNode node, string x, string y)
     {
         int hidden = node.Units;
         float[] Reordered(float[] values, int columns)
@@ -126,48 +180,12 @@ internal static class OnnxExporter
         var wih = model[StateNames.Own(node, "weight_ih")];
         var whh = model[StateNames.Own(node, "weight_hh")];
         int inputs = wih.Shape[1];
-        string w = constant(node.Name + ".W", new[] { 1, 4 * hidden, inputs }, Reordered(wih.Decode(), inputs));
-        string r = constant(node.Name + ".R", new[] { 1, 4 * hidden, hidden }, Reordered(whh.Decode(), hidden));
-        string b = constant(node.Name + ".B", new[] { 1, 8 * hidden }, Reordered(model[StateNames.Own(node, "bias")].Decode(), 1).Concat(new float[4 * hidden]).ToArray());
-        body.Message(1, Node("Transpose", node.Name + ".time_major", new[] { x }, y + ".time_major", Ints("perm", 1, 0, 2)));
-        body.Message(1, Node("LSTM", node.Name, new[] { y + ".time_major", w, r, b }, new[] { "", y + ".last" }, Int("hidden_size", hidden)));
+        string w = writer.Floats(node.Name + ".W", new[] { 1, 4 * hidden, inputs }, Reordered(wih.Decode(), inputs));
+        string r = writer.Floats(node.Name + ".R", new[] { 1, 4 * hidden, hidden }, Reordered(whh.Decode(), hidden));
+        string b = writer.Floats(node.Name + ".B", new[] { 1, 8 * hidden }, Reordered(model[StateNames.Own(node, "bias")].Decode(), 1).Concat(new float[4 * hidden]).ToArray());
+        string timeMajor = writer.NodeOutput("Transpose", node.Name + ".time_major", new[] { x }, Ints("perm", 1, 0, 2));
+        writer.Node("LSTM", node.Name, new[] { timeMajor, w, r, b }, new[] { "", y + ".last" }, Int("hidden_size", hidden));
         // Y_h is [1, N, H]; flattening from axis 2 gives [N, H].
-        body.Message(1, Node("Flatten", node.Name + ".squeeze", new[] { y + ".last" }, y, Int("axis", 2)));
-    }
-
-    private static string?[] Inputs(params string?[] names) => names;
-
-    private static ProtoWriter Node(string op, string name, IEnumerable<string?> inputs, string output, params ProtoWriter?[] attributes) =>
-        Node(op, name, inputs, new[] { output }, attributes);
-
-    private static ProtoWriter Node(string op, string name, IEnumerable<string?> inputs, string[] outputs, params ProtoWriter?[] attributes)
-    {
-        var node = new ProtoWriter();
-        foreach (string? input in inputs) if (input is not null) node.String(1, input);
-        foreach (string output in outputs) node.String(2, output);
-        node.String(3, name).String(4, op);
-        foreach (var attribute in attributes) if (attribute is not null) node.Message(5, attribute);
-        return node;
-    }
-
-    private static ProtoWriter Int(string name, long value) => new ProtoWriter().String(1, name).Int(3, value).Int(20, AttributeInt);
-
-    private static ProtoWriter Float(string name, float value) => new ProtoWriter().String(1, name).Float(2, value).Int(20, AttributeFloat);
-
-    private static ProtoWriter Ints(string name, params long[] values) => new ProtoWriter().String(1, name).Ints(8, values).Int(20, AttributeInts);
-
-    private static ProtoWriter Tensor(string name, int[] shape, float[] values)
-    {
-        var raw = new byte[values.Length * 4];
-        Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
-        return new ProtoWriter().Ints(1, shape.Select(d => (long)d)).Int(2, FloatType).String(8, name).Bytes(9, raw);
-    }
-
-    private static ProtoWriter ValueInfo(string name, int elementType, IEnumerable<int> perExample)
-    {
-        var shape = new ProtoWriter().Message(1, new ProtoWriter().String(2, "N"));
-        foreach (int d in perExample) shape.Message(1, new ProtoWriter().Int(1, d));
-        var tensor = new ProtoWriter().Int(1, elementType).Message(2, shape);
-        return new ProtoWriter().String(1, name).Message(2, new ProtoWriter().Message(1, tensor));
+        writer.Node("Flatten", node.Name + ".squeeze", new[] { y + ".last" }, y, Int("axis", 2));
     }
 }

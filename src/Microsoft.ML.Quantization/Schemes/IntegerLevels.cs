@@ -1,4 +1,4 @@
-namespace Microsoft.ML.Quantization.Runtime;
+namespace Microsoft.ML.Quantization.Schemes;
 
 /// <summary>
 /// Finds the integer form of a table of levels: the smallest power-of-two multiplier m ≤ 2^14 for which every
