@@ -19,9 +19,7 @@ public static class ImageClassifierCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        var environment = MLNetPersistenceInterop.EnvironmentOf(catalog);
-        ModelLoader.Register(environment.ComponentCatalog); // the context that trains can load what it saves
-        return new ImageClassifierEstimator(environment, options);
+        return new ImageClassifierEstimator(ModelLoader.RegisteredEnvironment(catalog), options);
     }
 
     /// <summary>Trains the default network (VggSmall) for <paramref name="epochs"/> epochs on 1×28×28 images.</summary>

@@ -34,6 +34,14 @@ internal static class ModelLoader
         MLNetPersistenceInterop.RegisterLoader(catalog, LoaderSignature, typeof(QuantizationTransformerBase),
             typeof(ModelLoader).GetMethod(nameof(Create), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.NonPublic)!);
 
+    /// <summary>The environment of a trainer catalog, with the loader registered: the context that trains can load what it saves.</summary>
+    public static IHostEnvironment RegisteredEnvironment(object catalog)
+    {
+        var environment = MLNetPersistenceInterop.EnvironmentOf(catalog);
+        Register(environment.ComponentCatalog);
+        return environment;
+    }
+
     /// <summary>Writes a wrapped payload as the model's data.</summary>
     public static void Save(ModelSaveContext context, byte[] container) =>
         MLNetPersistenceInterop.Save(context, ModelSignature, HeaderVersion, LoaderSignature, container);

@@ -15,9 +15,7 @@ public static class TextLstmCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
-        var environment = MLNetPersistenceInterop.EnvironmentOf(catalog);
-        ModelLoader.Register(environment.ComponentCatalog); // the context that trains can load what it saves
-        return new TextLstmEstimator(environment, options);
+        return new TextLstmEstimator(ModelLoader.RegisteredEnvironment(catalog), options);
     }
 
     /// <summary>Trains with default sizes for <paramref name="epochs"/> epochs.</summary>
