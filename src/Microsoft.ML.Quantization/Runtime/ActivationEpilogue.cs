@@ -81,7 +81,8 @@ internal sealed class ActivationEpilogue
         ws.Split(Rows, cost, (first, count) =>
         {
             products(first * perRow, count * perRow);
-            Write(acc, ldc, 0, ldc / 16, first, count, ws);
+            // Every output's block, the last one partial: the binary kernel pads outputs to 8, not 16.
+            Write(acc, ldc, 0, (mul.Length + 15) / 16, first, count, ws);
         });
     }
 

@@ -200,6 +200,31 @@ public class PackedNetworkEquivalenceTests
             Weights = new QuantizerSpec(scheme, bits, QuantizationGranularity.PerOutputChannel),
             Activations = new QuantizerSpec(scheme, bits),
         });
+        AssertFusedScoresAsSeparate(graphName, graph, inputs);
+    }
+
+    /// <summary>
+    /// A binary (XOR/popcount) convolution with fewer outputs than a 16-output block, on 1-bit inputs with a padded border
+    /// (LeNet5's first layer at 1 bit): its fused epilogue wrote no output at all (fixed 2026-12-04).
+    /// </summary>
+    [Fact]
+    public void ABinaryConvolutionWithFewOutputsFusesItsEpilogueExactly()
+    {
+        var options = new QagOptions
+        {
+            Weights = new QuantizerSpec(QuantizationScheme.Binary, 1, QuantizationGranularity.PerOutputChannel),
+            Activations = new QuantizerSpec(QuantizationScheme.ClipQ, 1),
+            KeepFirstAndLastAt8Bits = false,
+        };
+        var network = AssertPackedMatchesTorch("LeNet5", options);
+        Assert.Contains(network.Kernels, k => k.Kernel.StartsWith("xor-popcount", StringComparison.Ordinal));
+        var (graph, inputs) = Setup("LeNet5");
+        AssertFusedScoresAsSeparate("LeNet5", Qag.Prepare(graph, options), inputs);
+    }
+
+    /// <summary>Fused and separate epilogues give the same logits on one thread and on two.</summary>
+    private static void AssertFusedScoresAsSeparate(string graphName, NetworkGraph graph, float[][] inputs)
+    {
         using var scope = NewDisposeScope();
         var model = ModelExporter.Export(Trained(graph, inputs));
         var fused = new PackedNetwork(model);

@@ -119,6 +119,7 @@ public class OnnxExportTests
         { "LeNet5", "W3A3", true, false },    // QAG's defaults: PotQ-3 weights (an int8 lattice), ClipQ-3 activations
         { "LeNet5", "ResQ", false, false },   // ResQ-3 weights export as floats; ZoomQ-4 activations
         { "LeNet5", "Binary", true, false },  // Binary weights, ClipQ-1 activations
+        { "LeNet5", "Binary", false, false }, // the same on the first and last layers too: a binary convolution of 6 outputs
     };
 
     [Theory]
