@@ -30,21 +30,8 @@ internal static class AutoQuantizer
         AutoQuantizationOptions options, TrainingOptions training, (double Weights, double Activations) targets,
         Action<string> log, IReadOnlyList<StageRecord> previous)
     {
-        var graph = trained.Graph;
         IReadOnlyDictionary<string, Tensor> state = ModuleState.FromExported(trained); // refuses a quantized network first
-        var qag = new QagOptions
-        {
-            ExpensiveKinds = options.Qag.ExpensiveKinds,
-            KeepFirstAndLastAt8Bits = options.Qag.KeepFirstAndLastAt8Bits,
-            EdgeWeights = options.Qag.EdgeWeights,
-            EdgeActivations = options.Qag.EdgeActivations,
-            Weights = options.Search.WeightSpecs()[0],
-            Activations = options.Search.ActivationSpecs()[0],
-        };
-        var quantized = Qag.Prepare(graph, qag);
-        var expensive = graph.Nodes.Where(n => qag.ExpensiveKinds.Contains(n.Kind)).Select(n => n.Name).ToList();
-        var fixedLayers = qag.KeepFirstAndLastAt8Bits ? new HashSet<string> { expensive[0], expensive[^1] } : new HashSet<string>();
-        var vertices = QuantizerVertex.Of(quantized, fixedLayers);
+        var (quantized, vertices) = Vertices(trained.Graph, options);
 
         var stages = previous.ToList();
         var history = new List<EpochRecord>();
@@ -54,7 +41,7 @@ internal static class AutoQuantizer
 
         // The stages after FP32 follow one learning-rate schedule, so none restarts at the full rate.
         bool searchable = options.Search.WeightSpecs().Count > 1 || options.Search.ActivationSpecs().Count > 1;
-        bool runSearch = !options.UseAttention && options.SearchEpochs > 0 && searchable, runPrecision = !options.UseAttention && options.PrecisionEpochs > 0;
+        bool runSearch = !options.UseAttention && options.SearchEpochs > 0 && searchable, runPrecision = RunsPrecision(options);
         if (runPrecision) PrecisionQuantizers.EnsureReachable(vertices, options.Precision, targets.Weights, targets.Activations);
         int scheduleEpochs = (options.UseAttention ? options.AttentionEpochs : 0) + (runSearch ? options.SearchEpochs : 0) + (runPrecision ? options.PrecisionEpochs : 0) + options.FineTuneEpochs;
         int scheduled = 0;
@@ -115,6 +102,36 @@ internal static class AutoQuantizer
         var report = QuantizationReport.FromGraph(final).With(schemes, bits, attention, stages, runPrecision ? targets : null);
         log($"Automatic quantization:\n{report}");
         return new AutoQuantizationResult(model, report, history);
+    }
+
+    /// <summary>
+    /// Throws the <see cref="UnreachableBitTargetException"/> that <see cref="Run"/> would throw for <paramref name="fp32"/>, so that
+    /// a pipeline can refuse an unreachable target before it trains the FP32 network. Does nothing when QPL does not run.
+    /// </summary>
+    public static void EnsureReachable(NetworkGraph fp32, AutoQuantizationOptions options, (double Weights, double Activations) targets)
+    {
+        if (!RunsPrecision(options) || fp32.IsQuantized) return;
+        PrecisionQuantizers.EnsureReachable(Vertices(fp32, options).Vertices, options.Precision, targets.Weights, targets.Activations);
+    }
+
+    private static bool RunsPrecision(AutoQuantizationOptions options) => !options.UseAttention && options.PrecisionEpochs > 0;
+
+    /// <summary>QAG's graph with the first searched specs, and its quantizer vertices (the first and last layers fixed where QAG keeps them at 8 bits).</summary>
+    private static (NetworkGraph Quantized, IReadOnlyList<QuantizerVertex> Vertices) Vertices(NetworkGraph graph, AutoQuantizationOptions options)
+    {
+        var qag = new QagOptions
+        {
+            ExpensiveKinds = options.Qag.ExpensiveKinds,
+            KeepFirstAndLastAt8Bits = options.Qag.KeepFirstAndLastAt8Bits,
+            EdgeWeights = options.Qag.EdgeWeights,
+            EdgeActivations = options.Qag.EdgeActivations,
+            Weights = options.Search.WeightSpecs()[0],
+            Activations = options.Search.ActivationSpecs()[0],
+        };
+        var quantized = Qag.Prepare(graph, qag);
+        var expensive = graph.Nodes.Where(n => qag.ExpensiveKinds.Contains(n.Kind)).Select(n => n.Name).ToList();
+        var fixedLayers = qag.KeepFirstAndLastAt8Bits ? new HashSet<string> { expensive[0], expensive[^1] } : new HashSet<string>();
+        return (quantized, QuantizerVertex.Of(quantized, fixedLayers));
     }
 
     /// <summary>The graph with each vertex's quantizer replaced by <paramref name="specs"/>.</summary>

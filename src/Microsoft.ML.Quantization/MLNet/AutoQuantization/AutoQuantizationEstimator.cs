@@ -34,7 +34,8 @@ public sealed class AutoQuantizationEstimator<TTransformer> : IEstimator<TTransf
     /// <inheritdoc />
     public TTransformer Fit(IDataView input)
     {
-        var trained = trainer.Fit(input);
+        TTransformer trained;
+        using (ClassifierQuantization.RefuseUnreachableTargets(targetBits, options)) trained = trainer.Fit(input);
         return (TTransformer)ClassifierQuantization.Quantize(settings.Environment, trained, input, targetBits, options, settings.Training);
     }
 
@@ -66,7 +67,8 @@ public sealed class AutoQuantizationChainEstimator<TTransformer> : IEstimator<Tr
     /// <inheritdoc />
     public TransformerChain<TTransformer> Fit(IDataView input)
     {
-        var fitted = chain.Fit(input);
+        TransformerChain<TTransformer> fitted;
+        using (ClassifierQuantization.RefuseUnreachableTargets(targetBits, options)) fitted = chain.Fit(input);
         return new TransformerChain<TTransformer>(ClassifierQuantization.QuantizeClassifierIn(settings.Environment, fitted, input, targetBits, options, settings.Training).ToArray());
     }
 

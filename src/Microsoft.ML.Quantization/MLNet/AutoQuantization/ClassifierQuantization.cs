@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.MLNet.Classifiers;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Quantization.Training;
 using Microsoft.ML.Runtime;
@@ -47,6 +48,14 @@ internal static class ClassifierQuantization
         transformers[index] = Quantize(environment, (GraphClassifierTransformerBase)transformers[index], input, targetBits, options, trainerOptions);
         return transformers;
     }
+
+    /// <summary>
+    /// Until disposed, a graph classifier about to train an FP32 network for automatic quantization first checks that the bit
+    /// targets are reachable on it (<see cref="AutoQuantizer.EnsureReachable"/>), so an unreachable target fails at once, not after training.
+    /// </summary>
+    public static IDisposable RefuseUnreachableTargets(int targetBits, AutoQuantizationOptions options) =>
+        GraphClassifierTraining.CheckBeforeTraining(graph =>
+            AutoQuantizer.EnsureReachable(graph, options, (options.TargetWeightBits ?? targetBits, options.TargetActivationBits ?? targetBits)));
 
     /// <summary>The trainer's settings with a fifth of its learning rate: the search and fine-tuning start from trained weights.</summary>
     private static TrainingOptions SearchTraining(TrainingOptions trainer)

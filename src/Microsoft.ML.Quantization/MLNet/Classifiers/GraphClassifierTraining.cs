@@ -16,6 +16,23 @@ internal static class GraphClassifierTraining
         return names;
     }
 
+    // The check of the pipeline step that will use the trained network (automatic quantization's bit targets), run by
+    // Train on the graph it is about to train. Ambient, because the trainer may sit deep inside an estimator chain.
+    private static readonly AsyncLocal<Action<NetworkGraph>?> BeforeTraining = new();
+
+    /// <summary>Runs <paramref name="check"/> on the graph of every graph classifier trained (on this flow of execution) until disposed.</summary>
+    public static IDisposable CheckBeforeTraining(Action<NetworkGraph> check)
+    {
+        var previous = BeforeTraining.Value;
+        BeforeTraining.Value = check;
+        return new Restore(previous);
+    }
+
+    private sealed class Restore(Action<NetworkGraph>? previous) : IDisposable
+    {
+        public void Dispose() => BeforeTraining.Value = previous;
+    }
+
     /// <summary>
     /// Trains <paramref name="graph"/> on <paramref name="data"/>, logging through the environment's channel, and returns the
     /// calibrated, exported network (<see cref="GraphTrainer.Finish"/>) with the epochs run.
@@ -23,6 +40,7 @@ internal static class GraphClassifierTraining
     public static (ExportedModel Model, IReadOnlyList<EpochRecord> History) Train(IHostEnvironment environment, string component, TrainingOptions options,
         NetworkGraph graph, TrainingData data)
     {
+        BeforeTraining.Value?.Invoke(graph);
         using var channel = environment.Start(component);
         channel.Info(MessageSensitivity.None, $"Training {(graph.IsQuantized ? "quantized" : "FP32")} {component} on {data.Count} examples:\n{graph}");
         var trainer = new GraphTrainer(options, graph.IsQuantized ? "QAT" : "FP32 training", message => channel.Info(MessageSensitivity.None, message));

@@ -131,6 +131,24 @@ public class AutoQuantizationTests
     }
 
     [Fact]
+    public void AnEstimatorRefusesAnUnreachableTargetBeforeTrainingInFp32()
+    {
+        // The README's form, a chain ending in the trainer: the FP32 network is checked before its first epoch.
+        var (ml, train, _) = Images(200);
+        var logged = new List<string>();
+        ml.Log += (_, e) => logged.Add(e.Message);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.ImageClassifier(LeNet()))
+            .QuantizeAutomatically(targetBits: 2, Quick());
+        var error = Assert.Throws<UnreachableBitTargetException>(() => pipeline.Fit(train));
+        Assert.Equal("activation", error.Role);
+        Assert.DoesNotContain(logged, m => m.Contains("FP32 training: epoch"));
+
+        // Outside automatic quantization the same trainer trains as before.
+        Assert.NotNull(ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ImageClassifier(LeNet())).Fit(train).LastTransformer);
+    }
+
+    [Fact]
     public void BadInputIsRefusedWithAClearError()
     {
         var (ml, train, _) = Images(200);
