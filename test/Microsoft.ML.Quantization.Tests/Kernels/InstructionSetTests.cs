@@ -1,0 +1,37 @@
+using System.Runtime.Intrinsics.X86;
+using Xunit;
+
+namespace Microsoft.ML.Quantization.Tests.Kernels;
+
+/// <summary>
+/// .ci/run reruns the kernel and runtime tests with AVX-512 (DOTNET_EnableAVX512=0) and then all hardware intrinsics
+/// (DOTNET_EnableHWIntrinsic=0) switched off, naming the path it expects in MLQUANT_EXPECTED_ISA; this checks that the switch
+/// took, so that no such run passes on the vector paths by mistake. (.NET 10 ignores the older DOTNET_EnableAVX512F.)
+/// </summary>
+public class InstructionSetTests
+{
+    [Fact]
+    public void TheRunIsOnThePathCiAskedFor()
+    {
+        string expected = Environment.GetEnvironmentVariable("MLQUANT_EXPECTED_ISA") ?? "native";
+        switch (expected)
+        {
+            case "no-avx512":
+                Assert.False(Avx512F.IsSupported);
+                Assert.False(Avx512BW.IsSupported);
+                break;
+            case "scalar":
+                Assert.False(Sse2.IsSupported);
+                Assert.False(Avx2.IsSupported);
+                Assert.False(Avx512F.IsSupported);
+                break;
+            case "native":
+                // The machine's own instruction sets: the kernels' entry points agree with them.
+                Assert.Equal(Avx512BW.IsSupported, Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAccelerated);
+                break;
+            default:
+                Assert.Fail($"MLQUANT_EXPECTED_ISA '{expected}' is not one of no-avx512, scalar, native.");
+                break;
+        }
+    }
+}
