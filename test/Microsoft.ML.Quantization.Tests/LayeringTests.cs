@@ -22,6 +22,8 @@ public class LayeringTests
 
     private const string Root = "Microsoft.ML.Quantization";
 
+    private const BindingFlags Declared = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+
     private static readonly Assembly Library = typeof(ImageClassifierTransformer).Assembly;
 
     /// <summary>The layer of a library type: the first namespace segment below the root; the root namespace is the public ML.NET surface (MLNet).</summary>
@@ -77,10 +79,9 @@ public class LayeringTests
         var violations = new SortedSet<string>(StringComparer.Ordinal);
         var seen = new HashSet<MethodBase>();
         var pending = new Stack<(MethodBase Method, string From)>();
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
         foreach (var type in Library.GetTypes().Where(t => TorchFree.Contains(LayerOf(t))))
         {
-            foreach (var m in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all))) pending.Push((m, m.DeclaringType!.FullName + "." + m.Name));
+            foreach (var m in Methods(type)) pending.Push((m, m.DeclaringType!.FullName + "." + m.Name));
         }
         while (pending.Count > 0)
         {
@@ -88,14 +89,7 @@ public class LayeringTests
             if (!seen.Add(method) || method.GetMethodBody() is not { } body) continue;
             foreach (var member in Tokens(method, body.GetILAsByteArray()!))
             {
-                var touched = member switch
-                {
-                    Type t => new[] { t },
-                    MethodBase m => new[] { m.DeclaringType! }.Concat(m.GetParameters().Select(p => p.ParameterType)).Concat(m is MethodInfo mi ? new[] { mi.ReturnType } : Array.Empty<Type>()),
-                    FieldInfo f => new[] { f.DeclaringType!, f.FieldType },
-                    _ => Array.Empty<Type>(),
-                };
-                if (touched.Any(IsTorch)) violations.Add($"{from} reaches torch in {method.DeclaringType!.FullName}.{method.Name}");
+                if (Named(member).SelectMany(Parts).Any(IsTorch)) violations.Add($"{from} reaches torch in {method.DeclaringType!.FullName}.{method.Name}");
                 if (member is MethodBase callee && callee.DeclaringType?.Assembly == Library) pending.Push((callee, from));
             }
         }
@@ -148,50 +142,45 @@ public class LayeringTests
     /// <summary>Every type <paramref name="type"/> names: base, interfaces, members' signatures, and what its method bodies touch.</summary>
     private static IEnumerable<Type> References(Type type)
     {
-        var found = new HashSet<Type>();
-        void Add(Type? t)
+        var named = new List<Type?> { type.BaseType };
+        named.AddRange(type.GetInterfaces());
+        named.AddRange(type.GetFields(Declared).Select(f => f.FieldType));
+        named.AddRange(type.GetProperties(Declared).Select(p => p.PropertyType));
+        foreach (var method in Methods(type))
         {
-            if (t is null || t.IsGenericParameter) return;
-            if (t.HasElementType)
-            {
-                Add(t.GetElementType());
-                return;
-            }
-            if (t.IsGenericType && !t.IsGenericTypeDefinition)
-            {
-                foreach (var a in t.GetGenericArguments()) Add(a);
-                t = t.GetGenericTypeDefinition();
-            }
-            found.Add(t);
+            named.AddRange(Signature(method));
+            if (method.GetMethodBody() is not { } body) continue;
+            named.AddRange(body.LocalVariables.Select(l => l.LocalType));
+            named.AddRange(Tokens(method, body.GetILAsByteArray()!).SelectMany(Named));
         }
-        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-        Add(type.BaseType);
-        foreach (var i in type.GetInterfaces()) Add(i);
-        foreach (var f in type.GetFields(all)) Add(f.FieldType);
-        foreach (var p in type.GetProperties(all)) Add(p.PropertyType);
-        foreach (var method in type.GetMethods(all).Cast<MethodBase>().Concat(type.GetConstructors(all)))
-        {
-            if (method is MethodInfo info) Add(info.ReturnType);
-            foreach (var p in method.GetParameters()) Add(p.ParameterType);
-            var body = method.GetMethodBody();
-            if (body is null) continue;
-            foreach (var local in body.LocalVariables) Add(local.LocalType);
-            foreach (var member in Tokens(method, body.GetILAsByteArray()!))
-            {
-                switch (member)
-                {
-                    case Type t: Add(t); break;
-                    case MethodBase m:
-                        Add(m.DeclaringType);
-                        if (m is MethodInfo mi) Add(mi.ReturnType);
-                        foreach (var p in m.GetParameters()) Add(p.ParameterType);
-                        break;
-                    case FieldInfo f: Add(f.DeclaringType); Add(f.FieldType); break;
-                }
-            }
-        }
-        foreach (var nested in type.GetNestedTypes(all)) found.UnionWith(References(nested));
+        var found = named.SelectMany(Parts).ToHashSet();
+        foreach (var nested in type.GetNestedTypes(Declared)) found.UnionWith(References(nested));
         return found;
+    }
+
+    private static IEnumerable<MethodBase> Methods(Type type) => type.GetMethods(Declared).Cast<MethodBase>().Concat(type.GetConstructors(Declared));
+
+    /// <summary>A method's return and parameter types.</summary>
+    private static IEnumerable<Type> Signature(MethodBase method) =>
+        method.GetParameters().Select(p => p.ParameterType).Concat(method is MethodInfo info ? new[] { info.ReturnType } : Array.Empty<Type>());
+
+    /// <summary>The types an IL operand names: the type itself, a method's declaring type and signature, a field's declaring and own type.</summary>
+    private static IEnumerable<Type?> Named(MemberInfo member) => member switch
+    {
+        Type t => new[] { t },
+        MethodBase m => Signature(m).Prepend(m.DeclaringType),
+        FieldInfo f => new[] { f.DeclaringType, f.FieldType },
+        _ => Array.Empty<Type>(),
+    };
+
+    /// <summary>The type definitions inside a type: element types of arrays and by-refs, generic definitions and their arguments.</summary>
+    private static IEnumerable<Type> Parts(Type? type)
+    {
+        if (type is null || type.IsGenericParameter) return Array.Empty<Type>();
+        if (type.HasElementType) return Parts(type.GetElementType());
+        if (type.IsGenericType && !type.IsGenericTypeDefinition)
+            return type.GetGenericArguments().SelectMany(Parts).Prepend(type.GetGenericTypeDefinition());
+        return new[] { type };
     }
 
     private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)

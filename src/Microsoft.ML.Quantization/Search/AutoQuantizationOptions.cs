@@ -51,10 +51,14 @@ public sealed class AutoQuantizationOptions
     /// <summary>The key label column of the training data. Default "Label".</summary>
     public string LabelColumnName { get; set; } = "Label";
 
+    /// <summary>The average weight and activation bits aimed at: the explicit targets, else <paramref name="targetBits"/>.</summary>
+    internal (double Weights, double Activations) Targets(int targetBits) => (TargetWeightBits ?? targetBits, TargetActivationBits ?? targetBits);
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
     public void Validate(int targetBits)
     {
-        foreach (var (name, value) in new[] { (nameof(TargetWeightBits), TargetWeightBits ?? targetBits), (nameof(TargetActivationBits), TargetActivationBits ?? targetBits) })
+        var targets = Targets(targetBits);
+        foreach (var (name, value) in new[] { (nameof(TargetWeightBits), targets.Weights), (nameof(TargetActivationBits), targets.Activations) })
         {
             if (!(value >= 1 && value <= 8)) throw new ArgumentOutOfRangeException(name, value, "A target bitwidth must be between 1 and 8.");
         }

@@ -86,7 +86,7 @@ public class PackedNetworkEquivalenceTests
             float magnitude = Math.Max(1e-6f, expected[i].Max(Math.Abs));
             if (logits.Zip(expected[i]).All(p => Math.Abs(p.First - p.Second) <= Tolerance * magnitude))
             {
-                Assert.Equal(ArgMax(expected[i]), ArgMax(logits));
+                Assert.Equal(Logits.ArgMax(expected[i]), Logits.ArgMax(logits));
                 continue;
             }
             // Beyond the tolerance only through a threshold tie (checked next); the prediction may then differ too.
@@ -342,6 +342,4 @@ public class PackedNetworkEquivalenceTests
         using var reader = new BinaryReader(stream);
         return ExportedModelFormat.Read(reader);
     }
-
-    private static int ArgMax(float[] values) => Array.IndexOf(values, values.Max());
 }

@@ -6,6 +6,7 @@ using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Serialization.Onnx;
 using Microsoft.ML.Quantization.Training;
+using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
@@ -147,7 +148,7 @@ public class OnnxExportTests
         for (int i = 0; i < count; i++)
         {
             network.Score(inputs.AsSpan(i * 784, 784), logits);
-            expected[i] = ArgMax(logits);
+            expected[i] = Logits.ArgMax(logits);
         }
         foreach (var level in optimized ? new[] { GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL } : new[] { GraphOptimizationLevel.ORT_DISABLE_ALL })
         {
@@ -155,7 +156,7 @@ public class OnnxExportTests
             using var session = new InferenceSession(onnxModel, options);
             using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(inputs, new[] { count, 1, 28, 28 })) });
             var onnx = results.First().AsTensor<float>().ToArray();
-            int agree = Enumerable.Range(0, count).Count(i => ArgMax(onnx.AsSpan(i * logits.Length, logits.Length)) == expected[i]);
+            int agree = Enumerable.Range(0, count).Count(i => Logits.ArgMax(onnx.AsSpan(i * logits.Length, logits.Length)) == expected[i]);
             Assert.True(agree >= 0.995 * count, $"{name} {bits} ({level}): ONNX Runtime gives the packed runtime's label on {agree} of {count} examples");
         }
     }
@@ -213,12 +214,6 @@ public class OnnxExportTests
         return (images.SelectMany(i => i.Pixels.Select(p => p / 255f)).ToArray(), images.Count);
     }
 
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
 
     private static void random_seed(NetworkGraph graph) => random.manual_seed(graph.Nodes.Count);
 }

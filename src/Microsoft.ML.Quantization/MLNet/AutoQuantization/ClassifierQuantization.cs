@@ -25,11 +25,11 @@ internal static class ClassifierQuantization
         using var channel = environment.Start("AutoQuantization");
         void Log(string message) => channel.Info(MessageSensitivity.None, message);
         using var trainingData = model.ReadTrainingData(data, options.LabelColumnName);
-        Log($"Quantizing automatically to W{options.TargetWeightBits ?? targetBits}/A{options.TargetActivationBits ?? targetBits} on {trainingData.Count} examples.");
+        var targets = options.Targets(targetBits);
+        Log($"Quantizing automatically to W{targets.Weights}/A{targets.Activations} on {trainingData.Count} examples.");
         var previous = model.TrainingHistory.Count == 0 ? Array.Empty<StageRecord>()
             : new[] { new StageRecord(AutoQuantizer.Fp32Stage, model.TrainingHistory.Count, model.TrainingHistory.Average(r => r.Seconds)) };
-        var result = AutoQuantizer.Run(trained, trainingData, options, training,
-            (options.TargetWeightBits ?? targetBits, options.TargetActivationBits ?? targetBits), Log, previous);
+        var result = AutoQuantizer.Run(trained, trainingData, options, training, targets, Log, previous);
         return model.WithNetwork(result.Model, model.TrainingHistory.Concat(result.History).ToList(), result.Report);
     }
 
@@ -55,7 +55,7 @@ internal static class ClassifierQuantization
     /// </summary>
     public static IDisposable RefuseUnreachableTargets(int targetBits, AutoQuantizationOptions options) =>
         GraphClassifierTraining.CheckBeforeTraining(graph =>
-            AutoQuantizer.EnsureReachable(graph, options, (options.TargetWeightBits ?? targetBits, options.TargetActivationBits ?? targetBits)));
+            AutoQuantizer.EnsureReachable(graph, options, options.Targets(targetBits)));
 
     /// <summary>The trainer's settings with a fifth of its learning rate: the search and fine-tuning start from trained weights.</summary>
     private static TrainingOptions SearchTraining(TrainingOptions trainer)

@@ -29,8 +29,8 @@ internal sealed record QdqWeights(bool Signed, float[] Steps, int[] ZeroPoints, 
             int divisor = n.Aggregate(0, (a, b) => Gcd(a, Math.Abs(b)));
             if (divisor == 0) divisor = 1;
             for (int c = 0; c < levels; c++) integers[g * levels + c] = n[c] / divisor;
-            lows[g] = integers.Skip(g * levels).Take(levels).Min();
-            highs[g] = integers.Skip(g * levels).Take(levels).Max();
+            lows[g] = n.Min() / divisor;
+            highs[g] = n.Max() / divisor;
             if (highs[g] - lows[g] > 255) return null;
             steps[g] = grid.Scales[g] * divisor / multiplier;
         }
@@ -65,14 +65,13 @@ internal sealed record QdqActivation(float Step, double First, int Count)
         var levels = Enumerable.Range(0, count).Select(k => (double)grid.Levels[grid.CodeOrder?[k] ?? k]).ToArray();
         double step = (levels[^1] - levels[0]) / (count - 1);
         if (!(step > 0)) return null;
-        double first = levels[0] / step;
-        if (Math.Abs(first * 2 - Math.Round(first * 2)) > 1e-4) return null;
+        double first = Math.Round(levels[0] / step * 2) / 2; // a whole or half step
         for (int k = 0; k < count; k++)
         {
-            if (Math.Abs(levels[k] / step - (Math.Round(first * 2) / 2 + k)) > 1e-4) return null;
+            if (Math.Abs(levels[k] / step - (first + k)) > 1e-4) return null;
             if (k > 0 && Math.Abs(grid.Thresholds[k - 1] - (levels[k - 1] + levels[k]) / 2) > 1e-4 * step) return null;
         }
-        return new QdqActivation((float)(step * grid.Scales[0]), Math.Round(first * 2) / 2, count);
+        return new QdqActivation((float)(step * grid.Scales[0]), first, count);
     }
 
     /// <summary>Whether the levels sit half a step off the integer lattice (bin centres), so the export shifts by half a step around the pair.</summary>
