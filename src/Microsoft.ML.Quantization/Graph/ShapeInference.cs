@@ -24,7 +24,8 @@ internal static class ShapeInference
         return shapes;
     }
 
-    private static int[] OutputShape(GraphNode node, int[][] inputs)
+    /// <summary>The output shape of <paramref name="node"/> given its inputs' shapes.</summary>
+    internal static int[] OutputShape(GraphNode node, int[][] inputs)
     {
         int[] x = inputs[0];
         string where = $"{node.Kind} '{node.Name}'";

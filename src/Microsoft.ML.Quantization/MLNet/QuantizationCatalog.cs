@@ -1,5 +1,6 @@
 using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.MLNet.AutoQuantization;
+using Microsoft.ML.Quantization.MLNet.Onnx;
 using Microsoft.ML.Quantization.MLNet.Persistence;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Runtime;
@@ -87,6 +88,34 @@ public sealed class QuantizationCatalog
     internal QuantizationCatalog(IHostEnvironment environment) => this.environment = environment;
 
     /// <summary>
+    /// Imports a classifier trained elsewhere (PyTorch, Keras, ML.NET) from an ONNX file as a fitted FP32 classifier: an
+    /// <see cref="ImageClassifierTransformer"/> for float input (images [N,C,H,W] or vectors [N,F]), or a
+    /// <see cref="TextLstmTransformer"/> for token ids [N,T] (give <see cref="OnnxImportOptions.Vocabulary"/>). It scores
+    /// through the packed runtime, saves and loads like any MLQuant model, and is a trained model for
+    /// <see cref="QuantizeAutomatically(ITransformer, IDataView, int, AutoQuantizationOptions?)"/>.
+    /// <para>
+    /// Imported operators (opsets 11–21): Conv (one group), BatchNormalization, Relu, PRelu (one slope), LeakyRelu, Clip from 0
+    /// (ReLU, ReLU6), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add of two values (residual), Add, Sub, Mul and Div by
+    /// constants that fold into the layer before or into the input scale, Flatten, Reshape, Squeeze, Unsqueeze, Transpose
+    /// that only moves the batch, Gather (embedding), a forward LSTM whose last hidden state is used, Dropout, Identity,
+    /// Cast, a trailing Softmax, and constant subgraphs (Constant, Shape → Gather → Unsqueeze → Concat, Cast of initializers).
+    /// </para>
+    /// </summary>
+    /// <param name="path">The .onnx file.</param>
+    /// <param name="options">Input, output, class names and input scale; null for defaults.</param>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid ONNX model, or is larger than <see cref="OnnxImportOptions.MaxFileBytes"/>.</exception>
+    /// <exception cref="NotSupportedException">A node, attribute, opset, data type or external data that MLQuant does not import; the message names the node, its op type and the opset.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The options do not fit the model (an unknown input or output name, a class count or vocabulary of another size).</exception>
+    public GraphClassifierTransformerBase ImportOnnx(string path, OnnxImportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        options ??= new OnnxImportOptions();
+        options.Validate();
+        return OnnxClassifierImport.Import(path, options);
+    }
+
+    /// <summary>
     /// Quantizes an already trained FP32 classifier automatically: <paramref name="trainedModel"/> is an
     /// <see cref="ImageClassifierTransformer"/> or <see cref="TextLstmTransformer"/>, or a transformer chain
     /// holding one (the transforms before it are applied to <paramref name="trainData"/> first, those after it
@@ -99,6 +128,7 @@ public sealed class QuantizationCatalog
     /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
     /// <param name="options">Stage epochs and options; null for defaults (the search trains with Adam at 2e-4).</param>
     /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The label column's classes are not the classifier's, in its order.</exception>
     /// <exception cref="InvalidOperationException">The classifier is already quantized.</exception>
     public ITransformer QuantizeAutomatically(ITransformer trainedModel, IDataView trainData, int targetBits = 2, AutoQuantizationOptions? options = null)
     {

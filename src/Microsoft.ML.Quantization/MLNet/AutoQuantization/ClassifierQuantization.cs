@@ -20,6 +20,10 @@ internal static class ClassifierQuantization
         options ??= new AutoQuantizationOptions();
         options.Validate(targetBits);
         var trained = model.ModelFor("quantize automatically");
+        var labels = LabeledVectorReader.ClassNames(data.Schema, options.LabelColumnName);
+        if (!labels.SequenceEqual(model.ClassNames))
+            throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{options.LabelColumnName}' has the classes [{string.Join(", ", labels)}], "
+                + $"the classifier [{string.Join(", ", model.ClassNames)}]; map the labels to keys in the classifier's order (MapValueToKey with keyData).");
         var training = options.Training ?? SearchTraining(trainerOptions ?? new TrainingOptions());
 
         using var channel = environment.Start("AutoQuantization");

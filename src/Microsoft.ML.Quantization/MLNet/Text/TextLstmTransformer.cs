@@ -50,6 +50,9 @@ public sealed class TextLstmTransformer : GraphClassifierTransformerBase
     /// <summary>Number of ids the vocabulary uses (padding and unknown included).</summary>
     public int VocabularySize => vocabulary.Size;
 
+    /// <summary>The tokens of ids 2, 3, … (id 0 pads, id 1 stands for unknown tokens).</summary>
+    public IReadOnlyList<string> Vocabulary => vocabulary.Tokens;
+
     private protected override string PayloadKind => Kind;
 
     private protected override void WriteState(BinaryWriter writer)

@@ -66,11 +66,11 @@ internal sealed class OnnxGraphWriter
         (input ? graph.Input : graph.Output).Add(value);
     }
 
-    /// <summary>The model's bytes.</summary>
-    public byte[] ToModel()
+    /// <summary>The model's bytes, importing <paramref name="opset"/> of the default domain.</summary>
+    public byte[] ToModel(int opset = Opset)
     {
         var model = new ModelProto { IrVersion = IrVersion, ProducerName = "MLQuant", Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
         return model.ToByteArray();
     }
 
