@@ -36,6 +36,12 @@ public sealed record GraphNode
     /// <summary>Zero padding of convolution and pooling.</summary>
     public int Padding { get; init; }
 
+    /// <summary>
+    /// Groups of a Conv2d: each output channel reads only its group's input channels (the input channels for depthwise).
+    /// Input and output channels must both divide by it. Default 1.
+    /// </summary>
+    public int Groups { get; init; } = 1;
+
     /// <summary>Whether Conv2d and Linear add a bias.</summary>
     public bool Bias { get; init; } = true;
 

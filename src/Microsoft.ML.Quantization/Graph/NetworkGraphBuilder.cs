@@ -30,9 +30,9 @@ public sealed class NetworkGraphBuilder
         return this;
     }
 
-    /// <summary>Appends a 2-D convolution.</summary>
-    public NetworkGraphBuilder Conv2d(string name, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false, string? from = null) =>
-        Add(new GraphNode { Name = name, Kind = NodeKind.Conv2d, Units = outChannels, Kernel = kernel, Stride = stride, Padding = padding, Bias = bias, Inputs = From(from) });
+    /// <summary>Appends a 2-D convolution; <paramref name="groups"/> &gt; 1 makes it grouped (depthwise when it equals the input channels).</summary>
+    public NetworkGraphBuilder Conv2d(string name, int outChannels, int kernel, int stride = 1, int padding = 0, bool bias = false, string? from = null, int groups = 1) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Conv2d, Units = outChannels, Kernel = kernel, Stride = stride, Padding = padding, Bias = bias, Inputs = From(from), Groups = groups });
 
     /// <summary>Appends a fully connected layer.</summary>
     public NetworkGraphBuilder Linear(string name, int outFeatures, bool bias = true, string? from = null) =>

@@ -35,6 +35,8 @@ internal static class ShapeInference
                 Rank(where, x, 3, "[C,H,W]");
                 Positive(where, node.Units, "output channels");
                 Declared(where, node.InputUnits, x[0], "input channels");
+                if (node.Groups < 1 || x[0] % node.Groups != 0 || node.Units % node.Groups != 0)
+                    throw new ArgumentException($"{where} has {node.Groups} groups for {x[0]} input and {node.Units} output channels; both must divide by it.");
                 return new[] { node.Units, Window(where, x[1], node), Window(where, x[2], node) };
             case NodeKind.MaxPool or NodeKind.AvgPool:
                 Rank(where, x, 3, "[C,H,W]");

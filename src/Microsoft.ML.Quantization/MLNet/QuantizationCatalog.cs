@@ -94,11 +94,11 @@ public sealed class QuantizationCatalog
     /// through the packed runtime, saves and loads like any MLQuant model, and is a trained model for
     /// <see cref="QuantizeAutomatically(ITransformer, IDataView, int, AutoQuantizationOptions?)"/>.
     /// <para>
-    /// Imported operators (opsets 11–21): Conv (one group), BatchNormalization, Relu, PRelu (one slope), LeakyRelu, Clip from 0
+    /// Imported operators (opsets 11–21): Conv (grouped and depthwise too), BatchNormalization, Relu, PRelu (one slope), LeakyRelu, Clip from 0
     /// (ReLU, ReLU6), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add of two values (residual), Add, Sub, Mul and Div by
     /// constants that fold into the layer before or into the input scale, Flatten, Reshape, Squeeze, Unsqueeze, Transpose
     /// that only moves the batch, Gather (embedding), a forward LSTM whose last hidden state is used, Dropout, Identity,
-    /// Cast, a trailing Softmax, and constant subgraphs (Constant, Shape → Gather → Unsqueeze → Concat, Cast of initializers).
+    /// Cast, Pad of zeros, a trailing Softmax, and constant subgraphs (Constant, Shape → Gather → Unsqueeze → Concat, Slice, Cast of initializers).
     /// </para>
     /// </summary>
     /// <param name="path">The .onnx file.</param>

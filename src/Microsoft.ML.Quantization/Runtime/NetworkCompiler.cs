@@ -124,6 +124,11 @@ internal sealed class NetworkCompiler
         }
         var output = NewSlot(shape);
         values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
+        if (node.Groups > 1)
+        {
+            steps.Add(new GroupedConvolutionStep(node, weight.Decode(), x, output, scale, shift));
+            return;
+        }
         if (x.Layout == SlotLayout.PaddedBytes)
         {
             steps.Add(BinaryConvolutionStep.Fits(weight, x.Codec!)
@@ -169,7 +174,7 @@ internal sealed class NetworkCompiler
         var codec = new ActivationCodec(grid);
         var shape = graph.Shapes[quantizer.Name];
         var consumers = graph.Consumers(quantizer.Name).ToList();
-        return consumers.Count == 1 && consumers[0].Kind == NodeKind.Conv2d && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
+        return consumers.Count == 1 && consumers[0] is { Kind: NodeKind.Conv2d, Groups: 1 } && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
             ? NewSlot(shape, codec, SlotLayout.PaddedBytes, consumers[0].Padding)
             : NewSlot(shape, codec, codec.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
     }

@@ -39,7 +39,7 @@ internal sealed record QuantizerVertex(string Name, string Layer, bool IsWeight,
         var input = graph.Shapes[node.Inputs[0]];
         return node.Kind switch
         {
-            NodeKind.Conv2d => (long)node.Units * input[0] * node.Kernel * node.Kernel,
+            NodeKind.Conv2d => (long)node.Units * (input[0] / node.Groups) * node.Kernel * node.Kernel,
             NodeKind.Linear => (long)node.Units * input[^1],
             NodeKind.Embedding => (long)node.Vocabulary * node.Units,
             NodeKind.Lstm => 4L * node.Units * (input[^1] + node.Units),

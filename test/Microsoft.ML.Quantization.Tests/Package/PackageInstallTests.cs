@@ -39,7 +39,7 @@ public class PackageInstallTests
     }
 
     [Fact]
-    public void ReadmeSamplesTrainInOneFreshAppAndScoreInAnotherWithThePackageAlone()
+    public void ReadmeSamplesTrainInOneFreshAppScoreInAnotherWithThePackageAloneAndImportOnnxInAThird()
     {
         using var temp = RepoPaths.TempDirectory();
         string package = Pack(temp.File("feed"));
@@ -63,6 +63,15 @@ public class PackageInstallTests
             .Where(f => f!.StartsWith("libtorch", StringComparison.Ordinal) || f.StartsWith("libLibTorchSharp", StringComparison.Ordinal) || f.StartsWith("libc10", StringComparison.Ordinal))
             .ToList();
         Assert.Empty(natives);
+
+        // A CNN PyTorch trained (Fixtures/onnx/make_pytorch_fixtures.py) in, quantized to 2 bits, saved and exported back out.
+        string importer = NewConsole(temp.Path, "importer", Readme.Sample("import"), version, "TorchSharp-cpu");
+        WriteSubsetSlice(importer);
+        File.Copy(RepoPaths.Fixture("onnx/pytorch-fashion-cnn-opset17.onnx"), Path.Combine(importer, "model.onnx"));
+        string imported = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--no-build"], importer, TimeSpan.FromMinutes(4));
+        Assert.Contains("Average bits", imported, StringComparison.OrdinalIgnoreCase);
+        Assert.True(File.Exists(Path.Combine(importer, "model.zip")));
+        Assert.True(new FileInfo(Path.Combine(importer, "quantized.onnx")).Length > 0);
     }
 
     // Packs what the test run built (no second build of the library) into a folder feed; returns the .nupkg.

@@ -28,7 +28,7 @@ public class OnnxImportErrorTests
         { "custom domain", typeof(NotSupportedException), "is in domain 'com.microsoft'" },
         { "control flow", typeof(NotSupportedException), "holds a subgraph; control flow is not supported" },
         { "unknown attribute", typeof(NotSupportedException), "attribute 'mystery' is not supported" },
-        { "grouped conv", typeof(NotSupportedException), "grouped and depthwise convolutions are not imported yet" },
+        { "groups that do not divide", typeof(InvalidDataException), "has a weight for 3 input channels per group in 3 groups, receives 3" },
         { "softmax inside", typeof(NotSupportedException), "(Softmax, opset 11): is inside the network" },
         { "unused output used", typeof(NotSupportedException), "output 1 ('indices') is used" },
     };
@@ -87,7 +87,7 @@ public class OnnxImportErrorTests
             case "unknown attribute":
                 relu.Attribute.Add(new AttributeProto { Name = "mystery", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
                 break;
-            case "grouped conv":
+            case "groups that do not divide":
                 var conv = graph.Node.First(n => n.OpType == "Conv");
                 conv.Attribute.Single(a => a.Name == "group").I = 3;
                 break;

@@ -54,7 +54,7 @@ public class OnnxImportTests
         }
     }
 
-    public static TheoryData<string> HandBuilt() => new() { "ConvNet, opset 11", "MLP, opset 13", "Residual, opset 17", "LSTM, opset 14" };
+    public static TheoryData<string> HandBuilt() => new() { "ConvNet, opset 11", "MLP, opset 13", "Residual, opset 17", "LSTM, opset 14", "MobileNet block, opset 13" };
 
     [Theory]
     [MemberData(nameof(HandBuilt))]
@@ -104,7 +104,7 @@ public class OnnxImportTests
         Assert.Equal(NodeKind.Linear, conv.Model.Graph[conv.Model.Graph.Output].Kind);
     }
 
-    private static float[] Softmax(float[] logits)
+    internal static float[] Softmax(float[] logits)
     {
         var exp = logits.Select(l => MathF.Exp(l - logits.Max())).ToArray();
         return exp.Select(e => e / exp.Sum()).ToArray();

@@ -16,7 +16,7 @@ public sealed record OnnxTestModel(string Name, byte[] Bytes, int[] InputShape, 
 /// </summary>
 internal static class OnnxTestModels
 {
-    public static IEnumerable<OnnxTestModel> All() => new[] { ConvNetOpset11(), MlpOpset13(), ResidualOpset17(), LstmOpset14() };
+    public static IEnumerable<OnnxTestModel> All() => new[] { ConvNetOpset11(), MlpOpset13(), ResidualOpset17(), LstmOpset14(), MobileNetOpset13() };
 
     /// <summary>Conv → Relu → MaxPool → Conv → BatchNormalization(ε 1e-3) → Clip(0, 6) → Shape flatten → Gemm(transB) → Softmax.</summary>
     public static OnnxTestModel ConvNetOpset11()
@@ -122,6 +122,40 @@ internal static class OnnxTestModels
         w.Value(true, "x", DataType.Int64, new[] { tokens });
         w.Value(false, "logits", DataType.Float, new[] { 3 });
         return new OnnxTestModel("LSTM, opset 14", w.ToModel(14), new[] { tokens }, Tokens: true, Softmax: false, Vocabulary: vocabulary);
+    }
+
+    /// <summary>
+    /// A MobileNet-v2-style block: 1×1 expansion → BN → ReLU6, depthwise 3×3 (group = channels) → BN → ReLU6, 1×1 projection
+    /// → BN, residual Add, then a grouped 3×3 (two groups, stride 2), GlobalAveragePool, Flatten and Gemm.
+    /// </summary>
+    public static OnnxTestModel MobileNetOpset13()
+    {
+        var random = new Random(21);
+        var w = new OnnxGraphWriter();
+        Constant(w, "zero", Scalar(0f));
+        Constant(w, "six", Scalar(6f));
+        void ConvBn(string name, string input, string output, int outputs, int inputsPerGroup, int kernel, int groups, int stride, bool relu6)
+        {
+            int pad = kernel / 2;
+            w.Node("Conv", $"/{name}/Conv", new[] { input, w.Floats($"{name}.weight", new[] { outputs, inputsPerGroup, kernel, kernel }, Values(random, outputs * inputsPerGroup * kernel * kernel, 0.5f)) },
+                name + ".conv", Ints("kernel_shape", kernel, kernel), Ints("pads", pad, pad, pad, pad), Ints("strides", stride, stride), Int("group", groups));
+            w.Node("BatchNormalization", $"/{name}/bn", new[] { name + ".conv", w.Floats($"{name}.bn.weight", new[] { outputs }, Values(random, outputs, 1f)),
+                w.Floats($"{name}.bn.bias", new[] { outputs }, Values(random, outputs, 0.2f)), w.Floats($"{name}.bn.mean", new[] { outputs }, Values(random, outputs, 0.2f)),
+                w.Floats($"{name}.bn.var", new[] { outputs }, Values(random, outputs, 0.4f).Select(v => v + 0.6f).ToArray()) }, relu6 ? name + ".bn" : output);
+            if (relu6) w.Node("Clip", $"/{name}/Clip", new[] { name + ".bn", "zero", "six" }, output);
+        }
+        ConvBn("expand", "x", "e", 12, 4, 1, 1, 1, relu6: true);
+        ConvBn("depthwise", "e", "d", 12, 1, 3, 12, 1, relu6: true);
+        ConvBn("project", "d", "p", 4, 12, 1, 1, 1, relu6: false);
+        w.Node("Add", "/add/Add", new[] { "x", "p" }, "sum");
+        ConvBn("grouped", "sum", "g", 8, 2, 3, 2, 2, relu6: true);
+        w.Node("GlobalAveragePool", "/gap/GlobalAveragePool", new[] { "g" }, "gap");
+        w.Node("Flatten", "/Flatten", new[] { "gap" }, "flat", Int("axis", 1));
+        w.Node("Gemm", "/fc/Gemm", new[] { "flat", w.Floats("fc.weight", new[] { 5, 8 }, Values(random, 40, 0.5f)), w.Floats("fc.bias", new[] { 5 }, Values(random, 5, 0.1f)) },
+            "logits", Int("transB", 1));
+        w.Value(true, "x", DataType.Float, new[] { 4, 8, 8 });
+        w.Value(false, "logits", DataType.Float, new[] { 5 });
+        return new OnnxTestModel("MobileNet block, opset 13", w.ToModel(13), new[] { 4, 8, 8 }, Tokens: false, Softmax: false);
     }
 
     /// <summary>PyTorch's <c>x.view(x.size(0), -1)</c>: Shape → Gather(0) → Unsqueeze → Concat with [−1] → Reshape.</summary>

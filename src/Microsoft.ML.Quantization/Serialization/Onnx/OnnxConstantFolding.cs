@@ -11,7 +11,7 @@ internal static class OnnxConstantFolding
     /// <summary>Ops this class evaluates when every input is a constant.</summary>
     public static readonly HashSet<string> Ops = new(StringComparer.Ordinal)
     {
-        "Constant", "Identity", "Cast", "Unsqueeze", "Squeeze", "Concat", "Gather", "Reshape", "ConstantOfShape", "Add", "Sub", "Mul", "Div", "Transpose", "Shape",
+        "Constant", "Identity", "Cast", "Unsqueeze", "Squeeze", "Concat", "Gather", "Reshape", "ConstantOfShape", "Add", "Sub", "Mul", "Div", "Transpose", "Shape", "Slice",
     };
 
     /// <summary>The value of <paramref name="node"/> from its constant inputs (null for an absent optional input).</summary>
@@ -41,12 +41,8 @@ internal static class OnnxConstantFolding
                 return data with { Dims = SqueezeDims(node, data.Dims, Axes(node, inputs)) };
             }
             case "Concat":
-            {
                 node.Allow("axis");
-                if (inputs.Any(i => i is null || i.Dims.Length != 1)) throw node.Unsupported("only one-dimensional constants are concatenated at import time.");
-                var values = inputs.SelectMany(i => i!.Values).ToArray();
-                return new OnnxConstant(new long[] { values.Length }, values, inputs.All(i => i!.Integer));
-            }
+                return Concat(node, inputs.Select((c, i) => In(i)).ToList(), node.Int("axis", 0));
             case "Gather":
                 node.Allow("axis");
                 return Gather(node, In(0), In(1), node.Int("axis", 0));
@@ -78,6 +74,9 @@ internal static class OnnxConstantFolding
             case "Shape":
                 node.Allow("start", "end");
                 return Shape(node, In(0).Dims);
+            case "Slice":
+                node.Allow();
+                return Slice(node, In(0), In(1).Longs(), In(2).Longs(), inputs.Count > 3 ? inputs[3]?.Longs() : null, inputs.Count > 4 ? inputs[4]?.Longs() : null);
             default:
                 throw node.Unsupported("is not evaluated at import time.");
         }
@@ -181,6 +180,61 @@ internal static class OnnxConstantFolding
         for (long o = 0; o < outer; o++)
             foreach (long p in picks)
                 for (long j = 0; j < inner; j++) values[next++] = data.Values[(o * size + p) * inner + j];
+        return new OnnxConstant(dims, values, data.Integer);
+    }
+
+    private static OnnxConstant Concat(OnnxNode node, List<OnnxConstant> parts, long axis)
+    {
+        if (parts.Count == 0) throw node.Invalid("concatenates nothing.");
+        int rank = parts[0].Dims.Length;
+        if (axis < 0) axis += rank;
+        if (axis < 0 || axis >= rank || parts.Any(p => p.Dims.Length != rank || p.Dims.Contains(OnnxConstant.BatchDim) || p.Dims.Where((d, i) => i != axis && d != parts[0].Dims[i]).Any()))
+            throw node.Invalid($"concatenates constants of shapes {string.Join(", ", parts.Select(p => $"[{string.Join(",", p.Dims)}]"))} along axis {axis}.");
+        var dims = parts[0].Dims.ToArray();
+        dims[axis] = parts.Sum(p => p.Dims[axis]);
+        long outer = dims.Take((int)axis).Aggregate(1L, (a, b) => a * b), inner = dims.Skip((int)axis + 1).Aggregate(1L, (a, b) => a * b);
+        var values = new double[OnnxTensorReader.Count(dims, $"The output of ONNX node '{node.Name}'")];
+        int next = 0;
+        for (long o = 0; o < outer; o++)
+            foreach (var part in parts)
+            {
+                long block = part.Dims[axis] * inner;
+                Array.Copy(part.Values, o * block, values, next, block);
+                next += (int)block;
+            }
+        return new OnnxConstant(dims, values, parts.All(p => p.Integer));
+    }
+
+    /// <summary>ONNX Slice (opset 10 on): per axis, the entries from start towards end by step, each clamped to the axis.</summary>
+    private static OnnxConstant Slice(OnnxNode node, OnnxConstant data, long[] starts, long[] ends, long[]? axes, long[]? steps)
+    {
+        int rank = data.Dims.Length;
+        axes ??= Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+        steps ??= Enumerable.Repeat(1L, starts.Length).ToArray();
+        if (ends.Length != starts.Length || axes.Length != starts.Length || steps.Length != starts.Length || data.Dims.Contains(OnnxConstant.BatchDim))
+            throw node.Invalid("has starts, ends, axes and steps of different lengths.");
+        var picks = data.Dims.Select(d => Enumerable.Range(0, (int)d).Select(i => (long)i).ToArray()).ToArray();
+        for (int k = 0; k < starts.Length; k++)
+        {
+            long axis = axes[k] < 0 ? axes[k] + rank : axes[k], step = steps[k];
+            if (axis < 0 || axis >= rank || step == 0 || starts.Contains(long.MinValue) || ends.Contains(long.MinValue)) throw node.Invalid($"slices axis {axes[k]} by step {step}.");
+            long size = data.Dims[axis];
+            long Clamp(long v, long low, long high) => Math.Clamp(v < 0 ? v + size : v, low, high);
+            long start = step > 0 ? Clamp(starts[k], 0, size) : Clamp(starts[k], 0, size - 1), end = step > 0 ? Clamp(ends[k], 0, size) : Clamp(ends[k], -1, size - 1);
+            var taken = new List<long>();
+            for (long i = start; step > 0 ? i < end : i > end; i += step) taken.Add(i);
+            picks[axis] = taken.ToArray();
+        }
+        var dims = picks.Select(p => (long)p.Length).ToArray();
+        var values = new double[OnnxTensorReader.Count(dims, $"The output of ONNX node '{node.Name}'")];
+        var strides = new long[rank];
+        for (int a = rank - 1, stride = 1; a >= 0; stride *= (int)data.Dims[a], a--) strides[a] = stride;
+        for (int flat = 0; flat < values.Length; flat++)
+        {
+            long source = 0;
+            for (int a = rank - 1, rest = flat; a >= 0; rest /= (int)dims[a], a--) source += picks[a][rest % dims[a]] * strides[a];
+            values[flat] = data.Values[source];
+        }
         return new OnnxConstant(dims, values, data.Integer);
     }
 

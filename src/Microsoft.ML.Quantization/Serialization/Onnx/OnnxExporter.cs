@@ -13,10 +13,11 @@ namespace Microsoft.ML.Quantization.Serialization.Onnx;
 /// (ZoomQ, ClipQ, FixedQ, BCPReLU's output); two-sided ClipQ's bin centres are shifted by half a step around the pair;</item>
 /// <item>a quantized weight whose levels are one integer lattice (Binary, Ternary, Quaternary, FixedQ, ZoomQ, ClipQ,
 /// PotQ) becomes an int8 (or uint8) initializer with per-tensor or per-channel DequantizeLinear, exact;</item>
-/// <item>any other weight (ResQ) exports its decoded float values, exact as well.</item>
+/// <item>any other weight (ResQ) exports its decoded float values, exact as well;</item>
+/// <item>an activation grid whose levels are not uniform (PotQ, Ternary, Quaternary, ResQ) becomes its threshold
+/// staircase in float (Div → GreaterOrEqual → ReduceSum → Gather of the level values), exact as well.</item>
 /// </list>
-/// Activation grids that round to non-uniform levels (PotQ, Ternary, Quaternary or ResQ activations) and an LSTM
-/// whose recurrent state is quantized have no ONNX form and are refused with a <see cref="NotSupportedException"/>.
+/// An LSTM whose recurrent state is quantized has no ONNX form and is refused with a <see cref="NotSupportedException"/>.
 /// </summary>
 internal static class OnnxExporter
 {
@@ -56,7 +57,7 @@ internal static class OnnxExporter
         {
             case NodeKind.Conv2d:
                 writer.Node("Conv", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)), node.Bias ? Weight(writer, model, StateNames.Bias(node)) : null }, y,
-                    Ints("kernel_shape", node.Kernel, node.Kernel), Ints("strides", node.Stride, node.Stride), Ints("pads", node.Padding, node.Padding, node.Padding, node.Padding));
+                    Ints("kernel_shape", node.Kernel, node.Kernel), Ints("strides", node.Stride, node.Stride), Ints("pads", node.Padding, node.Padding, node.Padding, node.Padding), node.Groups > 1 ? Int("group", node.Groups) : null);
                 break;
             case NodeKind.Linear:
                 writer.Node("Gemm", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)), node.Bias ? Weight(writer, model, StateNames.Bias(node)) : null }, y, Int("transB", 1));
@@ -101,9 +102,7 @@ internal static class OnnxExporter
                 AddLstm(writer, model, node, x, y);
                 break;
             case NodeKind.Quantize:
-                var grid = model.Grid(StateNames.QuantizerPrefix(node)) ?? throw new InvalidDataException("The activation quantizer has no grid.");
-                AddActivationPair(writer, node.Name, x, y, QdqActivation.Of(grid)
-                    ?? throw new NotSupportedException($"The activation quantizer '{node.Name}' ({node.ActivationQuantizer}) rounds to levels that are not uniform; only uniform activation grids have a QuantizeLinear form."));
+                AddActivation(writer, node.Name, x, y, model.Grid(StateNames.QuantizerPrefix(node)) ?? throw new InvalidDataException("The activation quantizer has no grid."));
                 break;
             default:
                 throw new NotSupportedException($"Node '{node.Name}' ({node.Kind}) has no ONNX form.");
@@ -128,6 +127,32 @@ internal static class OnnxExporter
             new[] { writer.Bytes(name + ".q", shape, integers, form.Signed), writer.Floats(name + ".step", scalarShape, form.Steps), writer.Bytes(name + ".zero", scalarShape, form.ZeroPoints, form.Signed) },
             name, perChannel ? Int("axis", 0) : null);
         return name;
+    }
+
+    /// <summary>A uniform grid as a QDQ pair, any other as its threshold staircase.</summary>
+    private static void AddActivation(OnnxGraphWriter writer, string name, string x, string y, Schemes.QuantizationGrid grid)
+    {
+        if (QdqActivation.Of(grid) is { } form) AddActivationPair(writer, name, x, y, form);
+        else AddStaircase(writer, name, x, y, grid);
+    }
+
+    /// <summary>
+    /// A grid whose levels are not uniform (PotQ, Ternary, Quaternary, ResQ activations), exactly as the runtime rounds:
+    /// the position of x / s among the thresholds (how many are ≤ it) picks the value from the table of level · s.
+    /// ONNX Runtime runs it in float.
+    /// </summary>
+    private static void AddStaircase(OnnxGraphWriter writer, string name, string x, string y, Schemes.QuantizationGrid grid)
+    {
+        float scale = grid.Scales[0];
+        var order = grid.CodeOrder ?? Enumerable.Range(0, grid.LevelCount).ToArray();
+        string scaled = writer.NodeOutput("Div", name + ".scaled", new[] { x, writer.Scalar(name + ".scale", scale) });
+        string last = writer.Longs(name + ".last_axis", new[] { 1 }, new long[] { -1 });
+        string expanded = writer.NodeOutput("Unsqueeze", name + ".expanded", new[] { scaled, last });
+        string reached = writer.NodeOutput("GreaterOrEqual", name + ".reached", new[] { expanded, writer.Floats(name + ".thresholds", new[] { grid.Thresholds.Length }, grid.Thresholds) });
+        string counted = writer.NodeOutput("Cast", name + ".counted", new[] { reached }, Int("to", (long)TensorProto.Types.DataType.Int64));
+        string position = writer.NodeOutput("ReduceSum", name + ".position", new[] { counted, last }, Int("keepdims", 0));
+        var table = order.Select(code => grid.Levels[code] * scale).ToArray();
+        writer.Node("Gather", name, new[] { writer.Floats(name + ".values", new[] { table.Length }, table), position }, y, Int("axis", 0));
     }
 
     /// <summary>Clip to the grid, then QuantizeLinear and DequantizeLinear at its step (shifted by half a step for bin centres).</summary>
@@ -159,8 +184,7 @@ internal static class OnnxExporter
         string negative = writer.NodeOutput("Min", node.Name + ".negative", new[] { writer.NodeOutput("Mul", node.Name + ".slope", new[] { x, Scalar("slope", 1) }), writer.Scalar(node.Name + ".const.zero", 0) });
         string lower = writer.NodeOutput("Max", node.Name + ".lower", new[] { negative, Scalar("lower_clip", -1) });
         writer.Node("Add", grid is null ? node.Name : node.Name + ".sum", new[] { upper, lower }, sum);
-        if (grid is not null)
-            AddActivationPair(writer, node.Name, sum, y, QdqActivation.Of(grid) ?? throw new InvalidDataException("The BCPReLU output grid is not uniform."));
+        if (grid is not null) AddActivation(writer, node.Name, sum, y, grid);
     }
 
     /// <summary>

@@ -40,6 +40,14 @@ internal sealed class OnnxGraphWriter
         return Initializer(name, shape, TensorProto.Types.DataType.Float, raw);
     }
 
+    /// <summary>An int64 initializer; returns its name.</summary>
+    public string Longs(string name, int[] shape, long[] values)
+    {
+        var raw = new byte[values.Length * sizeof(long)];
+        Buffer.BlockCopy(values, 0, raw, 0, raw.Length);
+        return Initializer(name, shape, TensorProto.Types.DataType.Int64, raw);
+    }
+
     /// <summary>A float scalar initializer; returns its name.</summary>
     public string Scalar(string name, float value) => Floats(name, Array.Empty<int>(), new[] { value });
 

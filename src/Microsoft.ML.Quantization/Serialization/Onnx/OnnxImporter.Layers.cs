@@ -59,6 +59,15 @@ internal sealed partial class OnnxImporter
             case "Flatten" or "Reshape" or "Squeeze" or "Unsqueeze" or "Transpose":
                 Set(node, 0, OnnxLayout.View(node, Symbol(node, inputs, 0), inputs));
                 break;
+            case "Pad":
+            {
+                // PyTorch writes a Pad of zeros before an unpadded average pooling.
+                node.Allow("mode");
+                var pads = Constant(node, inputs, 1, "the pads");
+                if ((node.String("mode") ?? "constant") != "constant" || pads.Values.Any(p => p != 0)) throw node.Unsupported("pads a network value; MLQuant pads inside its convolutions and pools.");
+                Set(node, 0, Symbol(node, inputs, 0));
+                break;
+            }
             case "Identity" or "Dropout":
             {
                 node.Allow("seed", "ratio");
@@ -86,9 +95,9 @@ internal sealed partial class OnnxImporter
                 break;
             default:
                 throw node.Unsupported("has no MLQuant equivalent. "
-                    + "Supported: Conv (groups 1), BatchNormalization, Relu, PRelu, LeakyRelu, Clip (ReLU, ReLU6), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sub, Mul, Div "
+                    + "Supported: Conv (grouped and depthwise too), BatchNormalization, Relu, PRelu, LeakyRelu, Clip (ReLU, ReLU6), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sub, Mul, Div "
                     + "(by constants that fold into the layer before, or residual sums), Flatten, Reshape, Squeeze, Unsqueeze, Transpose (layout only), Gather (embedding), LSTM (forward), "
-                    + "Dropout, Identity, Cast, a trailing Softmax, and constant subgraphs.");
+                    + "Dropout, Identity, Cast, Pad of zeros, a trailing Softmax, and constant subgraphs.");
         }
     }
 
@@ -98,15 +107,15 @@ internal sealed partial class OnnxImporter
         var x = Image(node, inputs, 0);
         var weight = Constant(node, inputs, 1, "the weight");
         if (weight.Dims.Length != 4) throw node.Unsupported($"has a weight of shape [{string.Join(",", weight.Dims)}]; MLQuant imports 2-D convolutions [M,C,k,k].");
-        if (node.Int("group", 1) != 1) throw node.Unsupported($"has {node.Int("group", 1)} groups; grouped and depthwise convolutions are not imported yet.");
+        long groups = node.Int("group", 1);
         int outputs = (int)weight.Dims[0], kernel = (int)weight.Dims[2];
         if (weight.Dims[3] != kernel) throw node.Unsupported($"has a {weight.Dims[2]}×{weight.Dims[3]} kernel; MLQuant's convolutions are square.");
-        if (weight.Dims[1] != x.Shape[0]) throw node.Invalid($"has a weight for {weight.Dims[1]} input channels, receives {x.Shape[0]}.");
+        if (groups < 1 || weight.Dims[1] * groups != x.Shape[0]) throw node.Invalid($"has a weight for {weight.Dims[1]} input channels per group in {groups} groups, receives {x.Shape[0]}.");
         if (node.Ints("kernel_shape") is { } declared && !declared.SequenceEqual(new long[] { kernel, kernel })) throw node.Invalid("kernel_shape disagrees with the weight.");
         var (stride, padding) = Window(node, kernel, dilations: true);
         var bias = inputs.Count > 2 && inputs[2] is not null ? Constant(node, inputs, 2, "the bias") : null;
         if (bias is not null && bias.Count != outputs) throw node.Invalid($"has {bias.Count} biases for {outputs} output channels.");
-        var conv = new GraphNode { Name = Unique(node.Name), Kind = NodeKind.Conv2d, Inputs = new[] { x.Node }, Units = outputs, InputUnits = x.Shape[0], Kernel = kernel, Stride = stride, Padding = padding, Bias = bias is not null };
+        var conv = new GraphNode { Name = Unique(node.Name), Kind = NodeKind.Conv2d, Inputs = new[] { x.Node }, Units = outputs, InputUnits = x.Shape[0], Kernel = kernel, Stride = stride, Padding = padding, Bias = bias is not null, Groups = (int)groups };
         string name = Append(conv, node);
         tensors[StateNames.Weight(conv)] = ExportedTensor.Float(weight.Dims.Select(d => (int)d).ToArray(), weight.Floats());
         if (bias is not null) tensors[StateNames.Bias(conv)] = ExportedTensor.Float(new[] { outputs }, bias.Floats());

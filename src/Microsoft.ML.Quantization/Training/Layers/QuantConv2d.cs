@@ -10,14 +10,15 @@ internal sealed class QuantConv2d : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
     private readonly Module<Tensor, Tensor>? weight_quantizer;
-    private readonly long stride, padding;
+    private readonly long stride, padding, groups;
 
     public QuantConv2d(string name, long inChannels, GraphNode node, IQuantizerFactory quantizers) : base(name)
     {
-        conv = Conv2d(inChannels, node.Units, node.Kernel, stride: node.Stride, padding: node.Padding, bias: node.Bias);
+        conv = Conv2d(inChannels, node.Units, node.Kernel, stride: node.Stride, padding: node.Padding, bias: node.Bias, groups: node.Groups);
         weight_quantizer = quantizers.Weight(node);
         stride = node.Stride;
         padding = node.Padding;
+        groups = node.Groups;
         RegisterComponents();
     }
 
@@ -26,5 +27,5 @@ internal sealed class QuantConv2d : Module<Tensor, Tensor>
     private Tensor Quantized(Tensor weight) => weight_quantizer is null ? weight : weight_quantizer.call(weight);
 
     public override Tensor forward(Tensor x) =>
-        functional.conv2d(x, Quantized(conv.weight!), conv.bias, new[] { stride, stride }, new[] { padding, padding });
+        functional.conv2d(x, Quantized(conv.weight!), conv.bias, new[] { stride, stride }, new[] { padding, padding }, groups: groups);
 }
