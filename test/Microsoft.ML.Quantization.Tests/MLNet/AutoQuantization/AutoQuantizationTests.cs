@@ -16,13 +16,6 @@ namespace Microsoft.ML.Quantization.Tests.MLNet.AutoQuantization;
 /// </summary>
 public class AutoQuantizationTests
 {
-    private static (MLContext Ml, IDataView Train, IDataView Test) Images(int count)
-    {
-        var ml = new MLContext(seed: 1);
-        IDataView Load(string images, string labels) => ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", images), RepoPaths.Subset("fashion-mnist", labels), DatasetCatalog.FashionMnistClassNames);
-        return (ml, ml.Data.TakeRows(Load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), count), ml.Data.TakeRows(Load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"), 300));
-    }
-
     private static ImageClassifierOptions LeNet() => new() { FeatureColumnName = DatasetCatalog.PixelsColumn, Graph = NetworkGraphs.LeNet5(), Epochs = 2, LearningRate = 2e-3 };
 
     private static AutoQuantizationOptions Quick(string? checkpoints = null) => new()
@@ -34,7 +27,7 @@ public class AutoQuantizationTests
     [Fact]
     public void ChainQuantizesToTheTargetReportsAndRoundTripsThroughSaveAndLoad()
     {
-        var (ml, train, test) = Images(1000);
+        var (ml, train, test) = SubsetData.FashionMnist(1000);
         var logged = new List<string>();
         ml.Log += (_, e) => logged.Add(e.Message);
         // LeNet's first layer keeps 8-bit inputs (784 of its activation values), so 2-bit activations are out of reach: 3.5 is not.
@@ -77,7 +70,7 @@ public class AutoQuantizationTests
     [Fact]
     public void TrainedModelQuantizesWithDqaAndResumesEveryStageFromItsCheckpoint()
     {
-        var (ml, train, test) = Images(600);
+        var (ml, train, test) = SubsetData.FashionMnist(600);
         var fp32 = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ImageClassifier(LeNet())).Fit(train);
         using var temp = RepoPaths.TempDirectory();
         var options = Quick(temp.Path);
@@ -120,7 +113,7 @@ public class AutoQuantizationTests
     [Fact]
     public void AnUnreachableTargetFailsBeforeTheSearchNamingTheClosestAverages()
     {
-        var (ml, train, _) = Images(200);
+        var (ml, train, _) = SubsetData.FashionMnist(200);
         var logged = new List<string>();
         ml.Log += (_, e) => logged.Add(e.Message);
         var fp32 = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ImageClassifier(LeNet())).Fit(train);
@@ -134,7 +127,7 @@ public class AutoQuantizationTests
     public void AnEstimatorRefusesAnUnreachableTargetBeforeTrainingInFp32()
     {
         // The README's form, a chain ending in the trainer: the FP32 network is checked before its first epoch.
-        var (ml, train, _) = Images(200);
+        var (ml, train, _) = SubsetData.FashionMnist(200);
         var logged = new List<string>();
         ml.Log += (_, e) => logged.Add(e.Message);
         var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
@@ -151,7 +144,7 @@ public class AutoQuantizationTests
     [Fact]
     public void BadInputIsRefusedWithAClearError()
     {
-        var (ml, train, _) = Images(200);
+        var (ml, train, _) = SubsetData.FashionMnist(200);
         var estimator = ml.MulticlassClassification.Trainers.ImageClassifier(LeNet());
         Assert.Throws<ArgumentOutOfRangeException>(() => estimator.QuantizeAutomatically(targetBits: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => estimator.QuantizeAutomatically(2, new AutoQuantizationOptions { SearchEpochs = -1 }));
@@ -171,7 +164,7 @@ public class AutoQuantizationTests
     {
         // The BCPReLU options live in the graph's nodes: a model that is saved, loaded in a fresh context (which knows
         // nothing of the trainer's options) and quantized keeps its 3-bit BCPReLU output, through another save and load.
-        var (ml, train, test) = Images(300);
+        var (ml, train, test) = SubsetData.FashionMnist(300);
         var graph = new NetworkGraphBuilder(1, 28, 28).Conv2d("conv", 8, 3, padding: 1).BatchNorm("bn").BCPReLU("act").MaxPool("pool", 4)
             .Flatten("flatten").Linear("fc", 10).Build();
         var trainer = new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, Graph = graph, Epochs = 1, Activations = new BCPReLUOptions { OutputBits = 3 } };

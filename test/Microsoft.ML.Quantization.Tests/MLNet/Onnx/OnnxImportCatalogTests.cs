@@ -13,17 +13,10 @@ namespace Microsoft.ML.Quantization.Tests.MLNet.Onnx;
 /// </summary>
 public class OnnxImportCatalogTests
 {
-    private static (MLContext Ml, IDataView Train, IDataView Test) Images(int count)
-    {
-        var ml = new MLContext(seed: 1);
-        IDataView Load(string images, string labels) => ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", images), RepoPaths.Subset("fashion-mnist", labels), DatasetCatalog.FashionMnistClassNames);
-        return (ml, ml.Data.TakeRows(Load("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"), count), ml.Data.TakeRows(Load("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"), 300));
-    }
-
     [Fact]
     public void AnImportedModelScoresLikeItsSourceQuantizesToTwoBitsAndRoundTrips()
     {
-        var (ml, train, test) = Images(600);
+        var (ml, train, test) = SubsetData.FashionMnist(600);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train);
         var trainKeys = keyed.Transform(train);
         var testKeys = keyed.Transform(test);
@@ -71,7 +64,7 @@ public class OnnxImportCatalogTests
     [Fact]
     public void LabelsInAnotherOrderThanTheImportedClassesAreRefusedBeforeTraining()
     {
-        var (ml, train, _) = Images(200);
+        var (ml, train, _) = SubsetData.FashionMnist(200);
         var trainKeys = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train).Transform(train);
         using var temp = RepoPaths.TempDirectory();
         File.WriteAllBytes(temp.File("model.onnx"), Serialization.OnnxTestModels.MlpOpset13().Bytes);
