@@ -26,7 +26,7 @@ public sealed class NetworkGraphBuilder
     /// <summary>Appends any node; its inputs default to the last node.</summary>
     public NetworkGraphBuilder Add(GraphNode node)
     {
-        nodes.Add(node.Inputs.Count == 0 && node.Kind != NodeKind.Add ? node with { Inputs = new[] { Last } } : node);
+        nodes.Add(node.Inputs.Count == 0 && node.Kind is not (NodeKind.Add or NodeKind.Concat) ? node with { Inputs = new[] { Last } } : node);
         return this;
     }
 
@@ -72,6 +72,19 @@ public sealed class NetworkGraphBuilder
     /// <summary>Appends a residual sum of two nodes.</summary>
     public NetworkGraphBuilder Sum(string name, string left, string right) =>
         Add(new GraphNode { Name = name, Kind = NodeKind.Add, Inputs = new[] { left, right } });
+
+    /// <summary>Appends a sigmoid.</summary>
+    public NetworkGraphBuilder Sigmoid(string name, string? from = null) => Simple(name, NodeKind.Sigmoid, from);
+
+    /// <summary>Appends a tanh.</summary>
+    public NetworkGraphBuilder Tanh(string name, string? from = null) => Simple(name, NodeKind.Tanh, from);
+
+    /// <summary>Appends the join of <paramref name="inputs"/> along their channels (or features).</summary>
+    public NetworkGraphBuilder Concat(string name, params string[] inputs) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.Concat, Inputs = inputs });
+
+    /// <summary>Appends a fixed per-channel normalisation (x − mean) / std; its statistics are tensors of the trained model.</summary>
+    public NetworkGraphBuilder Normalize(string name, string? from = null) => Simple(name, NodeKind.Normalize, from);
 
     /// <summary>Appends an embedding of token ids.</summary>
     public NetworkGraphBuilder Embedding(string name, int vocabulary, int dimension, string? from = null) =>

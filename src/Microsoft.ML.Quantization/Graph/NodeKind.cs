@@ -33,4 +33,12 @@ public enum NodeKind
     Lstm,
     /// <summary>Activation quantizer inserted by QAG.</summary>
     Quantize,
+    /// <summary>1 / (1 + e^−x).</summary>
+    Sigmoid,
+    /// <summary>tanh(x).</summary>
+    Tanh,
+    /// <summary>Its inputs joined along the channels ([C,H,W]) or features ([F]); every other dimension must agree.</summary>
+    Concat,
+    /// <summary>(x − mean[c]) / std[c] per channel (or feature) with fixed values: the input normalisation a model was trained with, or any fixed per-channel affine of an imported graph.</summary>
+    Normalize,
 }

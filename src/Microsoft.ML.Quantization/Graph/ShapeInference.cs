@@ -11,7 +11,8 @@ internal static class ShapeInference
             if (string.IsNullOrWhiteSpace(node.Name)) throw new ArgumentException("Every node needs a name.");
             if (shapes.ContainsKey(node.Name)) throw new ArgumentException($"The name '{node.Name}' is used twice (or is the reserved input name).");
             int arity = node.Kind == NodeKind.Add ? 2 : 1;
-            if (node.Inputs.Count != arity) throw new ArgumentException($"{node.Kind} '{node.Name}' takes {arity} input(s), has {node.Inputs.Count}.");
+            if (node.Kind == NodeKind.Concat ? node.Inputs.Count < 2 : node.Inputs.Count != arity)
+                throw new ArgumentException($"{node.Kind} '{node.Name}' takes {(node.Kind == NodeKind.Concat ? "two or more" : arity.ToString())} input(s), has {node.Inputs.Count}.");
             var inputs = node.Inputs.Select(i => shapes.TryGetValue(i, out var s) ? s
                 : throw new ArgumentException($"{node.Kind} '{node.Name}' reads '{i}', which is not an earlier node.")).ToArray();
             shapes[node.Name] = OutputShape(node, inputs);
@@ -68,7 +69,11 @@ internal static class ShapeInference
             case NodeKind.Dropout:
                 if (node.Rate is < 0 or >= 1) throw new ArgumentException($"{where} has rate {node.Rate}; it must be in [0, 1).");
                 return x;
-            case NodeKind.BatchNorm or NodeKind.ReLU or NodeKind.PReLU or NodeKind.BCPReLU or NodeKind.Quantize:
+            case NodeKind.Concat:
+                if (inputs.Any(s => s.Length != x.Length || s.Length is not (1 or 3) || !s.Skip(1).SequenceEqual(x.Skip(1))))
+                    throw new ArgumentException($"{where} joins {string.Join(", ", inputs.Select(s => $"[{string.Join("x", s)}]"))}; it joins [C,H,W] maps of one size along C, or vectors.");
+                return x.Skip(1).Prepend(inputs.Sum(s => s[0])).ToArray();
+            case NodeKind.BatchNorm or NodeKind.ReLU or NodeKind.PReLU or NodeKind.BCPReLU or NodeKind.Quantize or NodeKind.Sigmoid or NodeKind.Tanh or NodeKind.Normalize:
                 return x;
             default:
                 throw new ArgumentException($"{where}: unknown kind.");

@@ -68,6 +68,21 @@ internal sealed class NetworkCompiler
             case NodeKind.ReLU:
                 Emit(node, ElementwiseStep.ReLU(node.Name, Float(x, node), NewSlot(shape)));
                 break;
+            case NodeKind.Sigmoid:
+                Emit(node, ElementwiseStep.Sigmoid(node.Name, Float(x, node), NewSlot(shape)));
+                break;
+            case NodeKind.Tanh:
+                Emit(node, ElementwiseStep.Tanh(node.Name, Float(x, node), NewSlot(shape)));
+                break;
+            case NodeKind.Normalize:
+            {
+                var mean = model[StateNames.Own(node, "mean")].Decode();
+                Emit(node, ElementwiseStep.Normalize(node.Name, Float(x, node), NewSlot(shape), mean, model[StateNames.Own(node, "std")].Decode(), x.Length / mean.Length));
+                break;
+            }
+            case NodeKind.Concat:
+                Emit(node, new ConcatStep(node.Name, node.Inputs.Select(i => Float(values[i], node)).ToArray(), NewSlot(shape)));
+                break;
             case NodeKind.PReLU:
                 Emit(node, ElementwiseStep.PReLU(node.Name, Float(x, node), NewSlot(shape), Scalar(StateNames.Weight(node))));
                 break;

@@ -71,6 +71,10 @@ internal static class StateNames
             case NodeKind.Quantize:
                 foreach (string t in GridTensors) yield return Grid(QuantizerPrefix(node), t);
                 break;
+            case NodeKind.Normalize:
+                yield return Own(node, "mean");
+                yield return Own(node, "std");
+                break;
         }
     }
 }

@@ -116,6 +116,9 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
             {
                 NodeKind.Add => x + values[node.Inputs[1]],
                 NodeKind.ReLU => functional.relu(x),
+                NodeKind.Sigmoid => functional.sigmoid(x),
+                NodeKind.Tanh => functional.tanh(x),
+                NodeKind.Concat => cat(node.Inputs.Select(i => values[i]).ToList(), 1),
                 NodeKind.Flatten => x.flatten(1),
                 NodeKind.GlobalAvgPool => x.mean(new long[] { 2, 3 }),
                 NodeKind.MaxPool => functional.max_pool2d(x, node.Kernel, node.Stride, node.Padding),
@@ -139,6 +142,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
             NodeKind.Lstm => new QuantLstm(name, input[1], node, quantizers, StateQuantizer(node)),
             NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0], GraphNode.BatchNormEpsilon) : BatchNorm1d(input[0], GraphNode.BatchNormEpsilon),
             NodeKind.PReLU => PReLU(1, 0.25),
+            NodeKind.Normalize => new Normalization(name, input[0]),
             NodeKind.BCPReLU => new BCPReLU(node.BCPReLU ?? new BCPReLUOptions(), name),
             NodeKind.Quantize => quantizers.Activation(name, node.Name, node.ActivationQuantizer!),
             _ => null, // parameter-free nodes run inline in forward

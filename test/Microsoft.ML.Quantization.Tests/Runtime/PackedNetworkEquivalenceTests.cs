@@ -33,7 +33,7 @@ public class PackedNetworkEquivalenceTests
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "MobileNet" })
+        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "MobileNet", "Branches" })
         {
             data.Add(graph, "FP32");
             foreach (var scheme in Enum.GetValues<QuantizationScheme>()) data.Add(graph, scheme.ToString());
@@ -293,18 +293,10 @@ public class PackedNetworkEquivalenceTests
         "LeNet5" => (NetworkGraphs.LeNet5(), Images.Value),
         "VggSmall" => (NetworkGraphs.VggSmall(), Images.Value),
         "ResNet20" => (NetworkGraphs.ResNet20(1, 28), Images.Value[..200]),
-        "MobileNet" => (MobileNet(), Images.Value[..300]),
+        "MobileNet" => (TestGraphs.MobileNet(), Images.Value[..300]),
+        "Branches" => (TestGraphs.Branches(), Images.Value[..300]),
         _ => (NetworkGraphs.TextLstm(Texts.Value.Vocabulary, 48, 32, 32), Texts.Value.Tokens),
     };
-
-    /// <summary>MobileNet-style blocks: a depthwise 3×3 (one group per channel), a pointwise 1×1, and a grouped 3×3 (four groups).</summary>
-    private static NetworkGraph MobileNet() =>
-        new NetworkGraphBuilder(1, 28, 28)
-            .Conv2d("conv0", 8, kernel: 3, padding: 1).BatchNorm("bn0").ReLU("relu0")
-            .Conv2d("depthwise", 8, kernel: 3, padding: 1, groups: 8).BatchNorm("bn1").ReLU("relu1")
-            .Conv2d("pointwise", 16, kernel: 1).BatchNorm("bn2").ReLU("relu2").MaxPool("pool", 2)
-            .Conv2d("grouped", 16, kernel: 3, stride: 2, padding: 1, groups: 4).BatchNorm("bn3").ReLU("relu3")
-            .GlobalAvgPool("gap").Linear("fc", 10).Build();
 
     /// <summary>A seeded module with BatchNorm statistics gathered from the data and calibrated quantizers.</summary>
     private static GraphModule Trained(NetworkGraph graph, float[][] inputs)

@@ -19,7 +19,7 @@ namespace Microsoft.ML.Quantization.Tests.Serialization;
 /// </summary>
 public class OnnxExportTests
 {
-    public static TheoryData<string> Graphs() => new() { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "BCPReLU" };
+    public static TheoryData<string> Graphs() => new() { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "BCPReLU", "MobileNet", "Branches" };
 
     [Theory]
     [MemberData(nameof(Graphs))]
@@ -31,6 +31,8 @@ public class OnnxExportTests
             "VggSmall" => NetworkGraphs.VggSmall(),
             "ResNet20" => NetworkGraphs.ResNet20(1, 28),
             "BCPReLU" => NetworkGraphs.VggSmall(activation: NodeKind.BCPReLU),
+            "MobileNet" => TestGraphs.MobileNet(),
+            "Branches" => TestGraphs.Branches(),
             _ => NetworkGraphs.TextLstm(500, 24, 16, 16, dropout: 0.5),
         };
         bool tokens = graph.Nodes[0].Kind == NodeKind.Embedding;

@@ -54,7 +54,7 @@ public class OnnxImportTests
         }
     }
 
-    public static TheoryData<string> HandBuilt() => new() { "ConvNet, opset 11", "MLP, opset 13", "Residual, opset 17", "LSTM, opset 14", "MobileNet block, opset 13" };
+    public static TheoryData<string> HandBuilt() => new() { "ConvNet, opset 11", "MLP, opset 13", "Residual, opset 17", "LSTM, opset 14", "MobileNet block, opset 13", "Branches, opset 17" };
 
     [Theory]
     [MemberData(nameof(HandBuilt))]
@@ -102,6 +102,26 @@ public class OnnxImportTests
         Assert.Equal("relu6_Clip", clip.Name);
         Assert.Equal(new[] { 0f, 0f, 6f }, new[] { "slope", "lower_clip", "upper_clip" }.Select(t => conv.Model[StateNames.Own(clip, t)].Decode()[0]));
         Assert.Equal(NodeKind.Linear, conv.Model.Graph[conv.Model.Graph.Output].Kind);
+    }
+
+    [Fact]
+    public void TheOptionsNormalisationIsAppliedBeforeTheGraph()
+    {
+        // The MLP reads x / 255 itself; the options put (x − 10) / 20 on channel 0 and (x − 30) / 40 on channel 1 in front.
+        var model = OnnxTestModels.MlpOpset13();
+        var imported = OnnxImporter.Import(model.Bytes, mean: new[] { 10f, 30f }, std: new[] { 20f, 40f });
+        Assert.Equal(NodeKind.Normalize, imported.Model.Graph.Nodes[0].Kind);
+        var network = new PackedNetwork(imported.Model);
+        var random = new Random(4);
+        var example = Enumerable.Range(0, 72).Select(_ => (float)random.Next(256)).ToArray();
+        var normalized = example.Select((v, i) => i < 36 ? (v - 10) / 20 : (v - 30) / 40).ToArray();
+        using var session = new InferenceSession(model.Bytes);
+        using var results = session.Run(new[] { NamedOnnxValue.CreateFromTensor("x", new DenseTensor<float>(normalized, new[] { 1, 2, 6, 6 })) });
+        var expected = results.First().AsTensor<float>().ToArray();
+        var logits = new float[network.OutputLength];
+        network.Score(example, logits);
+        for (int j = 0; j < logits.Length; j++) Assert.Equal(expected[j], logits[j], 4);
+        Assert.Throws<ArgumentOutOfRangeException>(() => OnnxImporter.Import(model.Bytes, mean: new[] { 1f, 2f, 3f }));
     }
 
     internal static float[] Softmax(float[] logits)

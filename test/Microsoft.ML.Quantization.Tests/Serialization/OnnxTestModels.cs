@@ -16,7 +16,7 @@ public sealed record OnnxTestModel(string Name, byte[] Bytes, int[] InputShape, 
 /// </summary>
 internal static class OnnxTestModels
 {
-    public static IEnumerable<OnnxTestModel> All() => new[] { ConvNetOpset11(), MlpOpset13(), ResidualOpset17(), LstmOpset14(), MobileNetOpset13() };
+    public static IEnumerable<OnnxTestModel> All() => new[] { ConvNetOpset11(), MlpOpset13(), ResidualOpset17(), LstmOpset14(), MobileNetOpset13(), BranchesOpset17() };
 
     /// <summary>Conv → Relu → MaxPool → Conv → BatchNormalization(ε 1e-3) → Clip(0, 6) → Shape flatten → Gemm(transB) → Softmax.</summary>
     public static OnnxTestModel ConvNetOpset11()
@@ -156,6 +156,33 @@ internal static class OnnxTestModels
         w.Value(true, "x", DataType.Float, new[] { 4, 8, 8 });
         w.Value(false, "logits", DataType.Float, new[] { 5 });
         return new OnnxTestModel("MobileNet block, opset 13", w.ToModel(13), new[] { 4, 8, 8 }, Tokens: false, Softmax: false);
+    }
+
+    /// <summary>
+    /// torchvision's normalisation in the graph ((x − mean) / std per channel), two branches (Conv → Relu, Conv → Tanh) joined by
+    /// Concat on the channels, Conv → Sigmoid, GlobalAveragePool, Flatten, Gemm.
+    /// </summary>
+    public static OnnxTestModel BranchesOpset17()
+    {
+        var random = new Random(31);
+        var w = new OnnxGraphWriter();
+        w.Node("Sub", "/normalize/Sub", new[] { "x", w.Floats("mean", new[] { 1, 3, 1, 1 }, new[] { 0.485f, 0.456f, 0.406f }) }, "centred");
+        w.Node("Div", "/normalize/Div", new[] { "centred", w.Floats("std", new[] { 1, 3, 1, 1 }, new[] { 0.229f, 0.224f, 0.225f }) }, "normalized");
+        w.Node("Conv", "/left/Conv", new[] { "normalized", w.Floats("left.weight", new[] { 5, 3, 3, 3 }, Values(random, 135, 0.3f)), w.Floats("left.bias", new[] { 5 }, Values(random, 5, 0.1f)) },
+            "l", Ints("kernel_shape", 3, 3), Ints("pads", 1, 1, 1, 1));
+        w.Node("Relu", "/left/Relu", new[] { "l" }, "lr");
+        w.Node("Conv", "/right/Conv", new[] { "normalized", w.Floats("right.weight", new[] { 3, 3, 1, 1 }, Values(random, 9, 0.5f)) }, "r", Ints("kernel_shape", 1, 1));
+        w.Node("Tanh", "/right/Tanh", new[] { "r" }, "rt");
+        w.Node("Concat", "/Concat", new[] { "lr", "rt" }, "joined", Int("axis", 1));
+        w.Node("Conv", "/mix/Conv", new[] { "joined", w.Floats("mix.weight", new[] { 6, 8, 3, 3 }, Values(random, 432, 0.3f)) }, "m", Ints("kernel_shape", 3, 3), Ints("pads", 1, 1, 1, 1), Ints("strides", 2, 2));
+        w.Node("Sigmoid", "/mix/Sigmoid", new[] { "m" }, "gate");
+        w.Node("GlobalAveragePool", "/gap", new[] { "gate" }, "gap");
+        w.Node("Flatten", "/Flatten", new[] { "gap" }, "flat", Int("axis", 1));
+        w.Node("Gemm", "/fc/Gemm", new[] { "flat", w.Floats("fc.weight", new[] { 4, 6 }, Values(random, 24, 1f)), w.Floats("fc.bias", new[] { 4 }, Values(random, 4, 0.1f)) },
+            "logits", Int("transB", 1));
+        w.Value(true, "x", DataType.Float, new[] { 3, 8, 8 });
+        w.Value(false, "logits", DataType.Float, new[] { 4 });
+        return new OnnxTestModel("Branches, opset 17", w.ToModel(17), new[] { 3, 8, 8 }, Tokens: false, Softmax: false);
     }
 
     /// <summary>PyTorch's <c>x.view(x.size(0), -1)</c>: Shape → Gather(0) → Unsqueeze → Concat with [−1] → Reshape.</summary>

@@ -14,7 +14,7 @@ internal static class OnnxClassifierImport
         if (!file.Exists) throw new FileNotFoundException($"No ONNX file at '{path}'.", path);
         if (file.Length > options.MaxFileBytes)
             throw new InvalidDataException($"The ONNX file '{path}' has {file.Length} bytes, over the limit of {options.MaxFileBytes} (OnnxImportOptions.MaxFileBytes).");
-        var imported = OnnxImporter.Import(File.ReadAllBytes(path), options.InputName, options.OutputName);
+        var imported = OnnxImporter.Import(File.ReadAllBytes(path), options.InputName, options.OutputName, options.Mean, options.Std);
         var model = imported.Model;
         int classes = model.Graph.OutputSize;
         var names = options.ClassNames?.ToArray() ?? Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();

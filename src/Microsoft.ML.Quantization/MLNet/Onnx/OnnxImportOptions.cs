@@ -25,6 +25,16 @@ public sealed class OnnxImportOptions
     public float PixelScale { get; set; } = 1f;
 
     /// <summary>
+    /// The per-channel mean subtracted from the scaled input before the network, as the model was trained
+    /// ((x · <see cref="PixelScale"/> − Mean[c]) / Std[c]); one value for every channel, or null for none. A Sub, Add, Mul or
+    /// Div of the graph input by per-channel constants inside the ONNX graph is folded into the same normalisation. Default null.
+    /// </summary>
+    public float[]? Mean { get; set; }
+
+    /// <summary>The per-channel standard deviation the centred input is divided by (see <see cref="Mean"/>); null for none. Default null.</summary>
+    public float[]? Std { get; set; }
+
+    /// <summary>
     /// For a model whose input is token ids: the tokens of ids 2, 3, … in order, id 0 padding and id 1 any unknown token,
     /// which is how MLQuant's text classifier encodes text (lower-cased runs of letters and digits). Required for such a model.
     /// </summary>
@@ -40,6 +50,8 @@ public sealed class OnnxImportOptions
         if (string.IsNullOrWhiteSpace(FeatureColumnName)) throw new ArgumentOutOfRangeException(nameof(FeatureColumnName), "Name the column the classifier reads.");
         if (!(PixelScale > 0) || float.IsInfinity(PixelScale)) throw new ArgumentOutOfRangeException(nameof(PixelScale), PixelScale, "The pixel scale must be positive and finite.");
         if (MaxFileBytes < 1) throw new ArgumentOutOfRangeException(nameof(MaxFileBytes), MaxFileBytes, "The file limit must be positive.");
+        if (Mean is not null && (Mean.Length == 0 || Mean.Any(m => !float.IsFinite(m)))) throw new ArgumentOutOfRangeException(nameof(Mean), "The mean needs finite values.");
+        if (Std is not null && (Std.Length == 0 || Std.Any(s => !(s > 0) || float.IsInfinity(s)))) throw new ArgumentOutOfRangeException(nameof(Std), "The deviations must be positive and finite.");
         if (ClassNames is not null && (ClassNames.Any(string.IsNullOrEmpty) || ClassNames.Distinct().Count() != ClassNames.Count))
             throw new ArgumentOutOfRangeException(nameof(ClassNames), "Class names must be distinct and not empty.");
     }

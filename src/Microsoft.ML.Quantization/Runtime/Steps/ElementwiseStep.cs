@@ -1,6 +1,6 @@
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
-/// <summary>A float function applied element by element (ReLU, PReLU, BCPReLU, a per-channel affine BatchNorm).</summary>
+/// <summary>A float function applied element by element (ReLU, PReLU, BCPReLU, sigmoid, tanh, a per-channel affine BatchNorm or normalisation).</summary>
 internal sealed class ElementwiseStep : ScoringStep
 {
     private readonly ValueSlot input;
@@ -16,6 +16,19 @@ internal sealed class ElementwiseStep : ScoringStep
 
     public static ElementwiseStep ReLU(string name, ValueSlot input, ValueSlot output) =>
         new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0f); });
+
+    public static ElementwiseStep Sigmoid(string name, ValueSlot input, ValueSlot output) =>
+        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = 1f / (1f + MathF.Exp(-x[i])); });
+
+    public static ElementwiseStep Tanh(string name, ValueSlot input, ValueSlot output) =>
+        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = MathF.Tanh(x[i]); });
+
+    /// <summary>(x − mean[c]) / std[c] over channels of <paramref name="perChannel"/> values each, in the training forward's order.</summary>
+    public static ElementwiseStep Normalize(string name, ValueSlot input, ValueSlot output, float[] mean, float[] std, int perChannel) =>
+        new(name, input, output, (x, y) =>
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = (x[i] - mean[i / perChannel]) / std[i / perChannel];
+        });
 
     /// <summary>max(x,0) + a·min(x,0) with one shared slope a.</summary>
     public static ElementwiseStep PReLU(string name, ValueSlot input, ValueSlot output, float slope) =>

@@ -66,9 +66,25 @@ internal static class OnnxExporter
                 writer.Node("BatchNormalization", node.Name, new[] { x }.Concat(new[] { "weight", "bias", "running_mean", "running_var" }.Select(t => Weight(writer, model, StateNames.Own(node, t)))), y,
                     Float("epsilon", (float)GraphNode.BatchNormEpsilon));
                 break;
-            case NodeKind.ReLU:
-                writer.Node("Relu", node.Name, new[] { x }, y);
+            case NodeKind.ReLU or NodeKind.Sigmoid or NodeKind.Tanh:
+                writer.Node(node.Kind == NodeKind.ReLU ? "Relu" : node.Kind.ToString(), node.Name, new[] { x }, y);
                 break;
+            case NodeKind.Concat:
+                writer.Node("Concat", node.Name, node.Inputs.Select(i => names[i]), y, Int("axis", 1));
+                break;
+            case NodeKind.Normalize:
+            {
+                // [C] statistics broadcast over [N,C,H,W] as [C,1,1], over [N,F] as they are.
+                var perChannel = model.Graph.Shapes[node.Inputs[0]].Skip(1).Select(_ => 1).ToArray();
+                string Statistic(string tensor)
+                {
+                    var values = model[StateNames.Own(node, tensor)].Decode();
+                    return writer.Floats($"{node.Name}.{tensor}", perChannel.Prepend(values.Length).ToArray(), values);
+                }
+                string centred = writer.NodeOutput("Sub", node.Name + ".centred", new[] { x, Statistic("mean") });
+                writer.Node("Div", node.Name, new[] { centred, Statistic("std") }, y);
+                break;
+            }
             case NodeKind.PReLU:
                 writer.Node("PRelu", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)) }, y);
                 break;

@@ -26,10 +26,22 @@ internal sealed partial class OnnxImporter
                 AddLinear(node, Symbol(node, inputs, 0), weight.Transposed(), (int)weight.Dims[1], null);
                 break;
             }
-            case "Relu":
+            case "Relu" or "Sigmoid" or "Tanh":
                 node.Allow();
-                Elementwise(node, inputs, NodeKind.ReLU);
+                Elementwise(node, inputs, node.Op == "Relu" ? NodeKind.ReLU : Enum.Parse<NodeKind>(node.Op));
                 break;
+            case "Concat":
+            {
+                node.Allow("axis");
+                var parts = inputs.Select((_, i) => Symbol(node, inputs, i)).ToList();
+                long axis = node.Int("axis", 0);
+                if (axis < 0) axis += parts[0].Shape.Length + 1;
+                if (axis != 1 || parts.Count < 2 || parts.Any(p => p.BatchAxis != 0 || p.Integer || !shapes[p.Node].SequenceEqual(p.Shape)))
+                    throw node.Unsupported($"joins along axis {node.Int("axis", 0)}; MLQuant joins network values along their channels or features (axis 1).");
+                string name = Append(new GraphNode { Name = Unique(node.Name), Kind = NodeKind.Concat, Inputs = parts.Select(p => p.Node).ToArray() }, node);
+                Set(node, 0, new OnnxSymbol(name, shapes[name], 0, false, Direct: true));
+                break;
+            }
             case "PRelu" or "LeakyRelu":
                 AddPReLU(node, inputs);
                 break;
@@ -95,8 +107,8 @@ internal sealed partial class OnnxImporter
                 break;
             default:
                 throw node.Unsupported("has no MLQuant equivalent. "
-                    + "Supported: Conv (grouped and depthwise too), BatchNormalization, Relu, PRelu, LeakyRelu, Clip (ReLU, ReLU6), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sub, Mul, Div "
-                    + "(by constants that fold into the layer before, or residual sums), Flatten, Reshape, Squeeze, Unsqueeze, Transpose (layout only), Gather (embedding), LSTM (forward), "
+                    + "Supported: Conv (grouped and depthwise too), BatchNormalization, Relu, PRelu, LeakyRelu, Clip (ReLU, ReLU6), Sigmoid, Tanh, Concat (channels), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add, Sub, Mul, Div "
+                    + "(by constants that fold into the layer before or into the input normalisation, or residual sums), Flatten, Reshape, Squeeze, Unsqueeze, Transpose (layout only), Gather (embedding), LSTM (forward), "
                     + "Dropout, Identity, Cast, Pad of zeros, a trailing Softmax, and constant subgraphs.");
         }
     }

@@ -7,8 +7,8 @@ internal sealed partial class OnnxImporter
 {
     /// <summary>
     /// x + c, x − c, x·c and x / c with a constant c fold into what computes x: the input's scale (x·c, x / c on the
-    /// input), or the weights and bias of the Conv or Linear that x comes straight from (c per channel or scalar).
-    /// Two network values add as a residual sum.
+    /// input by a scalar), the weights and bias of the Conv or Linear that x comes straight from, or else a Normalize node
+    /// (c per channel or scalar). Two network values add as a residual sum.
     /// </summary>
     private void AddArithmetic(OnnxNode node, List<OnnxValue?> inputs)
     {
@@ -28,7 +28,8 @@ internal sealed partial class OnnxImporter
         var c = (OnnxConstant)inputs[constantFirst ? 0 : 1]!;
         if (constantFirst && node.Op is "Sub" or "Div") throw node.Unsupported($"computes constant {(node.Op == "Sub" ? "−" : "/")} network value.");
         if (x.Integer) throw node.Unsupported("computes with token ids.");
-        if (x.Node == NetworkGraph.InputName && node.Op is "Mul" or "Div" && c.Values.Length == 1 && uses[node.Inputs[constantFirst ? 1 : 0]] == 1)
+        string operand = node.Inputs[constantFirst ? 1 : 0];
+        if (x.Node == NetworkGraph.InputName && node.Op is "Mul" or "Div" && c.Values.Length == 1 && uses[operand] == 1)
         {
             float factor = node.Op == "Mul" ? (float)c.Single : 1f / (float)c.Single;
             if (!(factor > 0) || float.IsInfinity(factor)) throw node.Unsupported($"scales the input by {factor}; MLQuant's input scale is positive and finite.");
@@ -39,8 +40,12 @@ internal sealed partial class OnnxImporter
         int index = nodes.FindIndex(n => n.Name == x.Node);
         var layer = index >= 0 ? nodes[index] : null;
         var perChannel = layer is null ? null : PerChannel(c, x, layer.Units);
-        if (!x.Direct || layer?.Kind is not (NodeKind.Conv2d or NodeKind.Linear) || uses[node.Inputs[constantFirst ? 1 : 0]] != 1 || perChannel is null)
-            throw node.Unsupported("applies a constant that does not fold into a convolution or linear layer just before it (MLQuant folds per-channel or scalar constants there, and scales of the input).");
+        if (!x.Direct || layer?.Kind is not (NodeKind.Conv2d or NodeKind.Linear) || uses[operand] != 1 || perChannel is null)
+        {
+            if (!FoldIntoNormalization(node, x, c, operand))
+                throw node.Unsupported("applies a constant that varies along more than the channels (MLQuant folds scalar and per-channel constants).");
+            return;
+        }
         var bias = layer.Bias ? tensors[StateNames.Bias(layer)].Decode() : new float[layer.Units];
         if (node.Op is "Add" or "Sub")
         {
@@ -62,6 +67,47 @@ internal sealed partial class OnnxImporter
         nodes[index] = layer with { Bias = true };
         tensors[StateNames.Bias(nodes[index])] = ExportedTensor.Float(new[] { layer.Units }, bias);
         Set(node, 0, x);
+    }
+
+    /// <summary>
+    /// A scalar or per-channel constant that no layer before absorbs makes a Normalize node (x − mean) / std, or changes the
+    /// one it comes straight from: x − c and x + c move the mean, x · c and x / c the deviation. This is how the input
+    /// normalisation a model was trained with arrives (torchvision's Normalize), and any other fixed per-channel affine.
+    /// </summary>
+    private bool FoldIntoNormalization(OnnxNode node, OnnxSymbol x, OnnxConstant c, string operand)
+    {
+        int index = nodes.FindIndex(n => n.Name == x.Node);
+        bool extend = index >= 0 && nodes[index].Kind == NodeKind.Normalize && x.Direct && uses[operand] == 1;
+        if (x.Shape.Length is not (1 or 3)) return false;
+        if (x.BatchAxis != 0 || !shapes[x.Node].SequenceEqual(x.Shape) || PerChannel(c, x, x.Shape[0]) is not { } values) return false;
+        var normalization = extend ? nodes[index] : AddNormalization(x.Node, node.Name, Enumerable.Repeat(0f, x.Shape[0]).ToArray(), Enumerable.Repeat(1f, x.Shape[0]).ToArray(), node);
+        var mean = tensors[StateNames.Own(normalization, "mean")].Decode();
+        var std = tensors[StateNames.Own(normalization, "std")].Decode();
+        for (int i = 0; i < mean.Length; i++)
+        {
+            switch (node.Op)
+            {
+                case "Add": mean[i] -= values[i] * std[i]; break;
+                case "Sub": mean[i] += values[i] * std[i]; break;
+                case "Mul": std[i] /= values[i]; break;
+                default: std[i] *= values[i]; break;
+            }
+        }
+        if (std.Any(s => s == 0 || !float.IsFinite(s)) || mean.Any(m => !float.IsFinite(m))) throw node.Unsupported("scales by zero or by a value that is not finite.");
+        tensors[StateNames.Own(normalization, "mean")] = ExportedTensor.Float(new[] { mean.Length }, mean);
+        tensors[StateNames.Own(normalization, "std")] = ExportedTensor.Float(new[] { std.Length }, std);
+        Set(node, 0, x with { Node = normalization.Name, Direct = true });
+        return true;
+    }
+
+    /// <summary>Appends a Normalize node reading <paramref name="input"/> with the given statistics; returns it.</summary>
+    private GraphNode AddNormalization(string input, string name, float[] mean, float[] std, OnnxNode? source)
+    {
+        var normalization = new GraphNode { Name = Unique(name), Kind = NodeKind.Normalize, Inputs = new[] { input } };
+        Append(normalization, source);
+        tensors[StateNames.Own(normalization, "mean")] = ExportedTensor.Float(new[] { mean.Length }, mean);
+        tensors[StateNames.Own(normalization, "std")] = ExportedTensor.Float(new[] { std.Length }, std);
+        return normalization;
     }
 
     /// <summary>The constant as one value per output channel, if it broadcasts along the channel axis only (or is a scalar).</summary>

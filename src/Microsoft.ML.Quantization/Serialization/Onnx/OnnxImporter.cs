@@ -30,8 +30,11 @@ internal sealed partial class OnnxImporter
 
     private OnnxImporter(string outputName) => this.outputName = outputName;
 
-    /// <summary>Imports the model in <paramref name="bytes"/>; <paramref name="inputName"/> and <paramref name="outputName"/> pick among several.</summary>
-    public static ImportedOnnxModel Import(byte[] bytes, string? inputName = null, string? outputName = null)
+    /// <summary>
+    /// Imports the model in <paramref name="bytes"/>; <paramref name="inputName"/> and <paramref name="outputName"/> pick among several.
+    /// <paramref name="mean"/> and <paramref name="std"/> (one value, or one per channel) normalise the input before the graph's first node.
+    /// </summary>
+    public static ImportedOnnxModel Import(byte[] bytes, string? inputName = null, string? outputName = null, float[]? mean = null, float[]? std = null)
     {
         ModelProto model;
         try
@@ -61,6 +64,19 @@ internal sealed partial class OnnxImporter
         if (importer.values.ContainsKey(input.Name)) throw new InvalidDataException($"The ONNX input '{input.Name}' is also an initializer.");
         importer.values[input.Name] = new OnnxSymbol(NetworkGraph.InputName, inputShape, 0, tokens, Direct: false);
         importer.shapes[NetworkGraph.InputName] = inputShape;
+        if (mean is not null || std is not null)
+        {
+            if (tokens) throw new ArgumentOutOfRangeException(nameof(mean), "The model reads token ids, which take no normalisation.");
+            float[] PerChannel(float[]? values, float fill, string what) => values?.Length switch
+            {
+                null => Enumerable.Repeat(fill, inputShape[0]).ToArray(),
+                1 => Enumerable.Repeat(values[0], inputShape[0]).ToArray(),
+                int n when n == inputShape[0] => values,
+                _ => throw new ArgumentOutOfRangeException(what, $"The {what} has {values.Length} values; the input has {inputShape[0]} channels (or give one value)."),
+            };
+            var normalization = importer.AddNormalization(NetworkGraph.InputName, "input_normalization", PerChannel(mean, 0, "mean"), PerChannel(std, 1, "std"), null);
+            importer.values[input.Name] = new OnnxSymbol(normalization.Name, inputShape, 0, false, Direct: true);
+        }
 
         var ordered = OnnxGraphOrder.Sort(graph, importer.values.Keys);
         foreach (var node in ordered)

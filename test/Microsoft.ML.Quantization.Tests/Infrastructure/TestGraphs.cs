@@ -1,0 +1,26 @@
+using Microsoft.ML.Quantization.Graph;
+
+namespace Microsoft.ML.Quantization.Tests.Infrastructure;
+
+/// <summary>Graphs beyond the built-ins that the runtime and export tests run for every scheme: the node kinds imported models bring.</summary>
+internal static class TestGraphs
+{
+    /// <summary>MobileNet-style blocks: a depthwise 3×3 (one group per channel), a pointwise 1×1, and a grouped 3×3 (four groups).</summary>
+    public static NetworkGraph MobileNet() =>
+        new NetworkGraphBuilder(1, 28, 28)
+            .Conv2d("conv0", 8, kernel: 3, padding: 1).BatchNorm("bn0").ReLU("relu0")
+            .Conv2d("depthwise", 8, kernel: 3, padding: 1, groups: 8).BatchNorm("bn1").ReLU("relu1")
+            .Conv2d("pointwise", 16, kernel: 1).BatchNorm("bn2").ReLU("relu2").MaxPool("pool", 2)
+            .Conv2d("grouped", 16, kernel: 3, stride: 2, padding: 1, groups: 4).BatchNorm("bn3").ReLU("relu3")
+            .GlobalAvgPool("gap").Linear("fc", 10).Build();
+
+    /// <summary>An input normalisation, two branches (ReLU and tanh) joined along the channels, then a sigmoid before the head.</summary>
+    public static NetworkGraph Branches() =>
+        new NetworkGraphBuilder(1, 28, 28)
+            .Normalize("normalize")
+            .Conv2d("left", 6, kernel: 3, padding: 1, bias: true).ReLU("left_relu")
+            .Conv2d("right", 4, kernel: 1, bias: true, from: "normalize").Tanh("right_tanh")
+            .Concat("join", "left_relu", "right_tanh")
+            .Conv2d("mix", 12, kernel: 3, stride: 2, padding: 1).BatchNorm("bn").Sigmoid("gate").MaxPool("pool", 2)
+            .Flatten("flatten").Linear("fc", 10).Build();
+}
