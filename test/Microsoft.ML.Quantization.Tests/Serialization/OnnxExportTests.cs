@@ -149,6 +149,11 @@ public class OnnxExportTests
         var network = new PackedNetwork(exported);
 
         byte[] onnxModel = OnnxExporter.Export(exported);
+        // Weights of at most 16 integer levels are stored as int4 or uint4, which takes opset 21; 8-bit ones stay int8 at opset 17.
+        var proto = Microsoft.ML.Quantization.Serialization.Onnx.Proto.ModelProto.Parser.ParseFrom(onnxModel);
+        bool fourBit = bits != "W8A8" && bits != "ResQ-A" && bits != "ResQ";
+        Assert.Equal(fourBit ? 21 : 17, proto.OpsetImport.Single().Version);
+        Assert.Equal(fourBit, proto.Graph.Initializer.Any(t => t.DataType is 21 or 22));
         var expected = new int[count];
         var logits = new float[network.OutputLength];
         for (int i = 0; i < count; i++)

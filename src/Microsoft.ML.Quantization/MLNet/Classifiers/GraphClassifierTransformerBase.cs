@@ -68,11 +68,11 @@ public abstract class GraphClassifierTransformerBase : QuantizationTransformerBa
     internal IGraphScorer Scorer { get; }
 
     /// <summary>
-    /// Writes the network as an ONNX model (opset 17): input "input" [N, ...graph input shape] holding what the
+    /// Writes the network as an ONNX model (opset 17, or 21 when a weight is stored in 4 bits): input "input" [N, ...graph input shape] holding what the
     /// transformer feeds its network (the pixel vector, the pixel scale applied inside; or the int64 token ids
     /// its vocabulary gives a text), output "logits" [N, classes]. A quantized network exports in QDQ form
     /// (QuantizeLinear/DequantizeLinear around uniform activation grids, a float threshold staircase around the others,
-    /// int8 or uint8 weights where the levels are one integer lattice, decoded float weights otherwise), so ONNX Runtime
+    /// int4, uint4, int8 or uint8 weights where the levels are one integer lattice, decoded float weights otherwise), so ONNX Runtime
     /// computes what the packed runtime computes.
     /// </summary>
     /// <exception cref="NotSupportedException">An LSTM quantizes its recurrent state, or the model was saved in payload format 1.</exception>

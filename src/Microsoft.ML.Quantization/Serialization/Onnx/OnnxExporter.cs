@@ -5,14 +5,15 @@ using static Microsoft.ML.Quantization.Serialization.Onnx.OnnxGraphWriter;
 namespace Microsoft.ML.Quantization.Serialization.Onnx;
 
 /// <summary>
-/// Writes an <see cref="ExportedModel"/> as an ONNX model (IR 8, opset 17) with a dynamic batch dimension: input
+/// Writes an <see cref="ExportedModel"/> as an ONNX model (IR 8, opset 17; IR 10, opset 21 when a weight is stored in 4 bits) with a dynamic batch dimension: input
 /// "input" [N, ...graph input] (float, or int64 token ids for an embedding graph), output "logits" [N, classes].
 /// A quantized network exports in QDQ form, as ONNX Runtime's own quantizer writes it:
 /// <list type="bullet">
 /// <item>an activation quantizer becomes Clip → QuantizeLinear → DequantizeLinear (uint8), exact for uniform grids
 /// (ZoomQ, ClipQ, FixedQ, BCPReLU's output); two-sided ClipQ's bin centres are shifted by half a step around the pair;</item>
 /// <item>a quantized weight whose levels are one integer lattice (Binary, Ternary, Quaternary, FixedQ, ZoomQ, ClipQ,
-/// PotQ) becomes an int8 (or uint8) initializer with per-tensor or per-channel DequantizeLinear, exact;</item>
+/// PotQ) becomes an int4 (or uint4) initializer where its integers fit 4 bits, else an int8 (or uint8) one, with per-tensor or
+/// per-channel DequantizeLinear, exact;</item>
 /// <item>any other weight (ResQ) exports its decoded float values, exact as well;</item>
 /// <item>an activation grid whose levels are not uniform (PotQ, Ternary, Quaternary, ResQ) becomes its threshold
 /// staircase in float (Div → GreaterOrEqual → ReduceSum → Gather of the level values), exact as well.</item>
@@ -140,7 +141,12 @@ internal static class OnnxExporter
         bool perChannel = quantized.Grid.GroupCount > 1;
         int[] scalarShape = perChannel ? new[] { quantized.Grid.GroupCount } : Array.Empty<int>();
         writer.Node("DequantizeLinear", name + ".dequantize",
-            new[] { writer.Bytes(name + ".q", shape, integers, form.Signed), writer.Floats(name + ".step", scalarShape, form.Steps), writer.Bytes(name + ".zero", scalarShape, form.ZeroPoints, form.Signed) },
+            new[]
+            {
+                form.FitsFourBits ? writer.Nibbles(name + ".q", shape, integers, form.Signed) : writer.Bytes(name + ".q", shape, integers, form.Signed),
+                writer.Floats(name + ".step", scalarShape, form.Steps),
+                form.FitsFourBits ? writer.Nibbles(name + ".zero", scalarShape, form.ZeroPoints, form.Signed) : writer.Bytes(name + ".zero", scalarShape, form.ZeroPoints, form.Signed),
+            },
             name, perChannel ? Int("axis", 0) : null);
         return name;
     }

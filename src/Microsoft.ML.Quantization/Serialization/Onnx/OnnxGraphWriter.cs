@@ -6,8 +6,13 @@ namespace Microsoft.ML.Quantization.Serialization.Onnx;
 /// <summary>Builds an ONNX graph through the classes generated from onnx.proto: nodes, attributes and initializers.</summary>
 internal sealed class OnnxGraphWriter
 {
-    /// <summary>The IR version and default-domain operator set the export writes (ONNX 1.12).</summary>
-    public const int IrVersion = 8, Opset = 17;
+    /// <summary>The IR version and default-domain operator set the export writes (ONNX 1.12), and those of a model with int4 tensors (ONNX 1.16).</summary>
+    public const int IrVersion = 8, Opset = 17, FourBitIrVersion = 10, FourBitOpset = 21;
+
+    // ONNX 1.16's element types, newer than the onnx.proto the classes are generated from.
+    private const int Uint4 = 21, Int4 = 22;
+
+    private bool fourBit;
 
     private readonly GraphProto graph = new() { Name = "mlquant" };
 
@@ -56,6 +61,15 @@ internal sealed class OnnxGraphWriter
         Initializer(name, shape, signed ? TensorProto.Types.DataType.Int8 : TensorProto.Types.DataType.Uint8,
             values.Select(v => signed ? unchecked((byte)(sbyte)v) : (byte)v).ToArray());
 
+    /// <summary>An int4 or uint4 initializer (each value already in the type's range), two to a byte, low nibble first; the model then needs opset 21.</summary>
+    public string Nibbles(string name, int[] shape, int[] values, bool signed)
+    {
+        fourBit = true;
+        var raw = new byte[(values.Length + 1) / 2];
+        for (int i = 0; i < values.Length; i++) raw[i / 2] |= (byte)((values[i] & 0xF) << (4 * (i % 2)));
+        return Initializer(name, shape, (TensorProto.Types.DataType)(signed ? Int4 : Uint4), raw);
+    }
+
     private string Initializer(string name, int[] shape, TensorProto.Types.DataType type, byte[] raw)
     {
         var tensor = new TensorProto { Name = name, DataType = (int)type, RawData = ByteString.CopyFrom(raw) };
@@ -74,11 +88,12 @@ internal sealed class OnnxGraphWriter
         (input ? graph.Input : graph.Output).Add(value);
     }
 
-    /// <summary>The model's bytes, importing <paramref name="opset"/> of the default domain.</summary>
-    public byte[] ToModel(int opset = Opset)
+    /// <summary>The model's bytes, importing <paramref name="opset"/> of the default domain (by default 17, or 21 when it holds int4 tensors).</summary>
+    public byte[] ToModel(int? opset = null)
     {
-        var model = new ModelProto { IrVersion = IrVersion, ProducerName = "MLQuant", Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        opset ??= fourBit ? FourBitOpset : Opset;
+        var model = new ModelProto { IrVersion = opset >= FourBitOpset ? FourBitIrVersion : IrVersion, ProducerName = "MLQuant", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset.Value });
         return model.ToByteArray();
     }
 

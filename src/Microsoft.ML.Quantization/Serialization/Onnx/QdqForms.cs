@@ -4,7 +4,8 @@ namespace Microsoft.ML.Quantization.Serialization.Onnx;
 
 /// <summary>
 /// A grid as ONNX's DequantizeLinear reads it: every level of group g is (q − ZeroPoints[g]) · Steps[g] with q an
-/// 8-bit integer (int8 with zero points 0 when the levels fit, else uint8), and <see cref="Integers"/> gives q by code.
+/// 8-bit integer (int8 with zero points 0 when the levels fit, else uint8), and <see cref="Integers"/> gives q by code;
+/// where every q fits 4 bits the export stores them as int4 or uint4 (<see cref="FitsFourBits"/>).
 /// </summary>
 /// <param name="Signed">int8 (zero points 0) or uint8.</param>
 /// <param name="Steps">The step of each group.</param>
@@ -43,6 +44,9 @@ internal sealed record QdqWeights(bool Signed, float[] Steps, int[] ZeroPoints, 
         }
         return new QdqWeights(false, steps, zeros, integers);
     }
+
+    /// <summary>Whether every q and zero point fits 4 bits (int4 −8…7, or uint4 0…15): ONNX's int4 types from opset 21.</summary>
+    public bool FitsFourBits => Signed ? Integers.All(q => q is >= -8 and <= 7) : Integers.Append(ZeroPoints.Max()).All(q => q is >= 0 and <= 15);
 
     private static int Gcd(int a, int b) => b == 0 ? a : Gcd(b, a % b);
 }
