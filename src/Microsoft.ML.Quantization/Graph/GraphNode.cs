@@ -21,7 +21,7 @@ public sealed record GraphNode
     /// <summary>Names of the input nodes, or <see cref="NetworkGraph.InputName"/> for the graph input.</summary>
     public IReadOnlyList<string> Inputs { get; init; } = Array.Empty<string>();
 
-    /// <summary>Output channels (Conv2d) or features (Linear), the hidden size (LSTM) or the embedding size.</summary>
+    /// <summary>Output channels (Conv2d) or features (Linear), the hidden size (LSTM), the embedding size, or a PReLU's slopes (0 or 1: one shared, else one per channel).</summary>
     public int Units { get; init; }
 
     /// <summary>Declared input channels or features; null to infer.</summary>

@@ -44,8 +44,9 @@ public sealed class NetworkGraphBuilder
     /// <summary>Appends a ReLU.</summary>
     public NetworkGraphBuilder ReLU(string name, string? from = null) => Simple(name, NodeKind.ReLU, from);
 
-    /// <summary>Appends a PReLU.</summary>
-    public NetworkGraphBuilder PReLU(string name, string? from = null) => Simple(name, NodeKind.PReLU, from);
+    /// <summary>Appends a PReLU with one learned slope, or one per channel when <paramref name="slopes"/> is the channel count.</summary>
+    public NetworkGraphBuilder PReLU(string name, string? from = null, int slopes = 1) =>
+        Add(new GraphNode { Name = name, Kind = NodeKind.PReLU, Units = slopes, Inputs = From(from) });
 
     /// <summary>Appends a BCPReLU with <paramref name="options"/> (null for the defaults).</summary>
     public NetworkGraphBuilder BCPReLU(string name, string? from = null, BCPReLUOptions? options = null) =>

@@ -73,7 +73,10 @@ internal static class ShapeInference
                 if (inputs.Any(s => s.Length != x.Length || s.Length is not (1 or 3) || !s.Skip(1).SequenceEqual(x.Skip(1))))
                     throw new ArgumentException($"{where} joins {string.Join(", ", inputs.Select(s => $"[{string.Join("x", s)}]"))}; it joins [C,H,W] maps of one size along C, or vectors.");
                 return x.Skip(1).Prepend(inputs.Sum(s => s[0])).ToArray();
-            case NodeKind.BatchNorm or NodeKind.ReLU or NodeKind.PReLU or NodeKind.BCPReLU or NodeKind.Quantize or NodeKind.Sigmoid or NodeKind.Tanh or NodeKind.Normalize:
+            case NodeKind.PReLU:
+                if (node.Units > 1 && node.Units != x[0]) throw new ArgumentException($"{where} has {node.Units} slopes for {x[0]} channels; give one, or one per channel.");
+                return x;
+            case NodeKind.BatchNorm or NodeKind.ReLU or NodeKind.BCPReLU or NodeKind.Quantize or NodeKind.Sigmoid or NodeKind.Tanh or NodeKind.Normalize:
                 return x;
             default:
                 throw new ArgumentException($"{where}: unknown kind.");

@@ -94,7 +94,7 @@ public sealed class QuantizationCatalog
     /// through the packed runtime, saves and loads like any MLQuant model, and is a trained model for
     /// <see cref="QuantizeAutomatically(ITransformer, IDataView, int, AutoQuantizationOptions?)"/>.
     /// <para>
-    /// Imported operators (opsets 11–21): Conv (grouped and depthwise too), BatchNormalization, Relu, PRelu (one slope), LeakyRelu, Clip from 0
+    /// Imported operators (opsets 11–21): Conv (grouped and depthwise too), BatchNormalization, Relu, PRelu (one slope or one per channel), LeakyRelu, Clip from 0
     /// (ReLU, ReLU6), MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul, Add of two values (residual), Add, Sub, Mul and Div by
     /// constants that fold into the layer before or into the input scale, Flatten, Reshape, Squeeze, Unsqueeze, Transpose
     /// that only moves the batch, Gather (embedding), a forward LSTM whose last hidden state is used, Dropout, Identity,

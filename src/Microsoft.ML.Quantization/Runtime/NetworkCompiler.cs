@@ -84,8 +84,11 @@ internal sealed class NetworkCompiler
                 Emit(node, new ConcatStep(node.Name, node.Inputs.Select(i => Float(values[i], node)).ToArray(), NewSlot(shape)));
                 break;
             case NodeKind.PReLU:
-                Emit(node, ElementwiseStep.PReLU(node.Name, Float(x, node), NewSlot(shape), Scalar(StateNames.Weight(node))));
+            {
+                var slopes = model[StateNames.Weight(node)].Decode();
+                Emit(node, ElementwiseStep.PReLU(node.Name, Float(x, node), NewSlot(shape), slopes, x.Length / slopes.Length));
                 break;
+            }
             case NodeKind.BCPReLU:
             {
                 var grid = model.Grid(StateNames.OutputGridPrefix(node));

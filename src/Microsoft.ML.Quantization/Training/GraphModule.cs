@@ -141,7 +141,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
             NodeKind.Embedding => new QuantEmbedding(name, node, quantizers),
             NodeKind.Lstm => new QuantLstm(name, input[1], node, quantizers, StateQuantizer(node)),
             NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0], GraphNode.BatchNormEpsilon) : BatchNorm1d(input[0], GraphNode.BatchNormEpsilon),
-            NodeKind.PReLU => PReLU(1, 0.25),
+            NodeKind.PReLU => PReLU(Math.Max(1, node.Units), 0.25),
             NodeKind.Normalize => new Normalization(name, input[0]),
             NodeKind.BCPReLU => new BCPReLU(node.BCPReLU ?? new BCPReLUOptions(), name),
             NodeKind.Quantize => quantizers.Activation(name, node.Name, node.ActivationQuantizer!),

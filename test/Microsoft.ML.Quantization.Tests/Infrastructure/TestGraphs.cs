@@ -14,13 +14,13 @@ internal static class TestGraphs
             .Conv2d("grouped", 16, kernel: 3, stride: 2, padding: 1, groups: 4).BatchNorm("bn3").ReLU("relu3")
             .GlobalAvgPool("gap").Linear("fc", 10).Build();
 
-    /// <summary>An input normalisation, two branches (ReLU and tanh) joined along the channels, then a sigmoid before the head.</summary>
+    /// <summary>An input normalisation, two branches (a PReLU per channel and a tanh) joined along the channels, then a sigmoid before the head.</summary>
     public static NetworkGraph Branches() =>
         new NetworkGraphBuilder(1, 28, 28)
             .Normalize("normalize")
-            .Conv2d("left", 6, kernel: 3, padding: 1, bias: true).ReLU("left_relu")
+            .Conv2d("left", 6, kernel: 3, padding: 1, bias: true).PReLU("left_prelu", slopes: 6)
             .Conv2d("right", 4, kernel: 1, bias: true, from: "normalize").Tanh("right_tanh")
-            .Concat("join", "left_relu", "right_tanh")
+            .Concat("join", "left_prelu", "right_tanh")
             .Conv2d("mix", 12, kernel: 3, stride: 2, padding: 1).BatchNorm("bn").Sigmoid("gate").MaxPool("pool", 2)
             .Flatten("flatten").Linear("fc", 10).Build();
 }

@@ -159,7 +159,7 @@ internal static class OnnxTestModels
     }
 
     /// <summary>
-    /// torchvision's normalisation in the graph ((x − mean) / std per channel), two branches (Conv → Relu, Conv → Tanh) joined by
+    /// torchvision's normalisation in the graph ((x − mean) / std per channel), two branches (Conv → PRelu per channel, Conv → Tanh) joined by
     /// Concat on the channels, Conv → Sigmoid, GlobalAveragePool, Flatten, Gemm.
     /// </summary>
     public static OnnxTestModel BranchesOpset17()
@@ -170,7 +170,7 @@ internal static class OnnxTestModels
         w.Node("Div", "/normalize/Div", new[] { "centred", w.Floats("std", new[] { 1, 3, 1, 1 }, new[] { 0.229f, 0.224f, 0.225f }) }, "normalized");
         w.Node("Conv", "/left/Conv", new[] { "normalized", w.Floats("left.weight", new[] { 5, 3, 3, 3 }, Values(random, 135, 0.3f)), w.Floats("left.bias", new[] { 5 }, Values(random, 5, 0.1f)) },
             "l", Ints("kernel_shape", 3, 3), Ints("pads", 1, 1, 1, 1));
-        w.Node("Relu", "/left/Relu", new[] { "l" }, "lr");
+        w.Node("PRelu", "/left/PRelu", new[] { "l", w.Floats("left.slopes", new[] { 5, 1, 1 }, Values(random, 5, 0.5f)) }, "lr");
         w.Node("Conv", "/right/Conv", new[] { "normalized", w.Floats("right.weight", new[] { 3, 3, 1, 1 }, Values(random, 9, 0.5f)) }, "r", Ints("kernel_shape", 1, 1));
         w.Node("Tanh", "/right/Tanh", new[] { "r" }, "rt");
         w.Node("Concat", "/Concat", new[] { "lr", "rt" }, "joined", Int("axis", 1));

@@ -30,9 +30,9 @@ internal sealed class ElementwiseStep : ScoringStep
             for (int i = 0; i < x.Length; i++) y[i] = (x[i] - mean[i / perChannel]) / std[i / perChannel];
         });
 
-    /// <summary>max(x,0) + a·min(x,0) with one shared slope a.</summary>
-    public static ElementwiseStep PReLU(string name, ValueSlot input, ValueSlot output, float slope) =>
-        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = x[i] >= 0 ? x[i] : slope * x[i]; });
+    /// <summary>max(x,0) + a[c]·min(x,0), with one slope shared or one per channel of <paramref name="perChannel"/> values.</summary>
+    public static ElementwiseStep PReLU(string name, ValueSlot input, ValueSlot output, float[] slopes, int perChannel) =>
+        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = x[i] >= 0 ? x[i] : slopes[i / perChannel] * x[i]; });
 
     /// <summary>
     /// min(max(x,0), α_u) + max(min(kx,0), −α_l) in the training forward's order, then the optional output

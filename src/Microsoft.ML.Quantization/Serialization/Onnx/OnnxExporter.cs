@@ -75,19 +75,12 @@ internal static class OnnxExporter
                 break;
             case NodeKind.Normalize:
             {
-                // [C] statistics broadcast over [N,C,H,W] as [C,1,1], over [N,F] as they are.
-                var perChannel = model.Graph.Shapes[node.Inputs[0]].Skip(1).Select(_ => 1).ToArray();
-                string Statistic(string tensor)
-                {
-                    var values = model[StateNames.Own(node, tensor)].Decode();
-                    return writer.Floats($"{node.Name}.{tensor}", perChannel.Prepend(values.Length).ToArray(), values);
-                }
-                string centred = writer.NodeOutput("Sub", node.Name + ".centred", new[] { x, Statistic("mean") });
-                writer.Node("Div", node.Name, new[] { centred, Statistic("std") }, y);
+                string centred = writer.NodeOutput("Sub", node.Name + ".centred", new[] { x, PerChannel(writer, model, node, StateNames.Own(node, "mean")) });
+                writer.Node("Div", node.Name, new[] { centred, PerChannel(writer, model, node, StateNames.Own(node, "std")) }, y);
                 break;
             }
             case NodeKind.PReLU:
-                writer.Node("PRelu", node.Name, new[] { x, Weight(writer, model, StateNames.Weight(node)) }, y);
+                writer.Node("PRelu", node.Name, new[] { x, PerChannel(writer, model, node, StateNames.Weight(node)) }, y);
                 break;
             case NodeKind.BCPReLU:
                 AddBCPReLU(writer, model, node, x, y);
@@ -124,6 +117,14 @@ internal static class OnnxExporter
             default:
                 throw new NotSupportedException($"Node '{node.Name}' ({node.Kind}) has no ONNX form.");
         }
+    }
+
+    /// <summary>A per-channel tensor as ONNX broadcasts it over the node's input [N, C, ...]: [C, 1, 1] for maps, [C] for vectors.</summary>
+    private static string PerChannel(OnnxGraphWriter writer, ExportedModel model, GraphNode node, string tensor)
+    {
+        var values = model[tensor].Decode();
+        var trailing = model.Graph.Shapes[node.Inputs[0]].Skip(1).Select(_ => 1);
+        return writer.Floats(tensor, trailing.Prepend(values.Length).ToArray(), values);
     }
 
     /// <summary>

@@ -200,7 +200,15 @@ internal sealed partial class OnnxImporter
         {
             node.Allow();
             var slopes = Constant(node, inputs, 1, "the slope");
-            if (slopes.Values.Length == 0 || slopes.Values.Distinct().Count() != 1) throw node.Unsupported("has a slope per channel; MLQuant's PReLU learns one slope.");
+            if (slopes.Values.Length > 1 || slopes.Values.Length == 0)
+            {
+                var x = Symbol(node, inputs, 0);
+                var perChannel = x.Shape.Length is 1 or 3 ? PerChannel(slopes, x, x.Shape[0]) : null;
+                if (perChannel is null) throw node.Unsupported($"has slopes of shape [{string.Join(",", slopes.Dims)}]; MLQuant's PReLU has one slope, or one per channel.");
+                var channelwise = Elementwise(node, inputs, NodeKind.PReLU, units: perChannel.Length);
+                tensors[StateNames.Weight(channelwise)] = ExportedTensor.Float(new[] { perChannel.Length }, perChannel);
+                return;
+            }
             slope = (float)slopes.Values[0];
         }
         // LeakyRelu's fixed α becomes a PReLU's initial slope: the same function, which fine-tuning may then adjust.

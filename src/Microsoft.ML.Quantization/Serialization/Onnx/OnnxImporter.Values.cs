@@ -127,11 +127,11 @@ internal sealed partial class OnnxImporter
     }
 
     /// <summary>An element-wise node of <paramref name="kind"/> on input 0; returns it so the caller can add its tensors.</summary>
-    private GraphNode Elementwise(OnnxNode node, List<OnnxValue?> inputs, NodeKind kind)
+    private GraphNode Elementwise(OnnxNode node, List<OnnxValue?> inputs, NodeKind kind, int units = 0)
     {
         var x = Symbol(node, inputs, 0);
         if (x.Integer) throw node.Unsupported("applies to token ids.");
-        var graphNode = new GraphNode { Name = Unique(node.Name), Kind = kind, Inputs = new[] { x.Node } };
+        var graphNode = new GraphNode { Name = Unique(node.Name), Kind = kind, Inputs = new[] { x.Node }, Units = units };
         Append(graphNode, node);
         Set(node, 0, x with { Node = graphNode.Name, Direct = false });
         return graphNode;
