@@ -1,84 +1,11 @@
 using Microsoft.ML.Data;
+using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.MLNet.AutoQuantization;
 using Microsoft.ML.Quantization.MLNet.Onnx;
-using Microsoft.ML.Quantization.MLNet.Persistence;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Runtime;
 
 namespace Microsoft.ML.Quantization;
-
-/// <summary>
-/// MLQuant's entry points on ML.NET's own types: automatic quantization on a classifier's estimator or an estimator
-/// chain ending in one (train in FP32, then quantize), the quantization catalog of a context
-/// (<see cref="Quantization(MLContext)"/>, for trained models), and the loader registration
-/// (<see cref="RegisterQuantization(ComponentCatalog)"/>).
-/// <example><code>
-///   var pipeline = mlContext.Transforms.Conversion.MapValueToKey("Label")
-///       .Append(mlContext.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions { FeatureColumnName = "Pixels" }))
-///       .QuantizeAutomatically(targetBits: 2);
-///   var model = pipeline.Fit(train);
-///   Console.WriteLine(model.LastTransformer.QuantizationReport);
-/// </code></example>
-/// </summary>
-public static class QuantizationCatalogExtensions
-{
-    /// <summary>Trains the image classifier in FP32, then quantizes it to <paramref name="targetBits"/> average bits.</summary>
-    /// <param name="estimator">The image classifier trainer.</param>
-    /// <param name="targetBits">Target average bitwidth of weights and activations (see <see cref="AutoQuantizationOptions.TargetWeightBits"/>).</param>
-    /// <param name="options">Stage epochs and options; null for defaults.</param>
-    public static AutoQuantizationEstimator<ImageClassifierTransformer> QuantizeAutomatically(this ImageClassifierEstimator estimator, int targetBits = 2, AutoQuantizationOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(estimator);
-        return new AutoQuantizationEstimator<ImageClassifierTransformer>(TrainerSettings.Of(estimator)!, estimator, targetBits, options);
-    }
-
-    /// <summary>Trains the text LSTM in FP32, then quantizes it to <paramref name="targetBits"/> average bits.</summary>
-    /// <param name="estimator">The text classifier trainer.</param>
-    /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
-    /// <param name="options">Stage epochs and options; null for defaults.</param>
-    public static AutoQuantizationEstimator<TextLstmTransformer> QuantizeAutomatically(this TextLstmEstimator estimator, int targetBits = 2, AutoQuantizationOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(estimator);
-        return new AutoQuantizationEstimator<TextLstmTransformer>(TrainerSettings.Of(estimator)!, estimator, targetBits, options);
-    }
-
-    /// <summary>Fits the chain (its classifier in FP32), then quantizes the classifier to <paramref name="targetBits"/> average bits.</summary>
-    /// <param name="chain">A chain whose last estimator trains a graph classifier.</param>
-    /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
-    /// <param name="options">Stage epochs and options; null for defaults.</param>
-    public static AutoQuantizationChainEstimator<TTransformer> QuantizeAutomatically<TTransformer>(this EstimatorChain<TTransformer> chain, int targetBits = 2, AutoQuantizationOptions? options = null)
-        where TTransformer : GraphClassifierTransformerBase
-    {
-        ArgumentNullException.ThrowIfNull(chain);
-        var settings = TrainerSettings.Of(chain.LastEstimator) ?? throw new ArgumentException("The chain must end in an ImageClassifier or TextLstm trainer.", nameof(chain));
-        return new AutoQuantizationChainEstimator<TTransformer>(settings, chain, targetBits, options);
-    }
-
-    /// <summary>The quantization operations of <paramref name="mlContext"/>.</summary>
-    public static QuantizationCatalog Quantization(this MLContext mlContext)
-    {
-        ArgumentNullException.ThrowIfNull(mlContext);
-        mlContext.ComponentCatalog.RegisterQuantization();
-        return new QuantizationCatalog(mlContext);
-    }
-
-    /// <summary>
-    /// Lets <c>mlContext.Model.Load</c> read models that hold MLQuant transformers. Call it once per
-    /// <see cref="MLContext"/> before loading, in the process that scores:
-    /// <code>
-    ///   var mlContext = new MLContext();
-    ///   mlContext.ComponentCatalog.RegisterQuantization();
-    ///   var model = mlContext.Model.Load("model.zip", out var schema);
-    /// </code>
-    /// A context that created an MLQuant estimator or its <see cref="Quantization(MLContext)"/> catalog is registered already. Calling it again does nothing.
-    /// </summary>
-    /// <exception cref="NotSupportedException">The running Microsoft.ML is not a version MLQuant supports.</exception>
-    public static void RegisterQuantization(this ComponentCatalog catalog)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        ModelLoader.Register(catalog);
-    }
-}
 
 /// <summary>Quantization operations on trained models (<c>mlContext.Quantization()</c>).</summary>
 public sealed class QuantizationCatalog
@@ -117,11 +44,10 @@ public sealed class QuantizationCatalog
 
     /// <summary>
     /// Quantizes an already trained FP32 classifier automatically: <paramref name="trainedModel"/> is an
-    /// <see cref="ImageClassifierTransformer"/> or <see cref="TextLstmTransformer"/>, or a transformer chain
-    /// holding one (the transforms before it are applied to <paramref name="trainData"/> first, those after it
-    /// are kept). Returns a model of the same shape (a chain typed on its classifier stays so typed, any other
-    /// chain comes back as a chain of <see cref="ITransformer"/>); its classifier exposes
-    /// <see cref="GraphClassifierTransformerBase.QuantizationReport"/>.
+    /// <see cref="ImageClassifierTransformer"/> or <see cref="TextLstmTransformer"/> (fitted, loaded or imported), or a
+    /// transformer chain holding one (the transforms before it are applied to <paramref name="trainData"/> first, those after
+    /// it are kept). Returns a model of the same shape (a chain typed on its classifier stays so typed, any other chain comes
+    /// back as a chain of <see cref="ITransformer"/>); its classifier exposes <see cref="GraphClassifierTransformerBase.QuantizationReport"/>.
     /// </summary>
     /// <param name="trainedModel">The trained model.</param>
     /// <param name="trainData">Training data, with the label column.</param>
@@ -130,14 +56,66 @@ public sealed class QuantizationCatalog
     /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The label column's classes are not the classifier's, in its order.</exception>
     /// <exception cref="InvalidOperationException">The classifier is already quantized.</exception>
-    public ITransformer QuantizeAutomatically(ITransformer trainedModel, IDataView trainData, int targetBits = 2, AutoQuantizationOptions? options = null)
+    public ITransformer QuantizeAutomatically(ITransformer trainedModel, IDataView trainData, int targetBits = 2, AutoQuantizationOptions? options = null) =>
+        Run(trainedModel, trainData, QuantizationPlan.Automatic(targetBits, options));
+
+    /// <summary>QSS on a trained FP32 classifier (see <see cref="QuantizationStages{TSelf}.SearchSchemes"/> and, for the model's shape, <see cref="QuantizeAutomatically"/>).</summary>
+    /// <param name="trainedModel">The trained model.</param>
+    /// <param name="trainData">Training data, with the label column.</param>
+    /// <param name="options">Candidates, granularity, temperature and search bits; null for the defaults.</param>
+    /// <param name="epochs">Search epochs.</param>
+    /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    /// <exception cref="InvalidOperationException">The classifier is already quantized.</exception>
+    public ITransformer SearchSchemes(ITransformer trainedModel, IDataView trainData, SchemeSearchOptions? options = null, int epochs = 1) =>
+        Run(trainedModel, trainData, QuantizationPlan.Empty.SearchSchemes(options, epochs));
+
+    /// <summary>QPL of ClipQ's bitwidths on a trained FP32 classifier (see <see cref="QuantizationStages{TSelf}.LearnPrecision"/>).</summary>
+    /// <param name="trainedModel">The trained model.</param>
+    /// <param name="trainData">Training data, with the label column.</param>
+    /// <param name="targetBits">Target average bitwidth of weights and activations.</param>
+    /// <param name="options">λ and the bit range; null for the defaults.</param>
+    /// <param name="epochs">QPL epochs.</param>
+    /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    /// <exception cref="UnreachableBitTargetException">No bitwidths reach the target (before any training).</exception>
+    /// <exception cref="InvalidOperationException">The classifier is already quantized.</exception>
+    public ITransformer LearnPrecision(ITransformer trainedModel, IDataView trainData, int targetBits = 2, PrecisionLearningOptions? options = null, int epochs = 1) =>
+        Run(trainedModel, trainData, QuantizationPlan.Empty.LearnPrecision(targetBits, options, epochs));
+
+    /// <summary>Fixed-scheme quantization-aware training of a trained FP32 classifier (see <see cref="QuantizationStages{TSelf}.QuantizeWith"/>).</summary>
+    /// <param name="trainedModel">The trained model.</param>
+    /// <param name="trainData">Training data, with the label column.</param>
+    /// <param name="weights">The weight quantizer.</param>
+    /// <param name="activations">The activation quantizer.</param>
+    /// <param name="fineTuneEpochs">Training epochs (0 only calibrates).</param>
+    /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    /// <exception cref="InvalidOperationException">The classifier is already quantized.</exception>
+    public ITransformer QuantizeWith(ITransformer trainedModel, IDataView trainData, QuantizerSpec weights, QuantizerSpec activations, int fineTuneEpochs = 2) =>
+        Run(trainedModel, trainData, QuantizationPlan.Empty.QuantizeWith(weights, activations, fineTuneEpochs));
+
+    /// <summary>
+    /// Trains a quantized classifier (quantized by any stage, then saved and loaded, say) <paramref name="epochs"/> more epochs
+    /// with its quantizers as they are, then calibrates it again. It starts from the stored levels of its weights, and trains with
+    /// the Adam settings automatic quantization uses.
+    /// </summary>
+    /// <param name="quantizedModel">The quantized model.</param>
+    /// <param name="trainData">Training data, with the label column.</param>
+    /// <param name="epochs">Epochs (≥ 1).</param>
+    /// <exception cref="ArgumentException">The model holds no graph classifier.</exception>
+    /// <exception cref="InvalidOperationException">The classifier is FP32: quantize it first.</exception>
+    public ITransformer FineTune(ITransformer quantizedModel, IDataView trainData, int epochs) =>
+        epochs < 1 ? throw new ArgumentOutOfRangeException(nameof(epochs), epochs, $"{QuantizationPlan.FineTuneStage}: epochs must be ≥ 1.")
+            : Apply(quantizedModel, trainData, (classifier, data) => ClassifierQuantization.FineTune(environment, classifier, data, epochs));
+
+    private ITransformer Run(ITransformer trainedModel, IDataView trainData, QuantizationPlan plan) =>
+        Apply(trainedModel, trainData, (classifier, data) => ClassifierQuantization.Quantize(environment, classifier, data, plan.TargetBits, plan.Options, null));
+
+    /// <summary>Applies <paramref name="stage"/> to the model's classifier and returns a model of the same shape.</summary>
+    private static ITransformer Apply(ITransformer model, IDataView data, Func<GraphClassifierTransformerBase, IDataView, GraphClassifierTransformerBase> stage)
     {
-        ArgumentNullException.ThrowIfNull(trainedModel);
-        ArgumentNullException.ThrowIfNull(trainData);
-        var quantized = trainedModel is IEnumerable<ITransformer> chain
-            ? ClassifierQuantization.QuantizeClassifierIn(environment, chain, trainData, targetBits, options, null)
-            : new[] { ClassifierQuantization.QuantizeClassifierIn(environment, new[] { trainedModel }, trainData, targetBits, options, null)[0] };
-        return trainedModel switch
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(data);
+        var quantized = ClassifierQuantization.ReplaceClassifierIn(model as IEnumerable<ITransformer> ?? new[] { model }, data, stage);
+        return model switch
         {
             TransformerChain<ImageClassifierTransformer> => new TransformerChain<ImageClassifierTransformer>(quantized.ToArray()),
             TransformerChain<TextLstmTransformer> => new TransformerChain<TextLstmTransformer>(quantized.ToArray()),

@@ -105,6 +105,25 @@ internal static class AutoQuantizer
     }
 
     /// <summary>
+    /// Trains a quantized network <paramref name="epochs"/> more epochs with its quantizers as they are, from its weights' stored
+    /// levels, then calibrates and exports it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The network is FP32.</exception>
+    public static AutoQuantizationResult FineTuneQuantized(ExportedModel quantized, TrainingData data, int epochs, TrainingOptions training, Action<string> log)
+    {
+        if (!quantized.Graph.IsQuantized)
+            throw new InvalidOperationException("FineTune continues a quantized network; this one is FP32: quantize it first (QuantizeWith, SearchSchemes, LearnPrecision or QuantizeAutomatically).");
+        var trainer = new GraphTrainer(training.ForStage(epochs), FineTuneStage, log);
+        using var module = trainer.CreateModule(quantized.Graph);
+        ModuleState.Load(module, ModuleState.FromQuantized(quantized));
+        var records = trainer.Train(module, data);
+        var model = trainer.Finish(module, data);
+        var stages = new[] { new StageRecord(FineTuneStage, records.Count, records.Count == 0 ? 0 : records.Average(r => r.Seconds)) };
+        var report = QuantizationReport.FromGraph(quantized.Graph).With(Array.Empty<SchemeProbabilities>(), Array.Empty<LearnedBits>(), Array.Empty<BranchAttention>(), stages, null);
+        return new AutoQuantizationResult(model, report, records);
+    }
+
+    /// <summary>
     /// Throws the <see cref="UnreachableBitTargetException"/> that <see cref="Run"/> would throw for <paramref name="fp32"/>, so that
     /// a pipeline can refuse an unreachable target before it trains the FP32 network. Does nothing when QPL does not run.
     /// </summary>

@@ -7,7 +7,7 @@ namespace Microsoft.ML.Quantization.Search;
 public sealed class UnreachableBitTargetException : InvalidOperationException
 {
     internal UnreachableBitTargetException(string role, double target, double? closestBelow, double? closestAbove)
-        : base($"No {role} bitwidths give an average within 0.1 bit below the target {target:F2}: the closest reachable averages are "
+        : base($"Precision learning (QPL: LearnPrecision, or QuantizeAutomatically): no {role} bitwidths give an average within 0.1 bit below the target {target:F2}: the closest reachable averages are "
             + $"{(closestBelow is { } b ? $"{b:F3} below it" : "none below it")} and {(closestAbove is { } a ? $"{a:F3} above it" : "none above it")}. "
             + "Ask for a reachable target, or widen the allowed widths (PrecisionLearningOptions.MinWeightBits, MinActivationBits, MaxBits, or QagOptions.KeepFirstAndLastAt8Bits).")
     {

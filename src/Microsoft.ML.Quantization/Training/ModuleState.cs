@@ -35,8 +35,24 @@ internal static class ModuleState
     public static Dictionary<string, Tensor> FromExported(ExportedModel model)
     {
         if (model.Graph.IsQuantized) throw new InvalidOperationException("Automatic quantization starts from an FP32 network; this one is already quantized.");
-        return model.Tensors.ToDictionary(t => t.Key, t => tensor(t.Value.Decode()).reshape(t.Value.Shape.Select(d => (long)d).ToArray()), StringComparer.Ordinal);
+        return Decoded(model, _ => true);
     }
+
+    /// <summary>
+    /// The tensors of a quantized network as the start of more training: weights at their stored levels, no activation grids
+    /// (training uses each batch's own, and finishing calibrates new ones).
+    /// </summary>
+    public static Dictionary<string, Tensor> FromQuantized(ExportedModel model)
+    {
+        var grids = model.Graph.Nodes
+            .SelectMany(n => new[] { StateNames.QuantizerPrefix(n), StateNames.OutputGridPrefix(n) })
+            .SelectMany(prefix => StateNames.GridTensors.Select(t => StateNames.Grid(prefix, t)))
+            .ToHashSet(StringComparer.Ordinal);
+        return Decoded(model, name => !grids.Contains(name));
+    }
+
+    private static Dictionary<string, Tensor> Decoded(ExportedModel model, Func<string, bool> keep) =>
+        model.Tensors.Where(t => keep(t.Key)).ToDictionary(t => t.Key, t => tensor(t.Value.Decode()).reshape(t.Value.Shape.Select(d => (long)d).ToArray()), StringComparer.Ordinal);
 
     /// <summary>A detached CPU copy of <paramref name="model"/>'s state.</summary>
     public static Dictionary<string, Tensor> Snapshot(GraphModule model) =>

@@ -20,10 +20,7 @@ internal static class ClassifierQuantization
         options ??= new AutoQuantizationOptions();
         options.Validate(targetBits);
         var trained = model.ModelFor("quantize automatically");
-        var labels = LabeledVectorReader.ClassNames(data.Schema, options.LabelColumnName);
-        if (!labels.SequenceEqual(model.ClassNames))
-            throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{options.LabelColumnName}' has the classes [{string.Join(", ", labels)}], "
-                + $"the classifier [{string.Join(", ", model.ClassNames)}]; map the labels to keys in the classifier's order (MapValueToKey with keyData).");
+        CheckLabels(model, data, options.LabelColumnName);
         var training = options.Training ?? SearchTraining(trainerOptions ?? new TrainingOptions());
 
         using var channel = environment.Start("AutoQuantization");
@@ -43,14 +40,31 @@ internal static class ClassifierQuantization
     /// </summary>
     /// <exception cref="ArgumentException">The chain holds no graph classifier.</exception>
     public static IReadOnlyList<ITransformer> QuantizeClassifierIn(IHostEnvironment environment, IEnumerable<ITransformer> chain, IDataView data, int targetBits,
-        AutoQuantizationOptions? options, TrainingOptions? trainerOptions)
+        AutoQuantizationOptions? options, TrainingOptions? trainerOptions) =>
+        ReplaceClassifierIn(chain, data, (classifier, input) => Quantize(environment, classifier, input, targetBits, options, trainerOptions));
+
+    /// <summary>The chain with its last graph classifier replaced by <paramref name="stage"/>'s result on the data the transformers before it produce.</summary>
+    /// <exception cref="ArgumentException">The chain holds no graph classifier.</exception>
+    public static IReadOnlyList<ITransformer> ReplaceClassifierIn(IEnumerable<ITransformer> chain, IDataView data, Func<GraphClassifierTransformerBase, IDataView, GraphClassifierTransformerBase> stage)
     {
         var transformers = chain.ToList();
         int index = transformers.FindLastIndex(t => t is GraphClassifierTransformerBase);
         if (index < 0) throw new ArgumentException("The model holds no ImageClassifier or TextLstm transformer.", nameof(chain));
         var input = transformers.Take(index).Aggregate(data, (view, t) => t.Transform(view));
-        transformers[index] = Quantize(environment, (GraphClassifierTransformerBase)transformers[index], input, targetBits, options, trainerOptions);
+        transformers[index] = stage((GraphClassifierTransformerBase)transformers[index], input);
         return transformers;
+    }
+
+    /// <summary>Fine-tunes a quantized classifier with its quantizers as they are (see <see cref="AutoQuantizer.FineTuneQuantized"/>).</summary>
+    public static GraphClassifierTransformerBase FineTune(IHostEnvironment environment, GraphClassifierTransformerBase model, IDataView data, int epochs)
+    {
+        var quantized = model.ModelFor("fine-tune");
+        var defaults = new AutoQuantizationOptions();
+        CheckLabels(model, data, defaults.LabelColumnName);
+        using var channel = environment.Start(AutoQuantizer.FineTuneStage);
+        using var trainingData = model.ReadTrainingData(data, defaults.LabelColumnName);
+        var result = AutoQuantizer.FineTuneQuantized(quantized, trainingData, epochs, SearchTraining(new TrainingOptions()), message => channel.Info(MessageSensitivity.None, message));
+        return model.WithNetwork(result.Model, model.TrainingHistory.Concat(result.History).ToList(), result.Report);
     }
 
     /// <summary>
@@ -60,6 +74,15 @@ internal static class ClassifierQuantization
     public static IDisposable RefuseUnreachableTargets(int targetBits, AutoQuantizationOptions options) =>
         GraphClassifierTraining.CheckBeforeTraining(graph =>
             AutoQuantizer.EnsureReachable(graph, options, options.Targets(targetBits)));
+
+    /// <summary>Refuses training data whose label keys are not the classifier's classes in its order.</summary>
+    private static void CheckLabels(GraphClassifierTransformerBase model, IDataView data, string labelColumn)
+    {
+        var labels = LabeledVectorReader.ClassNames(data.Schema, labelColumn);
+        if (!labels.SequenceEqual(model.ClassNames))
+            throw new ArgumentOutOfRangeException(nameof(data), $"The label column '{labelColumn}' has the classes [{string.Join(", ", labels)}], "
+                + $"the classifier [{string.Join(", ", model.ClassNames)}]; map the labels to keys in the classifier's order (MapValueToKey with keyData).");
+    }
 
     /// <summary>The trainer's settings with a fifth of its learning rate: the search and fine-tuning start from trained weights.</summary>
     private static TrainingOptions SearchTraining(TrainingOptions trainer)
