@@ -104,17 +104,17 @@ public sealed class QuantizationCatalog
     /// <exception cref="InvalidOperationException">The classifier is FP32: quantize it first.</exception>
     public ITransformer FineTune(ITransformer quantizedModel, IDataView trainData, int epochs) =>
         epochs < 1 ? throw new ArgumentOutOfRangeException(nameof(epochs), epochs, $"{QuantizationPlan.FineTuneStage}: epochs must be ≥ 1.")
-            : Apply(quantizedModel, trainData, (classifier, data) => ClassifierQuantization.FineTune(environment, classifier, data, epochs));
+            : Apply(quantizedModel, trainData, QuantizationPlan.FineTuneStage, (classifier, data) => ClassifierQuantization.FineTune(environment, classifier, data, epochs));
 
     private ITransformer Run(ITransformer trainedModel, IDataView trainData, QuantizationPlan plan) =>
-        Apply(trainedModel, trainData, (classifier, data) => ClassifierQuantization.Quantize(environment, classifier, data, plan.TargetBits, plan.Options, null));
+        Apply(trainedModel, trainData, string.Join(", then ", plan.Stages), (classifier, data) => ClassifierQuantization.Quantize(environment, classifier, data, plan.TargetBits, plan.Options, null));
 
     /// <summary>Applies <paramref name="stage"/> to the model's classifier and returns a model of the same shape.</summary>
-    private static ITransformer Apply(ITransformer model, IDataView data, Func<GraphClassifierTransformerBase, IDataView, GraphClassifierTransformerBase> stage)
+    private static ITransformer Apply(ITransformer model, IDataView data, string stageName, Func<GraphClassifierTransformerBase, IDataView, GraphClassifierTransformerBase> stage)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
-        var quantized = ClassifierQuantization.ReplaceClassifierIn(model as IEnumerable<ITransformer> ?? new[] { model }, data, stage);
+        var quantized = ClassifierQuantization.ReplaceClassifierIn(model as IEnumerable<ITransformer> ?? new[] { model }, data, stageName, stage);
         return model switch
         {
             TransformerChain<ImageClassifierTransformer> => new TransformerChain<ImageClassifierTransformer>(quantized.ToArray()),

@@ -34,22 +34,14 @@ internal static class ClassifierQuantization
         return model.WithNetwork(result.Model, model.TrainingHistory.Concat(result.History).ToList(), result.Report);
     }
 
-    /// <summary>
-    /// Quantizes the chain's last graph classifier on the data the transformers before it produce; the
-    /// transformers after it (e.g. MapKeyToValue) stay as they are.
-    /// </summary>
-    /// <exception cref="ArgumentException">The chain holds no graph classifier.</exception>
-    public static IReadOnlyList<ITransformer> QuantizeClassifierIn(IHostEnvironment environment, IEnumerable<ITransformer> chain, IDataView data, int targetBits,
-        AutoQuantizationOptions? options, TrainingOptions? trainerOptions) =>
-        ReplaceClassifierIn(chain, data, (classifier, input) => Quantize(environment, classifier, input, targetBits, options, trainerOptions));
-
     /// <summary>The chain with its last graph classifier replaced by <paramref name="stage"/>'s result on the data the transformers before it produce.</summary>
     /// <exception cref="ArgumentException">The chain holds no graph classifier.</exception>
-    public static IReadOnlyList<ITransformer> ReplaceClassifierIn(IEnumerable<ITransformer> chain, IDataView data, Func<GraphClassifierTransformerBase, IDataView, GraphClassifierTransformerBase> stage)
+    public static IReadOnlyList<ITransformer> ReplaceClassifierIn(IEnumerable<ITransformer> chain, IDataView data, string stageName,
+        Func<GraphClassifierTransformerBase, IDataView, GraphClassifierTransformerBase> stage)
     {
         var transformers = chain.ToList();
         int index = transformers.FindLastIndex(t => t is GraphClassifierTransformerBase);
-        if (index < 0) throw new ArgumentException("The model holds no ImageClassifier or TextLstm transformer.", nameof(chain));
+        if (index < 0) throw new ArgumentException($"{stageName}: the model holds no ImageClassifier or TextLstm transformer to quantize.", nameof(chain));
         var input = transformers.Take(index).Aggregate(data, (view, t) => t.Transform(view));
         transformers[index] = stage((GraphClassifierTransformerBase)transformers[index], input);
         return transformers;

@@ -111,7 +111,9 @@ public sealed class QuantizationChainEstimator<TTransformer> : QuantizationStage
     {
         TransformerChain<TTransformer> fitted;
         using (ClassifierQuantization.RefuseUnreachableTargets(Plan.TargetBits, Plan.Options)) fitted = chain.Fit(input);
-        return new TransformerChain<TTransformer>(ClassifierQuantization.QuantizeClassifierIn(settings.Environment, fitted, input, Plan.TargetBits, Plan.Options, settings.Training).ToArray());
+        var quantized = ClassifierQuantization.ReplaceClassifierIn(fitted, input, string.Join(", then ", Plan.Stages),
+            (classifier, data) => ClassifierQuantization.Quantize(settings.Environment, classifier, data, Plan.TargetBits, Plan.Options, settings.Training));
+        return new TransformerChain<TTransformer>(quantized.ToArray());
     }
 
     /// <inheritdoc />

@@ -112,7 +112,7 @@ public class QuantizationStageTests
         Assert.Throws<ArgumentOutOfRangeException>(() => trainer.SearchSchemes(epochs: 0));
 
         var notOurs = ml.Transforms.Conversion.MapValueToKey("Label").Fit(train);
-        Assert.Contains("no ImageClassifier or TextLstm", Assert.Throws<ArgumentException>(() => ml.Quantization().SearchSchemes(notOurs, train)).Message);
+        Assert.Contains("SearchSchemes: the model holds no ImageClassifier or TextLstm", Assert.Throws<ArgumentException>(() => ml.Quantization().SearchSchemes(notOurs, train)).Message);
 
         // LeNet5 keeps its 784 input values at 8 bits, so 2-bit activations are out of reach: refused before the FP32 training.
         var logged = new List<string>();
