@@ -144,7 +144,7 @@ internal sealed class NetworkCompiler
         values[outputName] = output; // a folded BatchNorm's output; the product's own (pre-BatchNorm) output no longer exists
         if (node.Groups > 1)
         {
-            steps.Add(new GroupedConvolutionStep(node, weight.Decode(), x, output, scale, shift));
+            if (!AddGroupProducts(node, weight, x, output, scale, shift)) steps.Add(new GroupedConvolutionStep(node, weight.Decode(), x, output, scale, shift));
             return;
         }
         if (x.Layout == SlotLayout.PaddedBytes)
@@ -166,6 +166,33 @@ internal sealed class NetworkCompiler
             steps.Add(new ProductStep(node.Name, x, output, product, null, 1));
         }
     }
+
+    /// <summary>
+    /// A grouped convolution whose groups have several outputs as one product step per group (the dense kernels over that
+    /// group's input channels, which are one block of the channel-major input) joined along the channels. Depthwise
+    /// layers (one output per group) and grids that do not split by rows return false and take the direct step.
+    /// </summary>
+    private bool AddGroupProducts(GraphNode node, ExportedTensor weight, ValueSlot x, ValueSlot output, float[] scale, float[] shift)
+    {
+        int groups = node.Groups, perOutput = node.Units / groups, perInput = x.Shape[0] / groups, area = x.Shape[1] * x.Shape[2];
+        if (perOutput < MinGroupOutputsForKernels || x.Layout == SlotLayout.PaddedBytes) return false;
+        var weights = Enumerable.Range(0, groups).Select(g => weight.Rows(g * perOutput, perOutput)).ToArray();
+        if (weights.Any(w => w is null)) return false;
+        var map = ProductStep.ConvolutionMap(perInput, x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, out int h, out int w);
+        var parts = new ValueSlot[groups];
+        for (int g = 0; g < groups; g++)
+        {
+            int offset = g * perInput * area;
+            var product = DenseProduct.Create(weights[g]!, x.IsInteger ? x.Codec : null, scale.AsSpan(g * perOutput, perOutput).ToArray(), shift.AsSpan(g * perOutput, perOutput).ToArray());
+            parts[g] = NewSlot(new[] { perOutput, h, w });
+            steps.Add(new ProductStep($"{node.Name}.group{g}", x, parts[g], product, Array.ConvertAll(map, i => i < 0 ? -1 : i + offset), h * w));
+        }
+        steps.Add(new ConcatStep(node.Name, parts, output));
+        return true;
+    }
+
+    /// <summary>Outputs per group from which a grouped convolution runs on the dense kernels rather than the direct step.</summary>
+    private const int MinGroupOutputsForKernels = 4;
 
     private void AddLstm(GraphNode node, ValueSlot x, int[] shape)
     {

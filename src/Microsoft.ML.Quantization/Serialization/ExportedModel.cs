@@ -40,6 +40,26 @@ internal sealed class ExportedTensor
 
     /// <summary>Number of elements.</summary>
     public int Count => Values?.Length ?? Quantized!.Codes.Length;
+
+    /// <summary>
+    /// Rows <paramref name="start"/> … start + count − 1 along dimension 0 (one group of a grouped convolution's weight), with
+    /// their part of a per-row grid; null for a quantized tensor whose grid groups are neither one nor one per row.
+    /// </summary>
+    public ExportedTensor? Rows(int start, int count)
+    {
+        int perRow = Count / Shape[0];
+        var shape = Shape.Skip(1).Prepend(count).ToArray();
+        if (Values is not null) return Float(shape, Values.AsSpan(start * perRow, count * perRow).ToArray());
+        var q = Quantized!;
+        var grid = q.Grid;
+        var codes = q.Codes.AsSpan(start * perRow, count * perRow).ToArray();
+        if (grid.GroupCount == 1) return Codes(new QuantizedTensor(q.Scheme, shape, grid, codes));
+        if (grid.GroupCount != Shape[0]) return null;
+        int levels = grid.LevelCount;
+        var part = new QuantizationGrid(grid.Bits, grid.Scales.AsSpan(start, count).ToArray(), grid.Levels.AsSpan(start * levels, count * levels).ToArray(),
+            grid.Thresholds.AsSpan(start * (levels - 1), count * (levels - 1)).ToArray(), grid.CodeOrder?.AsSpan(start * levels, count * levels).ToArray());
+        return Codes(new QuantizedTensor(q.Scheme, shape, part, codes));
+    }
 }
 
 /// <summary>

@@ -49,6 +49,12 @@ public class PackedNetworkEquivalenceTests
         // Binary weights on binary activations run by XOR and popcount.
         if (scheme == nameof(QuantizationScheme.Binary) && graphName != "TextLstm")
             Assert.Contains(network.Kernels, k => k.Kernel.StartsWith("xor-popcount", StringComparison.Ordinal));
+        // A grouped convolution with four outputs per group runs each group on the dense kernels; a depthwise one on the direct step.
+        if (graphName == "MobileNet")
+        {
+            Assert.Equal(4, network.Kernels.Count(k => k.Node.StartsWith("grouped.group", StringComparison.Ordinal)));
+            Assert.Contains(network.Kernels, k => k.Node == "depthwise" && k.Kernel.StartsWith("grouped direct", StringComparison.Ordinal));
+        }
     }
 
     /// <summary>1-bit activations on ReLU outputs (ClipQ's one-sided grid, codes {0, 1}) under 1- to 3-bit weights.</summary>
