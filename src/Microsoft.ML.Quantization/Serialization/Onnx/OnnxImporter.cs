@@ -103,14 +103,15 @@ internal sealed partial class OnnxImporter
 
     private static ValueInfoProto PickValue(List<ValueInfoProto> candidates, string? name, string what)
     {
+        string option = what == "input" ? "InputName" : "OutputName";
         if (name is not null)
-            return candidates.FirstOrDefault(v => v.Name == name) ?? throw new ArgumentOutOfRangeException(name,
+            return candidates.FirstOrDefault(v => v.Name == name) ?? throw new ArgumentOutOfRangeException(option,
                 $"The ONNX graph has no {what} '{name}'; its {what}s are: {string.Join(", ", candidates.Select(v => $"'{v.Name}'"))}.");
         return candidates.Count switch
         {
             1 => candidates[0],
             0 => throw new InvalidDataException($"The ONNX graph has no {what}."),
-            _ => throw new ArgumentOutOfRangeException(nameof(name),
+            _ => throw new ArgumentOutOfRangeException(option,
                 $"The ONNX graph has {candidates.Count} {what}s ({string.Join(", ", candidates.Select(v => $"'{v.Name}'"))}); name the one to use in the import options."),
         };
     }
