@@ -36,16 +36,14 @@ internal sealed class GroupedConvolutionStep : ScoringStep
         int channels = input.Shape[0], height = input.Shape[1], width = input.Shape[2];
         int outputs = Output.Shape[0], outHeight = Output.Shape[1], outWidth = Output.Shape[2];
         int perGroupIn = channels / groups, perGroupOut = outputs / groups, taps = kernel * kernel;
-        var x = ws.RowFloats(input.Length);
-        if (input.Layout == SlotLayout.Shorts)
+        // Integer activations are decoded once per example; float ones are read where they are.
+        bool integer = input.Layout == SlotLayout.Shorts;
+        Span<float> x = integer ? ws.RowFloats(input.Length) : ws.Floats(input);
+        if (integer)
         {
             var codes = ws.Shorts(input);
             float unit = input.Codec!.Unit;
             for (int i = 0; i < x.Length; i++) x[i] = codes[i] * unit;
-        }
-        else
-        {
-            ws.Floats(input).AsSpan(0, input.Length).CopyTo(x);
         }
         var y = ws.Floats(Output);
         for (int o = 0; o < outputs; o++)

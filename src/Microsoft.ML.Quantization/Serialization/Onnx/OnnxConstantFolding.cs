@@ -112,7 +112,7 @@ internal static class OnnxConstantFolding
                 : known > 0 && total % known == 0 ? total / known : -2;
         }
         if (dims.Contains(-2) || dims.Count(d => d == OnnxConstant.BatchDim) != (batchIn ? 1 : 0) || dims.Where(d => d != OnnxConstant.BatchDim).Aggregate(1L, (a, b) => a * b) != total)
-            throw node.Unsupported($"cannot reshape [{string.Join(",", input.Select(d => d == OnnxConstant.BatchDim ? "N" : d.ToString()))}] to {shown} without mixing the batch with an example's elements.");
+            throw node.Unsupported($"cannot reshape {OnnxConstant.Describe(input)} to {shown} without mixing the batch with an example's elements.");
         return dims;
     }
 

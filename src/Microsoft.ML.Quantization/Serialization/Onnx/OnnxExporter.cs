@@ -217,19 +217,12 @@ internal static class OnnxExporter
     private static void AddLstm(OnnxGraphWriter writer, ExportedModel model, GraphNode node, string x, string y)
     {
         int hidden = node.Units;
-        float[] Reordered(float[] values, int columns)
-        {
-            var result = new float[values.Length];
-            int[] order = { 0, 3, 1, 2 }; // ONNX block b takes PyTorch block order[b]
-            for (int b = 0; b < 4; b++) Array.Copy(values, order[b] * hidden * columns, result, b * hidden * columns, hidden * columns);
-            return result;
-        }
         var wih = model[StateNames.Own(node, "weight_ih")];
         var whh = model[StateNames.Own(node, "weight_hh")];
         int inputs = wih.Shape[1];
-        string w = writer.Floats(node.Name + ".W", new[] { 1, 4 * hidden, inputs }, Reordered(wih.Decode(), inputs));
-        string r = writer.Floats(node.Name + ".R", new[] { 1, 4 * hidden, hidden }, Reordered(whh.Decode(), hidden));
-        string b = writer.Floats(node.Name + ".B", new[] { 1, 8 * hidden }, Reordered(model[StateNames.Own(node, "bias")].Decode(), 1).Concat(new float[4 * hidden]).ToArray());
+        string w = writer.Floats(node.Name + ".W", new[] { 1, 4 * hidden, inputs }, LstmGates.ToOnnx(wih.Decode(), hidden, inputs));
+        string r = writer.Floats(node.Name + ".R", new[] { 1, 4 * hidden, hidden }, LstmGates.ToOnnx(whh.Decode(), hidden, hidden));
+        string b = writer.Floats(node.Name + ".B", new[] { 1, 8 * hidden }, LstmGates.ToOnnx(model[StateNames.Own(node, "bias")].Decode(), hidden, 1).Concat(new float[4 * hidden]).ToArray());
         string timeMajor = writer.NodeOutput("Transpose", node.Name + ".time_major", new[] { x }, Ints("perm", 1, 0, 2));
         writer.Node("LSTM", node.Name, new[] { timeMajor, w, r, b }, new[] { "", y + ".last" }, Int("hidden_size", hidden));
         // Y_h is [1, N, H]; flattening from axis 2 gives [N, H].

@@ -315,7 +315,7 @@ internal sealed partial class OnnxImporter
         bool batchFirst = node.Int("layout", 0) == 1;
         var x = Symbol(node, inputs, 0);
         if (x.BatchAxis != (batchFirst ? 0 : 1) || x.Shape.Length != 2 || !shapes[x.Node].SequenceEqual(x.Shape))
-            throw node.Unsupported($"reads [{string.Join(",", x.FullDims())}] (batch at {x.BatchAxis}); MLQuant imports an LSTM over an embedding's [T,N,D] sequence (or [N,T,D] with layout 1).");
+            throw node.Unsupported($"reads {x.Describe()}; MLQuant imports an LSTM over an embedding's [T,N,D] sequence (or [N,T,D] with layout 1).");
         if (inputs.Count > 4 && inputs[4] is not null) throw node.Unsupported("has sequence lengths; MLQuant runs every sequence to its full length.");
         if (inputs.Count > 7 && inputs[7] is not null) throw node.Unsupported("has peepholes.");
         for (int i = 5; i <= 6 && i < inputs.Count; i++)
@@ -329,19 +329,12 @@ internal sealed partial class OnnxImporter
             throw node.Invalid($"has W [{string.Join(",", w.Dims)}] and R [{string.Join(",", r.Dims)}] for {features} features and hidden size {hidden}.");
         var b = inputs.Count > 3 && inputs[3] is not null ? Constant(node, inputs, 3, "B") : new OnnxConstant(new long[] { 1, 8 * hidden }, new double[8 * hidden], false);
         if (b.Count != 8 * hidden) throw node.Invalid($"has {b.Count} biases for hidden size {hidden}.");
-        int[] order = { 0, 2, 3, 1 }; // the training layer's block p (i, f, g, o) is ONNX's block order[p] (i, o, f, c)
-        float[] Reordered(double[] source, int offset, int columns)
-        {
-            var result = new float[4 * hidden * columns];
-            for (int p = 0; p < 4; p++)
-                for (int k = 0; k < hidden * columns; k++) result[p * hidden * columns + k] = (float)source[offset + order[p] * hidden * columns + k];
-            return result;
-        }
         var lstm = new GraphNode { Name = Unique(node.Name), Kind = NodeKind.Lstm, Inputs = new[] { x.Node }, Units = hidden, InputUnits = features };
         string name = Append(lstm, node);
-        tensors[StateNames.Own(lstm, "weight_ih")] = ExportedTensor.Float(new[] { 4 * hidden, features }, Reordered(w.Values, 0, features));
-        tensors[StateNames.Own(lstm, "weight_hh")] = ExportedTensor.Float(new[] { 4 * hidden, hidden }, Reordered(r.Values, 0, hidden));
-        var (input, recurrent) = (Reordered(b.Values, 0, 1), Reordered(b.Values, 4 * hidden, 1));
+        tensors[StateNames.Own(lstm, "weight_ih")] = ExportedTensor.Float(new[] { 4 * hidden, features }, LstmGates.FromOnnx(w.Floats(), hidden, features));
+        tensors[StateNames.Own(lstm, "weight_hh")] = ExportedTensor.Float(new[] { 4 * hidden, hidden }, LstmGates.FromOnnx(r.Floats(), hidden, hidden));
+        var biases = b.Floats();
+        var (input, recurrent) = (LstmGates.FromOnnx(biases.AsSpan(0, 4 * hidden), hidden, 1), LstmGates.FromOnnx(biases.AsSpan(4 * hidden), hidden, 1));
         tensors[StateNames.Own(lstm, "bias")] = ExportedTensor.Float(new[] { 4 * hidden }, input.Zip(recurrent, (p, q) => p + q).ToArray());
         // Y_h is [1,N,H], or [N,1,H] with layout 1.
         if (node.Outputs.Count > 1 && node.Outputs[1].Length > 0) values[node.Outputs[1]] = new OnnxSymbol(name, new[] { 1, hidden }, batchFirst ? 0 : 1, false, Direct: false);

@@ -18,7 +18,7 @@ internal sealed partial class OnnxImporter
         {
             if (node.Op != "Add") throw node.Unsupported("combines two network values; MLQuant imports only their sum.");
             if (a.BatchAxis != 0 || b.BatchAxis != 0 || !a.Shape.SequenceEqual(b.Shape) || !shapes[a.Node].SequenceEqual(shapes[b.Node]))
-                throw node.Unsupported($"adds [{string.Join(",", a.FullDims())}] to [{string.Join(",", b.FullDims())}]; MLQuant adds values of one shape.");
+                throw node.Unsupported($"adds {a.Describe()} to {b.Describe()}; MLQuant adds values of one shape.");
             string sum = Append(new GraphNode { Name = Unique(node.Name), Kind = NodeKind.Add, Inputs = new[] { a.Node, b.Node } }, node);
             Set(node, 0, a with { Node = sum, Direct = true });
             return;
@@ -152,7 +152,7 @@ internal sealed partial class OnnxImporter
     {
         var x = Symbol(node, inputs, index);
         if (x.BatchAxis != 0 || x.Shape.Length != 3 || !shapes[x.Node].SequenceEqual(x.Shape) || x.Integer)
-            throw node.Unsupported($"reads [{string.Join(",", x.FullDims().Select(d => d == OnnxConstant.BatchDim ? "N" : d.ToString()))}]; MLQuant expects images [N,C,H,W].");
+            throw node.Unsupported($"reads {x.Describe()}; MLQuant expects images [N,C,H,W].");
         return x;
     }
 
@@ -160,7 +160,7 @@ internal sealed partial class OnnxImporter
     private string Vector(OnnxNode node, OnnxSymbol x)
     {
         if (x.BatchAxis != 0 || x.Shape.Length != 1 || x.Integer)
-            throw node.Unsupported($"reads [{string.Join(",", x.FullDims().Select(d => d == OnnxConstant.BatchDim ? "N" : d.ToString()))}]; MLQuant multiplies vectors [N,K] (insert a Flatten).");
+            throw node.Unsupported($"reads {x.Describe()}; MLQuant multiplies vectors [N,K] (insert a Flatten).");
         return shapes[x.Node].Length == 1 ? x.Node
             : Append(new GraphNode { Name = Unique(x.Node + "_flatten"), Kind = NodeKind.Flatten, Inputs = new[] { x.Node } }, node);
     }

@@ -171,7 +171,7 @@ internal sealed partial class OnnxImporter
         if (!values.TryGetValue(outputName, out var value) || value is not OnnxSymbol output)
             throw new NotSupportedException($"The ONNX output '{outputName}' is not computed from the input.");
         if (output.BatchAxis != 0 || output.Shape.Count(d => d != 1) > 1)
-            throw new NotSupportedException($"The ONNX output '{outputName}' has shape [{string.Join(",", output.FullDims())}]; a classifier outputs [N, classes].");
+            throw new NotSupportedException($"The ONNX output '{outputName}' has shape {output.Describe()}; a classifier outputs [N, classes].");
         string last = shapes[output.Node].Length == 1 ? output.Node
             : Append(new GraphNode { Name = Unique(output.Node + "_flatten"), Kind = NodeKind.Flatten, Inputs = new[] { output.Node } }, null);
         var reachable = new HashSet<string>(StringComparer.Ordinal) { last };

@@ -25,6 +25,9 @@ internal sealed record OnnxConstant(long[] Dims, double[] Values, bool Integer) 
     /// <summary>The values as integers (a batch entry stays <see cref="long.MinValue"/>).</summary>
     public long[] Longs() => Array.ConvertAll(Values, v => v == Batch ? long.MinValue : (long)v);
 
+    /// <summary>Dimensions as an error shows them, the batch as N.</summary>
+    public static string Describe(IEnumerable<long> dims) => $"[{string.Join(",", dims.Select(d => d == BatchDim ? "N" : d.ToString()))}]";
+
     /// <summary>The one value of a scalar or single-element tensor.</summary>
     public double Single => Values.Length == 1 ? Values[0] : throw new NotSupportedException($"expected one value, found {Values.Length}");
 
@@ -50,6 +53,9 @@ internal sealed record OnnxSymbol(string Node, int[] Shape, int BatchAxis, bool 
 {
     /// <summary>The ONNX dimensions with the batch as -1.</summary>
     public long[] FullDims() => Shape.Select(d => (long)d).Take(BatchAxis).Append(OnnxConstant.BatchDim).Concat(Shape.Skip(BatchAxis).Select(d => (long)d)).ToArray();
+
+    /// <summary>The ONNX dimensions as an error shows them, the batch as N: "[N,3,8,8]".</summary>
+    public string Describe() => OnnxConstant.Describe(FullDims());
 
     /// <summary>The same network value seen through a layout change that keeps each example's elements in order.</summary>
     public OnnxSymbol Viewed(int[] shape, int batchAxis) => this with { Shape = shape, BatchAxis = batchAxis, Direct = false };
