@@ -105,25 +105,82 @@ internal sealed class ActivationCodec
     }
 
     /// <summary>
-    /// Writes (integer level + <paramref name="offset"/>) of value i as the byte dest[targets[i] + <paramref name="shift"/>].
-    /// Equal to <see cref="Encode"/> element by element; with AVX-512 and at most 16 levels, 16 values at a time
-    /// (one compare per threshold, then the level table through a permute).
+    /// Writes channel-major planes as bytes of a channels-last layout: (integer level + <paramref name="offset"/>) of value
+    /// c·P + p (P = <paramref name="pixels"/>.Length) as dest[pixels[p] + c]. Equal to <see cref="Encode"/> element by
+    /// element; where <see cref="IsVectorized"/> (and <paramref name="vectorized"/>), tiles of 16 channels × 16 pixels: each
+    /// channel's 16 values through the vector encoder, then the 16×16 byte tile transposed in registers and stored one
+    /// pixel's 16 channels at a time (element-wise stores cost 1.5 ns a value; gathers down planes 4 KB apart, more).
     /// </summary>
-    public void EncodeBytes(ReadOnlySpan<float> values, Span<byte> dest, ReadOnlySpan<int> targets, int shift, int offset)
+    public unsafe void EncodePlanes(ReadOnlySpan<float> values, int channels, Span<byte> dest, ReadOnlySpan<int> pixels, int offset, bool vectorized = true)
     {
         var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
-        int i = 0;
-        if (IsVectorized)
+        int plane = pixels.Length, tiledChannels = 0, tiledPixels = 0;
+        if (values.Length != channels * plane) throw new ArgumentException("The values are not whole planes of every channel.", nameof(values));
+        if (vectorized && IsVectorized)
         {
+            foreach (int pixel in pixels)
+                if ((uint)pixel > (uint)(dest.Length - channels)) throw new ArgumentOutOfRangeException(nameof(pixels));
+            tiledChannels = channels & ~15;
+            tiledPixels = plane & ~15;
             var bias = Vector512.Create(offset);
-            Span<byte> lanes = stackalloc byte[16];
-            for (; i + 16 <= values.Length; i += 16)
+            var rows = stackalloc Vector128<byte>[16];
+            fixed (float* x = values)
+            fixed (byte* y = dest)
+            fixed (int* target = pixels)
             {
-                Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Create(values.Slice(i, 16))) + bias).CopyTo(lanes);
-                for (int j = 0; j < 16; j++) dest[targets[i + j] + shift] = lanes[j];
+                for (int c0 = 0; c0 < tiledChannels; c0 += 16)
+                {
+                    for (int p0 = 0; p0 < tiledPixels; p0 += 16)
+                    {
+                        for (int r = 0; r < 16; r++)
+                            rows[r] = Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Load(x + (c0 + r) * plane + p0)) + bias);
+                        TransposeBytes(rows);
+                        for (int j = 0; j < 16; j++) rows[j].Store(y + target[p0 + j] + c0);
+                    }
+                }
             }
         }
-        for (; i < values.Length; i++) dest[targets[i] + shift] = (byte)(integers[Encode(values[i])] + offset);
+        for (int c = 0; c < channels; c++)
+            for (int p = c < tiledChannels ? tiledPixels : 0; p < plane; p++) dest[pixels[p] + c] = (byte)(integers[Encode(values[c * plane + p])] + offset);
+    }
+
+    /// <summary>Transposes a 16×16 byte tile in place (row r, column j ↦ row j, column r): interleaves of 8-, 16-, 32- and 64-bit lanes.</summary>
+    private static unsafe void TransposeBytes(Vector128<byte>* rows)
+    {
+        // After each pass t[k] holds, for one group of rows, a run of columns: pairs of rows, then 4, 8 and 16 rows.
+        var t = stackalloc Vector128<byte>[16];
+        for (int i = 0; i < 8; i++)
+        {
+            t[i] = Sse2.UnpackLow(rows[2 * i], rows[2 * i + 1]); // rows 2i, 2i+1; columns 0–7
+            t[8 + i] = Sse2.UnpackHigh(rows[2 * i], rows[2 * i + 1]); // columns 8–15
+        }
+        for (int q = 0; q < 4; q++)
+        {
+            for (int h = 0; h < 2; h++)
+            {
+                var a = t[8 * h + 2 * q].AsUInt16();
+                var b = t[8 * h + 2 * q + 1].AsUInt16();
+                rows[4 * q + 2 * h] = Sse2.UnpackLow(a, b).AsByte(); // rows 4q–4q+3; columns 8h–8h+3
+                rows[4 * q + 2 * h + 1] = Sse2.UnpackHigh(a, b).AsByte(); // columns 8h+4–8h+7
+            }
+        }
+        for (int o = 0; o < 2; o++)
+        {
+            for (int k = 0; k < 4; k++)
+            {
+                var a = rows[8 * o + k].AsUInt32();
+                var b = rows[8 * o + 4 + k].AsUInt32();
+                t[8 * o + 2 * k] = Sse2.UnpackLow(a, b).AsByte(); // rows 8o–8o+7; columns 4k, 4k+1
+                t[8 * o + 2 * k + 1] = Sse2.UnpackHigh(a, b).AsByte(); // columns 4k+2, 4k+3
+            }
+        }
+        for (int m = 0; m < 8; m++)
+        {
+            var a = t[m].AsUInt64();
+            var b = t[8 + m].AsUInt64();
+            rows[2 * m] = Sse2.UnpackLow(a, b).AsByte(); // column 2m, all 16 rows
+            rows[2 * m + 1] = Sse2.UnpackHigh(a, b).AsByte(); // column 2m + 1
+        }
     }
 
     /// <summary>Whether <see cref="EncodeIntegers"/> runs here: AVX-512 and an integer form of at most 16 levels.</summary>

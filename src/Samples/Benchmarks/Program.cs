@@ -6,7 +6,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 10] [--tokens 128] [--data data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--repeats 200] [--out docs/benchmarks] [--models VggSmall,ResNet20,TextLstm]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--model VggSmall|TextLstm] [--threads 1] [--repeats 500]   (per-step times at batch 1)
+//   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--model VggSmall|ResNet20|TextLstm|ResNet18] [--threads 1] [--repeats 500]   (per-step times at batch 1)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- kernels [--out docs/benchmarks]   (the GEMM microbenchmark alone)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--model VggSmall|TextLstm] [--limit N] [--data data/fashion-mnist|data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]

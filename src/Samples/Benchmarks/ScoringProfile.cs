@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Microsoft.ML.Quantization.Graph;
-using Microsoft.ML.Quantization.MLNet.Data;
 using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Training;
 using static TorchSharp.torch;
@@ -8,16 +7,14 @@ using static TorchSharp.torch;
 namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 
 /// <summary>
-/// Where the packed runtime spends one batch-1 VggSmall (or TextLstm) example: the median time of every compiled step, run
+/// Where the packed runtime spends one batch-1 example of a <see cref="ScoringModels"/> network: the median time of every compiled step, run
 /// alone over the workspace of a full forward, for each packed configuration of <see cref="ScoringBenchmark"/>.
 /// </summary>
 internal static class ScoringProfile
 {
     public static int Run(string outDir, string imageSubset, int repeats, int threads, string model)
     {
-        var (graph, images) = model == "TextLstm"
-            ? (NetworkGraphs.TextLstm(20_000, 128), ScoringBenchmark.Tokens())
-            : (NetworkGraphs.VggSmall(), IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray());
+        var (graph, images) = ScoringModels.Get(model, imageSubset);
         var md = new System.Text.StringBuilder($"# Where {model} batch-1 scoring spends its time\n\n");
         md.AppendLine($"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- profile --model {model} --threads {threads}`. Median µs of each step run alone ({repeats} runs), one example, {threads} thread(s), and of the whole forward (`PackedNetwork.Score`).\n");
         foreach (var (config, options) in ScoringBenchmark.Configurations.Where(c => c.Options is not null))

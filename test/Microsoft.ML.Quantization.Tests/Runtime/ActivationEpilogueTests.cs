@@ -85,4 +85,36 @@ public class ActivationEpilogueTests
             for (int j = 0; j < 16; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
         }
     }
+
+    /// <summary>
+    /// A quantize step's channel-major planes land as the same bytes of the padded channels-last layout on the gather path
+    /// as on the element-wise one: channel counts with and without a remainder past 16, odd planes, padding between pixels.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 4, 4, 1, 16)]
+    [InlineData(32, 7, 5, 1, 32)]
+    [InlineData(40, 3, 9, 2, 48)]
+    [InlineData(5, 6, 6, 1, 16)]
+    [InlineData(64, 8, 8, 1, 64)]
+    [InlineData(16, 32, 32, 1, 16)]
+    public void TiledPlanesMatchElementWisePlanes(int channels, int height, int width, int padding, int paddedChannels)
+    {
+        var random = new Random(channels * 7 + height);
+        var codec = new ActivationCodec(new QuantizationGrid(2, new[] { 0.25f }, new float[] { -1, 0, 1, 2 }, new[] { -0.5f, 0.5f, 1.5f }, null));
+        int paddedWidth = width + 2 * padding;
+        var pixels = new int[height * width];
+        for (int row = 0; row < height; row++)
+            for (int col = 0; col < width; col++) pixels[row * width + col] = ((row + padding) * paddedWidth + padding + col) * paddedChannels;
+        var values = Enumerable.Range(0, channels * height * width).Select(_ => (float)(random.NextDouble() * 1.2 - 0.4)).ToArray();
+        int length = (height + 2 * padding) * paddedWidth * paddedChannels;
+        var scalar = Enumerable.Repeat((byte)7, length).ToArray();
+        var vector = Enumerable.Repeat((byte)7, length).ToArray();
+        codec.EncodePlanes(values, channels, scalar, pixels, offset: 1, vectorized: false);
+        codec.EncodePlanes(values, channels, vector, pixels, offset: 1);
+        Assert.Equal(scalar, vector);
+        // Each value's byte is its level plus the offset, and the bytes between pixels are left alone.
+        for (int c = 0; c < channels; c++)
+            for (int p = 0; p < pixels.Length; p++) Assert.Equal(codec.Integers![codec.Encode(values[c * pixels.Length + p])] + 1, scalar[pixels[p] + c]);
+        Assert.Equal(length - channels * pixels.Length, scalar.Count(b => b == 7));
+    }
 }

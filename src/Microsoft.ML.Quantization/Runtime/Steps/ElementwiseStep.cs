@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>A float function applied element by element (ReLU, PReLU, BCPReLU, sigmoid, tanh, a per-channel affine BatchNorm or normalisation).</summary>
@@ -15,7 +17,7 @@ internal sealed class ElementwiseStep : ScoringStep
     public override void Run(Workspace ws) => apply(ws.Floats(input), ws.Floats(Output));
 
     public static ElementwiseStep ReLU(string name, ValueSlot input, ValueSlot output) =>
-        new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = Math.Max(x[i], 0f); });
+        new(name, input, output, (x, y) => TensorPrimitives.Max(x, 0f, y)); // IEEE maximum, as Math.Max: NaN stays NaN, −0 becomes +0
 
     public static ElementwiseStep Sigmoid(string name, ValueSlot input, ValueSlot output) =>
         new(name, input, output, (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = 1f / (1f + MathF.Exp(-x[i])); });
@@ -52,7 +54,13 @@ internal sealed class ElementwiseStep : ScoringStep
     public static ElementwiseStep Affine(string name, ValueSlot input, ValueSlot output, float[] scale, float[] shift, int perChannel) =>
         new(name, input, output, (x, y) =>
         {
-            for (int i = 0; i < x.Length; i++) y[i] = x[i] * scale[i / perChannel] + shift[i / perChannel];
+            // Multiply, then add, each rounded (not fused), as the training forward's two operations are.
+            for (int c = 0; c < scale.Length; c++)
+            {
+                var plane = y.AsSpan(c * perChannel, perChannel);
+                TensorPrimitives.Multiply(x.AsSpan(c * perChannel, perChannel), scale[c], plane);
+                TensorPrimitives.Add(plane, shift[c], plane);
+            }
         });
 
     /// <summary>Element-wise sum of two slots (residual connection).</summary>
@@ -73,7 +81,7 @@ internal sealed class ElementwiseStep : ScoringStep
             var a = ws.Floats(left);
             var b = ws.Floats(right);
             var y = ws.Floats(Output);
-            for (int i = 0; i < y.Length; i++) y[i] = a[i] + b[i];
+            TensorPrimitives.Add(a, b, y);
         }
     }
 }

@@ -52,8 +52,7 @@ internal sealed class QuantizeStep : ScoringStep
             {
                 var y = ws.Bytes(Output);
                 blank!.CopyTo(y, 0);
-                int channels = Output.Shape[0], plane = pixels!.Length;
-                for (int c = 0; c < channels; c++) codec.EncodeBytes(x.AsSpan(c * plane, plane), y, pixels, c, Offset);
+                codec.EncodePlanes(x, Output.Shape[0], y, pixels, Offset);
                 break;
             }
             default:
