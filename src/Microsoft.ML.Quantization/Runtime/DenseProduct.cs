@@ -188,15 +188,25 @@ internal sealed class DenseProduct
 
     /// <summary>
     /// The epilogue of integer accumulators (rows of <paramref name="ldc"/>, one per position) for positions
-    /// [first, first + count): y[o·ldy + p] = (acc − correction[o]) · mul[o] + add[o].
+    /// [first, first + count): y[o·ldy + p] = (acc − correction[o]) · mul[o] + add[o]. With AVX-512 (and
+    /// <paramref name="vectorized"/>), 16 outputs at a time by the same operations; channel-major targets in tiles of 16
+    /// positions × 16 outputs transposed in registers (one store per output and tile, where element-wise stores 4 KB apart
+    /// took 2.6 ns a value).
     /// </summary>
-    internal static void WriteOutputs(ReadOnlySpan<int> acc, int ldc, int first, int count, int[]? correction, float[] mul, float[] add, Span<float> y, int ldy, bool positionMajor = false)
+    internal static void WriteOutputs(ReadOnlySpan<int> acc, int ldc, int first, int count, int[]? correction, float[] mul, float[] add, Span<float> y, int ldy, bool positionMajor = false, bool vectorized = true)
     {
         int outputStride = positionMajor ? 1 : ldy, positionStride = positionMajor ? ldy : 1;
+        int tiledEnd = first, tiledOutputs = 0;
+        if (!positionMajor && vectorized && Avx512F.IsSupported)
+        {
+            tiledEnd = first + (count & ~15);
+            tiledOutputs = mul.Length & ~15;
+            for (int p0 = first; p0 < tiledEnd; p0 += 16) WriteTiles(acc, ldc, p0, tiledOutputs, correction, mul, add, y, ldy);
+        }
         for (int p = first; p < first + count; p++)
         {
-            int o = 0;
-            if (positionMajor && Avx512F.IsSupported) // contiguous outputs: 16 at a time, the same operations
+            int o = p < tiledEnd ? tiledOutputs : 0;
+            if (positionMajor && vectorized && Avx512F.IsSupported) // contiguous outputs: 16 at a time, the same operations
             {
                 for (; o + 16 <= mul.Length; o += 16)
                 {
@@ -206,6 +216,46 @@ internal sealed class DenseProduct
             }
             for (; o < mul.Length; o++)
                 y[o * outputStride + p * positionStride] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
+        }
+    }
+
+    /// <summary>Positions [p0, p0 + 16) of the first <paramref name="outputs"/> (a multiple of 16) outputs, into a channel-major target.</summary>
+    private static void WriteTiles(ReadOnlySpan<int> acc, int ldc, int p0, int outputs, int[]? correction, float[] mul, float[] add, Span<float> y, int ldy)
+    {
+        Span<Vector512<float>> rows = stackalloc Vector512<float>[16];
+        for (int o0 = 0; o0 < outputs; o0 += 16)
+        {
+            var subtract = correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(o0, 16));
+            var scale = Vector512.Create<float>(mul.AsSpan(o0, 16));
+            var shift = Vector512.Create<float>(add.AsSpan(o0, 16));
+            for (int k = 0; k < 16; k++)
+                rows[k] = Avx512F.ConvertToVector512Single(Vector512.Create(acc.Slice((p0 + k) * ldc + o0, 16)) - subtract) * scale + shift;
+            Transpose16(rows);
+            for (int j = 0; j < 16; j++) rows[j].CopyTo(y.Slice((o0 + j) * ldy + p0, 16));
+        }
+    }
+
+    // Lane j of the low half of a swap at distance b: its own lane where bit b of j is clear, else lane j − b of the partner
+    // row (indices from 16 select the second operand); the high half: lane j + b of its own row, or its partner's lane j.
+    private static readonly Vector512<int>[] SwapLow = new[] { 1, 2, 4, 8 }.Select(b => Vector512.Create(Enumerable.Range(0, 16).Select(j => (j & b) == 0 ? j : 16 + j - b).ToArray())).ToArray();
+    private static readonly Vector512<int>[] SwapHigh = new[] { 1, 2, 4, 8 }.Select(b => Vector512.Create(Enumerable.Range(0, 16).Select(j => (j & b) == 0 ? j + b : 16 + j).ToArray())).ToArray();
+
+    /// <summary>
+    /// Transposes 16 rows of 16 floats in place: at each distance b = 1, 2, 4, 8 the off-diagonal b×b blocks of every
+    /// 2b×2b block swap (two two-source permutes per pair of rows), which swaps bit b of the row and column wherever they differ.
+    /// </summary>
+    internal static void Transpose16(Span<Vector512<float>> rows)
+    {
+        for (int level = 0; level < 4; level++)
+        {
+            int b = 1 << level;
+            for (int i = 0; i < 16; i++)
+            {
+                if ((i & b) != 0) continue;
+                var low = Avx512F.PermuteVar16x32x2(rows[i], SwapLow[level], rows[i + b]);
+                rows[i + b] = Avx512F.PermuteVar16x32x2(rows[i], SwapHigh[level], rows[i + b]);
+                rows[i] = low;
+            }
         }
     }
 

@@ -20,8 +20,13 @@ internal static class KernelMicrobenchmark
 {
     public static IReadOnlyList<KernelRow> Run()
     {
-        double peak = ProbePeakGops();
-        var rows = new List<KernelRow> { new("int8 multiply-add peak probe (1 thread)", "registers only", peak, 1) };
+        double peak = ProbePeakGops(), floatPeak = ProbeFloatPeakGflops();
+        var rows = new List<KernelRow>
+        {
+            new("int8 multiply-add peak probe (1 thread)", "registers only", peak, 1),
+            // What FP32 scoring (ONNX Runtime's) is bounded by, as a share of the int8 peak.
+            new("FP32 FMA peak probe (1 thread)", "registers only", floatPeak, floatPeak / peak),
+        };
         foreach (var (positions, depth, outputs) in new[] { (64, 512, 512), (1, 4096, 4096) })
         {
             foreach (var (name, levels) in new[] { ("int8 GEMM (8-bit weights)", 255), ("2-bit GEMM (4 levels)", 4) })
@@ -154,8 +159,34 @@ internal static class KernelMicrobenchmark
         return best;
     }
 
+    /// <summary>
+    /// The single-thread FP32 peak in GFLOPS (2 per multiply-add): twelve independent chains of 512-bit fused multiply-adds, enough to cover the instruction's latency on both FMA pipes.
+    /// </summary>
+    internal static double ProbeFloatPeakGflops()
+    {
+        if (!Vector512.IsHardwareAccelerated) return double.NaN;
+        const long iterations = 2_000_000;
+        return 2.0 * 16 * 12 * iterations / Best(() => FloatChains(iterations)) / 1e9;
+    }
+
+    private static float FloatChains(long iterations)
+    {
+        var a = Vector512.Create(0.999f);
+        var b = Vector512.Create(1e-3f);
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        Vector512<float> c6 = default, c7 = default, c8 = default, c9 = default, c10 = default, c11 = default;
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Vector512.FusedMultiplyAdd(c0, a, b); c1 = Vector512.FusedMultiplyAdd(c1, a, b); c2 = Vector512.FusedMultiplyAdd(c2, a, b);
+            c3 = Vector512.FusedMultiplyAdd(c3, a, b); c4 = Vector512.FusedMultiplyAdd(c4, a, b); c5 = Vector512.FusedMultiplyAdd(c5, a, b);
+            c6 = Vector512.FusedMultiplyAdd(c6, a, b); c7 = Vector512.FusedMultiplyAdd(c7, a, b); c8 = Vector512.FusedMultiplyAdd(c8, a, b);
+            c9 = Vector512.FusedMultiplyAdd(c9, a, b); c10 = Vector512.FusedMultiplyAdd(c10, a, b); c11 = Vector512.FusedMultiplyAdd(c11, a, b);
+        }
+        return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+    }
+
     /// <summary>Eight independent accumulation chains of the kernel's instruction pair; 64 multiply-adds per pair.</summary>
-    private static double ProbePeakGops()
+    internal static double ProbePeakGops()
     {
         if (!Avx512BW.IsSupported) return double.NaN;
         const long iterations = 20_000_000;

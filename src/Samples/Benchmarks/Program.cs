@@ -5,7 +5,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- schemes [--bits 3] [--samples 65536] [--out docs/benchmarks]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 10] [--tokens 128] [--data data/spam-assassin]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--repeats 200] [--out docs/benchmarks] [--models VggSmall,ResNet20,TextLstm]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--rounds 5] [--out docs/benchmarks] [--models VggSmall,ResNet20,TextLstm,ResNet18]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--model VggSmall|ResNet20|TextLstm|ResNet18] [--threads 1] [--repeats 500]   (per-step times at batch 1)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- kernels [--out docs/benchmarks]   (the GEMM microbenchmark alone)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--model VggSmall|TextLstm] [--limit N] [--data data/fashion-mnist|data/spam-assassin]
@@ -52,7 +52,7 @@ static int Benchmark(string[] args)
                 Option("--data", Path.Combine("data", "spam-assassin")), Option("--out", Path.Combine("docs", "benchmarks")), int.Parse(Option("--epochs", "10")), int.Parse(Option("--tokens", "128")));
         case "scoring":
             return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringBenchmark.Run(Option("--out", Path.Combine("docs", "benchmarks")),
-                Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "200")),
+                Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--rounds", "5")),
                 args.Contains("--models") ? Option("--models", "").Split(',') : null);
         case "profile":
             return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringProfile.Run(Option("--out", Path.Combine("docs", "benchmarks")),

@@ -15,12 +15,13 @@ using Tensor = TorchSharp.torch.Tensor;
 namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 
 /// <summary>
-/// Scoring speed and size, all measured in one run: TorchSharp FP32 (eval, no grad), ONNX Runtime FP32 (the same
-/// weights through the ONNX export) and ONNX Runtime int8 (the QDQ export of the W8A8 network, optimised by ONNX Runtime
-/// at its default, highest level, with its label agreement with the packed runtime) against the packed
-/// runtime in FP32 and at W8A8, W4A4, W2A2 and W1A1, at batch 1 (median latency, one thread) and batch 64
-/// (throughput, two threads for both), on VggSmall, ResNet20 and TextLstm. Weights are seeded random with
-/// BatchNorm statistics and activation grids taken from real inputs: speed does not depend on training.
+/// Scoring speed and size, all measured in one run on the same weights: TorchSharp FP32 (eval, no grad), ONNX Runtime FP32
+/// (the ONNX export of the same weights) and ONNX Runtime int8 (the QDQ export of the W8A8 network, with its label agreement
+/// with the packed runtime), both optimised at ONNX Runtime's highest graph level, against the packed runtime in FP32 and
+/// at W8A8, W4A4, W2A2 and W1A1; batch 1 (latency) and batch 64 (throughput), each on 1 and on 2 threads, in interleaved
+/// rounds; on every <see cref="ScoringModels"/> network. Weights are seeded random with BatchNorm statistics and
+/// activation grids taken from the inputs: speed does not depend on training. The report adds each model's distance to
+/// the probed int8 peak (<see cref="ScoringReport"/>).
 /// </summary>
 internal static class ScoringBenchmark
 {
@@ -39,55 +40,191 @@ internal static class ScoringBenchmark
         ("W1A1", Qag(QuantizationScheme.Binary, 1)),
     };
 
+    /// <param name="rounds">Interleaved rounds: each measures every configuration once on 1 and on 2 threads, in a rotating order.</param>
     /// <param name="only">Models to measure (null: all); a partial run is for quick checks, not for the kept output.</param>
-    public static int Run(string outDir, string imageSubset, int repeats, IReadOnlyCollection<string>? only = null)
+    public static int Run(string outDir, string imageSubset, int rounds, IReadOnlyCollection<string>? only = null)
     {
-        set_num_threads(2);
+        if (rounds < 5) throw new UsageException($"--rounds {rounds}: at least 5 interleaved rounds are needed for a median and its spread.");
+        var models = only?.ToList() ?? ScoringModels.Names.ToList();
+        var unknown = models.Except(ScoringModels.Names).ToList();
+        if (unknown.Count > 0) throw new UsageException($"unknown model(s) {string.Join(", ", unknown)}; models: {string.Join(", ", ScoringModels.Names)}");
+        double int8Peak = KernelMicrobenchmark.ProbePeakGops(), floatPeak = KernelMicrobenchmark.ProbeFloatPeakGflops();
         var rows = new List<ScoringRow>();
-        var images = IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray();
-        var random = new Random(5);
-        var cifar = Enumerable.Range(0, 256).Select(_ => Enumerable.Range(0, 3 * 32 * 32).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
-        var tokens = Tokens();
-        foreach (var (model, graph, inputs) in new[]
+        var limits = new List<LayerLimit>();
+        foreach (string model in models)
         {
-            ("VggSmall", NetworkGraphs.VggSmall(), images),
-            ("ResNet20", NetworkGraphs.ResNet20(), cifar),
-            ("TextLstm", NetworkGraphs.TextLstm(20_000, 128), tokens),
-        })
-        {
-            if (only is not null && !only.Contains(model)) continue;
+            var (graph, inputs) = ScoringModels.Get(model, imageSubset);
+            long ops = OperationCounts(graph).Values.Sum();
+            using var scope = NewDisposeScope();
+            var contenders = new List<Contender>();
+            var packed = new Dictionary<string, PackedNetwork>();
             foreach (var (config, options) in Configurations)
             {
                 var g = options is null ? graph : Microsoft.ML.Quantization.Graph.Qag.Prepare(graph, options);
-                using var scope = NewDisposeScope();
                 var module = Prepared(g, inputs);
                 var exported = ModelExporter.Export(module);
-                var network = new PackedNetwork(exported);
+                var network = packed[config] = new PackedNetwork(exported);
                 long bytes = FileBytes(exported);
                 if (config == "FP32")
                 {
-                    var (torch1, torch64) = MeasureTorch(module, inputs, repeats);
-                    rows.Add(new ScoringRow(model, "TorchSharp FP32", torch1, double.NaN, torch64, bytes, "libtorch"));
-                    var (onnx1, onnx64) = MeasureOnnx(OnnxExporter.Export(exported), graph, inputs, repeats);
-                    rows.Add(new ScoringRow(model, "ONNX Runtime FP32", onnx1, double.NaN, onnx64, bytes, "onnxruntime"));
+                    contenders.Add(Torch(module, inputs, bytes));
+                    contenders.Add(Onnx("ONNX Runtime FP32", OnnxExporter.Export(exported), graph, inputs, bytes, "onnxruntime"));
                 }
-                if (config == "W8A8") AddOnnxInt8(rows, model, exported, network, graph, inputs, repeats, bytes);
-                var (latency, latency2, throughput) = MeasurePacked(network, inputs, repeats);
-                string kernels = string.Join(", ", network.Kernels.Select(k => k.Kernel).Distinct());
-                rows.Add(new ScoringRow(model, $"packed {config}", latency, latency2, throughput, bytes, kernels));
-                Console.WriteLine($"{model,-9} {rows[^1].Configuration,-16} batch-1 {latency,8:F3} ms ({latency2:F3} ms on 2 threads)  batch-64 {throughput,9:F0}/s  {bytes,10:N0} B  [{kernels}]");
+                if (config == "W8A8" && OnnxInt8(model, exported, network, graph, inputs, bytes) is { } int8) contenders.Add(int8);
+                contenders.Add(Packed($"packed {config}", network, inputs, bytes));
+                Console.WriteLine($"{model}: {config} prepared");
             }
+            Measure(contenders, rounds);
+            rows.AddRange(contenders.Select(c => c.Row(model, ops)));
+            foreach (string config in new[] { "W2A2", "W4A4" }) limits.AddRange(HeaviestLayers(model, config, graph, packed[config], inputs[0]));
+            foreach (var row in rows.Where(r => r.Model == model)) Console.WriteLine($"{model,-9} {row.Configuration,-18} batch-1 {row.Latency[0].Median,8:F3} / {row.Latency[1].Median,8:F3} ms  batch-64 {row.Throughput[0].Median,9:F0} / {row.Throughput[1].Median,9:F0} /s  [{row.Kernels}]");
         }
         var kernelRows = KernelMicrobenchmark.Run();
-        Write(outDir, rows, kernelRows);
+        ScoringReport.Write(outDir, rows, limits, kernelRows, int8Peak, floatPeak, rounds);
         return 0;
     }
 
+    /// <summary>Multiply-add operations (2 per multiply-add) of one example, by node: convolutions, linear layers and LSTMs.</summary>
+    internal static Dictionary<string, long> OperationCounts(NetworkGraph graph)
+    {
+        var shapes = ShapeInference.Infer(graph);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var node in graph.Nodes)
+        {
+            var x = node.Inputs.Count > 0 ? shapes[node.Inputs[0]] : graph.InputShape.ToArray();
+            var y = shapes[node.Name];
+            long macs = node.Kind switch
+            {
+                NodeKind.Conv2d => (long)y[0] * y[1] * y[2] * (x[0] / node.Groups) * node.Kernel * node.Kernel,
+                NodeKind.Linear => (long)x[0] * y[0],
+                NodeKind.Lstm => (long)x[0] * 4 * node.Units * (x[1] + node.Units),
+                _ => 0,
+            };
+            if (macs > 0) counts[node.Name] = 2 * macs;
+        }
+        return counts;
+    }
+
     /// <summary>
-    /// ONNX Runtime int8: the W8A8 network's QDQ export, measured like the FP32 export, with the share of the inputs on which it
-    /// gives the packed runtime's label. A network without a QDQ form (an LSTM that quantizes its state) gets no row.
+    /// The three nodes of <paramref name="graph"/> with the most operations, each with the batch-1, one-thread median time of
+    /// the packed steps that compute it (the step of that name, or its groups and their join).
     /// </summary>
-    private static void AddOnnxInt8(List<ScoringRow> rows, string model, ExportedModel exported, PackedNetwork network, NetworkGraph graph, float[][] inputs, int repeats, long bytes)
+    private static IEnumerable<LayerLimit> HeaviestLayers(string model, string config, NetworkGraph graph, PackedNetwork network, float[] example)
+    {
+        var times = ScoringProfile.StepTimes(network, example, repeats: 50, threads: 1);
+        var steps = network.Steps;
+        foreach (var (node, ops) in OperationCounts(graph).OrderByDescending(kv => kv.Value).Take(3))
+        {
+            var mine = Enumerable.Range(0, steps.Count).Where(i => steps[i].Name == node || steps[i].Name.StartsWith(node + "/", StringComparison.Ordinal)).ToList();
+            yield return new LayerLimit(model, config, node, ops, mine.Sum(i => times[i]), string.Join(", ", mine.Select(i => steps[i].Kernel).Distinct()));
+        }
+    }
+
+    /// <summary>
+    /// Interleaved rounds: in each, every contender (in an order rotated by one each round) takes a batch-1 block (the median
+    /// of at least 5 calls and 0.15 s) and a batch-64 block (at least one call and 0.3 s) on 1, then on 2 threads; a second of
+    /// calls first, so that every JIT has tiered up. Drift in the machine's speed lands on every contender alike.
+    /// </summary>
+    private static void Measure(List<Contender> contenders, int rounds)
+    {
+        foreach (var c in contenders)
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                Block(i => c.Single(i, threads), 10, 0.5);
+                c.Batch(threads);
+            }
+        }
+        for (int round = 0; round < rounds; round++)
+        {
+            for (int k = 0; k < contenders.Count; k++)
+            {
+                var c = contenders[(k + round) % contenders.Count];
+                foreach (int threads in new[] { 1, 2 })
+                {
+                    c.Latency[threads - 1].Add(Block(i => c.Single(i, threads), 5, 0.15));
+                    c.Throughput[threads - 1].Add(64 / (Block(_ => c.Batch(threads), 1, 0.3) / 1000));
+                }
+            }
+            Console.WriteLine($"  round {round + 1}/{rounds}");
+        }
+    }
+
+    /// <summary>The median milliseconds of calls to <paramref name="action"/>, at least <paramref name="calls"/> of them and <paramref name="seconds"/> in all.</summary>
+    private static double Block(Action<int> action, int calls, double seconds)
+    {
+        var times = new List<double>();
+        var total = Stopwatch.StartNew();
+        for (int i = 0; i < calls || total.Elapsed.TotalSeconds < seconds; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            action(i);
+            times.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    /// <summary>One engine and configuration under measurement: batch-1 and batch-64 calls on a given number of threads.</summary>
+    private sealed class Contender(string configuration, long bytes, string kernels, Action<int, int> single, Action<int> batch)
+    {
+        public string Configuration => configuration;
+        public Action<int, int> Single => single; // (example index, threads)
+        public Action<int> Batch => batch; // (threads): the first 64 examples
+        public List<double>[] Latency { get; } = { new(), new() }; // ms, one per round, by threads − 1
+        public List<double>[] Throughput { get; } = { new(), new() }; // examples/s
+        public double? LabelAgreement { get; init; }
+
+        public ScoringRow Row(string model, long ops) => new(model, configuration, Latency.Select(Spread.Of).ToArray(), Throughput.Select(Spread.Of).ToArray(), bytes, kernels, ops) { LabelAgreement = LabelAgreement };
+    }
+
+    /// <summary>TorchSharp FP32 in eval mode without gradients, its intra-op threads set and its intermediates freed at each call.</summary>
+    private static Contender Torch(GraphModule module, float[][] inputs, long bytes)
+    {
+        var singles = inputs.Take(16).Select(x => Batch(module.Graph, new[] { x })).ToArray();
+        var batch = Batch(module.Graph, inputs.Take(64).ToArray());
+        return new Contender("TorchSharp FP32", bytes, "libtorch",
+            (i, threads) => { set_num_threads(threads); using var _ = no_grad(); using var call = NewDisposeScope(); module.call(singles[i % singles.Length]); },
+            threads => { set_num_threads(threads); using var _ = no_grad(); using var call = NewDisposeScope(); module.call(batch); });
+    }
+
+    /// <summary>ONNX Runtime with one session per thread count, optimised at its highest graph level (ORT_ENABLE_ALL).</summary>
+    private static Contender Onnx(string configuration, byte[] onnx, NetworkGraph graph, float[][] inputs, long bytes, string kernels, double? labels = null)
+    {
+        bool tokens = graph.Nodes[0].Kind == NodeKind.Embedding;
+        NamedOnnxValue[] Input(float[][] examples)
+        {
+            var shape = graph.InputShape.Prepend(examples.Length).ToArray();
+            var flat = examples.SelectMany(x => x).ToArray();
+            return new[] { tokens
+                ? NamedOnnxValue.CreateFromTensor("input", new DenseTensor<long>(flat.Select(v => (long)v).ToArray(), shape))
+                : NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(flat, shape)) };
+        }
+        var singles = inputs.Take(16).Select(x => Input(new[] { x })).ToArray();
+        var batch = Input(inputs.Take(64).ToArray());
+        var sessions = new[] { 1, 2 }.Select(threads => new InferenceSession(onnx, new SessionOptions
+        {
+            IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        })).ToArray();
+        return new Contender(configuration, bytes, kernels,
+            (i, threads) => { using var r = sessions[threads - 1].Run(singles[i % singles.Length]); },
+            threads => { using var r = sessions[threads - 1].Run(batch); }) { LabelAgreement = labels };
+    }
+
+    private static Contender Packed(string configuration, PackedNetwork network, float[][] inputs, long bytes)
+    {
+        var logits = new float[64 * network.OutputLength];
+        var batch = inputs.Take(64).SelectMany(x => x).ToArray();
+        return new Contender(configuration, bytes, string.Join(", ", network.Kernels.Select(k => k.Kernel).Distinct()),
+            (i, threads) => network.Score(inputs[i % 16], logits.AsSpan(0, network.OutputLength), threads),
+            threads => network.ScoreBatch(batch, 64, logits, threads));
+    }
+
+    /// <summary>
+    /// ONNX Runtime int8: the W8A8 network's QDQ export, with the share of the inputs on which it gives the packed runtime's
+    /// label. A network without a QDQ form (an LSTM that quantizes its state) gets none.
+    /// </summary>
+    private static Contender? OnnxInt8(string model, ExportedModel exported, PackedNetwork network, NetworkGraph graph, float[][] inputs, long bytes)
     {
         byte[] qdq;
         try
@@ -97,9 +234,8 @@ internal static class ScoringBenchmark
         catch (NotSupportedException e)
         {
             Console.WriteLine($"{model,-9} ONNX Runtime int8: no QDQ form ({e.Message})");
-            return;
+            return null;
         }
-        var (latency, perSecond) = MeasureOnnx(qdq, graph, inputs, repeats);
         using var session = new InferenceSession(qdq);
         var logits = new float[network.OutputLength];
         int agree = 0;
@@ -114,8 +250,7 @@ internal static class ScoringBenchmark
                 agree += ArgMax(logits) == ArgMax(onnx.AsSpan(i * logits.Length, logits.Length)) ? 1 : 0;
             }
         }
-        rows.Add(new ScoringRow(model, "ONNX Runtime int8", latency, double.NaN, perSecond, bytes, "onnxruntime (QDQ W8A8)") { LabelAgreement = (double)agree / inputs.Length });
-        Console.WriteLine($"{model,-9} ONNX Runtime int8 batch-1 {latency,8:F3} ms  batch-64 {perSecond,9:F0}/s  labels as packed W8A8 on {agree} of {inputs.Length}");
+        return Onnx("ONNX Runtime int8", qdq, graph, inputs, bytes, "onnxruntime (QDQ W8A8)", (double)agree / inputs.Length);
     }
 
     private static int ArgMax(ReadOnlySpan<float> values)
@@ -125,29 +260,29 @@ internal static class ScoringBenchmark
         return best;
     }
 
-    /// <summary>256 seeded random texts of 128 token ids from a 20,000-word vocabulary (speed does not depend on the words).</summary>
-    internal static float[][] Tokens()
-    {
-        var random = new Random(6);
-        return Enumerable.Range(0, 256).Select(_ => Enumerable.Range(0, 128).Select(_ => (float)random.Next(2, 20_000)).ToArray()).ToArray();
-    }
-
     private static QagOptions Qag(QuantizationScheme scheme, int bits) => new()
     {
         Weights = new QuantizerSpec(scheme, bits, QuantizationGranularity.PerOutputChannel),
         Activations = new QuantizerSpec(scheme, bits),
     };
 
-    /// <summary>A seeded module with BatchNorm statistics from the inputs and calibrated quantizers, in eval mode.</summary>
+    /// <summary>
+    /// A seeded module with BatchNorm statistics from the inputs and calibrated quantizers, in eval mode. The statistics and
+    /// grids come from at most 4M input values (26 ResNet18 images, all 256 of the others), each pass's intermediates freed.
+    /// </summary>
     internal static GraphModule Prepared(NetworkGraph graph, float[][] inputs)
     {
         random.manual_seed(3);
         var module = new GraphModule(graph);
-        using var batch = Batch(graph, inputs);
+        using var batch = Batch(graph, inputs.Take(Math.Max(1, 4_000_000 / inputs[0].Length)).ToArray());
         using (var _ = no_grad())
         {
             module.train();
-            for (int i = 0; i < 3; i++) module.call(batch).Dispose();
+            for (int i = 0; i < 3; i++)
+            {
+                using var pass = NewDisposeScope(); // the BatchNorm buffers it updates live outside it
+                module.call(batch);
+            }
         }
         module.Calibrate(batch);
         module.eval();
@@ -161,118 +296,10 @@ internal static class ScoringBenchmark
         return graph.Nodes[0].Kind == NodeKind.Embedding ? flat.to(int64) : flat;
     }
 
-    /// <summary>TorchSharp at its best: batch-1 latency with one and with two intra-op threads, the lower kept; batch 64 on two.</summary>
-    private static (double LatencyMs, double PerSecond) MeasureTorch(GraphModule module, float[][] inputs, int repeats)
-    {
-        using var _ = no_grad();
-        var singles = inputs.Take(16).Select(x => Batch(module.Graph, new[] { x })).ToArray();
-        var batch = Batch(module.Graph, inputs.Take(64).ToArray());
-        double latency = double.MaxValue;
-        foreach (int threads in new[] { 1, 2 })
-        {
-            set_num_threads(threads);
-            latency = Math.Min(latency, Median(repeats, i => { using var y = module.call(singles[i % singles.Length]); }));
-        }
-        set_num_threads(2);
-        double seconds = Median(Math.Max(3, repeats / 5), _ => { using var y = module.call(batch); }) / 1000;
-        return (latency, 64 / seconds);
-    }
-
-    /// <summary>ONNX Runtime at its best: batch-1 latency with one and with two intra-op threads, the lower kept; batch 64 on two.</summary>
-    private static (double LatencyMs, double PerSecond) MeasureOnnx(byte[] onnx, NetworkGraph graph, float[][] inputs, int repeats)
-    {
-        bool tokens = graph.Nodes[0].Kind == NodeKind.Embedding;
-        NamedOnnxValue[] Input(float[][] examples)
-        {
-            var shape = graph.InputShape.Prepend(examples.Length).ToArray();
-            var flat = examples.SelectMany(x => x).ToArray();
-            return new[] { tokens
-                ? NamedOnnxValue.CreateFromTensor("input", new DenseTensor<long>(flat.Select(v => (long)v).ToArray(), shape))
-                : NamedOnnxValue.CreateFromTensor("input", new DenseTensor<float>(flat, shape)) };
-        }
-        var singles = inputs.Take(16).Select(x => Input(new[] { x })).ToArray();
-        var batch = Input(inputs.Take(64).ToArray());
-        double latency = double.MaxValue, seconds = 0;
-        foreach (int threads in new[] { 1, 2 })
-        {
-            using var options = new SessionOptions { IntraOpNumThreads = threads };
-            using var session = new InferenceSession(onnx, options);
-            latency = Math.Min(latency, Median(repeats, i => { using var r = session.Run(singles[i % singles.Length]); }));
-            if (threads == 2) seconds = Median(Math.Max(3, repeats / 5), _ => { using var r = session.Run(batch); }) / 1000;
-        }
-        return (latency, 64 / seconds);
-    }
-
-    private static (double LatencyMs, double TwoThreadLatencyMs, double PerSecond) MeasurePacked(PackedNetwork network, float[][] inputs, int repeats)
-    {
-        var logits = new float[64 * network.OutputLength];
-        double latency = Median(repeats, i => network.Score(inputs[i % 16], logits.AsSpan(0, network.OutputLength)));
-        double latency2 = Median(repeats, i => network.Score(inputs[i % 16], logits.AsSpan(0, network.OutputLength), threads: 2));
-        var batch = inputs.Take(64).SelectMany(x => x).ToArray();
-        double seconds = Median(Math.Max(3, repeats / 5), _ => network.ScoreBatch(batch, 64, logits, threads: 2)) / 1000;
-        return (latency, latency2, 64 / seconds);
-    }
-
-    /// <summary>Median wall time in milliseconds of <paramref name="count"/> calls, after a warm-up of at least a second (so the JIT has tiered up).</summary>
-    private static double Median(int count, Action<int> action)
-    {
-        var warmUp = Stopwatch.StartNew();
-        for (int i = 0; i < 5 || warmUp.Elapsed.TotalSeconds < 1; i++) action(i);
-        var times = new double[count];
-        for (int i = 0; i < count; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            action(i);
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return times[count / 2];
-    }
-
     private static long FileBytes(ExportedModel model)
     {
         using var stream = new MemoryStream();
         using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) ExportedModelFormat.Write(writer, model);
         return stream.Length;
     }
-
-    private static void Write(string outDir, List<ScoringRow> rows, IReadOnlyList<KernelRow> kernels)
-    {
-        Directory.CreateDirectory(outDir);
-        var md = new System.Text.StringBuilder();
-        md.AppendLine("# Scoring: TorchSharp FP32 and ONNX Runtime FP32 and int8 against the packed runtime");
-        md.AppendLine();
-        md.AppendLine("Command: `dotnet run --project src/Samples/Benchmarks -c Release -- scoring`. One run, this machine (2 cores, AVX-512);");
-        md.AppendLine("batch 1: median latency; TorchSharp and ONNX Runtime with 1 or 2 intra-op threads, whichever was faster; the packed runtime on one thread and, in its own column, with its large layers shared by 2 threads; the ratios take each row's faster figure. Batch 64: throughput on 2 threads for all.");
-        md.AppendLine("Model bytes: the exported model as stored in model.zip (TorchSharp row: the same FP32 export).");
-        md.AppendLine("ONNX Runtime int8: the QDQ export of the packed W8A8 network (FixedQ-8 weights, int8 per channel; ZoomQ-8 activations, uint8), optimised by ONNX Runtime at its default level; \"labels\" is the share of the 256 inputs on which it gives the packed W8A8 network's label. TextLstm has none: its LSTM quantizes its recurrent state, which ONNX's LSTM cannot.");
-        md.AppendLine();
-        md.AppendLine("| model | configuration | batch-1 latency (ms) | batch-1, 2 threads (ms) | vs TorchSharp | vs ONNX Runtime | vs ONNX Runtime int8 | batch-64 (examples/s) | vs TorchSharp | vs ONNX Runtime | vs ONNX Runtime int8 | model bytes | vs FP32 | labels | kernels |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
-        foreach (var row in rows)
-        {
-            var torch = rows.First(r => r.Model == row.Model && r.Configuration == "TorchSharp FP32");
-            var onnx = rows.First(r => r.Model == row.Model && r.Configuration == "ONNX Runtime FP32");
-            var int8 = rows.FirstOrDefault(r => r.Model == row.Model && r.Configuration == "ONNX Runtime int8");
-            string VsInt8(double ratio) => int8 is null ? "—" : $"{ratio:F2}×";
-            md.AppendLine($"| {row.Model} | {row.Configuration} | {row.LatencyMs:F3} | {(double.IsNaN(row.TwoThreadLatencyMs) ? "—" : row.TwoThreadLatencyMs.ToString("F3"))} | {row.BestLatencyMs / torch.BestLatencyMs:F2}× | {row.BestLatencyMs / onnx.BestLatencyMs:F2}× | {VsInt8(row.BestLatencyMs / (int8?.BestLatencyMs ?? 1))} | {row.PerSecond:F0} | {row.PerSecond / torch.PerSecond:F2}× | {row.PerSecond / onnx.PerSecond:F2}× | {VsInt8(row.PerSecond / (int8?.PerSecond ?? 1))} | {row.ModelBytes:N0} | {(double)row.ModelBytes / torch.ModelBytes:F3} | {(row.LabelAgreement is { } a ? a.ToString("P1") : "")} | {row.Kernels} |");
-        }
-        md.AppendLine();
-        md.AppendLine("## GEMM kernels against the machine's int8 multiply-add peak");
-        md.AppendLine();
-        md.AppendLine(KernelMicrobenchmark.Markdown(kernels));
-        File.WriteAllText(Path.Combine(outDir, "scoring.md"), md.ToString());
-        File.WriteAllText(Path.Combine(outDir, "scoring.json"), JsonSerializer.Serialize(new { models = rows, kernels }, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
-        Console.WriteLine(md);
-    }
-}
-
-/// <summary>One measured configuration.</summary>
-internal sealed record ScoringRow(string Model, string Configuration, double LatencyMs, double TwoThreadLatencyMs, double PerSecond, long ModelBytes, string Kernels)
-{
-    /// <summary>For an ONNX Runtime int8 row, the share of inputs on which it gives the packed W8A8 network's label.</summary>
-    public double? LabelAgreement { get; init; }
-
-    /// <summary>The faster batch-1 figure: one thread or two (TorchSharp and ONNX Runtime rows hold their faster one already).</summary>
-    public double BestLatencyMs => double.IsNaN(TwoThreadLatencyMs) ? LatencyMs : Math.Min(LatencyMs, TwoThreadLatencyMs);
 }

@@ -21,12 +21,8 @@ internal static class ScoringProfile
         {
             using var scope = NewDisposeScope();
             var network = new PackedNetwork(ModelExporter.Export(ScoringBenchmark.Prepared(Qag.Prepare(graph, options!), images)));
-            var ws = network.NewWorkspace(images[0]);
-            ws.Threads = threads;
             var steps = network.Steps;
-            var warmUp = Stopwatch.StartNew(); // a second of whole forwards first, so that the JIT has tiered up
-            while (warmUp.Elapsed.TotalSeconds < 1) foreach (var step in steps) step.Run(ws);
-            var times = steps.Select(s => Median(repeats, () => s.Run(ws))).ToArray();
+            var times = StepTimes(network, images[0], repeats, threads);
             var logits = new float[network.OutputLength];
             int next = 0;
             double forward = Median(repeats, () => network.Score(images[next++ % 16], logits, threads));
@@ -43,6 +39,19 @@ internal static class ScoringProfile
         File.WriteAllText(Path.Combine(outDir, $"profile-{model.ToLowerInvariant()}-{threads}t.md"), md.ToString());
         Console.Write(md);
         return 0;
+    }
+
+    /// <summary>
+    /// The median µs of every compiled step of <paramref name="network"/> run alone, <paramref name="repeats"/> times, over the
+    /// workspace of a whole forward of <paramref name="example"/>, after a second of whole forwards (so the JIT has tiered up).
+    /// </summary>
+    internal static double[] StepTimes(PackedNetwork network, float[] example, int repeats, int threads)
+    {
+        var ws = network.NewWorkspace(example);
+        ws.Threads = threads;
+        var warmUp = Stopwatch.StartNew();
+        while (warmUp.Elapsed.TotalSeconds < 1) foreach (var step in network.Steps) step.Run(ws);
+        return network.Steps.Select(s => Median(repeats, () => s.Run(ws))).ToArray();
     }
 
     private static double Median(int count, Action action)

@@ -117,4 +117,36 @@ public class ActivationEpilogueTests
             for (int p = 0; p < pixels.Length; p++) Assert.Equal(codec.Integers![codec.Encode(values[c * pixels.Length + p])] + 1, scalar[pixels[p] + c]);
         Assert.Equal(length - channels * pixels.Length, scalar.Count(b => b == 7));
     }
+
+    /// <summary>
+    /// The float epilogue of integer accumulators writes the same floats on its vector path (16×16 tiles transposed in
+    /// registers for a channel-major target, 16 outputs at a time for a position-major one) as element by element: positions
+    /// and outputs with and without a remainder past 16, a range starting inside the map (as threads split it), with and
+    /// without a zero-point correction.
+    /// </summary>
+    [Theory]
+    [InlineData(64, 16, 0, 64, false, true)]
+    [InlineData(100, 40, 3, 90, false, true)]
+    [InlineData(49, 32, 17, 32, false, false)]
+    [InlineData(100, 40, 3, 90, true, true)]
+    [InlineData(20, 7, 0, 20, false, true)]
+    public void VectorOutputsMatchScalarOutputs(int positions, int outputs, int first, int count, bool positionMajor, bool corrected)
+    {
+        var random = new Random(positions * 13 + outputs);
+        int ldc = (outputs + 15) & ~15;
+        var acc = Enumerable.Range(0, positions * ldc).Select(_ => random.Next(-30_000, 30_000)).ToArray();
+        var correction = corrected ? Enumerable.Range(0, outputs).Select(_ => random.Next(-500, 500)).ToArray() : null;
+        var mul = Enumerable.Range(0, outputs).Select(_ => (float)(random.NextDouble() * 1e-3)).ToArray();
+        var add = Enumerable.Range(0, outputs).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        int ldy = positionMajor ? outputs : positions;
+        var scalar = Enumerable.Repeat(float.NaN, positions * outputs).ToArray();
+        var vector = Enumerable.Repeat(float.NaN, positions * outputs).ToArray();
+        DenseProduct.WriteOutputs(acc, ldc, first, count, correction, mul, add, scalar, ldy, positionMajor, vectorized: false);
+        DenseProduct.WriteOutputs(acc, ldc, first, count, correction, mul, add, vector, ldy, positionMajor);
+        Assert.Equal(scalar.Select(BitConverter.SingleToInt32Bits), vector.Select(BitConverter.SingleToInt32Bits));
+        // Exactly the positions of the range were written, each by the formula.
+        Assert.Equal(count * outputs, scalar.Count(v => !float.IsNaN(v)));
+        int p = first + count - 1, o = outputs - 1;
+        Assert.Equal((acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o], scalar[positionMajor ? p * ldy + o : o * ldy + p]);
+    }
 }
