@@ -12,7 +12,8 @@ namespace Microsoft.ML.Quantization.Kernels;
 /// vpshufb through the code table), multiplied by four broadcast activations with vpmaddubsw and summed
 /// to int32 with vpmaddwd, 16 outputs × 8 positions at a time. The pairs must not saturate, so where
 /// 2·max X·max|W| exceeds 32767 (8-bit weights on 8-bit activations) the AVX-VNNI path runs instead
-/// (Int8GemmVnni.cs: vpdpbusd sums each quad straight into int32), and without it a portable scalar loop.
+/// (Int8GemmVnni.cs: vpdpbusd sums each quad straight into int32). Without AVX-512BW the same tiles run on 256-bit
+/// halves (Int8GemmAvx2.cs), and without AVX2, or where the pairs would saturate, a portable scalar loop.
 /// .NET 10 offers VNNI only as 256-bit AvxVnni here (no AVX-512 VNNI class), and on this machine the 512-bit
 /// pair with 16-bit sums is the faster of the two wherever it is exact.
 /// </summary>
@@ -58,6 +59,7 @@ internal static partial class Int8Gemm
         Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         if (IsAccelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         else if (IsVnniAccelerated) Vnni(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
+        else if (IsAvx2Accelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx2Tiles(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         else Portable(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
     }
 
@@ -103,7 +105,7 @@ internal static partial class Int8Gemm
         Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
-    private enum Path { Fastest, Portable, Avx512, Vnni }
+    private enum Path { Fastest, Portable, Avx512, Vnni, Avx2 }
 
     /// <summary>The strided forms: position starts 0, stride, 2·stride, … (rows one after another, as im2col writes them).</summary>
     private static void Strided(Path path, Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, int stride, int positions, Span<int> c, int ldc, int maxActivation = 255)
@@ -117,6 +119,7 @@ internal static partial class Int8Gemm
             case Path.Portable: MultiplyPortable(w, x, tapOffsets, starts, c, ldc); break;
             case Path.Avx512: MultiplyAvx512(w, x, tapOffsets, starts, c, ldc); break;
             case Path.Vnni: MultiplyVnni(w, x, tapOffsets, starts, c, ldc, 0, w.PaddedOutputs / 16); break;
+            case Path.Avx2: MultiplyAvx2(w, x, tapOffsets, starts, c, ldc, maxActivation, 0, w.PaddedOutputs / 16); break;
             default: Multiply(w, x, tapOffsets, starts, c, ldc, maxActivation); break;
         }
     }

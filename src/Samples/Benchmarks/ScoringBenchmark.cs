@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics.X86;
 using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -42,46 +43,101 @@ internal static class ScoringBenchmark
 
     /// <param name="rounds">Interleaved rounds: each measures every configuration once on 1 and on 2 threads, in a rotating order.</param>
     /// <param name="only">Models to measure (null: all); a partial run is for quick checks, not for the kept output.</param>
-    public static int Run(string outDir, string imageSubset, int rounds, IReadOnlyCollection<string>? only = null)
+    /// <param name="isas">Instruction sets (avx2, scalar) whose packed W4A4 and W2A2 rows are measured again, each in a child
+    /// process with .NET's switches set, beside ONNX Runtime FP32 in that process (which keeps its own dispatch).</param>
+    /// <param name="childIsa">Set in such a child: the instruction set it runs as; it writes its rows to <paramref name="outDir"/>.</param>
+    public static int Run(string outDir, string imageSubset, int rounds, IReadOnlyCollection<string>? only, IReadOnlyList<string> isas, string? childIsa = null)
     {
         if (rounds < 5) throw new UsageException($"--rounds {rounds}: at least 5 interleaved rounds are needed for a median and its spread.");
         var models = only?.ToList() ?? ScoringModels.Names.ToList();
         var unknown = models.Except(ScoringModels.Names).ToList();
         if (unknown.Count > 0) throw new UsageException($"unknown model(s) {string.Join(", ", unknown)}; models: {string.Join(", ", ScoringModels.Names)}");
+        var badIsa = isas.Append(childIsa ?? "avx2").Except(IsaSwitches.Keys).ToList();
+        if (badIsa.Count > 0) throw new UsageException($"unknown instruction set(s) {string.Join(", ", badIsa)}; --isa takes {string.Join(", ", IsaSwitches.Keys)} or none");
+        if (childIsa is not null)
+        {
+            IsaSwitches[childIsa].Check();
+            var childRows = models.Where(m => childIsa != "scalar" || m != "ResNet18")
+                .SelectMany(m => MeasureModel(m, imageSubset, rounds, new[] { "W4A4", "W2A2" }, childIsa).Rows).ToList();
+            Directory.CreateDirectory(outDir);
+            File.WriteAllText(Path.Combine(outDir, "rows.json"), JsonSerializer.Serialize(childRows));
+            return 0;
+        }
         double int8Peak = KernelMicrobenchmark.ProbePeakGops(), floatPeak = KernelMicrobenchmark.ProbeFloatPeakGflops();
         var rows = new List<ScoringRow>();
         var limits = new List<LayerLimit>();
         foreach (string model in models)
         {
-            var (graph, inputs) = ScoringModels.Get(model, imageSubset);
-            long ops = OperationCounts(graph).Values.Sum();
-            using var scope = NewDisposeScope();
-            var contenders = new List<Contender>();
-            var packed = new Dictionary<string, PackedNetwork>();
-            foreach (var (config, options) in Configurations)
-            {
-                var g = options is null ? graph : Microsoft.ML.Quantization.Graph.Qag.Prepare(graph, options);
-                var module = Prepared(g, inputs);
-                var exported = ModelExporter.Export(module);
-                var network = packed[config] = new PackedNetwork(exported);
-                long bytes = FileBytes(exported);
-                if (config == "FP32")
-                {
-                    contenders.Add(Torch(module, inputs, bytes));
-                    contenders.Add(Onnx("ONNX Runtime FP32", OnnxExporter.Export(exported), graph, inputs, bytes, "onnxruntime"));
-                }
-                if (config == "W8A8" && OnnxInt8(model, exported, network, graph, inputs, bytes) is { } int8) contenders.Add(int8);
-                contenders.Add(Packed($"packed {config}", network, inputs, bytes));
-                Console.WriteLine($"{model}: {config} prepared");
-            }
-            Measure(contenders, rounds);
-            rows.AddRange(contenders.Select(c => c.Row(model, ops)));
-            foreach (string config in new[] { "W2A2", "W4A4" }) limits.AddRange(HeaviestLayers(model, config, graph, packed[config], inputs[0]));
-            foreach (var row in rows.Where(r => r.Model == model)) Console.WriteLine($"{model,-9} {row.Configuration,-18} batch-1 {row.Latency[0].Median,8:F3} / {row.Latency[1].Median,8:F3} ms  batch-64 {row.Throughput[0].Median,9:F0} / {row.Throughput[1].Median,9:F0} /s  [{row.Kernels}]");
+            var (modelRows, modelLimits) = MeasureModel(model, imageSubset, rounds, Configurations.Select(c => c.Name).ToArray(), null);
+            rows.AddRange(modelRows);
+            limits.AddRange(modelLimits);
         }
+        var isaRows = isas.SelectMany(isa => RunChild(isa, outDir, rounds, models)).ToList();
         var kernelRows = KernelMicrobenchmark.Run();
-        ScoringReport.Write(outDir, rows, limits, kernelRows, int8Peak, floatPeak, rounds);
+        ScoringReport.Write(outDir, rows, isaRows, limits, kernelRows, int8Peak, floatPeak, rounds);
         return 0;
+    }
+
+    /// <summary>The .NET switches that take the runtime off AVX-512 (onto its AVX2 paths) or off every SIMD path, and a check that they took.</summary>
+    private static readonly Dictionary<string, (string Variable, Action Check)> IsaSwitches = new()
+    {
+        ["avx2"] = ("DOTNET_EnableAVX512", () => { if (Avx512F.IsSupported || !Avx2.IsSupported) throw new InvalidOperationException("The AVX2 run still sees AVX-512, or no AVX2."); }),
+        ["scalar"] = ("DOTNET_EnableHWIntrinsic", () => { if (Sse2.IsSupported) throw new InvalidOperationException("The scalar run still sees SIMD."); }),
+    };
+
+    /// <summary>This benchmark again in a child process on instruction set <paramref name="isa"/>; its rows, relabelled with the set.</summary>
+    private static IEnumerable<ScoringRow> RunChild(string isa, string outDir, int rounds, IReadOnlyList<string> models)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"mlquant-scoring-{isa}-{Environment.ProcessId}");
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") start.ArgumentList.Add(typeof(ScoringBenchmark).Assembly.Location);
+        foreach (string arg in new[] { "scoring", "--isa-child", isa, "--rounds", rounds.ToString(), "--models", string.Join(",", models), "--out", dir }) start.ArgumentList.Add(arg);
+        start.Environment[IsaSwitches[isa].Variable] = "0";
+        Console.WriteLine($"{isa}: {start.FileName} {string.Join(" ", start.ArgumentList)} with {IsaSwitches[isa].Variable}=0");
+        using (var child = Process.Start(start)!)
+        {
+            child.WaitForExit();
+            if (child.ExitCode != 0) throw new InvalidOperationException($"The {isa} run exited with {child.ExitCode}.");
+        }
+        var rows = JsonSerializer.Deserialize<List<ScoringRow>>(File.ReadAllText(Path.Combine(dir, "rows.json")))!;
+        Directory.Delete(dir, recursive: true);
+        return rows.Select(r => r with { Configuration = $"{r.Configuration} ({isa})" });
+    }
+
+    /// <summary>
+    /// One model's rows: TorchSharp FP32 (native runs only), ONNX Runtime FP32, ONNX Runtime int8 (where W8A8 is measured) and
+    /// the packed <paramref name="configs"/>, in interleaved rounds; on a native run, also its heaviest layers at W2A2 and W4A4.
+    /// </summary>
+    private static (List<ScoringRow> Rows, List<LayerLimit> Limits) MeasureModel(string model, string imageSubset, int rounds, IReadOnlyCollection<string> configs, string? isa)
+    {
+        var (graph, inputs) = ScoringModels.Get(model, imageSubset);
+        long ops = OperationCounts(graph).Values.Sum();
+        using var scope = NewDisposeScope();
+        var contenders = new List<Contender>();
+        var packed = new Dictionary<string, PackedNetwork>();
+        foreach (var (config, options) in Configurations)
+        {
+            if (config != "FP32" && !configs.Contains(config)) continue;
+            var g = options is null ? graph : Microsoft.ML.Quantization.Graph.Qag.Prepare(graph, options);
+            var module = Prepared(g, inputs);
+            var exported = ModelExporter.Export(module);
+            var network = packed[config] = new PackedNetwork(exported);
+            long bytes = FileBytes(exported);
+            if (config == "FP32")
+            {
+                if (isa is null) contenders.Add(Torch(module, inputs, bytes));
+                contenders.Add(Onnx("ONNX Runtime FP32", OnnxExporter.Export(exported), graph, inputs, bytes, "onnxruntime"));
+            }
+            if (config == "W8A8" && OnnxInt8(model, exported, network, graph, inputs, bytes) is { } int8) contenders.Add(int8);
+            if (configs.Contains(config)) contenders.Add(Packed($"packed {config}", network, inputs, bytes));
+            Console.WriteLine($"{model}: {config} prepared");
+        }
+        Measure(contenders, rounds);
+        var rows = contenders.Select(c => c.Row(model, ops)).ToList();
+        var limits = isa is not null ? new List<LayerLimit>()
+            : new[] { "W2A2", "W4A4" }.SelectMany(config => HeaviestLayers(model, config, graph, packed[config], inputs[0])).ToList();
+        foreach (var row in rows) Console.WriteLine($"{model,-9} {row.Configuration,-18} batch-1 {row.Latency[0].Median,8:F3} / {row.Latency[1].Median,8:F3} ms  batch-64 {row.Throughput[0].Median,9:F0} / {row.Throughput[1].Median,9:F0} /s  [{row.Kernels}]");
+        return (rows, limits);
     }
 
     /// <summary>Multiply-add operations (2 per multiply-add) of one example, by node: convolutions, linear layers and LSTMs.</summary>

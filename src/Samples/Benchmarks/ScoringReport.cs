@@ -32,7 +32,7 @@ internal sealed record LayerLimit(string Model, string Configuration, string Lay
 /// <summary>scoring.md and scoring.json: the speed tables, the distance to the machine's limits, the kernel microbenchmark.</summary>
 internal static class ScoringReport
 {
-    public static void Write(string outDir, IReadOnlyList<ScoringRow> rows, IReadOnlyList<LayerLimit> layers, IReadOnlyList<KernelRow> kernels, double int8Peak, double floatPeak, int rounds)
+    public static void Write(string outDir, IReadOnlyList<ScoringRow> rows, IReadOnlyList<ScoringRow> isaRows, IReadOnlyList<LayerLimit> layers, IReadOnlyList<KernelRow> kernels, double int8Peak, double floatPeak, int rounds)
     {
         var md = new StringBuilder();
         md.AppendLine("# Scoring: TorchSharp FP32 and ONNX Runtime FP32 and int8 against the packed runtime");
@@ -68,12 +68,13 @@ internal static class ScoringReport
         md.AppendLine("Ratios at equal thread counts; above 1 is faster.");
         md.AppendLine();
         WriteLimits(md, rows, layers, int8Peak, floatPeak);
+        if (isaRows.Count > 0) WriteIsaRows(md, rows, isaRows);
         md.AppendLine("## GEMM kernels against the machine's int8 multiply-add peak");
         md.AppendLine();
         md.AppendLine(KernelMicrobenchmark.Markdown(kernels));
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "scoring.md"), md.ToString());
-        File.WriteAllText(Path.Combine(outDir, "scoring.json"), JsonSerializer.Serialize(new { rounds, int8PeakGops = int8Peak, floatPeakGflops = floatPeak, models = rows, heaviestLayers = layers, kernels },
+        File.WriteAllText(Path.Combine(outDir, "scoring.json"), JsonSerializer.Serialize(new { rounds, int8PeakGops = int8Peak, floatPeakGflops = floatPeak, models = rows, otherInstructionSets = isaRows, heaviestLayers = layers, kernels },
             new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         Console.WriteLine(md);
     }
@@ -112,6 +113,27 @@ internal static class ScoringReport
         md.AppendLine("|---|---|---|---:|---:|---:|---:|---|");
         foreach (var l in layers)
             md.AppendLine($"| {l.Model} | {l.Configuration} | {l.Layer} | {l.Operations / 1e6:F1} | {l.Microseconds:F1} | {l.Gops:F0} | {l.Gops / int8Peak:P0} | {l.Kernel} |");
+        md.AppendLine();
+    }
+
+    /// <summary>The packed W4A4 and W2A2 rows measured again without AVX-512 (AVX2) and without SIMD (scalar), each beside ONNX Runtime FP32 in its own process.</summary>
+    private static void WriteIsaRows(StringBuilder md, IReadOnlyList<ScoringRow> rows, IReadOnlyList<ScoringRow> isaRows)
+    {
+        md.AppendLine("## Without AVX-512: the AVX2 and scalar paths");
+        md.AppendLine();
+        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's 256-bit int8 kernel; its other steps take their portable loops), `DOTNET_EnableHWIntrinsic=0` no SIMD at all. " +
+            "ONNX Runtime ignores these switches and keeps its own dispatch (AVX-512 here), so its row in each child is the same engine measured again beside it. The scalar run skips ResNet18.");
+        md.AppendLine();
+        md.AppendLine("| model | configuration | batch-1, 1 thread (ms) | batch-1, 2 threads (ms) | batch-64, 1 thread (/s) | batch-64, 2 threads (/s) | batch 64 vs ONNX Runtime FP32 (1 / 2 threads) | batch-64 slowdown against the native row (2 threads) |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in isaRows)
+        {
+            string isa = row.Configuration[(row.Configuration.LastIndexOf('(') + 1)..^1];
+            var onnx = isaRows.First(r => r.Model == row.Model && r.Configuration == $"ONNX Runtime FP32 ({isa})");
+            var native = rows.FirstOrDefault(r => r.Model == row.Model && r.Configuration == row.Configuration[..row.Configuration.LastIndexOf(" (", StringComparison.Ordinal)]);
+            md.AppendLine($"| {row.Model} | {row.Configuration} | {Figure(row.Latency[0], "F3")} | {Figure(row.Latency[1], "F3")} | {Figure(row.Throughput[0], "F0")} | {Figure(row.Throughput[1], "F0")} | " +
+                $"{row.Throughput[0].Median / onnx.Throughput[0].Median:F2}× / {row.Throughput[1].Median / onnx.Throughput[1].Median:F2}× | {(native is null ? "—" : $"{native.Throughput[1].Median / row.Throughput[1].Median:F1}×")} |");
+        }
         md.AppendLine();
     }
 

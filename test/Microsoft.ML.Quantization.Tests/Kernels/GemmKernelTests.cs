@@ -74,6 +74,7 @@ public class GemmKernelTests
         };
         if (Avx512BW.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx512(w, x, offsets, stride * c4, positions, c, ldc));
         if (Int8Gemm.IsVnniAccelerated) runs.Add(c => Int8Gemm.MultiplyVnni(w, x, offsets, stride * c4, positions, c, ldc));
+        if (Avx2.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx2(w, x, offsets, stride * c4, positions, c, ldc, maxX));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -143,6 +144,7 @@ public class GemmKernelTests
         yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyPortable(w, x, ldx, p, c, ldc);
         if (Avx512BW.IsSupported) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyAvx512(w, x, ldx, p, c, ldc);
         if (Int8Gemm.IsVnniAccelerated) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyVnni(w, x, ldx, p, c, ldc);
+        if (Avx2.IsSupported) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyAvx2(w, x, ldx, p, c, ldc, Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude))));
     }
 
     /// <summary>

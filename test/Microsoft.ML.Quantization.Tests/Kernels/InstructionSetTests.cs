@@ -19,11 +19,14 @@ public class InstructionSetTests
             case "no-avx512":
                 Assert.False(Avx512F.IsSupported);
                 Assert.False(Avx512BW.IsSupported);
+                // The int8 kernel's AVX2 path is what this run tests.
+                Assert.True(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
                 break;
             case "scalar":
                 Assert.False(Sse2.IsSupported);
                 Assert.False(Avx2.IsSupported);
                 Assert.False(Avx512F.IsSupported);
+                Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
                 break;
             case "native":
                 // The machine's own instruction sets: the kernels' entry points agree with them.
