@@ -126,15 +126,21 @@ internal static partial class Int8Gemm
 
     private static void Portable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks)
     {
+        // Each tap's run of the row against its contiguous bytes: no division or index lookup per product.
         int perTap = w.PaddedDepth / tapOffsets.Length;
-        var row = new int[w.PaddedDepth];
+        var row = new int[w.PaddedDepth]; // zero past the depth, so a single tap may read its padded row whole
         for (int o = 16 * firstBlock; o < Math.Min(w.Outputs, 16 * (firstBlock + blocks)); o++)
         {
             for (int k = 0; k < w.Depth; k++) row[k] = w.Value(o, k);
             for (int p = 0; p < positionOffsets.Length; p++)
             {
                 int sum = 0;
-                for (int k = 0; k < w.Depth; k++) sum += row[k] * x[positionOffsets[p] + tapOffsets[k / perTap] + k % perTap];
+                for (int t = 0; t < tapOffsets.Length; t++)
+                {
+                    var weights = row.AsSpan(t * perTap, perTap);
+                    var bytes = x.Slice(positionOffsets[p] + tapOffsets[t], weights.Length);
+                    for (int k = 0; k < weights.Length; k++) sum += weights[k] * bytes[k];
+                }
                 c[p * ldc + o] = sum;
             }
         }

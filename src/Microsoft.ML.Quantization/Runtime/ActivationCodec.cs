@@ -10,7 +10,7 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// forward does (count of thresholds ≤ x / s, then the code order), and gives each code's value as an
 /// integer (<see cref="Integers"/> / <see cref="Multiplier"/> · <see cref="Scale"/>) when the levels allow it.
 /// </summary>
-internal sealed class ActivationCodec
+internal sealed partial class ActivationCodec
 {
     private readonly float[] thresholds;
     private readonly int[] order;
@@ -47,6 +47,7 @@ internal sealed class ActivationCodec
                 vectorTable = new int[16];
                 for (int p = 0; p < order.Length; p++) vectorTable[p] = integers[order[p]];
                 levelVector = Vector512.Create(vectorTable);
+                (lowLevels, highLevels) = (Vector256.Create<int>(vectorTable.AsSpan(0, 8)), Vector256.Create<int>(vectorTable.AsSpan(8, 8)));
                 if (Scale > 0 && float.IsFinite(Scale) && thresholds.All(float.IsFinite)) inputThresholds = thresholds.Select(LeastInput).ToArray();
             }
             else if (NearlyUniform(thresholds, out float step))
@@ -107,7 +108,7 @@ internal sealed class ActivationCodec
     /// <summary>
     /// Writes channel-major planes as bytes of a channels-last layout: (integer level + <paramref name="offset"/>) of value
     /// c·P + p (P = <paramref name="pixels"/>.Length) as dest[pixels[p] + c]. Equal to <see cref="Encode"/> element by
-    /// element; where <see cref="IsVectorized"/> (and <paramref name="vectorized"/>), tiles of 16 channels × 16 pixels: each
+    /// element; where <see cref="IsVectorized"/> or <see cref="IsVectorized256"/> (and <paramref name="vectorized"/>), tiles of 16 channels × 16 pixels: each
     /// channel's 16 values through the vector encoder, then the 16×16 byte tile transposed in registers and stored one
     /// pixel's 16 channels at a time (element-wise stores cost 1.5 ns a value; gathers down planes 4 KB apart, more).
     /// </summary>
@@ -116,13 +117,14 @@ internal sealed class ActivationCodec
         var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
         int plane = pixels.Length, tiledChannels = 0, tiledPixels = 0;
         if (values.Length != channels * plane) throw new ArgumentException("The values are not whole planes of every channel.", nameof(values));
-        if (vectorized && IsVectorized)
+        if (vectorized && (IsVectorized || IsVectorized256))
         {
             foreach (int pixel in pixels)
                 if ((uint)pixel > (uint)(dest.Length - channels)) throw new ArgumentOutOfRangeException(nameof(pixels));
             tiledChannels = channels & ~15;
             tiledPixels = plane & ~15;
             var bias = Vector512.Create(offset);
+            var bias256 = Vector256.Create(offset);
             var rows = stackalloc Vector128<byte>[16];
             fixed (float* x = values)
             fixed (byte* y = dest)
@@ -133,7 +135,10 @@ internal sealed class ActivationCodec
                     for (int p0 = 0; p0 < tiledPixels; p0 += 16)
                     {
                         for (int r = 0; r < 16; r++)
-                            rows[r] = Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Load(x + (c0 + r) * plane + p0)) + bias);
+                        {
+                            float* row = x + (c0 + r) * plane + p0;
+                            rows[r] = IsVectorized ? Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Load(row)) + bias) : EncodeBytes256(row, bias256);
+                        }
                         TransposeBytes(rows);
                         for (int j = 0; j < 16; j++) rows[j].Store(y + target[p0 + j] + c0);
                     }

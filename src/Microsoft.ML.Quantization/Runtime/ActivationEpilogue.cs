@@ -19,7 +19,7 @@ internal sealed record FusedActivation(bool Relu, int Pool, int Height, int Widt
 /// same order as in the unfused steps (the product's epilogue, ReLU, max pool, <see cref="ActivationCodec.Encode"/>),
 /// so the codes are identical; what is saved is three passes over a float map and the conversion of its layout.
 /// </summary>
-internal sealed class ActivationEpilogue
+internal sealed partial class ActivationEpilogue
 {
     private readonly int[]? correction;
     private readonly float[] mul, add;
@@ -92,7 +92,8 @@ internal sealed class ActivationEpilogue
     /// <summary>
     /// Writes the target for outputs of the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> +
     /// <paramref name="blocks"/>) and rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rows"/>)
-    /// from accumulators acc[p·<paramref name="ldc"/> + o]. Whole blocks take the AVX-512 path where it runs and
+    /// from accumulators acc[p·<paramref name="ldc"/> + o]. Whole blocks take the AVX-512 path where it runs (the AVX2 one
+    /// into padded bytes without AVX-512) and
     /// <paramref name="vectorized"/> allows; the rest the scalar one, which gives the same codes.
     /// </summary>
     public void Write(ReadOnlySpan<int> acc, int ldc, int firstBlock, int blocks, int firstRow, int rows, Workspace ws, bool vectorized = true)
@@ -102,6 +103,7 @@ internal sealed class ActivationEpilogue
         {
             int first = 16 * b, end = Math.Min(mul.Length, first + 16);
             if (vectorized && codec.IsVectorized && end - first == 16) WriteBlock(acc, ldc, first, firstRow, firstRow + rows, ws);
+            else if (vectorized && codec.IsVectorized256 && end - first == 16 && blank is not null) WriteBlock256(acc, ldc, first, firstRow, firstRow + rows, ws);
             else for (int o = first; o < end; o++) WriteOutput(acc, ldc, o, firstRow, firstRow + rows, ws);
         }
     }

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Runtime;
 
-/// <summary>The fused epilogue's AVX-512 path writes exactly the codes of its scalar path, for both target layouts, with and without ReLU and pool.</summary>
+/// <summary>The fused epilogue's vector paths (AVX-512; AVX2 in the no-AVX-512 CI leg) write exactly the codes of its scalar path, for both target layouts, with and without ReLU and pool.</summary>
 public class ActivationEpilogueTests
 {
     [Theory]
@@ -72,17 +72,29 @@ public class ActivationEpilogueTests
         if (jitter > 0.5) thresholds[levels / 2] += (float)jitter - 0.1f; // beyond half a step from uniform, still below the next
         float scale = jitter > 0 ? 0.1f : 0.125f; // 0.1 makes x / s round, where a bound off by one float would show
         var codec = new ActivationCodec(new QuantizationGrid(8, new[] { scale }, levelValues, thresholds, null));
-        // Without AVX-512 (DOTNET_EnableAVX512=0 or DOTNET_EnableHWIntrinsic=0 in .ci/run) every grid takes the scalar encoder.
+        // Without AVX-512 (DOTNET_EnableAVX512=0 or DOTNET_EnableHWIntrinsic=0 in .ci/run) no grid takes the 16-wide encoder.
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported && (levels <= 16 || jitter < 0.5), codec.IsVectorized);
-        if (!codec.IsVectorized) return;
+        // Without AVX-512 but with AVX2 (the DOTNET_EnableAVX512=0 leg) grids of up to 16 levels take the 8-wide encoder.
+        Assert.Equal(!System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && levels <= 16, codec.IsVectorized256);
         var values = Enumerable.Range(0, 4096).Select(_ => (float)((random.NextDouble() - 0.5) * (levels + 8) * scale))
             .Concat(thresholds.SelectMany(t => new[] { t * scale, MathF.BitDecrement(t * scale), MathF.BitIncrement(t * scale), MathF.BitIncrement(MathF.BitIncrement(t * scale)) })).Concat(new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f })
             .ToArray();
         values = values.Concat(new float[(16 - values.Length % 16) % 16]).ToArray();
         for (int i = 0; i < values.Length; i += 16)
         {
-            var vector = codec.EncodeIntegers(System.Runtime.Intrinsics.Vector512.Create(values, i));
-            for (int j = 0; j < 16; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
+            // Every path's reference: the count of thresholds at or below x / s picks the level (the grid's codes are in order).
+            for (int j = 0; j < 16; j++)
+                Assert.Equal(codec.Integers![thresholds.Count(t => t <= values[i + j] / scale)], codec.Integers![codec.Encode(values[i + j])]);
+            if (codec.IsVectorized)
+            {
+                var vector = codec.EncodeIntegers(System.Runtime.Intrinsics.Vector512.Create(values, i));
+                for (int j = 0; j < 16; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
+            }
+            if (codec.IsVectorized256)
+            {
+                var vector = codec.EncodeIntegers256(System.Runtime.Intrinsics.Vector256.Create(values, i));
+                for (int j = 0; j < 8; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
+            }
         }
     }
 

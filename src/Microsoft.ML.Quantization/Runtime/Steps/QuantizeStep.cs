@@ -45,6 +45,14 @@ internal sealed class QuantizeStep : ScoringStep
                 int i = 0;
                 if (codec.IsVectorized)
                     for (; i + 16 <= x.Length; i += 16) Avx512F.ConvertToVector256Int16(codec.EncodeIntegers(Vector512.Create(x, i))).CopyTo(y, i);
+                else if (codec.IsVectorized256)
+                {
+                    for (; i + 8 <= x.Length; i += 8)
+                    {
+                        var levels = codec.EncodeIntegers256(Vector256.Create(x, i));
+                        Vector128.Narrow(levels.GetLower(), levels.GetUpper()).CopyTo(y, i);
+                    }
+                }
                 for (; i < x.Length; i++) y[i] = (short)integers[codec.Encode(x[i])];
                 break;
             }

@@ -1,0 +1,40 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Microsoft.ML.Quantization.Runtime;
+
+/// <summary>The AVX2 encoder: 8 values at a time, for CPUs without AVX-512 (where <see cref="EncodeIntegers"/> runs instead).</summary>
+internal sealed partial class ActivationCodec
+{
+    private readonly Vector256<int> lowLevels, highLevels; // the level table's first and last 8 entries
+
+    /// <summary>
+    /// Whether <see cref="EncodeIntegers256"/> runs here: AVX2 without AVX-512, and a grid of at most 16 levels whose
+    /// thresholds compare with inputs directly (a positive, finite scale and finite thresholds).
+    /// </summary>
+    public bool IsVectorized256 => !Avx512F.IsSupported && Avx2.IsSupported && inputThresholds is not null;
+
+    /// <summary>
+    /// The integer levels of 8 values (<see cref="IsVectorized256"/> only): <see cref="Encode"/>'s threshold count by one
+    /// compare per threshold on the inputs, then the level table through two 8-entry permutes and a blend.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<int> EncodeIntegers256(Vector256<float> x)
+    {
+        var position = Vector256<int>.Zero;
+        foreach (float t in inputThresholds!) position -= Vector256.GreaterThanOrEqual(x, Vector256.Create(t)).AsInt32();
+        var low = Avx2.PermuteVar8x32(lowLevels, position); // entry position mod 8
+        if (order.Length <= 8) return low;
+        var high = Avx2.PermuteVar8x32(highLevels, position);
+        return Avx.BlendVariable(low.AsSingle(), high.AsSingle(), Vector256.GreaterThan(position, Vector256.Create(7)).AsSingle()).AsInt32();
+    }
+
+    /// <summary>The 16 bytes (integer level + <paramref name="bias"/>, which must keep them in 0–255) of 16 values at <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe Vector128<byte> EncodeBytes256(float* x, Vector256<int> bias)
+    {
+        var shorts = Vector256.Narrow(EncodeIntegers256(Vector256.Load(x)) + bias, EncodeIntegers256(Vector256.Load(x + 8)) + bias).AsUInt16();
+        return Vector128.Narrow(shorts.GetLower(), shorts.GetUpper());
+    }
+}

@@ -1,0 +1,53 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Microsoft.ML.Quantization.Runtime;
+
+/// <summary>The AVX2 path of the epilogue into padded bytes: a 16-output block as two 8-output halves, the scalar path's operations.</summary>
+internal sealed partial class ActivationEpilogue
+{
+    private unsafe void WriteBlock256(ReadOnlySpan<int> acc, int ldc, int first, int firstRow, int endRow, Workspace ws)
+    {
+        Affine256 Half(int from) => new(correction is null ? Vector256<int>.Zero : Vector256.Create<int>(correction.AsSpan(from, 8)),
+            Vector256.Create<float>(mul.AsSpan(from, 8)), Vector256.Create<float>(add.AsSpan(from, 8)), relu);
+        Affine256 low = Half(first), high = Half(first + 8);
+        var bias = Vector256.Create(offset);
+        int channels = Target.PaddedChannels, rowBytes = Target.PaddedWidth * channels, start = (Target.Padding * Target.PaddedWidth + Target.Padding) * channels;
+        fixed (int* accumulators = acc)
+        fixed (byte* bytes = ws.Bytes(Target))
+        {
+            for (int oy = firstRow; oy < endRow; oy++)
+            {
+                byte* pixel = bytes + first + start + oy * rowBytes;
+                int* window = accumulators + first + (long)oy * pool * width * ldc;
+                for (int ox = 0; ox < outWidth; ox++, pixel += channels, window += pool * ldc)
+                {
+                    var shorts = Vector256.Narrow(codec.EncodeIntegers256(Pooled256(window, ldc, low)) + bias, codec.EncodeIntegers256(Pooled256(window + 8, ldc, high)) + bias).AsUInt16();
+                    Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).Store(pixel);
+                }
+            }
+        }
+    }
+
+    /// <summary>The max over the pool window of the affine values of 8 outputs, ReLU'd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private unsafe Vector256<float> Pooled256(int* window, int ldc, in Affine256 affine)
+    {
+        var best = Vector256.Create(float.NegativeInfinity);
+        for (int dy = 0; dy < pool; dy++)
+            for (int dx = 0; dx < pool; dx++) best = Avx.Max(best, affine.Apply(Vector256.Load(window + (dy * width + dx) * ldc)));
+        return best;
+    }
+
+    /// <summary>(acc − c)·m + a for 8 outputs, then the ReLU if any, as <see cref="Affine"/> does for 16.</summary>
+    private readonly struct Affine256(Vector256<int> correction, Vector256<float> mul, Vector256<float> add, bool relu)
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<float> Apply(Vector256<int> acc)
+        {
+            var v = Avx.ConvertToVector256Single(acc - correction) * mul + add;
+            return relu ? Avx.Max(v, Vector256<float>.Zero) : v;
+        }
+    }
+}
