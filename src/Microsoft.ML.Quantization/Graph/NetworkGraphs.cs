@@ -42,24 +42,47 @@ public static class NetworkGraphs
         var b = new NetworkGraphBuilder(channels, size, size).Conv2d("conv0", 16, kernel: 3, padding: 1).BatchNorm("bn0").ReLU("relu0");
         int inChannels = 16;
         foreach (var (stage, width) in new[] { (1, 16), (2, 32), (3, 64) })
-        {
             for (int block = 1; block <= 3; block++)
-            {
-                string p = $"s{stage}b{block}", input = b.Last;
-                int stride = stage > 1 && block == 1 ? 2 : 1;
-                b.Conv2d($"{p}.conv1", width, kernel: 3, stride: stride, padding: 1).BatchNorm($"{p}.bn1").ReLU($"{p}.relu1")
-                 .Conv2d($"{p}.conv2", width, kernel: 3, padding: 1).BatchNorm($"{p}.bn2");
-                string main = b.Last, shortcut = input;
-                if (stride != 1 || inChannels != width)
-                {
-                    b.Conv2d($"{p}.proj", width, kernel: 1, stride: stride, from: input).BatchNorm($"{p}.projbn");
-                    shortcut = b.Last;
-                }
-                b.Sum($"{p}.add", main, shortcut).ReLU($"{p}.relu2");
-                inChannels = width;
-            }
-        }
+                inChannels = BasicBlock(b, $"s{stage}b{block}", width, stage > 1 && block == 1 ? 2 : 1, inChannels, "proj", "projbn");
         return b.GlobalAvgPool("gap").Linear("fc", classes).Build();
+    }
+
+    /// <summary>
+    /// ResNet-18 as torchvision builds it for ImageNet (He et al. 2016), with its node names: a 7×7 stride-2 stem and a 3×3
+    /// stride-2 max pool, four stages of two basic blocks (64, 128, 256, 512 channels; the first block of stages 2–4 halves
+    /// the size through a 1×1 projection), global average pooling and the classifier.
+    /// </summary>
+    /// <param name="channels">Input channels (3 for RGB).</param>
+    /// <param name="size">Input height and width (224 for ImageNet).</param>
+    /// <param name="classes">Number of classes.</param>
+    public static NetworkGraph ResNet18(int channels = 3, int size = 224, int classes = 1000)
+    {
+        var b = new NetworkGraphBuilder(channels, size, size).Conv2d("conv1", 64, kernel: 7, stride: 2, padding: 3).BatchNorm("bn1").ReLU("relu")
+            .MaxPool("maxpool", kernel: 3, stride: 2, padding: 1);
+        int inChannels = 64;
+        foreach (var (stage, width) in new[] { (1, 64), (2, 128), (3, 256), (4, 512) })
+            for (int block = 0; block < 2; block++)
+                inChannels = BasicBlock(b, $"layer{stage}.{block}", width, stage > 1 && block == 0 ? 2 : 1, inChannels, "downsample", "downsample.bn");
+        return b.GlobalAvgPool("avgpool").Linear("fc", classes).Build();
+    }
+
+    /// <summary>
+    /// A basic residual block named <paramref name="p"/>: two 3×3 convolutions with BatchNorm, the first strided, added to
+    /// the input (through a 1×1 projection and its BatchNorm where the shape changes), then ReLU. Returns its width.
+    /// </summary>
+    private static int BasicBlock(NetworkGraphBuilder b, string p, int width, int stride, int inChannels, string projection, string projectionNorm)
+    {
+        string input = b.Last;
+        b.Conv2d($"{p}.conv1", width, kernel: 3, stride: stride, padding: 1).BatchNorm($"{p}.bn1").ReLU($"{p}.relu1")
+         .Conv2d($"{p}.conv2", width, kernel: 3, padding: 1).BatchNorm($"{p}.bn2");
+        string main = b.Last, shortcut = input;
+        if (stride != 1 || inChannels != width)
+        {
+            b.Conv2d($"{p}.{projection}", width, kernel: 1, stride: stride, from: input).BatchNorm($"{p}.{projectionNorm}");
+            shortcut = b.Last;
+        }
+        b.Sum($"{p}.add", main, shortcut).ReLU($"{p}.relu2");
+        return width;
     }
 
     /// <summary>The text model of AutoQNN's text experiment: Embedding → LSTM → (Dropout) → Linear → ReLU → Linear.</summary>

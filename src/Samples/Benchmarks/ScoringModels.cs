@@ -19,40 +19,9 @@ internal static class ScoringModels
         "VggSmall" => (NetworkGraphs.VggSmall(), IdxReader.ReadImages(imageSubset).Images.Take(256).Select(i => i.Select(b => b / 255f).ToArray()).ToArray()),
         "ResNet20" => (NetworkGraphs.ResNet20(), RandomImages(256, 3 * 32 * 32, seed: 5)),
         "TextLstm" => (NetworkGraphs.TextLstm(20_000, 128), Tokens()),
-        "ResNet18" => (ResNet18(), RandomImages(64, 3 * 224 * 224, seed: 7)),
+        "ResNet18" => (NetworkGraphs.ResNet18(), RandomImages(64, 3 * 224 * 224, seed: 7)),
         _ => throw new UsageException($"unknown model '{name}'; models: {string.Join(", ", Names)}"),
     };
-
-    /// <summary>
-    /// ResNet18 as torchvision builds it for ImageNet: a 7×7 stride-2 stem and 3×3 stride-2 max pool, four stages of two
-    /// basic blocks (64, 128, 256, 512 channels; the first block of stages 2–4 halves the size, with a 1×1 projection),
-    /// global average pooling and a 1,000-way classifier.
-    /// </summary>
-    public static NetworkGraph ResNet18()
-    {
-        var b = new NetworkGraphBuilder(3, 224, 224).Conv2d("conv1", 64, kernel: 7, stride: 2, padding: 3).BatchNorm("bn1").ReLU("relu")
-            .MaxPool("maxpool", kernel: 3, stride: 2, padding: 1);
-        int inChannels = 64;
-        foreach (var (stage, width) in new[] { (1, 64), (2, 128), (3, 256), (4, 512) })
-        {
-            for (int block = 0; block < 2; block++)
-            {
-                string p = $"layer{stage}.{block}", input = b.Last;
-                int stride = stage > 1 && block == 0 ? 2 : 1;
-                b.Conv2d($"{p}.conv1", width, kernel: 3, stride: stride, padding: 1).BatchNorm($"{p}.bn1").ReLU($"{p}.relu1")
-                 .Conv2d($"{p}.conv2", width, kernel: 3, padding: 1).BatchNorm($"{p}.bn2");
-                string main = b.Last, shortcut = input;
-                if (stride != 1 || inChannels != width)
-                {
-                    b.Conv2d($"{p}.downsample", width, kernel: 1, stride: stride, from: input).BatchNorm($"{p}.downsample.bn");
-                    shortcut = b.Last;
-                }
-                b.Sum($"{p}.add", main, shortcut).ReLU($"{p}.relu2");
-                inChannels = width;
-            }
-        }
-        return b.GlobalAvgPool("avgpool").Linear("fc", 1000).Build();
-    }
 
     /// <summary>256 seeded random texts of 128 token ids from a 20,000-word vocabulary (speed does not depend on the words).</summary>
     internal static float[][] Tokens()

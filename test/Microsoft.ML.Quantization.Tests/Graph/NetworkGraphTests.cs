@@ -24,6 +24,22 @@ public class NetworkGraphTests
 
         Assert.Equal(new[] { 16 * 5 * 5 }, NetworkGraphs.LeNet5().Shapes["flatten"]); // 28 → pool 14 → conv5 10 → pool 5
 
+        // torchvision's resnet18: 224 → stem 112 → pool 56 → 56, 28, 14, 7; 20 convolutions (3 of them projections).
+        var resnet18 = NetworkGraphs.ResNet18();
+        Assert.Equal(new[] { 64, 56, 56 }, resnet18.Shapes["maxpool"]);
+        Assert.Equal(new[] { 512, 7, 7 }, resnet18.Shapes["layer4.1.relu2"]);
+        Assert.Equal(20, resnet18.Nodes.Count(n => n.Kind == NodeKind.Conv2d));
+        Assert.Equal(1000, resnet18.OutputSize);
+        // Its 11,689,512 parameters: convolution and linear weights, the classifier's bias, and BatchNorm's scale and shift.
+        long parameters = resnet18.Nodes.Sum(n => n.Kind switch
+        {
+            NodeKind.Conv2d => (long)n.Units * resnet18.Shapes[n.Inputs[0]][0] * n.Kernel * n.Kernel,
+            NodeKind.Linear => (long)n.Units * (resnet18.Shapes[n.Inputs[0]][0] + 1),
+            NodeKind.BatchNorm => 2L * resnet18.Shapes[n.Name][0],
+            _ => 0,
+        });
+        Assert.Equal(11_689_512, parameters);
+
         var text = NetworkGraphs.TextLstm(vocabulary: 5000, sequenceLength: 100);
         Assert.Equal(new[] { 100, 64 }, text.Shapes["embedding"]);
         Assert.Equal(new[] { 128 }, text.Shapes["lstm"]);
