@@ -34,7 +34,8 @@ public class PackageInstallTests
         Assert.NotNull(zip.GetEntry("lib/net10.0/Microsoft.ML.Quantization.xml"));
         Assert.NotNull(zip.GetEntry("buildTransitive/Microsoft.ML.Quantization.targets"));
         var dependencies = metadata.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).Order().ToArray();
-        Assert.Equal(new[] { "Google.Protobuf", "Microsoft.ML", "TorchSharp" }, dependencies); // Google.Protobuf reads and writes ONNX; Grpc.Tools (protoc) stays private
+        // Google.Protobuf reads and writes ONNX; System.Numerics.Tensors runs element-wise scoring steps; Grpc.Tools (protoc) stays private.
+        Assert.Equal(new[] { "Google.Protobuf", "Microsoft.ML", "System.Numerics.Tensors", "TorchSharp" }, dependencies);
         Assert.Contains("Native", (string)metadata.Descendants(ns + "dependency").Single(d => (string)d.Attribute("id")! == "TorchSharp").Attribute("exclude")!);
     }
 
