@@ -123,6 +123,7 @@ internal sealed partial class ActivationCodec
                 if ((uint)pixel > (uint)(dest.Length - channels)) throw new ArgumentOutOfRangeException(nameof(pixels));
             tiledChannels = channels & ~15;
             tiledPixels = plane & ~15;
+            bool wide = IsVectorized; // else the AVX2 encoder, two 8-value halves per row
             var bias = Vector512.Create(offset);
             var bias256 = Vector256.Create(offset);
             var rows = stackalloc Vector128<byte>[16];
@@ -137,7 +138,7 @@ internal sealed partial class ActivationCodec
                         for (int r = 0; r < 16; r++)
                         {
                             float* row = x + (c0 + r) * plane + p0;
-                            rows[r] = IsVectorized ? Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Load(row)) + bias) : EncodeBytes256(row, bias256);
+                            rows[r] = wide ? Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Load(row)) + bias) : EncodeBytes256(row, bias256);
                         }
                         TransposeBytes(rows);
                         for (int j = 0; j < 16; j++) rows[j].Store(y + target[p0 + j] + c0);

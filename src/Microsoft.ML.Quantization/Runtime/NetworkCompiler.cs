@@ -185,11 +185,18 @@ internal sealed class NetworkCompiler
             int offset = g * perInput * area;
             var product = DenseProduct.Create(weights[g]!, x.IsInteger ? x.Codec : null, scale.AsSpan(g * perOutput, perOutput).ToArray(), shift.AsSpan(g * perOutput, perOutput).ToArray());
             parts[g] = NewSlot(new[] { perOutput, h, w });
-            steps.Add(new ProductStep($"{node.Name}.group{g}", x, parts[g], product, Array.ConvertAll(map, i => i < 0 ? -1 : i + offset), h * w));
+            steps.Add(new ProductStep($"{node.Name}{GroupStepInfix}{g}", x, parts[g], product, Array.ConvertAll(map, i => i < 0 ? -1 : i + offset), h * w));
         }
         steps.Add(new ConcatStep(node.Name, parts, output));
         return true;
     }
+
+    // A grouped convolution's per-group product steps are named node + this + group; their join keeps the node's name.
+    private const string GroupStepInfix = ".group";
+
+    /// <summary>Whether the step named <paramref name="step"/> computes (part of) node <paramref name="node"/>: its own step, or one of its group products.</summary>
+    internal static bool ComputesNode(string step, string node) =>
+        step == node || (step.StartsWith(node + GroupStepInfix, StringComparison.Ordinal) && int.TryParse(step.AsSpan(node.Length + GroupStepInfix.Length), out _));
 
     /// <summary>Outputs per group from which a grouped convolution runs on the dense kernels rather than the direct step.</summary>
     private const int MinGroupOutputsForKernels = 4;

@@ -18,9 +18,11 @@ internal sealed record KernelRow(string Kernel, string Shape, double Gops, doubl
 /// </summary>
 internal static class KernelMicrobenchmark
 {
-    public static IReadOnlyList<KernelRow> Run()
+    public static IReadOnlyList<KernelRow> Run() => Run(ProbePeakGops(), ProbeFloatPeakGflops());
+
+    /// <summary>The kernels against peaks probed already (<see cref="ProbePeakGops"/>, <see cref="ProbeFloatPeakGflops"/>), so that a report quotes one figure of each.</summary>
+    public static IReadOnlyList<KernelRow> Run(double peak, double floatPeak)
     {
-        double peak = ProbePeakGops(), floatPeak = ProbeFloatPeakGflops();
         var rows = new List<KernelRow>
         {
             new("int8 multiply-add peak probe (1 thread)", "registers only", peak, 1),

@@ -4,7 +4,6 @@ using System.Text.Json;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Quantization.Graph;
-using Microsoft.ML.Quantization.MLNet.Data;
 using Microsoft.ML.Quantization.Runtime;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
@@ -52,7 +51,7 @@ internal static class ScoringBenchmark
         var models = only?.ToList() ?? ScoringModels.Names.ToList();
         var unknown = models.Except(ScoringModels.Names).ToList();
         if (unknown.Count > 0) throw new UsageException($"unknown model(s) {string.Join(", ", unknown)}; models: {string.Join(", ", ScoringModels.Names)}");
-        var badIsa = isas.Append(childIsa ?? "avx2").Except(IsaSwitches.Keys).ToList();
+        var badIsa = (childIsa is null ? isas : isas.Append(childIsa)).Except(IsaSwitches.Keys).ToList();
         if (badIsa.Count > 0) throw new UsageException($"unknown instruction set(s) {string.Join(", ", badIsa)}; --isa takes {string.Join(", ", IsaSwitches.Keys)} or none");
         if (childIsa is not null)
         {
@@ -73,7 +72,7 @@ internal static class ScoringBenchmark
             limits.AddRange(modelLimits);
         }
         var isaRows = isas.SelectMany(isa => RunChild(isa, outDir, rounds, models)).ToList();
-        var kernelRows = KernelMicrobenchmark.Run();
+        var kernelRows = KernelMicrobenchmark.Run(int8Peak, floatPeak);
         ScoringReport.Write(outDir, rows, isaRows, limits, kernelRows, int8Peak, floatPeak, rounds);
         return 0;
     }
@@ -111,7 +110,8 @@ internal static class ScoringBenchmark
     private static (List<ScoringRow> Rows, List<LayerLimit> Limits) MeasureModel(string model, string imageSubset, int rounds, IReadOnlyCollection<string> configs, string? isa)
     {
         var (graph, inputs) = ScoringModels.Get(model, imageSubset);
-        long ops = OperationCounts(graph).Values.Sum();
+        var counts = OperationCounts(graph);
+        long ops = counts.Values.Sum();
         using var scope = NewDisposeScope();
         var contenders = new List<Contender>();
         var packed = new Dictionary<string, PackedNetwork>();
@@ -135,7 +135,7 @@ internal static class ScoringBenchmark
         Measure(contenders, rounds);
         var rows = contenders.Select(c => c.Row(model, ops)).ToList();
         var limits = isa is not null ? new List<LayerLimit>()
-            : new[] { "W2A2", "W4A4" }.SelectMany(config => HeaviestLayers(model, config, graph, packed[config], inputs[0])).ToList();
+            : new[] { "W2A2", "W4A4" }.SelectMany(config => HeaviestLayers(model, config, counts, packed[config], inputs[0])).ToList();
         foreach (var row in rows) Console.WriteLine($"{model,-9} {row.Configuration,-18} batch-1 {row.Latency[0].Median,8:F3} / {row.Latency[1].Median,8:F3} ms  batch-64 {row.Throughput[0].Median,9:F0} / {row.Throughput[1].Median,9:F0} /s  [{row.Kernels}]");
         return (rows, limits);
     }
@@ -162,16 +162,16 @@ internal static class ScoringBenchmark
     }
 
     /// <summary>
-    /// The three nodes of <paramref name="graph"/> with the most operations, each with the batch-1, one-thread median time of
-    /// the packed steps that compute it (the step of that name, or its groups and their join).
+    /// The three nodes with the most operations (<paramref name="counts"/>, from <see cref="OperationCounts"/>), each with the
+    /// batch-1, one-thread median time of the packed steps that compute it (the step of that name, or its groups and their join).
     /// </summary>
-    private static IEnumerable<LayerLimit> HeaviestLayers(string model, string config, NetworkGraph graph, PackedNetwork network, float[] example)
+    private static IEnumerable<LayerLimit> HeaviestLayers(string model, string config, IReadOnlyDictionary<string, long> counts, PackedNetwork network, float[] example)
     {
         var times = ScoringProfile.StepTimes(network, example, repeats: 50, threads: 1);
         var steps = network.Steps;
-        foreach (var (node, ops) in OperationCounts(graph).OrderByDescending(kv => kv.Value).Take(3))
+        foreach (var (node, ops) in counts.OrderByDescending(kv => kv.Value).Take(3))
         {
-            var mine = Enumerable.Range(0, steps.Count).Where(i => steps[i].Name == node || steps[i].Name.StartsWith(node + "/", StringComparison.Ordinal)).ToList();
+            var mine = Enumerable.Range(0, steps.Count).Where(i => NetworkCompiler.ComputesNode(steps[i].Name, node)).ToList();
             yield return new LayerLimit(model, config, node, ops, mine.Sum(i => times[i]), string.Join(", ", mine.Select(i => steps[i].Kernel).Distinct()));
         }
     }

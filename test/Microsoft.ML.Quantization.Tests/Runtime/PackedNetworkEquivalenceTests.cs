@@ -52,7 +52,7 @@ public class PackedNetworkEquivalenceTests
         // A grouped convolution with four outputs per group runs each group on the dense kernels; a depthwise one on the direct step.
         if (graphName == "MobileNet")
         {
-            Assert.Equal(4, network.Kernels.Count(k => k.Node.StartsWith("grouped.group", StringComparison.Ordinal)));
+            Assert.Equal(4, network.Kernels.Count(k => k.Node != "grouped" && NetworkCompiler.ComputesNode(k.Node, "grouped")));
             Assert.Contains(network.Kernels, k => k.Node == "depthwise" && k.Kernel.StartsWith("grouped direct", StringComparison.Ordinal));
         }
     }
