@@ -76,21 +76,32 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     /// (BatchNorm in training mode, the rest in eval mode, no gradient). The exponential averages kept during
     /// training lag behind the weights; after a search stage or a short fine-tuning they can cost tens of points.
     /// </summary>
-    public void ReestimateBatchNorm(Tensor examples, int batchSize = 256)
+    public void ReestimateBatchNorm(Tensor examples, int batchSize = 256) => Reestimate(examples, batchSize, Array.Empty<QuantActivation>());
+
+    /// <summary>
+    /// <see cref="ReestimateBatchNorm"/> and <see cref="Calibrate"/> again in one pass over the examples of the last calibration
+    /// (the quantizers' counts refuse others): each grid is refitted to its input as the re-estimated statistics normalise
+    /// it, up to the difference between a batch's statistics and their average over the examples.
+    /// </summary>
+    public void Recalibrate(Tensor examples, int batchSize = 256) => Reestimate(examples, batchSize, ActivationQuantizers.ToList());
+
+    private void Reestimate(Tensor examples, int batchSize, IReadOnlyList<QuantActivation> quantizers)
     {
         var norms = modules().OfType<TorchSharp.Modules.BatchNorm>().ToList();
-        if (norms.Count == 0) return;
+        if (norms.Count == 0 && quantizers.Count == 0) return;
         var momenta = norms.Select(n => n.momentum).ToList();
-        eval(); // everything else as in scoring (quantizers fit each batch whole, no dropout): deterministic
+        eval(); // everything else as in scoring (quantizers use their grids, no dropout): deterministic
         foreach (var norm in norms)
         {
             norm.reset_running_stats();
             norm.momentum = null; // a cumulative average
             norm.train();
         }
+        foreach (var q in quantizers) q.BeginResampling();
         Forward(examples, batchSize);
         for (int i = 0; i < norms.Count; i++) norms[i].momentum = momenta[i];
         eval();
+        foreach (var q in quantizers) q.EndCalibration();
     }
 
     private void Forward(Tensor examples, int batchSize)

@@ -34,6 +34,36 @@ public class GraphModuleCalibrationTests
     }
 
     [Fact]
+    public void RecalibratingInOnePassMatchesReestimatingThenCalibrating()
+    {
+        // In one batch, BatchNorm's batch statistics are its re-estimated ones (up to the variance's n/(n-1)), so the
+        // one-pass recalibration refits the grids the two separate steps fit.
+        random.manual_seed(7);
+        var graph = Qag.Prepare(NetworkGraphs.VggSmall(), new QagOptions { Activations = new(QuantizationScheme.ZoomQ, 3) });
+        using var separate = new GraphModule(graph);
+        using var together = new GraphModule(graph);
+        together.load_state_dict(separate.state_dict());
+        var examples = rand(96, 1, 28, 28);
+        separate.Calibrate(examples, batchSize: 96);
+        together.Calibrate(examples, batchSize: 96);
+        separate.ReestimateBatchNorm(examples, batchSize: 96);
+        separate.Calibrate(examples, batchSize: 96);
+        together.Recalibrate(examples, batchSize: 96);
+
+        var pairs = separate.ActivationQuantizers.Zip(together.ActivationQuantizers).ToList();
+        Assert.NotEmpty(pairs);
+        foreach (var (a, b) in pairs)
+        {
+            float expected = a.FrozenGrid().Scales.item<float>(), actual = b.FrozenGrid().Scales.item<float>();
+            Assert.True(Math.Abs(expected - actual) <= 0.02f * Math.Abs(expected), $"{a.GetName()}: scale {actual}, two steps {expected}");
+        }
+        var norms = separate.modules().OfType<TorchSharp.Modules.BatchNorm>().Zip(together.modules().OfType<TorchSharp.Modules.BatchNorm>());
+        foreach (var (a, b) in norms) Assert.True(a.running_mean!.allclose(b.running_mean!, 1e-4, 1e-5));
+        Assert.False(together.training);
+        Assert.Throws<InvalidOperationException>(() => together.Recalibrate(examples.narrow(0, 0, 64), batchSize: 64)); // other examples
+    }
+
+    [Fact]
     public void EachGridIsFittedToASampleOfEveryValueItsQuantizerSaw()
     {
         // The two calibration passes hold a sample, not every value; the grids must be those the sample of all gives.

@@ -21,7 +21,7 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
     // Buffers (registered from the fields): the frozen per-tensor grid and a 0/1 flag.
     private readonly Tensor calibrated, scales, levels, thresholds, code_order;
     // Calibration: the first pass counts the values; the second gathers the sample drawn among them.
-    private long? counted;
+    private long? counted, lastCount;
     private Tensor? picks, sample;
     private long gathered;
     private const ulong CalibrationSeed = 0x5EED;
@@ -51,6 +51,19 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
     {
         DisposeSample();
         counted = 0;
+    }
+
+    /// <summary>
+    /// Starts a sampling pass over the inputs of the last calibration again, without counting them again: a recalibration
+    /// on the same examples (after their BatchNorm statistics were re-estimated) differs only in the values.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No calibration has ended yet.</exception>
+    public void BeginResampling()
+    {
+        if (lastCount is not long count) throw new InvalidOperationException($"Quantizer '{GetName()}': BeginResampling before a calibration ended.");
+        DisposeSample();
+        counted = count;
+        BeginSampling();
     }
 
     /// <summary>
@@ -88,6 +101,7 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
             if (grid.CodeOrder is not null) code_order.copy_(grid.CodeOrder);
             else code_order.copy_(arange(code_order.shape[1], dtype: int64).unsqueeze(0));
             calibrated.fill_(1);
+            lastCount = count;
         }
         finally
         {

@@ -72,6 +72,32 @@ public class QuantActivationTests
         Assert.Throws<InvalidOperationException>(quantizer.BeginSampling); // the failed calibration left nothing to sample
     }
 
+    [Fact]
+    public void ResamplingTheSameInputsFitsTheGridACountedCalibrationFits()
+    {
+        random.manual_seed(12);
+        var inputs = new[] { randn(300, 400), randn(200, 400) * 2 };
+        using var counted = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
+        using var resampled = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
+        counted.eval();
+        resampled.eval();
+        Assert.Throws<InvalidOperationException>(resampled.BeginResampling); // nothing counted yet
+        Calibrate(resampled, randn(500, 400)); // other values, the same count
+        resampled.BeginResampling();
+        using (no_grad()) foreach (var x in inputs) resampled.call(x).Dispose();
+        resampled.EndCalibration();
+        Calibrate(counted, inputs);
+        using var expected = counted.FrozenGrid();
+        using var grid = resampled.FrozenGrid();
+        Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
+        Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());
+
+        resampled.BeginResampling();
+        using (no_grad()) resampled.call(randn(100, 400)).Dispose();
+        var error = Assert.Throws<InvalidOperationException>(resampled.EndCalibration);
+        Assert.Contains("saw 40000 values, the counting pass 200000", error.Message);
+    }
+
     /// <summary>Calibration as GraphModule runs it: a counting pass and a sampling pass over the same inputs.</summary>
     private static void Calibrate(QuantActivation quantizer, params Tensor[] inputs)
     {
