@@ -17,7 +17,7 @@ internal sealed class AttentionQuantizers : SearchQuantizers
     private readonly List<BranchAttention> history = new();
     private double temperature = 1;
 
-    public AttentionQuantizers(IReadOnlyList<QuantizerVertex> vertices, AttentionOptions options, int epochs) : base(vertices, options.LearningRate)
+    public AttentionQuantizers(IReadOnlyList<QuantizerVertex> vertices, AttentionOptions options, int epochs) : base(vertices, _ => options.LearningRate)
     {
         this.options = options;
         this.epochs = Math.Max(1, epochs);

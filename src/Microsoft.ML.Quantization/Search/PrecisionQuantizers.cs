@@ -52,7 +52,7 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
     private readonly List<LearnedBits> history = new();
 
     public PrecisionQuantizers(IReadOnlyList<QuantizerVertex> vertices, PrecisionLearningOptions options, double weightTarget, double activationTarget)
-        : base(vertices, options.LearningRate)
+        : base(vertices, _ => options.LearningRate)
     {
         this.options = options;
         this.weightTarget = weightTarget;

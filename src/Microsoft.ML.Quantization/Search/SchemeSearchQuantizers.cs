@@ -22,7 +22,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     private Dictionary<string, Tensor> noise = new(StringComparer.Ordinal);
     private double temperature;
 
-    public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRate)
+    public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRateFor)
     {
         this.options = options;
         weightCandidates = options.WeightSpecs();

@@ -15,11 +15,15 @@ internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
 {
     private readonly Dictionary<string, QuantizerVertex> vertices;
 
-    protected SearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, double learningRate)
+    private readonly Func<long, double> learningRate;
+
+    /// <param name="vertices">Every vertex, fixed ones included.</param>
+    /// <param name="learningRate">The search parameters' learning rate in a stage of so many batches.</param>
+    protected SearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, Func<long, double> learningRate)
     {
         this.vertices = vertices.ToDictionary(v => v.Name, StringComparer.Ordinal);
         Vertices = vertices;
-        SearchLearningRate = learningRate;
+        this.learningRate = learningRate;
     }
 
     /// <summary>Every vertex, fixed ones included.</summary>
@@ -33,7 +37,7 @@ internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
 
     public Module? Parameters => Store;
 
-    public double SearchLearningRate { get; }
+    public double SearchLearningRate(long steps) => learningRate(steps);
 
     public Module<Tensor, Tensor>? Weight(GraphNode node)
     {

@@ -56,12 +56,12 @@ internal sealed class GraphTrainer
         using var optimizer = options.Optimizer == OptimizerKind.Sgd
             ? (torch.optim.Optimizer)torch.optim.SGD(parameters, options.LearningRate, options.Momentum, weight_decay: options.WeightDecay)
             : torch.optim.Adam(parameters, options.LearningRate, weight_decay: options.WeightDecay);
-        using var searchOptimizer = hooks is null || searchParameters.Count == 0 ? null : torch.optim.Adam(searchParameters, hooks.SearchLearningRate);
+        int batches = (int)((data.Count + options.BatchSize - 1) / options.BatchSize);
+        using var searchOptimizer = hooks is null || searchParameters.Count == 0 ? null : torch.optim.Adam(searchParameters, hooks.SearchLearningRate((long)batches * options.Epochs));
 
         int start = ResumeFrom(model, hooks, optimizer, searchOptimizer);
         var history = new List<EpochRecord>();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        int batches = (int)((data.Count + options.BatchSize - 1) / options.BatchSize);
         for (int epoch = start + 1; epoch <= options.Epochs; epoch++)
         {
             foreach (var group in optimizer.ParamGroups) group.LearningRate = options.RateAt(epoch);

@@ -9,8 +9,8 @@ namespace Microsoft.ML.Quantization.Training;
 /// </summary>
 internal interface ITrainingHooks
 {
-    /// <summary>Learning rate of the search parameters' Adam optimizer.</summary>
-    double SearchLearningRate { get; }
+    /// <summary>Learning rate of the search parameters' Adam optimizer in a stage of <paramref name="steps"/> batches.</summary>
+    double SearchLearningRate(long steps);
 
     /// <summary>Called before every batch with the epochs done in this stage (fractional, from 0).</summary>
     void BeforeBatch(double epochs);

@@ -148,6 +148,44 @@ public class SearchRelaxationTests
     }
 
     [Fact]
+    public void SchemeSearchSettlesEveryVertexOnTheBetterSchemeWithinItsBatches()
+    {
+        // Bright quadrant → class: learnable in a few dozen batches. Activations after ReLU are non-negative, so a
+        // Binary (sign) grid carries nothing of them, and 1-bit weights lose against 4-bit ones: each vertex should choose
+        // its 4-bit candidate and hold ≥ 0.6 of its probability there after 32 batches. At the old fixed rate of 0.01 the
+        // logits can move 0.32 in total and no vertex can.
+        random.manual_seed(21);
+        var images = rand(512, 1, 28, 28) * 0.3;
+        var labels = randint(0, 4, new long[] { 512 });
+        for (int i = 0; i < 512; i++)
+        {
+            long q = labels[i].item<long>();
+            images[i, 0, TensorIndex.Slice(q / 2 * 14, q / 2 * 14 + 14), TensorIndex.Slice(q % 2 * 14, q % 2 * 14 + 14)].add_(0.7);
+        }
+        using var data = new TrainingData(images, labels);
+        var options = new SchemeSearchOptions
+        {
+            SearchBits = 4,
+            WeightCandidates = new[] { QuantizationScheme.Binary, QuantizationScheme.ZoomQ },
+            ActivationCandidates = new[] { QuantizationScheme.Binary, QuantizationScheme.ClipQ },
+        };
+        var search = new SchemeSearchQuantizers(Vertices(), options);
+        var trainer = new GraphTrainer(new TrainingOptions { Epochs = 2, BatchSize = 32, LearningRate = 2e-3, Seed = 3 }, "QSS");
+        using var module = trainer.CreateModule(LeNet, search);
+        trainer.Train(module, data, search);
+
+        Assert.Equal(options.LogitTravel / 32, search.SearchLearningRate(32), 12);
+        var last = search.History.Where(h => h.Epoch == 2).ToList();
+        Assert.Equal(search.Searched.Count(), last.Count);
+        foreach (var vertex in last)
+        {
+            int choice = Array.IndexOf(vertex.Probabilities.ToArray(), vertex.Probabilities.Max());
+            Assert.True(vertex.Probabilities[choice] >= 0.6, $"{vertex.Vertex}: {string.Join(", ", vertex.Probabilities.Select(p => p.ToString("F2")))}");
+            Assert.NotEqual(QuantizationScheme.Binary, vertex.Candidates[choice].Scheme);
+        }
+    }
+
+    [Fact]
     public void ModelWiseSearchSharesOneLogitVectorPerRole()
     {
         var search = new SchemeSearchQuantizers(Vertices(), new SchemeSearchOptions { Granularity = SearchGranularity.ModelWise });
