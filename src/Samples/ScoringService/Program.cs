@@ -2,11 +2,13 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Samples.ScoringService;
 
-// Serves a saved MLQuant image classifier:
+// Serves a saved MLQuant model through its own pipeline (the service decodes nothing itself):
 //   dotnet run --project src/Samples/ScoringService -c Release -- --Model artifacts/image-classification/model.zip [--urls http://127.0.0.1:5080] [--MaxRequestBytes 1048576] [--verbose]
-//   POST /predict   body: a PNG or JPEG image, or JSON {"pixels":[...]} → {"label": "...", "scores": {...}}
+//   POST /predict   an image model: the image bytes (whatever its LoadImages reads: PNG, JPEG, BMP…, any size);
+//                   a text model: JSON {"text":"..."} or text/plain; a pixel model: JSON {"pixels":[...]}
+//                   → {"label": "...", "scores": {...}}
 //   GET  /health    → {"status":"ok"}
-//   GET  /model     → the classifier's classes, input shape and quantization report
+//   GET  /model     → what /predict takes, the classes, the network's input shape and the quantization report
 return SampleMain.Run(args, Serve);
 
 static int Serve(string[] args)
@@ -19,7 +21,7 @@ static int Serve(string[] args)
     builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
     long maxBytes = builder.Configuration.GetValue<long?>("MaxRequestBytes") ?? 1 << 20;
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBytes);
-    builder.Services.AddSingleton(new ImageModel(modelPath));
+    builder.Services.AddSingleton(new ServedModel(modelPath));
     builder.Services.AddProblemDetails();
 
     var app = builder.Build();
@@ -28,40 +30,35 @@ static int Serve(string[] args)
 
     app.MapGet("/health", () => Results.Ok(new { status = "ok" }));
 
-    app.MapGet("/model", (ImageModel model) =>
+    app.MapGet("/model", (ServedModel model) =>
     {
         var report = model.Classifier.QuantizationReport;
         return Results.Ok(new
         {
+            input = model.Kind.ToString().ToLowerInvariant(),
+            inputColumn = model.InputColumn,
+            request = Describe(model),
             classes = model.Classifier.ClassNames,
-            inputShape = model.Shape,
+            inputShape = model.Classifier.Graph.InputShape,
             averageWeightBits = report?.AverageWeightBits,
             averageActivationBits = report?.AverageActivationBits,
             layers = report?.Layers.Select(l => new { l.Layer, weights = l.Weights.ToString(), l.WeightCount, l.WeightBytes, activations = l.Activations?.ToString(), l.ActivationCount }),
         });
     });
 
-    app.MapPost("/predict", async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> (HttpRequest request, ImageModel model) =>
+    app.MapPost("/predict", async Task<Results<Ok<PredictResponse>, ProblemHttpResult>> (HttpRequest request, ServedModel model) =>
     {
         if (request.ContentLength > maxBytes) return TypedResults.Problem($"The body exceeds {maxBytes} bytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
         var body = await ReadBounded(request.Body, maxBytes, request.HttpContext.RequestAborted);
         if (body is null) return TypedResults.Problem($"The body exceeds {maxBytes} bytes.", statusCode: StatusCodes.Status413PayloadTooLarge);
-
-        float[]? pixels;
-        if (request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
+        bool json = request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true;
+        var prediction = model.Kind switch
         {
-            try { pixels = System.Text.Json.JsonSerializer.Deserialize<PixelsRequest>(body, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))?.Pixels; }
-            catch (System.Text.Json.JsonException) { pixels = null; }
-            if (pixels is null || pixels.Length != model.Length)
-                return TypedResults.Problem($"Send JSON {{\"pixels\": [...]}} with {model.Length} values.", statusCode: StatusCodes.Status400BadRequest);
-            if (pixels.Any(float.IsNaN)) return TypedResults.Problem("The pixels hold NaN.", statusCode: StatusCodes.Status400BadRequest);
-        }
-        else
-        {
-            pixels = model.Decode(body);
-            if (pixels is null) return TypedResults.Problem("The body is not a PNG or JPEG image (or JSON pixels with Content-Type application/json).", statusCode: StatusCodes.Status400BadRequest);
-        }
-        var (label, scores) = model.Predict(pixels);
+            ServedInputKind.Image => json ? null : model.PredictImage(body),
+            ServedInputKind.Text => ReadText(body, json) is string text ? model.PredictText(text) : null,
+            _ => json && ReadJson(body)?.Pixels is float[] pixels && pixels.Length == model.Length && !pixels.Any(float.IsNaN) ? model.Predict(pixels) : null,
+        };
+        if (prediction is not var (label, scores)) return TypedResults.Problem(Describe(model), statusCode: StatusCodes.Status400BadRequest);
         return TypedResults.Ok(new PredictResponse(label, scores));
     });
 
@@ -83,9 +80,31 @@ static async Task<byte[]?> ReadBounded(Stream body, long maxBytes, CancellationT
     return buffer.ToArray();
 }
 
+// What /predict takes, as its 400 answer says it.
+static string Describe(ServedModel model) => model.Kind switch
+{
+    ServedInputKind.Image => "Send the image's bytes (PNG, JPEG or BMP, any size; the model's pipeline decodes, resizes and converts them).",
+    ServedInputKind.Text => "Send JSON {\"text\": \"...\"} or the text itself as text/plain.",
+    _ => $"Send JSON {{\"pixels\": [...]}} with {model.Length} values, no NaN, and Content-Type application/json.",
+};
+
+static PredictRequest? ReadJson(byte[] body)
+{
+    try { return System.Text.Json.JsonSerializer.Deserialize<PredictRequest>(body, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)); }
+    catch (System.Text.Json.JsonException) { return null; }
+}
+
+static string? ReadText(byte[] body, bool json)
+{
+    if (json) return ReadJson(body)?.Text;
+    try { return new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(body); }
+    catch (System.Text.DecoderFallbackException) { return null; }
+}
+
 /// <summary>A JSON prediction request.</summary>
-/// <param name="Pixels">Row-major pixels, 0–255.</param>
-public sealed record PixelsRequest(float[]? Pixels);
+/// <param name="Pixels">A pixel model's row-major pixels.</param>
+/// <param name="Text">A text model's text.</param>
+public sealed record PredictRequest(float[]? Pixels, string? Text);
 
 /// <summary>A prediction.</summary>
 /// <param name="Label">The predicted class.</param>

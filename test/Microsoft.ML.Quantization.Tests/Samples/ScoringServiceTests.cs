@@ -34,52 +34,99 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
         return images.GetColumn<float[]>(DatasetCatalog.PixelsColumn).Take(count).ToArray();
     }
 
-    private static byte[] Png(float[] pixels) => Encode(pixels, SKEncodedImageFormat.Png);
-
-    private static byte[] Encode(float[] pixels, SKEncodedImageFormat format)
-    {
-        using var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque);
-        for (int i = 0; i < 784; i++) bitmap.SetPixel(i % 28, i / 28, new SKColor((byte)pixels[i], (byte)pixels[i], (byte)pixels[i]));
-        using var data = bitmap.Encode(format, 100);
-        return data.ToArray();
-    }
-
     [Fact]
-    public async Task PredictsFromPngAndJsonLikeTheModelItself()
+    public async Task APixelModelTakesJsonPixelsLikeTheModelItself()
     {
         var client = service.CreateClient();
-        var model = new ImageModel(ModelPath);
+        using var model = new ServedModel(ModelPath);
+        Assert.Equal(ServedInputKind.Pixels, model.Kind);
         foreach (var pixels in TestImages(10))
         {
             var expected = model.Predict(pixels);
             var fromJson = await (await client.PostAsJsonAsync("/predict", new { pixels })).Content.ReadFromJsonAsync<PredictResponse>();
-            var fromPng = await (await client.PostAsync("/predict", new ByteArrayContent(Png(pixels)) { Headers = { ContentType = new("image/png") } })).Content.ReadFromJsonAsync<PredictResponse>();
             Assert.Equal(expected.Label, fromJson!.Label);
             Assert.Equal(expected.Scores, fromJson.Scores);
-            Assert.Equal(expected.Label, fromPng!.Label); // the PNG holds the same bytes, so the same pixels
-            Assert.Equal(expected.Scores, fromPng.Scores);
+        }
+        // The service decodes nothing itself: a PNG means nothing to a model whose pipeline starts at pixels.
+        var png = await client.PostAsync("/predict", new ByteArrayContent(ColourImages.Encode(ColourImages.Draw(0, 28, 28, new Random(1)), SKEncodedImageFormat.Png)));
+        Assert.Equal(HttpStatusCode.BadRequest, png.StatusCode);
+        Assert.Contains("784 values", await png.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AColourImagePipelineScoresPostedImagesOfAnySizeThroughItsOwnTransforms()
+    {
+        using var folder = RepoPaths.TempDirectory();
+        string modelPath = ColourImages.TrainPipeline(folder.Path);
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseSetting("Model", modelPath));
+        var client = factory.CreateClient();
+        using var description = JsonDocument.Parse(await client.GetStringAsync("/model"));
+        Assert.Equal("image", description.RootElement.GetProperty("input").GetString());
+        Assert.Equal("Path", description.RootElement.GetProperty("inputColumn").GetString());
+        Assert.Equal(new[] { 3, 24, 24 }, description.RootElement.GetProperty("inputShape").EnumerateArray().Select(d => d.GetInt32()));
+
+        // What the saved pipeline itself predicts for the same file: the service must answer the same.
+        var ml = new MLContext();
+        ml.ComponentCatalog.RegisterQuantization();
+        var engine = ml.Model.CreatePredictionEngine<ColourImages.Row, ColourImages.Prediction>(ml.Model.Load(modelPath, out _));
+        var random = new Random(9);
+        for (int i = 0; i < 6; i++)
+        {
+            var format = i % 2 == 0 ? SKEncodedImageFormat.Jpeg : SKEncodedImageFormat.Png;
+            byte[] bytes = ColourImages.Encode(ColourImages.Draw(i % 3, random.Next(16, 60), random.Next(16, 60), random), format);
+            string file = Path.Combine(folder.Path, $"posted-{i}");
+            File.WriteAllBytes(file, bytes);
+            var expected = engine.Predict(new ColourImages.Row { Path = file });
+            var response = await client.PostAsync("/predict", new ByteArrayContent(bytes) { Headers = { ContentType = new(format == SKEncodedImageFormat.Jpeg ? "image/jpeg" : "image/png") } });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var answer = (await response.Content.ReadFromJsonAsync<PredictResponse>())!;
+            Assert.Equal(expected.PredictedClass, answer.Label);
+            Assert.Equal(expected.Score.Max(), answer.Scores.Values.Max(), 5);
+        }
+        var corrupt = await client.PostAsync("/predict", new ByteArrayContent(new byte[] { 0xFF, 0xD8, 0xFF, 1, 2, 3 }));
+        var json = await client.PostAsJsonAsync("/predict", new { pixels = new float[5] });
+        foreach (var bad in new[] { corrupt, json })
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Contains("image's bytes", await bad.Content.ReadAsStringAsync());
         }
     }
 
     [Fact]
-    public async Task PredictsFromJpegLikeTheModelOnTheDecodedPixels()
+    public async Task ATextModelTakesTextAsJsonOrPlainText()
     {
-        var client = service.CreateClient();
-        var model = new ImageModel(ModelPath);
-        foreach (var pixels in TestImages(5))
+        using var folder = RepoPaths.TempDirectory();
+        var ml = new MLContext(seed: 1);
+        var rows = Enumerable.Range(0, 96).Select(i => new TextRow { Text = i % 2 == 0 ? $"cheap pills offer {i} win money now" : $"meeting notes for project {i} attached", Label = i % 2 == 0 ? "spam" : "ham" }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.TextLstm(new TextLstmOptions { Epochs = 2, SequenceLength = 12, EmbeddingSize = 8, HiddenSize = 8, VocabularySize = 200 }))
+            .Fit(data);
+        string modelPath = Path.Combine(folder.Path, "text.zip");
+        ml.Model.Save(model, data.Schema, modelPath);
+
+        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseSetting("Model", modelPath));
+        var client = factory.CreateClient();
+        using var served = new ServedModel(modelPath);
+        Assert.Equal(ServedInputKind.Text, served.Kind);
+        foreach (string text in new[] { "win cheap money", "project meeting attached" })
         {
-            byte[] jpeg = Encode(pixels, SKEncodedImageFormat.Jpeg);
-            Assert.Equal(new byte[] { 0xFF, 0xD8 }, jpeg[..2]);
-            // JPEG is lossy: the service must answer as the model does on the grey levels the JPEG decodes to.
-            using var decoded = SKBitmap.Decode(jpeg);
-            var grey = Enumerable.Range(0, 784).Select(i => (float)decoded.GetPixel(i % 28, i / 28).Red).ToArray();
-            var response = await client.PostAsync("/predict", new ByteArrayContent(jpeg) { Headers = { ContentType = new("image/jpeg") } });
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            var answer = (await response.Content.ReadFromJsonAsync<PredictResponse>())!;
-            var expected = model.Predict(grey);
-            Assert.Equal(expected.Label, answer.Label);
-            Assert.Equal(1.0, answer.Scores.Values.Sum(), 3);
+            var expected = served.PredictText(text);
+            var fromJson = (await (await client.PostAsJsonAsync("/predict", new { text })).Content.ReadFromJsonAsync<PredictResponse>())!;
+            var fromPlain = (await (await client.PostAsync("/predict", new StringContent(text))).Content.ReadFromJsonAsync<PredictResponse>())!;
+            Assert.Equal(expected.Label, fromJson.Label);
+            Assert.Equal(expected.Scores, fromJson.Scores);
+            Assert.Equal(expected.Label, fromPlain.Label);
         }
+        using var description = JsonDocument.Parse(await client.GetStringAsync("/model"));
+        Assert.Equal("text", description.RootElement.GetProperty("input").GetString());
+        Assert.Equal(new[] { "spam", "ham" }, description.RootElement.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
+    }
+
+    private sealed class TextRow
+    {
+        public string Text { get; set; } = "";
+        public string Label { get; set; } = "";
     }
 
     [Fact]
@@ -96,11 +143,11 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
     public async Task BadBodiesAreClientErrorsWithoutStackTraces()
     {
         var client = service.CreateClient();
-        var notImage = await client.PostAsync("/predict", new ByteArrayContent(new byte[] { 1, 2, 3, 4 }) { Headers = { ContentType = new("image/png") } });
+        var notJson = await client.PostAsync("/predict", new ByteArrayContent(new byte[] { 1, 2, 3, 4 }) { Headers = { ContentType = new("image/png") } });
         var shortJson = await client.PostAsJsonAsync("/predict", new { pixels = new float[5] });
         var brokenJson = await client.PostAsync("/predict", new StringContent("{\"pixels\": [1, 2", System.Text.Encoding.UTF8, "application/json"));
         var tooLarge = await client.PostAsync("/predict", new ByteArrayContent(new byte[70_000]) { Headers = { ContentType = new("image/png") } });
-        foreach (var (response, status) in new[] { (notImage, HttpStatusCode.BadRequest), (shortJson, HttpStatusCode.BadRequest), (brokenJson, HttpStatusCode.BadRequest), (tooLarge, HttpStatusCode.RequestEntityTooLarge) })
+        foreach (var (response, status) in new[] { (notJson, HttpStatusCode.BadRequest), (shortJson, HttpStatusCode.BadRequest), (brokenJson, HttpStatusCode.BadRequest), (tooLarge, HttpStatusCode.RequestEntityTooLarge) })
         {
             Assert.Equal(status, response.StatusCode);
             string text = await response.Content.ReadAsStringAsync();
@@ -117,19 +164,19 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
         using var client = new HttpClient { BaseAddress = process.Address };
         var pixels = TestImages(1)[0];
         var response = await (await client.PostAsJsonAsync("/predict", new { pixels })).Content.ReadFromJsonAsync<PredictResponse>();
-        Assert.Equal(new ImageModel(ModelPath).Predict(pixels).Label, response!.Label);
+        Assert.Equal(new ServedModel(ModelPath).Predict(pixels).Label, response!.Label);
     }
 
     [Fact]
     public async Task SoakThroughKestrelKeepsMemoryFlatAndAnswersLikeOneThread()
     {
         var pixels = TestImages(100);
-        var reference = new ImageModel(ModelPath);
+        using var reference = new ServedModel(ModelPath);
         var expected = pixels.Select(p => reference.Predict(p)).ToArray();
         using var process = await LoopbackService.StartAsync(ModelPath);
         // A fixed amount of work, not of time (throughput belongs to the service-load benchmark); the duration only guards a hang.
         const int requests = 400;
-        var soak = await ServiceSoak.RunAsync(process, pixels, expected, clients: 4, TimeSpan.FromMinutes(10), maxRequests: requests);
+        var soak = await ServiceSoak.RunAsync(process, pixels.Select(p => (Func<HttpContent>)(() => JsonContent.Create(new { pixels = p }))).ToList(), expected, clients: 4, TimeSpan.FromMinutes(10), maxRequests: requests);
         Assert.Equal(0, soak.Errors);
         Assert.Equal(0, soak.Mismatches);
         Assert.Equal(requests, soak.Requests);

@@ -20,18 +20,18 @@ public sealed record SoakResult(int Clients, double Seconds, int Requests, doubl
 }
 
 /// <summary>
-/// A bounded load on a <see cref="LoopbackService"/>: <c>clients</c> concurrent HttpClients post JSON pixels in turn
+/// A bounded load on a <see cref="LoopbackService"/>: <c>clients</c> concurrent HttpClients post the requests in turn
 /// until the time or the request count runs out, and every answer is compared with the expected single-threaded one.
 /// </summary>
 public static class ServiceSoak
 {
-    /// <summary>Runs the soak; <paramref name="expected"/>[i] is the single-threaded answer for <paramref name="pixels"/>[i].</summary>
-    public static async Task<SoakResult> RunAsync(LoopbackService service, IReadOnlyList<float[]> pixels, IReadOnlyList<(string Label, IReadOnlyDictionary<string, float> Scores)> expected,
+    /// <summary>Runs the soak; <paramref name="expected"/>[i] is the single-threaded answer to the body <paramref name="requests"/>[i] makes.</summary>
+    public static async Task<SoakResult> RunAsync(LoopbackService service, IReadOnlyList<Func<HttpContent>> requests, IReadOnlyList<(string Label, IReadOnlyDictionary<string, float> Scores)> expected,
         int clients, TimeSpan duration, int maxRequests = int.MaxValue)
     {
         if (clients < 1) throw new ArgumentOutOfRangeException(nameof(clients), clients, "At least one client.");
         using (var warmUp = new HttpClient { BaseAddress = service.Address })
-            foreach (var p in pixels.Take(20)) (await warmUp.PostAsJsonAsync("/predict", new { pixels = p })).EnsureSuccessStatusCode();
+            foreach (var request in requests.Take(20)) (await warmUp.PostAsync("/predict", request())).EnsureSuccessStatusCode();
         long startSet = service.WorkingSetBytes;
         var latencies = new List<double>[clients];
         int errors = 0, mismatches = 0, issued = 0;
@@ -42,11 +42,11 @@ public static class ServiceSoak
             using var client = new HttpClient { BaseAddress = service.Address };
             for (int n; stop.Elapsed < duration && (n = Interlocked.Increment(ref issued)) <= maxRequests;)
             {
-                int k = n % pixels.Count;
+                int k = n % requests.Count;
                 long start = Stopwatch.GetTimestamp();
                 try
                 {
-                    var response = await client.PostAsJsonAsync("/predict", new { pixels = pixels[k] });
+                    var response = await client.PostAsync("/predict", requests[k]());
                     if (!response.IsSuccessStatusCode) { Interlocked.Increment(ref errors); continue; }
                     var answer = await response.Content.ReadFromJsonAsync<PredictResponse>();
                     if (answer!.Label != expected[k].Label || !answer.Scores.SequenceEqual(expected[k].Scores)) Interlocked.Increment(ref mismatches);
