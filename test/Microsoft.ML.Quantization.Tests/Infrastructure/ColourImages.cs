@@ -47,6 +47,25 @@ internal static class ColourImages
             return data.ToArray();
     }
 
+    /// <summary>
+    /// Writes <paramref name="perClass"/> images per class of mixed sizes, half JPEG and half PNG, into one folder per class
+    /// under <paramref name="root"/>, the way a user's data set is laid out.
+    /// </summary>
+    public static void WriteClassFolders(string root, int perClass, int seed)
+    {
+        var random = new Random(seed);
+        for (int label = 0; label < Classes.Length; label++)
+        {
+            Directory.CreateDirectory(Path.Combine(root, Classes[label]));
+            for (int i = 0; i < perClass; i++)
+            {
+                var format = i % 2 == 0 ? SKEncodedImageFormat.Png : SKEncodedImageFormat.Jpeg;
+                File.WriteAllBytes(Path.Combine(root, Classes[label], $"{i}.{(format == SKEncodedImageFormat.Png ? "png" : "jpg")}"),
+                    Encode(Draw(label, random.Next(16, 64), random.Next(16, 64), random), format));
+            }
+        }
+    }
+
     /// <summary>Draws 20 images per class of mixed sizes and formats under <paramref name="folder"/>, trains the pipeline on them and saves it; returns the model's path.</summary>
     public static string TrainPipeline(string folder)
     {

@@ -23,7 +23,7 @@ public class SchemePropertyTests
     }
 
     private static float[] Input(QuantizationScheme kind, int bits, string distribution) =>
-        SchemeErrorSurvey.Draw(Enum.Parse<SurveyDistribution>(distribution), (int)Shape.Aggregate((a, b) => a * b), HashCode.Combine(kind, bits, distribution) & 0xffff);
+        SchemeErrorSurvey.Draw(Enum.Parse<SurveyDistribution>(distribution), (int)Shape.Aggregate((a, b) => a * b), (int)kind * 997 + bits * 31 + distribution.Sum(c => c)); // the same input in every run (HashCode.Combine is seeded per process)
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -71,7 +71,8 @@ public class SchemePropertyTests
         var once = grid.Quantize(groups);
         var twice = grid.Quantize(once);
         Assert.Equal(once.data<float>().ToArray(), twice.data<float>().ToArray());
-        Assert.Equal(grid.Encode(groups).data<long>().ToArray(), grid.Encode(once).data<long>().ToArray());
+        // Where a grid has two equal levels (ResQ's sums can coincide), the value's code may be either: the codes must decode alike.
+        Assert.Equal(grid.Decode(grid.Encode(groups)).data<float>().ToArray(), grid.Decode(grid.Encode(once)).data<float>().ToArray());
     }
 
     [Theory]

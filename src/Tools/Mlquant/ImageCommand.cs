@@ -1,0 +1,90 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Quantization.Graph;
+using Microsoft.ML.Quantization.Samples;
+using Microsoft.ML.Quantization.Search;
+using Microsoft.ML.Quantization.Training;
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.Quantization.Tools.Mlquant;
+
+/// <summary>The options of <c>mlquant image</c>.</summary>
+/// <param name="Dataset">One subfolder per class.</param>
+/// <param name="Size">Images are resized to Size×Size.</param>
+/// <param name="Channels">1 (grey) or 3 (RGB); null detects them.</param>
+/// <param name="Model">VggSmall, ResNet20 or LeNet5.</param>
+/// <param name="TargetBits">Average weight and activation bits.</param>
+/// <param name="Epochs">FP32 epochs.</param>
+/// <param name="ValidationFraction">Share of each class held out.</param>
+/// <param name="Seed">Seed of the split and the training.</param>
+/// <param name="Out">Where everything is written; its checkpoints folder lets the same command resume.</param>
+internal sealed record ImageCommandOptions(string Dataset, int Size, int? Channels, string Model, int TargetBits, int Epochs, double ValidationFraction, int Seed, string Out);
+
+/// <summary>
+/// <c>mlquant image</c>: reads the folder, trains the network in FP32, quantizes it automatically to the target bits,
+/// and writes model.zip (the whole pipeline from an image path to a class), metrics.json, the confusion matrix PNG,
+/// report.md and the consumption code. Every stage checkpoints under --out, so the same command resumes after a kill.
+/// </summary>
+internal static class ImageCommand
+{
+    /// <summary>The networks --model names.</summary>
+    public static readonly string[] Models = { "VggSmall", "ResNet20", "LeNet5" };
+
+    public static int Run(ImageCommandOptions o)
+    {
+        if (o.Size is < 16 or > 224) throw new UsageException($"--size takes 16 to 224, not {o.Size}.");
+        if (o.Channels is not (null or 1 or 3)) throw new UsageException($"--channels takes 1 or 3, not {o.Channels}.");
+        if (!Models.Contains(o.Model)) throw new UsageException($"--model takes {string.Join(", ", Models)}, not '{o.Model}'.");
+        if (o.ValidationFraction is <= 0 or >= 1) throw new UsageException($"--validation-fraction takes a share between 0 and 1, not {o.ValidationFraction}.");
+        var ml = new MLContext(seed: o.Seed);
+        var run = new SampleRun(ml);
+        Console.WriteLine($"Reading {Path.GetFullPath(o.Dataset)}");
+        var folder = ImageFolder.Scan(o.Dataset);
+        int channels = o.Channels ?? folder.Channels;
+        var (trainRows, validationRows) = folder.Split(o.ValidationFraction, o.Seed);
+        Console.WriteLine($"{folder.Images.Count} images in {folder.Classes.Count} classes ({string.Join(", ", folder.Classes)}), {(channels == 3 ? "colour" : "grey")}; "
+            + $"{trainRows.Count} to train, {validationRows.Count} to validate; {folder.Unreadable.Count} unreadable, skipped{(folder.Unreadable.Count > 0 ? ": " + string.Join(", ", folder.Unreadable) : "")}");
+        var graph = o.Model switch
+        {
+            "VggSmall" => NetworkGraphs.VggSmall(channels, o.Size, folder.Classes.Count),
+            "ResNet20" => NetworkGraphs.ResNet20(channels, o.Size, folder.Classes.Count),
+            _ => NetworkGraphs.LeNet5(channels, o.Size, folder.Classes.Count),
+        };
+        Directory.CreateDirectory(o.Out);
+        string checkpoints = Path.Combine(o.Out, "checkpoints");
+        var train = ml.Data.LoadFromEnumerable(trainRows);
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", folder.Root, nameof(ImageRow.ImagePath)))
+            .Append(ml.Transforms.ResizeImages("Image", o.Size, o.Size))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb))
+            .Append(ml.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions
+            {
+                FeatureColumnName = "Pixels", ImageShape = new[] { channels, o.Size, o.Size }, Graph = graph, Epochs = o.Epochs, BatchSize = 32,
+                Seed = o.Seed, Progress = run.Progress, CheckpointDirectory = Path.Combine(checkpoints, "fp32"),
+            }))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"));
+        Console.WriteLine("\n== FP32 training");
+        var fp32 = run.Progress.Run(() => pipeline.Fit(train));
+        Console.WriteLine($"\n== Automatic quantization to {o.TargetBits} bits");
+        var quantized = run.Progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, o.TargetBits, new AutoQuantizationOptions
+        {
+            Training = new TrainingOptions { BatchSize = 32, Seed = o.Seed, Progress = run.Progress, CheckpointDirectory = Path.Combine(checkpoints, "auto") },
+        }));
+        string modelPath = Path.Combine(o.Out, "model.zip");
+        ml.Model.SaveAtomically(quantized, train.Schema, modelPath);
+
+        var classifier = ((TransformerChain<ITransformer>)quantized).OfType<ImageClassifierTransformer>().Single();
+        var metrics = ValidationMetrics.Evaluate(ml, quantized.Transform(ml.Data.LoadFromEnumerable(validationRows)), classifier.ClassNames, folder.Unreadable);
+        metrics.WriteJson(Path.Combine(o.Out, "metrics.json"));
+        metrics.DrawConfusionMatrix(Path.Combine(o.Out, "confusion-matrix.png"));
+        File.WriteAllText(Path.Combine(o.Out, "MLQuantModel.cs"), ConsumptionCode.ForImages("MLQuantModel"));
+        File.WriteAllText(Path.Combine(o.Out, "report.md"), string.Join("\n",
+            $"# {o.Model} on {Path.GetFileName(folder.Root)}, quantized automatically to {o.TargetBits} bits", "",
+            $"Data: {folder.Images.Count} images, {folder.Classes.Count} classes, {(channels == 3 ? "RGB" : "grey")} at {o.Size}×{o.Size}; {trainRows.Count} trained on, {validationRows.Count} validated on.",
+            folder.Unreadable.Count == 0 ? "Every image was readable." : $"Unreadable, skipped ({folder.Unreadable.Count}): {string.Join(", ", folder.Unreadable)}.", "",
+            metrics.ToMarkdown(), "", "![confusion matrix](confusion-matrix.png)", "",
+            "## Quantization", "", "```", classifier.QuantizationReport?.ToString() ?? "", "```", "",
+            "Use it: `MLQuantModel.cs` (add the packages Microsoft.ML.Quantization and Microsoft.ML.ImageAnalytics); serve it: `mlquant serve` or the ScoringService.", ""));
+        Console.WriteLine($"\nValidation accuracy {metrics.Accuracy:P2}; model.zip, metrics.json, confusion-matrix.png, report.md and MLQuantModel.cs under {Path.GetFullPath(o.Out)}");
+        return 0;
+    }
+}

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Microsoft.ML.Quantization.Samples;
+using Microsoft.ML.Quantization.Tools.Mlquant;
+
+// mlquant image --dataset DIR [--size 32] [--channels 1|3] [--model VggSmall|ResNet20|LeNet5] [--target-bits 2] [--epochs 8]
+//               [--validation-fraction 0.2] [--seed 1] [--out mlquant-image] [--verbose]
+return SampleMain.Run(args, Invoke);
+
+static int Invoke(string[] args)
+{
+    var dataset = new Option<string>("--dataset") { Description = "A folder with one subfolder of images (JPEG, PNG, BMP; any size) per class.", Required = true };
+    var size = new Option<int>("--size") { Description = "Images are resized to SIZE×SIZE (16 to 224).", DefaultValueFactory = _ => 32 };
+    var channels = new Option<int?>("--channels") { Description = "1 (grey) or 3 (RGB); detected from the images by default." };
+    var model = new Option<string>("--model") { Description = $"The network: {string.Join(", ", ImageCommand.Models)}.", DefaultValueFactory = _ => "VggSmall" };
+    var targetBits = new Option<int>("--target-bits") { Description = "Average weight and activation bits.", DefaultValueFactory = _ => 2 };
+    var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", DefaultValueFactory = _ => 8 };
+    var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out to validate.", DefaultValueFactory = _ => 0.2 };
+    var seed = new Option<int>("--seed") { Description = "Seed of the split and the training.", DefaultValueFactory = _ => 1 };
+    var output = new Option<string>("--out") { Description = "Output folder; its checkpoints let the same command resume.", DefaultValueFactory = _ => "mlquant-image" };
+    var image = new Command("image", "Train and quantize an image classifier on a folder of images.") { dataset, size, channels, model, targetBits, epochs, fraction, seed, output };
+    image.SetAction(result => ImageCommand.Run(new ImageCommandOptions(result.GetValue(dataset)!, result.GetValue(size), result.GetValue(channels), result.GetValue(model)!,
+        result.GetValue(targetBits), result.GetValue(epochs), result.GetValue(fraction), result.GetValue(seed), result.GetValue(output)!)));
+    var root = new RootCommand("mlquant: train, quantize and evaluate low-bit ML.NET models.") { image };
+    var parsed = root.Parse(args);
+    // A command line it cannot use exits with 2, as every sample does; --help and the commands run through Invoke.
+    if (parsed.Errors.Count > 0) throw new UsageException(string.Join(" ", parsed.Errors.Select(e => e.Message)) + " (mlquant image --help lists the options.)");
+    // Failures reach SampleMain, which prints one line and the exit code, not a stack trace.
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
