@@ -4,8 +4,8 @@ using Xunit;
 namespace Microsoft.ML.Quantization.Tests.Kernels;
 
 /// <summary>
-/// .ci/run reruns the kernel and runtime tests with AVX-512 (DOTNET_EnableAVX512=0) and then all hardware intrinsics
-/// (DOTNET_EnableHWIntrinsic=0) switched off, naming the path it expects in MLQUANT_EXPECTED_ISA; this checks that the switch
+/// .ci/run reruns the kernel and runtime tests with AVX-512 (DOTNET_EnableAVX512=0), AVX2 (DOTNET_EnableAVX2=0) and then all
+/// hardware intrinsics (DOTNET_EnableHWIntrinsic=0) switched off, naming the path it expects in MLQUANT_EXPECTED_ISA; this checks that the switch
 /// took, so that no such run passes on the vector paths by mistake. (.NET 10 ignores the older DOTNET_EnableAVX512F.)
 /// </summary>
 public class InstructionSetTests
@@ -22,6 +22,14 @@ public class InstructionSetTests
                 // The int8 kernel's AVX2 path is what this run tests.
                 Assert.True(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
                 break;
+            case "no-avx2":
+                Assert.True(Sse2.IsSupported);
+                Assert.False(Avx2.IsSupported);
+                Assert.False(Avx512F.IsSupported);
+                // Neither vector path of the int8 kernel: the portable loops score.
+                Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
+                Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAccelerated);
+                break;
             case "scalar":
                 Assert.False(Sse2.IsSupported);
                 Assert.False(Avx2.IsSupported);
@@ -33,7 +41,7 @@ public class InstructionSetTests
                 Assert.Equal(Avx512BW.IsSupported, Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAccelerated);
                 break;
             default:
-                Assert.Fail($"MLQUANT_EXPECTED_ISA '{expected}' is not one of no-avx512, scalar, native.");
+                Assert.Fail($"MLQUANT_EXPECTED_ISA '{expected}' is not one of no-avx512, no-avx2, scalar, native.");
                 break;
         }
     }
