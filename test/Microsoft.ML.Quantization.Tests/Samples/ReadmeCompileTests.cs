@@ -29,7 +29,7 @@ public class ReadmeCompileTests
         var (source, kind) = match.Groups["kind"].Value == " sample"
             ? (code, OutputKind.ConsoleApplication)
             : (Wrapped(code, match.Groups["spec"].Value), OutputKind.DynamicallyLinkedLibrary);
-        var compilation = CSharpCompilation.Create($"ReadmeBlock{index}", new[] { CSharpSyntaxTree.ParseText(source), CSharpSyntaxTree.ParseText(ImplicitUsings) }, References.Value,
+        var compilation = CSharpCompilation.Create($"ReadmeBlock{index}", new[] { CSharpSyntaxTree.ParseText(source), CSharpSyntaxTree.ParseText(ImplicitUsings) }, CompilationReferences.Value,
             new CSharpCompilationOptions(kind, nullableContextOptions: NullableContextOptions.Enable));
         var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         Assert.True(errors.Count == 0, $"README C# block {index} ('{first}') does not compile:\n{string.Join("\n", errors)}\n---\n{source}");
@@ -54,15 +54,4 @@ public class ReadmeCompileTests
         return string.Join("\n", usings.Select(u => $"using {u};").Concat(ownUsings))
             + $"\npublic static class ReadmeSnippet\n{{\n    public static void Run({given})\n    {{\n{string.Join("\n", body)}\n    }}\n}}\n";
     }
-
-    /// <summary>The framework and every assembly this test process can load (the library, ML.NET and their dependencies).</summary>
-    private static readonly Lazy<MetadataReference[]> References = new(() =>
-        ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Append(typeof(QuantizationCatalog).Assembly.Location)
-            .Append(typeof(MLContext).Assembly.Location)
-            .Append(typeof(Microsoft.ML.Data.VectorTypeAttribute).Assembly.Location)
-            .Distinct(StringComparer.Ordinal)
-            .Where(File.Exists)
-            .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path))
-            .ToArray());
 }

@@ -58,10 +58,7 @@ public class MlquantImageTests
     /// <summary>Compiles the generated code, sets its model path and predicts <paramref name="image"/>.</summary>
     private static string Predict(string code, string modelPath, string image)
     {
-        var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Append(typeof(QuantizationCatalog).Assembly.Location).Append(typeof(MLContext).Assembly.Location).Append(typeof(Microsoft.ML.Data.VectorTypeAttribute).Assembly.Location)
-            .Distinct(StringComparer.Ordinal).Where(File.Exists).Select(path => (MetadataReference)MetadataReference.CreateFromFile(path));
-        var compilation = CSharpCompilation.Create("Consumption", new[] { CSharpSyntaxTree.ParseText(code) }, references,
+        var compilation = CSharpCompilation.Create("Consumption", new[] { CSharpSyntaxTree.ParseText(code) }, CompilationReferences.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
         using var assembly = new MemoryStream();
         var emitted = compilation.Emit(assembly);
