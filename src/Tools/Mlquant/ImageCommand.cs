@@ -40,7 +40,7 @@ internal static class ImageCommand
         Console.WriteLine($"Reading {Path.GetFullPath(o.Dataset)}");
         var folder = ImageFolder.Scan(o.Dataset);
         int channels = o.Channels ?? folder.Channels;
-        var (trainRows, validationRows) = folder.Split(o.ValidationFraction, o.Seed);
+        var (trainRows, validationRows) = ClassSplit.Split(folder.Images, r => r.Label, o.ValidationFraction, o.Seed);
         Console.WriteLine($"{folder.Images.Count} images in {folder.Classes.Count} classes ({string.Join(", ", folder.Classes)}), {(channels == 3 ? "colour" : "grey")}; "
             + $"{trainRows.Count} to train, {validationRows.Count} to validate; {folder.Unreadable.Count} unreadable, skipped{(folder.Unreadable.Count > 0 ? ": " + string.Join(", ", folder.Unreadable) : "")}");
         var graph = o.Model switch
@@ -69,22 +69,14 @@ internal static class ImageCommand
         {
             Training = new TrainingOptions { BatchSize = 32, Seed = o.Seed, Progress = run.Progress, CheckpointDirectory = Path.Combine(checkpoints, "auto") },
         }));
-        string modelPath = Path.Combine(o.Out, "model.zip");
-        ml.Model.SaveAtomically(quantized, train.Schema, modelPath);
-
-        var classifier = ((TransformerChain<ITransformer>)quantized).OfType<ImageClassifierTransformer>().Single();
-        var metrics = ValidationMetrics.Evaluate(ml, quantized.Transform(ml.Data.LoadFromEnumerable(validationRows)), classifier.ClassNames, folder.Unreadable);
-        metrics.WriteJson(Path.Combine(o.Out, "metrics.json"));
-        metrics.DrawConfusionMatrix(Path.Combine(o.Out, "confusion-matrix.png"));
-        File.WriteAllText(Path.Combine(o.Out, "MLQuantModel.cs"), ConsumptionCode.ForImages("MLQuantModel"));
-        File.WriteAllText(Path.Combine(o.Out, "report.md"), string.Join("\n",
-            $"# {o.Model} on {Path.GetFileName(folder.Root)}, quantized automatically to {o.TargetBits} bits", "",
-            $"Data: {folder.Images.Count} images, {folder.Classes.Count} classes, {(channels == 3 ? "RGB" : "grey")} at {o.Size}×{o.Size}; {trainRows.Count} trained on, {validationRows.Count} validated on.",
-            folder.Unreadable.Count == 0 ? "Every image was readable." : $"Unreadable, skipped ({folder.Unreadable.Count}): {string.Join(", ", folder.Unreadable)}.", "",
-            metrics.ToMarkdown(), "", "![confusion matrix](confusion-matrix.png)", "",
-            "## Quantization", "", "```", classifier.QuantizationReport?.ToString() ?? "", "```", "",
-            "Use it: `MLQuantModel.cs` (add the packages Microsoft.ML.Quantization and Microsoft.ML.ImageAnalytics); serve it: `mlquant serve` or the ScoringService.", ""));
-        Console.WriteLine($"\nValidation accuracy {metrics.Accuracy:P2}; model.zip, metrics.json, confusion-matrix.png, report.md and MLQuantModel.cs under {Path.GetFullPath(o.Out)}");
+        ModelOutputs.Write(ml, quantized, train.Schema, ml.Data.LoadFromEnumerable(validationRows), folder.Unreadable,
+            $"{o.Model} on {Path.GetFileName(folder.Root)}, quantized automatically to {o.TargetBits} bits",
+            new[]
+            {
+                $"Data: {folder.Images.Count} images, {folder.Classes.Count} classes, {(channels == 3 ? "RGB" : "grey")} at {o.Size}×{o.Size}; {trainRows.Count} trained on, {validationRows.Count} validated on.",
+                folder.Unreadable.Count == 0 ? "Every image was readable." : $"Unreadable, skipped ({folder.Unreadable.Count}): {string.Join(", ", folder.Unreadable)}.",
+            },
+            ConsumptionCode.ForImages(), o.Out);
         return 0;
     }
 }

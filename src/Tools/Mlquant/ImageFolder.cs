@@ -78,25 +78,6 @@ internal sealed class ImageFolder
         return new ImageFolder(Path.GetFullPath(root), classes, images, unreadable, colour ? 3 : 1);
     }
 
-    /// <summary>
-    /// Splits the images: in each class, a seeded shuffle puts <paramref name="fraction"/> of them (at least one where the
-    /// class has two) into validation.
-    /// </summary>
-    public (List<ImageRow> Train, List<ImageRow> Validation) Split(double fraction, int seed)
-    {
-        var random = new Random(seed);
-        var train = new List<ImageRow>();
-        var validation = new List<ImageRow>();
-        foreach (var group in Images.GroupBy(r => r.Label))
-        {
-            var shuffled = group.OrderBy(_ => random.Next()).ToList();
-            int held = shuffled.Count < 2 ? 0 : Math.Clamp((int)Math.Round(fraction * shuffled.Count), 1, shuffled.Count - 1);
-            validation.AddRange(shuffled.Take(held));
-            train.AddRange(shuffled.Skip(held));
-        }
-        return (train, validation);
-    }
-
     /// <summary>Whether the image's pixels differ between channels (sampled on a grid).</summary>
     private static bool IsColour(MLImage image)
     {

@@ -4,6 +4,8 @@ using Microsoft.ML.Quantization.Tools.Mlquant;
 
 // mlquant image --dataset DIR [--size 32] [--channels 1|3] [--model VggSmall|ResNet20|LeNet5] [--target-bits 2] [--epochs 8]
 //               [--validation-fraction 0.2] [--seed 1] [--out mlquant-image] [--verbose]
+// mlquant text --dataset FILE.tsv|FILE.csv [--label-column Label] [--text-column Text] [--sequence-length 128] [--target-bits 2]
+//              [--epochs 8] [--validation-fraction 0.2] [--seed 1] [--out mlquant-text]
 return SampleMain.Run(args, Invoke);
 
 static int Invoke(string[] args)
@@ -20,10 +22,18 @@ static int Invoke(string[] args)
     var image = new Command("image", "Train and quantize an image classifier on a folder of images.") { dataset, size, channels, model, targetBits, epochs, fraction, seed, output };
     image.SetAction(result => ImageCommand.Run(new ImageCommandOptions(result.GetValue(dataset)!, result.GetValue(size), result.GetValue(channels), result.GetValue(model)!,
         result.GetValue(targetBits), result.GetValue(epochs), result.GetValue(fraction), result.GetValue(seed), result.GetValue(output)!)));
-    var root = new RootCommand("mlquant: train, quantize and evaluate low-bit ML.NET models.") { image };
+    var textFile = new Option<string>("--dataset") { Description = "A TSV or CSV file (by its extension) with a header row.", Required = true };
+    var labelColumn = new Option<string>("--label-column") { Description = "The header name of the class column.", DefaultValueFactory = _ => "Label" };
+    var textColumn = new Option<string>("--text-column") { Description = "The header name of the text column.", DefaultValueFactory = _ => "Text" };
+    var sequenceLength = new Option<int>("--sequence-length") { Description = "Tokens read per text.", DefaultValueFactory = _ => 128 };
+    var textOutput = new Option<string>("--out") { Description = "Output folder; its checkpoints let the same command resume.", DefaultValueFactory = _ => "mlquant-text" };
+    var text = new Command("text", "Train and quantize a TextLstm classifier on a TSV or CSV file.") { textFile, labelColumn, textColumn, sequenceLength, targetBits, epochs, fraction, seed, textOutput };
+    text.SetAction(result => TextCommand.Run(new TextCommandOptions(result.GetValue(textFile)!, result.GetValue(labelColumn)!, result.GetValue(textColumn)!,
+        result.GetValue(targetBits), result.GetValue(epochs), result.GetValue(sequenceLength), result.GetValue(fraction), result.GetValue(seed), result.GetValue(textOutput)!)));
+    var root = new RootCommand("mlquant: train, quantize and evaluate low-bit ML.NET models.") { image, text };
     var parsed = root.Parse(args);
     // A command line it cannot use exits with 2, as every sample does; --help and the commands run through Invoke.
-    if (parsed.Errors.Count > 0) throw new UsageException(string.Join(" ", parsed.Errors.Select(e => e.Message)) + " (mlquant image --help lists the options.)");
+    if (parsed.Errors.Count > 0) throw new UsageException(string.Join(" ", parsed.Errors.Select(e => e.Message)) + " (mlquant COMMAND --help lists the options.)");
     // Failures reach SampleMain, which prints one line and the exit code, not a stack trace.
     return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }

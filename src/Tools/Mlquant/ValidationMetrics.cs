@@ -8,7 +8,7 @@ namespace Microsoft.ML.Quantization.Tools.Mlquant;
 /// <param name="Class">The class.</param>
 /// <param name="Precision">Of the images predicted as it, the share that are.</param>
 /// <param name="Recall">Of its images, the share predicted as it.</param>
-/// <param name="Count">Its images in the validation set.</param>
+/// <param name="Count">Its examples in the validation set.</param>
 public sealed record ClassMetrics(string Class, double Precision, double Recall, int Count);
 
 /// <summary>
@@ -16,7 +16,7 @@ public sealed record ClassMetrics(string Class, double Precision, double Recall,
 /// recall, and the confusion matrix (rows: the actual class, columns: the predicted one, in <see cref="Classes"/> order).
 /// </summary>
 public sealed record ValidationMetrics(double Accuracy, double MacroAccuracy, IReadOnlyList<string> Classes, IReadOnlyList<ClassMetrics> PerClass,
-    IReadOnlyList<IReadOnlyList<int>> ConfusionMatrix, int ValidationImages, IReadOnlyList<string> Skipped)
+    IReadOnlyList<IReadOnlyList<int>> ConfusionMatrix, int ValidationExamples, IReadOnlyList<string> Skipped)
 {
     /// <summary>ML.NET's multiclass evaluation of <paramref name="predictions"/>, whose keys follow <paramref name="classes"/>.</summary>
     public static ValidationMetrics Evaluate(MLContext ml, IDataView predictions, IReadOnlyList<string> classes, IReadOnlyList<string> skipped)
@@ -52,7 +52,7 @@ public sealed record ValidationMetrics(double Accuracy, double MacroAccuracy, IR
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Classes.Select((c, i) => new Tick(n - 1 - i, c, true)).ToArray());
         plot.XLabel("predicted");
         plot.YLabel("actual");
-        plot.Title($"Validation, {ValidationImages} images, accuracy {Accuracy:P1}");
+        plot.Title($"Validation, {ValidationExamples} examples, accuracy {Accuracy:P1}");
         plot.SavePng(path, Math.Max(480, 200 + 60 * n), Math.Max(400, 160 + 60 * n));
     }
 
@@ -61,8 +61,8 @@ public sealed record ValidationMetrics(double Accuracy, double MacroAccuracy, IR
     {
         var lines = new List<string>
         {
-            $"Validation accuracy {Accuracy:P2} (macro {MacroAccuracy:P2}) on {ValidationImages} images.", "",
-            "| class | precision | recall | images |", "|---|---:|---:|---:|",
+            $"Validation accuracy {Accuracy:P2} (macro {MacroAccuracy:P2}) on {ValidationExamples} examples.", "",
+            "| class | precision | recall | examples |", "|---|---:|---:|---:|",
         };
         lines.AddRange(PerClass.Select(c => $"| {c.Class} | {c.Precision:P1} | {c.Recall:P1} | {c.Count} |"));
         lines.AddRange(new[] { "", "Confusion matrix (rows: actual, columns: predicted):", "", "| | " + string.Join(" | ", Classes) + " |", "|---|" + string.Concat(Classes.Select(_ => "---:|")) });

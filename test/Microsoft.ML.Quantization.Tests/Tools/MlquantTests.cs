@@ -6,8 +6,8 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Tools;
 
-/// <summary><c>mlquant image</c> run as a user runs it, on a colour data set of its own with one corrupt file.</summary>
-public class MlquantImageTests
+/// <summary><c>mlquant</c> run as a user runs it, in a child process: image on a colour data set of its own with one corrupt file, text on a TSV with a row without a label.</summary>
+public class MlquantTests
 {
     private static readonly string Tool = Path.Combine(AppContext.BaseDirectory, "mlquant.dll");
 
@@ -38,10 +38,32 @@ public class MlquantImageTests
         // The consumption code compiles and predicts the class of a new image of another size.
         string image = Path.Combine(temp.Path, "new.png");
         File.WriteAllBytes(image, ColourImages.Encode(ColourImages.Draw(2, 50, 30, new Random(11)), SkiaSharp.SKEncodedImageFormat.Png));
-        Assert.Equal("blue", Predict(File.ReadAllText(Path.Combine(output, "MLQuantModel.cs")), Path.Combine(output, "model.zip"), image));
+        Assert.Equal("blue", Predict(File.ReadAllText(Path.Combine(output, "MLQuantModel.cs")), Path.Combine(output, "model.zip"), "ImagePath", image));
+    }
+
+    [Fact]
+    public void TextTrainsOnATsvAndWritesTheSameOutputs()
+    {
+        using var temp = RepoPaths.TempDirectory();
+        string dataset = Path.Combine(temp.Path, "mail.tsv"), output = Path.Combine(temp.Path, "out");
+        var random = new Random(5);
+        string[] spam = { "cheap", "pills", "win", "money", "offer", "prize" }, ham = { "meeting", "notes", "project", "attached", "review", "patch" };
+        string Sentence(string[] words) => string.Join(' ', Enumerable.Range(0, 6).Select(_ => words[random.Next(words.Length)]));
+        File.WriteAllLines(dataset, new[] { "Text\tCategory" }
+            .Concat(Enumerable.Range(0, 160).Select(i => i % 2 == 0 ? $"{Sentence(spam)}\tspam" : $"{Sentence(ham)}\tham"))
+            .Append("a row whose label is missing\t"));
+
+        string log = ProcessRunner.Run("dotnet", new[] { Tool, "text", "--dataset", dataset, "--label-column", "Category", "--sequence-length", "8", "--epochs", "4", "--out", output },
+            timeout: TimeSpan.FromMinutes(6));
+        Assert.Contains("1 without a label, skipped", log);
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
+        Assert.True(metrics.RootElement.GetProperty("Accuracy").GetDouble() >= 0.95, log);
+        Assert.Equal(new[] { "row 162: no label" }, metrics.RootElement.GetProperty("Skipped").EnumerateArray().Select(s => s.GetString()));
+        Assert.Equal("spam", Predict(File.ReadAllText(Path.Combine(output, "MLQuantModel.cs")), Path.Combine(output, "model.zip"), "Text", "win cheap money prize"));
     }
 
     [Theory]
+    [InlineData("text --dataset missing.tsv", "No data set file")]
     [InlineData("image", "Option '--dataset' is required")]
     [InlineData("image --dataset /nonexistent/mlquant", "No data set folder")]
     [InlineData("image --dataset . --size 8", "--size takes 16 to 224")]
@@ -55,8 +77,8 @@ public class MlquantImageTests
         Assert.DoesNotContain("   at ", output);
     }
 
-    /// <summary>Compiles the generated code, sets its model path and predicts <paramref name="image"/>.</summary>
-    private static string Predict(string code, string modelPath, string image)
+    /// <summary>Compiles the generated code, sets its model path and predicts the input whose <paramref name="property"/> is <paramref name="value"/>.</summary>
+    private static string Predict(string code, string modelPath, string property, string value)
     {
         var compilation = CSharpCompilation.Create("Consumption", new[] { CSharpSyntaxTree.ParseText(code) }, CompilationReferences.Value,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
@@ -67,7 +89,7 @@ public class MlquantImageTests
         type.GetProperty("ModelPath")!.SetValue(null, modelPath);
         var inputType = type.GetNestedType("ModelInput")!;
         var input = Activator.CreateInstance(inputType)!;
-        inputType.GetProperty("ImagePath")!.SetValue(input, image);
+        inputType.GetProperty(property)!.SetValue(input, value);
         var output = type.GetMethod("Predict")!.Invoke(null, new[] { input })!;
         return (string)output.GetType().GetProperty("PredictedClass")!.GetValue(output)!;
     }
