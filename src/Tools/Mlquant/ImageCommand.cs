@@ -1,4 +1,3 @@
-using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Search;
