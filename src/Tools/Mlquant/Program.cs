@@ -6,6 +6,7 @@ using Microsoft.ML.Quantization.Tools.Mlquant;
 //               [--validation-fraction 0.2] [--seed 1] [--out mlquant-image] [--verbose]
 // mlquant text --dataset FILE.tsv|FILE.csv [--label-column Label] [--text-column Text] [--sequence-length 128] [--target-bits 2]
 //              [--epochs 8] [--validation-fraction 0.2] [--seed 1] [--out mlquant-text]
+// mlquant evaluate MODEL.zip --dataset DIR|FILE [--label-column Label] [--text-column Text] [--out DIR]
 return SampleMain.Run(args, Invoke);
 
 static int Invoke(string[] args)
@@ -30,7 +31,13 @@ static int Invoke(string[] args)
     var text = new Command("text", "Train and quantize a TextLstm classifier on a TSV or CSV file.") { textFile, labelColumn, textColumn, sequenceLength, targetBits, epochs, fraction, seed, textOutput };
     text.SetAction(result => TextCommand.Run(new TextCommandOptions(result.GetValue(textFile)!, result.GetValue(labelColumn)!, result.GetValue(textColumn)!,
         result.GetValue(targetBits), result.GetValue(epochs), result.GetValue(sequenceLength), result.GetValue(fraction), result.GetValue(seed), result.GetValue(textOutput)!)));
-    var root = new RootCommand("mlquant: train, quantize and evaluate low-bit ML.NET models.") { image, text };
+    var modelFile = new Argument<string>("model") { Description = "A model.zip written by mlquant image or text (or the library)." };
+    var evaluationData = new Option<string>("--dataset") { Description = "An image model: a folder with one subfolder per class; a text model: a TSV or CSV file.", Required = true };
+    var evaluationOutput = new Option<string?>("--out") { Description = "Also write metrics.json and confusion-matrix.png here." };
+    var evaluate = new Command("evaluate", "Print a saved model's metrics on a labelled data set.") { modelFile, evaluationData, labelColumn, textColumn, evaluationOutput };
+    evaluate.SetAction(result => EvaluateCommand.Run(new EvaluateCommandOptions(result.GetValue(modelFile)!, result.GetValue(evaluationData)!,
+        result.GetValue(labelColumn)!, result.GetValue(textColumn)!, result.GetValue(evaluationOutput))));
+    var root = new RootCommand("mlquant: train, quantize and evaluate low-bit ML.NET models.") { image, text, evaluate };
     var parsed = root.Parse(args);
     // A command line it cannot use exits with 2, as every sample does; --help and the commands run through Invoke.
     if (parsed.Errors.Count > 0) throw new UsageException(string.Join(" ", parsed.Errors.Select(e => e.Message)) + " (mlquant COMMAND --help lists the options.)");

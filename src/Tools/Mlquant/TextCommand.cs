@@ -35,25 +35,35 @@ internal sealed record TextCommandOptions(string Dataset, string LabelColumn, st
 /// </summary>
 internal static class TextCommand
 {
-    public static int Run(TextCommandOptions o)
+    /// <summary>
+    /// The labelled texts of a TSV or CSV file (the separator from its extension, a header row, quoted fields allowed), and
+    /// the rows skipped for want of a label.
+    /// </summary>
+    /// <exception cref="UsageException">The file or a named column is missing.</exception>
+    public static (List<TextRow> Rows, List<string> Skipped) Load(MLContext ml, string path, string labelColumn, string textColumn)
     {
-        if (!File.Exists(o.Dataset)) throw new UsageException($"No data set file at '{Path.GetFullPath(o.Dataset)}': pass --dataset FILE (TSV or CSV with a header row).");
-        if (o.ValidationFraction is <= 0 or >= 1) throw new UsageException($"--validation-fraction takes a share between 0 and 1, not {o.ValidationFraction}.");
-        if (o.SequenceLength is < 4 or > 4096) throw new UsageException($"--sequence-length takes 4 to 4096, not {o.SequenceLength}.");
-        char separator = Path.GetExtension(o.Dataset).Equals(".csv", StringComparison.OrdinalIgnoreCase) ? ',' : '\t';
-        var header = (File.ReadLines(o.Dataset).FirstOrDefault() ?? "").Split(separator).Select(h => h.Trim().Trim('"')).ToList();
+        if (!File.Exists(path)) throw new UsageException($"No data set file at '{Path.GetFullPath(path)}': pass --dataset FILE (TSV or CSV with a header row).");
+        char separator = Path.GetExtension(path).Equals(".csv", StringComparison.OrdinalIgnoreCase) ? ',' : '\t';
+        var header = (File.ReadLines(path).FirstOrDefault() ?? "").Split(separator).Select(h => h.Trim().Trim('"')).ToList();
         int Column(string name, string option) => header.FindIndex(h => h.Equals(name, StringComparison.OrdinalIgnoreCase)) is int i and >= 0 ? i
-            : throw new UsageException($"'{o.Dataset}' has no column '{name}' ({option}); its header has: {string.Join(", ", header)}.");
-        var ml = new MLContext(seed: o.Seed);
-        var run = new SampleRun(ml);
+            : throw new UsageException($"'{path}' has no column '{name}' ({option}); its header has: {string.Join(", ", header)}.");
         var loader = ml.Data.CreateTextLoader(new TextLoader.Options
         {
             HasHeader = true, Separators = new[] { separator }, AllowQuoting = true,
-            Columns = new[] { new TextLoader.Column(nameof(TextRow.Label), DataKind.String, Column(o.LabelColumn, "--label-column")), new TextLoader.Column(nameof(TextRow.Text), DataKind.String, Column(o.TextColumn, "--text-column")) },
+            Columns = new[] { new TextLoader.Column(nameof(TextRow.Label), DataKind.String, Column(labelColumn, "--label-column")), new TextLoader.Column(nameof(TextRow.Text), DataKind.String, Column(textColumn, "--text-column")) },
         });
-        var all = ml.Data.CreateEnumerable<TextRow>(loader.Load(o.Dataset), reuseRowObject: false).ToList();
-        var rows = all.Where(r => !string.IsNullOrWhiteSpace(r.Label)).ToList();
+        var all = ml.Data.CreateEnumerable<TextRow>(loader.Load(path), reuseRowObject: false).ToList();
         var skipped = Enumerable.Range(0, all.Count).Where(i => string.IsNullOrWhiteSpace(all[i].Label)).Select(i => $"row {i + 2}: no label").ToList();
+        return (all.Where(r => !string.IsNullOrWhiteSpace(r.Label)).ToList(), skipped);
+    }
+
+    public static int Run(TextCommandOptions o)
+    {
+        if (o.ValidationFraction is <= 0 or >= 1) throw new UsageException($"--validation-fraction takes a share between 0 and 1, not {o.ValidationFraction}.");
+        if (o.SequenceLength is < 4 or > 4096) throw new UsageException($"--sequence-length takes 4 to 4096, not {o.SequenceLength}.");
+        var ml = new MLContext(seed: o.Seed);
+        var run = new SampleRun(ml);
+        var (rows, skipped) = Load(ml, o.Dataset, o.LabelColumn, o.TextColumn);
         var classes = rows.Select(r => r.Label).Distinct().ToList();
         if (classes.Count < 2) throw new UsageException($"'{o.Dataset}' has {classes.Count} class(es) in '{o.LabelColumn}'; a classifier needs at least two.");
         var (trainRows, validationRows) = ClassSplit.Split(rows, r => r.Label, o.ValidationFraction, o.Seed);

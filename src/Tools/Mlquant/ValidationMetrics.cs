@@ -52,7 +52,7 @@ public sealed record ValidationMetrics(double Accuracy, double MacroAccuracy, IR
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Classes.Select((c, i) => new Tick(n - 1 - i, c, true)).ToArray());
         plot.XLabel("predicted");
         plot.YLabel("actual");
-        plot.Title($"Validation, {ValidationExamples} examples, accuracy {Accuracy:P1}");
+        plot.Title($"{ValidationExamples} examples, accuracy {Accuracy:P1}");
         plot.SavePng(path, Math.Max(480, 200 + 60 * n), Math.Max(400, 160 + 60 * n));
     }
 
@@ -61,7 +61,7 @@ public sealed record ValidationMetrics(double Accuracy, double MacroAccuracy, IR
     {
         var lines = new List<string>
         {
-            $"Validation accuracy {Accuracy:P2} (macro {MacroAccuracy:P2}) on {ValidationExamples} examples.", "",
+            $"Accuracy {Accuracy:P2} (macro {MacroAccuracy:P2}) on {ValidationExamples} examples.", "",
             "| class | precision | recall | examples |", "|---|---:|---:|---:|",
         };
         lines.AddRange(PerClass.Select(c => $"| {c.Class} | {c.Precision:P1} | {c.Recall:P1} | {c.Count} |"));

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Tools;
 
-/// <summary><c>mlquant</c> run as a user runs it, in a child process: image on a colour data set of its own with one corrupt file, text on a TSV with a row without a label.</summary>
+/// <summary><c>mlquant</c> run as a user runs it, in a child process: image (and evaluate) on a colour data set of its own with one corrupt file, text on a TSV with a row without a label.</summary>
 public class MlquantTests
 {
     private static readonly string Tool = Path.Combine(AppContext.BaseDirectory, "mlquant.dll");
@@ -28,12 +28,17 @@ public class MlquantTests
         Assert.Equal(ColourImages.Classes.Order(StringComparer.Ordinal), root.GetProperty("Classes").EnumerateArray().Select(c => c.GetString()));
         Assert.True(root.GetProperty("Accuracy").GetDouble() >= 0.95, $"validation accuracy {root.GetProperty("Accuracy").GetDouble():P1}\n{log}");
         Assert.Equal(new[] { "green/broken.jpg" }, root.GetProperty("Skipped").EnumerateArray().Select(s => s.GetString()));
-        // Balanced: a fifth of each class's 40 readable images (39 for green) validated.
+        // Balanced: a fifth of each class's 40 readable images validated.
         var matrix = root.GetProperty("ConfusionMatrix").EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetInt32()).ToArray()).ToArray();
         Assert.Equal(new[] { 8, 8, 8 }, matrix.Select(r => r.Sum()));
         Assert.Equal(3, root.GetProperty("PerClass").GetArrayLength());
         foreach (string file in new[] { "model.zip", "confusion-matrix.png", "report.md", "MLQuantModel.cs" }) Assert.True(File.Exists(Path.Combine(output, file)), file);
         Assert.Contains("green/broken.jpg", File.ReadAllText(Path.Combine(output, "report.md")));
+
+        // evaluate scores the whole folder through the saved pipeline, skipping the corrupt file again.
+        string evaluated = ProcessRunner.Run("dotnet", new[] { Tool, "evaluate", Path.Combine(output, "model.zip"), "--dataset", dataset });
+        Assert.Contains("on 120 examples", evaluated);
+        Assert.Contains("Skipped (1): green/broken.jpg", evaluated);
 
         // The consumption code compiles and predicts the class of a new image of another size.
         string image = Path.Combine(temp.Path, "new.png");
@@ -64,6 +69,7 @@ public class MlquantTests
 
     [Theory]
     [InlineData("text --dataset missing.tsv", "No data set file")]
+    [InlineData("evaluate missing.zip --dataset .", "No model at")]
     [InlineData("image", "Option '--dataset' is required")]
     [InlineData("image --dataset /nonexistent/mlquant", "No data set folder")]
     [InlineData("image --dataset . --size 8", "--size takes 16 to 224")]

@@ -1,0 +1,58 @@
+using Microsoft.ML.Data;
+using Microsoft.ML.Quantization.Samples;
+using Microsoft.ML.Transforms.Image;
+
+namespace Microsoft.ML.Quantization.Tools.Mlquant;
+
+/// <summary>The options of <c>mlquant evaluate</c>.</summary>
+/// <param name="Model">A model.zip the tool (or the library) wrote.</param>
+/// <param name="Dataset">For an image model, a folder with one subfolder per class; for a text model, a TSV or CSV file.</param>
+/// <param name="LabelColumn">A text file's class column.</param>
+/// <param name="TextColumn">A text file's text column.</param>
+/// <param name="Out">Where metrics.json and confusion-matrix.png go; null prints only.</param>
+internal sealed record EvaluateCommandOptions(string Model, string Dataset, string LabelColumn, string TextColumn, string? Out);
+
+/// <summary>
+/// <c>mlquant evaluate</c>: scores a labelled data set with a saved model through its own pipeline and prints the metrics
+/// <c>mlquant image</c> and <c>text</c> write (accuracy, per-class precision and recall, confusion matrix).
+/// </summary>
+internal static class EvaluateCommand
+{
+    public static int Run(EvaluateCommandOptions o)
+    {
+        if (!File.Exists(o.Model)) throw new UsageException($"No model at '{Path.GetFullPath(o.Model)}'.");
+        var ml = new MLContext();
+        ml.ComponentCatalog.RegisterQuantization();
+        var model = ml.Model.Load(o.Model, out _);
+        var chain = model is TransformerChain<ITransformer> transformers ? transformers.ToList() : new List<ITransformer> { model };
+        var classifier = chain.OfType<GraphClassifierTransformerBase>().LastOrDefault()
+            ?? throw new UsageException($"'{o.Model}' holds no MLQuant classifier.");
+        IDataView data;
+        IReadOnlyList<string> skipped;
+        if (chain.OfType<ImageLoadingTransformer>().Any())
+        {
+            var folder = ImageFolder.Scan(o.Dataset);
+            // Absolute paths: the model's LoadImages looks in the folder it was trained on for relative ones.
+            data = ml.Data.LoadFromEnumerable(folder.Images.Select(r => new ImageRow { ImagePath = Path.Combine(folder.Root, r.ImagePath), Label = r.Label }));
+            skipped = folder.Unreadable;
+        }
+        else if (classifier is TextLstmTransformer)
+        {
+            var (rows, noLabel) = TextCommand.Load(ml, o.Dataset, o.LabelColumn, o.TextColumn);
+            data = ml.Data.LoadFromEnumerable(rows);
+            skipped = noLabel;
+        }
+        else throw new UsageException($"'{o.Model}' starts at pixel vectors, not at image files or text: evaluate it in code.");
+        var metrics = ValidationMetrics.Evaluate(ml, model.Transform(data), classifier.ClassNames, skipped);
+        Console.WriteLine(metrics.ToMarkdown());
+        if (skipped.Count > 0) Console.WriteLine($"\nSkipped ({skipped.Count}): {string.Join(", ", skipped)}");
+        if (o.Out is string outDir)
+        {
+            Directory.CreateDirectory(outDir);
+            metrics.WriteJson(Path.Combine(outDir, "metrics.json"));
+            metrics.DrawConfusionMatrix(Path.Combine(outDir, "confusion-matrix.png"));
+            Console.WriteLine($"\nmetrics.json and confusion-matrix.png under {Path.GetFullPath(outDir)}");
+        }
+        return 0;
+    }
+}
