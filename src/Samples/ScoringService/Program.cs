@@ -21,10 +21,14 @@ static int Serve(string[] args)
     builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
     long maxBytes = builder.Configuration.GetValue<long?>("MaxRequestBytes") ?? 1 << 20;
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = maxBytes);
-    builder.Services.AddSingleton(new ServedModel(modelPath));
+    // Loaded before the host starts, so that a model it cannot serve stops it with one line; an instance handed to the
+    // container is not disposed by it, so the host's stop disposes it (its upload folder).
+    var served = new ServedModel(modelPath);
+    builder.Services.AddSingleton(served);
     builder.Services.AddProblemDetails();
 
     var app = builder.Build();
+    app.Lifetime.ApplicationStopped.Register(served.Dispose);
     app.UseExceptionHandler(); // problem details without exception text, in every environment
     app.UseStatusCodePages();
 
