@@ -55,14 +55,14 @@ internal static class Calibration
         bool Score()
         {
             double accuracy = GraphTrainer.Accuracy(module, sample, 256);
-            bool gained = best is null || accuracy >= accuracies.Max() + MinRoundGain;
-            if (best is null || accuracy > accuracies.Max())
+            double? before = accuracies.Count == 0 ? null : accuracies.Max();
+            if (before is null || accuracy > before)
             {
                 kept = accuracies.Count;
                 best = ModuleState.Snapshot(module);
             }
             accuracies.Add(accuracy);
-            return gained;
+            return before is null || accuracy >= before + MinRoundGain;
         }
         module.Calibrate(examples);
         Score();

@@ -94,7 +94,7 @@ static string Describe(ServedModel model) => model.Kind switch
 
 static PredictRequest? ReadJson(byte[] body)
 {
-    try { return System.Text.Json.JsonSerializer.Deserialize<PredictRequest>(body, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web)); }
+    try { return System.Text.Json.JsonSerializer.Deserialize<PredictRequest>(body, System.Text.Json.JsonSerializerOptions.Web); }
     catch (System.Text.Json.JsonException) { return null; }
 }
 

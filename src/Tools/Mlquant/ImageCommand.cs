@@ -25,15 +25,19 @@ internal sealed record ImageCommandOptions(string Dataset, int Size, int? Channe
 /// </summary>
 internal static class ImageCommand
 {
-    /// <summary>The networks --model names.</summary>
-    public static readonly string[] Models = { "VggSmall", "ResNet20", "LeNet5" };
+    /// <summary>The networks --model names, each built for (channels, size, classes).</summary>
+    public static readonly IReadOnlyDictionary<string, Func<int, int, int, NetworkGraph>> Models = new Dictionary<string, Func<int, int, int, NetworkGraph>>
+    {
+        ["VggSmall"] = (channels, size, classes) => NetworkGraphs.VggSmall(channels, size, classes),
+        ["ResNet20"] = NetworkGraphs.ResNet20,
+        ["LeNet5"] = NetworkGraphs.LeNet5,
+    };
 
     public static int Run(ImageCommandOptions o)
     {
         if (o.Size is < 16 or > 224) throw new UsageException($"--size takes 16 to 224, not {o.Size}.");
         if (o.Channels is not (null or 1 or 3)) throw new UsageException($"--channels takes 1 or 3, not {o.Channels}.");
-        if (!Models.Contains(o.Model)) throw new UsageException($"--model takes {string.Join(", ", Models)}, not '{o.Model}'.");
-        if (o.ValidationFraction is <= 0 or >= 1) throw new UsageException($"--validation-fraction takes a share between 0 and 1, not {o.ValidationFraction}.");
+        if (!Models.TryGetValue(o.Model, out var network)) throw new UsageException($"--model takes {string.Join(", ", Models.Keys)}, not '{o.Model}'.");
         var ml = new MLContext(seed: o.Seed);
         var run = new SampleRun(ml);
         Console.WriteLine($"Reading {Path.GetFullPath(o.Dataset)}");
@@ -42,12 +46,7 @@ internal static class ImageCommand
         var (trainRows, validationRows) = ClassSplit.Split(folder.Images, r => r.Label, o.ValidationFraction, o.Seed);
         Console.WriteLine($"{folder.Images.Count} images in {folder.Classes.Count} classes ({string.Join(", ", folder.Classes)}), {(channels == 3 ? "colour" : "grey")}; "
             + $"{trainRows.Count} to train, {validationRows.Count} to validate; {folder.Unreadable.Count} unreadable, skipped{(folder.Unreadable.Count > 0 ? ": " + string.Join(", ", folder.Unreadable) : "")}");
-        var graph = o.Model switch
-        {
-            "VggSmall" => NetworkGraphs.VggSmall(channels, o.Size, folder.Classes.Count),
-            "ResNet20" => NetworkGraphs.ResNet20(channels, o.Size, folder.Classes.Count),
-            _ => NetworkGraphs.LeNet5(channels, o.Size, folder.Classes.Count),
-        };
+        var graph = network(channels, o.Size, folder.Classes.Count);
         Directory.CreateDirectory(o.Out);
         string checkpoints = Path.Combine(o.Out, "checkpoints");
         var train = ml.Data.LoadFromEnumerable(trainRows);

@@ -14,10 +14,14 @@ static int Invoke(string[] args)
     var dataset = new Option<string>("--dataset") { Description = "A folder with one subfolder of images (JPEG, PNG, BMP; any size) per class.", Required = true };
     var size = new Option<int>("--size") { Description = "Images are resized to SIZE×SIZE (16 to 224).", DefaultValueFactory = _ => 32 };
     var channels = new Option<int?>("--channels") { Description = "1 (grey) or 3 (RGB); detected from the images by default." };
-    var model = new Option<string>("--model") { Description = $"The network: {string.Join(", ", ImageCommand.Models)}.", DefaultValueFactory = _ => "VggSmall" };
+    var model = new Option<string>("--model") { Description = $"The network: {string.Join(", ", ImageCommand.Models.Keys)}.", DefaultValueFactory = _ => "VggSmall" };
     var targetBits = new Option<int>("--target-bits") { Description = "Average weight and activation bits.", DefaultValueFactory = _ => 2 };
     var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", DefaultValueFactory = _ => 8 };
     var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out to validate.", DefaultValueFactory = _ => 0.2 };
+    fraction.Validators.Add(result =>
+    {
+        if (result.GetValueOrDefault<double>() is <= 0 or >= 1) result.AddError($"--validation-fraction takes a share between 0 and 1, not {result.GetValueOrDefault<double>()}.");
+    });
     var seed = new Option<int>("--seed") { Description = "Seed of the split and the training.", DefaultValueFactory = _ => 1 };
     var output = new Option<string>("--out") { Description = "Output folder; its checkpoints let the same command resume.", DefaultValueFactory = _ => "mlquant-image" };
     var image = new Command("image", "Train and quantize an image classifier on a folder of images.") { dataset, size, channels, model, targetBits, epochs, fraction, seed, output };

@@ -59,7 +59,6 @@ internal static class TextCommand
 
     public static int Run(TextCommandOptions o)
     {
-        if (o.ValidationFraction is <= 0 or >= 1) throw new UsageException($"--validation-fraction takes a share between 0 and 1, not {o.ValidationFraction}.");
         if (o.SequenceLength is < 4 or > 4096) throw new UsageException($"--sequence-length takes 4 to 4096, not {o.SequenceLength}.");
         var ml = new MLContext(seed: o.Seed);
         var run = new SampleRun(ml);

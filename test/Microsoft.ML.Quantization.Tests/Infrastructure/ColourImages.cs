@@ -69,18 +69,10 @@ internal static class ColourImages
     /// <summary>Draws 20 images per class of mixed sizes and formats under <paramref name="folder"/>, trains the pipeline on them and saves it; returns the model's path.</summary>
     public static string TrainPipeline(string folder)
     {
-        var random = new Random(4);
         string images = Path.Combine(folder, "images");
-        var rows = new List<Row>();
-        for (int i = 0; i < 60; i++)
-        {
-            int label = i % 3;
-            var format = i % 2 == 0 ? SKEncodedImageFormat.Png : SKEncodedImageFormat.Jpeg;
-            string relative = Path.Combine(Classes[label], $"{i}.{(format == SKEncodedImageFormat.Png ? "png" : "jpg")}");
-            Directory.CreateDirectory(Path.Combine(images, Classes[label]));
-            File.WriteAllBytes(Path.Combine(images, relative), Encode(Draw(label, random.Next(16, 48), random.Next(16, 48), random), format));
-            rows.Add(new Row { Path = relative, Label = Classes[label] });
-        }
+        WriteClassFolders(images, perClass: 20, seed: 4);
+        var rows = Classes.SelectMany(label => Directory.EnumerateFiles(Path.Combine(images, label)).Order(StringComparer.Ordinal)
+            .Select(file => new Row { Path = Path.GetRelativePath(images, file), Label = label })).ToList();
         var ml = new MLContext(seed: 1);
         var data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.Transforms.Conversion.MapValueToKey("Label")

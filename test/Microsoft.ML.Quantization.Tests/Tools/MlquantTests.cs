@@ -74,6 +74,7 @@ public class MlquantTests
     [InlineData("image --dataset /nonexistent/mlquant", "No data set folder")]
     [InlineData("image --dataset . --size 8", "--size takes 16 to 224")]
     [InlineData("image --dataset . --model AlexNet", "--model takes VggSmall, ResNet20, LeNet5")]
+    [InlineData("text --dataset missing.tsv --validation-fraction 1.5", "--validation-fraction takes a share between 0 and 1")]
     public void ACommandLineItCannotUseExitsWith2AndSaysWhy(string arguments, string message)
     {
         using var temp = RepoPaths.TempDirectory();
