@@ -54,7 +54,7 @@ public sealed class ServedModel : IDisposable
     {
         var ml = new MLContext();
         ml.ComponentCatalog.RegisterQuantization();
-        var model = ml.Model.Load(path, out var inputSchema);
+        var model = Model = ml.Model.Load(path, out var inputSchema);
         var chain = Flatten(model).ToList();
         Classifier = chain.OfType<GraphClassifierTransformerBase>().LastOrDefault()
             ?? throw new InvalidOperationException($"'{path}' holds no MLQuant classifier (ImageClassifier or TextLstm).");
@@ -79,6 +79,9 @@ public sealed class ServedModel : IDisposable
         engines = new DefaultObjectPoolProvider { MaximumRetained = Environment.ProcessorCount * 2 }
             .Create(new EnginePolicy(() => ml.Model.CreatePredictionEngine<ServedInput, ServedPrediction>(model, inputSchemaDefinition: definition)));
     }
+
+    /// <summary>The saved pipeline, as loaded.</summary>
+    public ITransformer Model { get; }
 
     /// <summary>What a request carries.</summary>
     public ServedInputKind Kind { get; }

@@ -1,6 +1,5 @@
-using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.Samples;
-using Microsoft.ML.Transforms.Image;
+using Microsoft.ML.Quantization.Samples.ScoringService;
 
 namespace Microsoft.ML.Quantization.Tools.Mlquant;
 
@@ -21,29 +20,28 @@ internal static class EvaluateCommand
     public static int Run(EvaluateCommandOptions o)
     {
         if (!File.Exists(o.Model)) throw new UsageException($"No model at '{Path.GetFullPath(o.Model)}'.");
+        // What the model takes, read as the service reads it.
+        using var served = new ServedModel(o.Model);
         var ml = new MLContext();
-        ml.ComponentCatalog.RegisterQuantization();
-        var model = ml.Model.Load(o.Model, out _);
-        var chain = model is TransformerChain<ITransformer> transformers ? transformers.ToList() : new List<ITransformer> { model };
-        var classifier = chain.OfType<GraphClassifierTransformerBase>().LastOrDefault()
-            ?? throw new UsageException($"'{o.Model}' holds no MLQuant classifier.");
         IDataView data;
         IReadOnlyList<string> skipped;
-        if (chain.OfType<ImageLoadingTransformer>().Any())
+        switch (served.Kind)
         {
-            var folder = ImageFolder.Scan(o.Dataset);
-            // Absolute paths: the model's LoadImages looks in the folder it was trained on for relative ones.
-            data = ml.Data.LoadFromEnumerable(folder.Images.Select(r => new ImageRow { ImagePath = Path.Combine(folder.Root, r.ImagePath), Label = r.Label }));
-            skipped = folder.Unreadable;
+            case ServedInputKind.Image:
+                var folder = ImageFolder.Scan(o.Dataset);
+                // Absolute paths: the model's LoadImages looks in the folder it was trained on for relative ones.
+                data = ml.Data.LoadFromEnumerable(folder.Images.Select(r => new ImageRow { ImagePath = Path.Combine(folder.Root, r.ImagePath), Label = r.Label }));
+                skipped = folder.Unreadable;
+                break;
+            case ServedInputKind.Text:
+                var (rows, noLabel) = TextCommand.Load(ml, o.Dataset, o.LabelColumn, o.TextColumn);
+                data = ml.Data.LoadFromEnumerable(rows);
+                skipped = noLabel;
+                break;
+            default:
+                throw new UsageException($"'{o.Model}' starts at pixel vectors, not at image files or text: evaluate it in code.");
         }
-        else if (classifier is TextLstmTransformer)
-        {
-            var (rows, noLabel) = TextCommand.Load(ml, o.Dataset, o.LabelColumn, o.TextColumn);
-            data = ml.Data.LoadFromEnumerable(rows);
-            skipped = noLabel;
-        }
-        else throw new UsageException($"'{o.Model}' starts at pixel vectors, not at image files or text: evaluate it in code.");
-        var metrics = ValidationMetrics.Evaluate(ml, model.Transform(data), classifier.ClassNames, skipped);
+        var metrics = ValidationMetrics.Evaluate(ml, served.Model.Transform(data), served.Classifier.ClassNames, skipped);
         Console.WriteLine(metrics.ToMarkdown());
         if (skipped.Count > 0) Console.WriteLine($"\nSkipped ({skipped.Count}): {string.Join(", ", skipped)}");
         if (o.Out is string outDir)

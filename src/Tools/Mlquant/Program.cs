@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.ML.Quantization.Samples;
+using Microsoft.ML.Quantization.Samples.ScoringService;
 using Microsoft.ML.Quantization.Tools.Mlquant;
 
 // mlquant image --dataset DIR [--size 32] [--channels 1|3] [--model VggSmall|ResNet20|LeNet5] [--target-bits 2] [--epochs 8]
@@ -7,6 +8,7 @@ using Microsoft.ML.Quantization.Tools.Mlquant;
 // mlquant text --dataset FILE.tsv|FILE.csv [--label-column Label] [--text-column Text] [--sequence-length 128] [--target-bits 2]
 //              [--epochs 8] [--validation-fraction 0.2] [--seed 1] [--out mlquant-text]
 // mlquant evaluate MODEL.zip --dataset DIR|FILE [--label-column Label] [--text-column Text] [--out DIR]
+// mlquant serve MODEL.zip [--urls http://127.0.0.1:5080] [--max-request-bytes 1048576]
 return SampleMain.Run(args, Invoke);
 
 static int Invoke(string[] args)
@@ -41,7 +43,15 @@ static int Invoke(string[] args)
     var evaluate = new Command("evaluate", "Print a saved model's metrics on a labelled data set.") { modelFile, evaluationData, labelColumn, textColumn, evaluationOutput };
     evaluate.SetAction(result => EvaluateCommand.Run(new EvaluateCommandOptions(result.GetValue(modelFile)!, result.GetValue(evaluationData)!,
         result.GetValue(labelColumn)!, result.GetValue(textColumn)!, result.GetValue(evaluationOutput))));
-    var root = new RootCommand("mlquant: train, quantize and evaluate low-bit ML.NET models.") { image, text, evaluate };
+    var urls = new Option<string>("--urls") { Description = "Where the service listens.", DefaultValueFactory = _ => "http://127.0.0.1:5080" };
+    var maxRequestBytes = new Option<long>("--max-request-bytes") { Description = "The largest request body accepted.", DefaultValueFactory = _ => ScoringApp.DefaultMaxRequestBytes };
+    maxRequestBytes.Validators.Add(result =>
+    {
+        if (result.GetValueOrDefault<long>() < 1) result.AddError($"--max-request-bytes takes a whole number of at least 1, not {result.GetValueOrDefault<long>()}.");
+    });
+    var serve = new Command("serve", "Serve a saved model over HTTP: POST /predict an image's bytes or a text, GET /model, GET /health.") { modelFile, urls, maxRequestBytes };
+    serve.SetAction(result => ServeCommand.Run(new ServeCommandOptions(result.GetValue(modelFile)!, result.GetValue(urls)!, result.GetValue(maxRequestBytes))));
+    var root = new RootCommand("mlquant: train, quantize, evaluate and serve low-bit ML.NET models.") { image, text, evaluate, serve };
     var parsed = root.Parse(args);
     // A command line it cannot use exits with 2, as every sample does; --help and the commands run through Invoke.
     if (parsed.Errors.Count > 0) throw new UsageException(string.Join(" ", parsed.Errors.Select(e => e.Message)) + " (mlquant COMMAND --help lists the options.)");

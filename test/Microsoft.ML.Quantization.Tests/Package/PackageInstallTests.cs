@@ -19,7 +19,7 @@ public class PackageInstallTests
     public void PackageCarriesItsMetadataDocsSymbolsAndOnlyTheManagedDependencies()
     {
         using var temp = RepoPaths.TempDirectory();
-        string package = Pack(temp.File("feed"));
+        string package = LocalFeed.PackLibrary(temp.File("feed"));
         Assert.True(File.Exists(Path.ChangeExtension(package, ".snupkg")), "no .snupkg beside the .nupkg");
         using var zip = ZipFile.OpenRead(package);
         var nuspec = XDocument.Load(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
@@ -43,11 +43,10 @@ public class PackageInstallTests
     public void ReadmeSamplesTrainInOneFreshAppScoreInAnotherWithThePackageAloneAndImportOnnxInAThird()
     {
         using var temp = RepoPaths.TempDirectory();
-        string package = Pack(temp.File("feed"));
-        string version = Path.GetFileNameWithoutExtension(package)["Microsoft.ML.Quantization.".Length..];
-        WriteNuGetConfig(temp.Path, temp.File("feed"), temp.File("packages"));
+        string version = LocalFeed.Version(LocalFeed.PackLibrary(temp.File("feed")));
+        LocalFeed.WriteNuGetConfig(temp.Path, temp.File("feed"), temp.File("packages"));
 
-        string trainer = NewConsole(temp.Path, "trainer", Readme.Sample("train"), version, "TorchSharp-cpu");
+        string trainer = LocalFeed.NewConsole(temp.Path, "trainer", Readme.Sample("train"), version, ["TorchSharp-cpu"]);
         Assert.True(Directory.Exists(Path.Combine(temp.File("packages"), "microsoft.ml.quantization", version)),
             "the package was not restored from the fresh feed (a stale copy in a fallback folder would hide a broken package)");
         WriteSubsetSlice(trainer);
@@ -56,7 +55,7 @@ public class PackageInstallTests
         Assert.Matches(@"(?m)^\d+\s*$", trained); // the predicted label's key
         Assert.True(File.Exists(Path.Combine(trainer, "model.zip")));
 
-        string scorer = NewConsole(temp.Path, "scorer", Readme.Sample("score"), version);
+        string scorer = LocalFeed.NewConsole(temp.Path, "scorer", Readme.Sample("score"), version, []);
         File.Copy(Path.Combine(trainer, "model.zip"), Path.Combine(scorer, "model.zip"));
         string scored = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--no-build"], scorer);
         Assert.Matches(@"(?m)^\d+\s*$", scored);
@@ -66,47 +65,13 @@ public class PackageInstallTests
         Assert.Empty(natives);
 
         // A CNN PyTorch trained (Fixtures/onnx/make_pytorch_fixtures.py) in, quantized to 2 bits, saved and exported back out.
-        string importer = NewConsole(temp.Path, "importer", Readme.Sample("import"), version, "TorchSharp-cpu");
+        string importer = LocalFeed.NewConsole(temp.Path, "importer", Readme.Sample("import"), version, ["TorchSharp-cpu"]);
         WriteSubsetSlice(importer);
         File.Copy(RepoPaths.Fixture("onnx/pytorch-fashion-cnn-opset17.onnx"), Path.Combine(importer, "model.onnx"));
         string imported = ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--no-build"], importer, TimeSpan.FromMinutes(4));
         Assert.Contains("Average bits", imported, StringComparison.OrdinalIgnoreCase);
         Assert.True(File.Exists(Path.Combine(importer, "model.zip")));
         Assert.True(new FileInfo(Path.Combine(importer, "quantized.onnx")).Length > 0);
-    }
-
-    // Packs what the test run built (no second build of the library) into a folder feed; returns the .nupkg.
-    private static string Pack(string feed)
-    {
-        string project = Path.Combine(RepoPaths.Root, "src", "Microsoft.ML.Quantization", "Microsoft.ML.Quantization.csproj");
-        ProcessRunner.Run("dotnet", ["pack", project, "-c", "Release", "--no-build", "-o", feed]);
-        return Directory.GetFiles(feed, "Microsoft.ML.Quantization.*.nupkg").Single();
-    }
-
-    // The feed first, then the registry the repository restores from; a private global packages folder, so the package
-    // is extracted fresh, over the user's cache as a read-only fallback, so nothing else is downloaded again.
-    private static void WriteNuGetConfig(string directory, string feed, string packages)
-    {
-        string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
-            ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        var repository = XDocument.Load(Path.Combine(RepoPaths.Root, "NuGet.config"));
-        var sources = repository.Root!.Element("packageSources")!;
-        sources.Element("clear")!.AddAfterSelf(new XElement("add", new XAttribute("key", "local"), new XAttribute("value", feed)));
-        repository.Root.Add(
-            new XElement("config", new XElement("add", new XAttribute("key", "globalPackagesFolder"), new XAttribute("value", packages))),
-            new XElement("fallbackPackageFolders", new XElement("clear"), new XElement("add", new XAttribute("key", "cache"), new XAttribute("value", cache))));
-        repository.Save(Path.Combine(directory, "NuGet.config"));
-    }
-
-    private static string NewConsole(string root, string name, string program, string version, params string[] packages)
-    {
-        string app = Path.Combine(root, name);
-        ProcessRunner.Run("dotnet", ["new", "console", "-o", app, "--force"]);
-        ProcessRunner.Run("dotnet", ["add", "package", "Microsoft.ML.Quantization", "--version", version], app);
-        foreach (string extra in packages) ProcessRunner.Run("dotnet", ["add", "package", extra], app);
-        File.WriteAllText(Path.Combine(app, "Program.cs"), program);
-        ProcessRunner.Run("dotnet", ["build", "-c", "Release"], app);
-        return app;
     }
 
     // The README trains on data/subset/fashion-mnist relative to the app: the first TrainingImages of the committed

@@ -17,7 +17,7 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
     private static readonly string ModelPath = RepoPaths.ImageClassifierFixture;
 
     /// <summary>The service over the v2 fixture model, with a 64 KiB body limit.</summary>
-    public sealed class Service : WebApplicationFactory<Program>
+    public sealed class Service : WebApplicationFactory<ServedModel>
     {
         protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder) =>
             builder.UseSetting("Model", ModelPath).UseSetting("MaxRequestBytes", "65536");
@@ -58,7 +58,7 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
     {
         using var folder = RepoPaths.TempDirectory();
         string modelPath = ColourImages.TrainPipeline(folder.Path);
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseSetting("Model", modelPath));
+        await using var factory = new WebApplicationFactory<ServedModel>().WithWebHostBuilder(b => b.UseSetting("Model", modelPath));
         var client = factory.CreateClient();
         using var description = JsonDocument.Parse(await client.GetStringAsync("/model"));
         Assert.Equal("image", description.RootElement.GetProperty("input").GetString());
@@ -105,7 +105,7 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
         string modelPath = Path.Combine(folder.Path, "text.zip");
         ml.Model.Save(model, data.Schema, modelPath);
 
-        await using var factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b => b.UseSetting("Model", modelPath));
+        await using var factory = new WebApplicationFactory<ServedModel>().WithWebHostBuilder(b => b.UseSetting("Model", modelPath));
         var client = factory.CreateClient();
         using var served = new ServedModel(modelPath);
         Assert.Equal(ServedInputKind.Text, served.Kind);

@@ -1,26 +1,35 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.ML.Quantization.Samples.ScoringService;
+using Microsoft.ML.Quantization.Samples.ScoringService.Load;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Tools;
 
-/// <summary><c>mlquant</c> run as a user runs it, in a child process: image (and evaluate) on a colour data set of its own with one corrupt file, text on a TSV with a row without a label.</summary>
-public class MlquantTests
+/// <summary>
+/// <c>mlquant</c> installed and run as a user runs it: image (evaluate and serve) on a colour data set of its own with
+/// one corrupt file, text on a TSV with a row without a label; the consumption code each writes built in a fresh app
+/// against the package. The command-line errors run the tool from the test's output, as installing it takes a minute.
+/// </summary>
+public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledMlquant>
 {
     private static readonly string Tool = Path.Combine(AppContext.BaseDirectory, "mlquant.dll");
 
     [Fact]
-    public void TrainsQuantizesAndWritesTheModelMetricsReportAndConsumptionCode()
+    public async Task InstalledTrainsQuantizesWritesTheModelMetricsReportAndCodeAndServesTheModel()
     {
         using var temp = RepoPaths.TempDirectory();
-        string dataset = Path.Combine(temp.Path, "colours"), output = Path.Combine(temp.Path, "out");
+        string dataset = Path.Combine(temp.Path, "colours");
         ColourImages.WriteClassFolders(dataset, perClass: 40, seed: 3);
         File.WriteAllBytes(Path.Combine(dataset, "green", "broken.jpg"), new byte[] { 0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3 }); // a truncated JPEG
 
-        string log = ProcessRunner.Run("dotnet", new[] { Tool, "image", "--dataset", dataset, "--size", "24", "--epochs", "4", "--target-bits", "2", "--out", output },
-            timeout: TimeSpan.FromMinutes(6));
+        // The README's lines, run where its relative --out lands in the test's folder; small images and few epochs.
+        string[] train = InstalledMlquant.ReadmeLine("mlquant", "image", dataset);
+        string log = ProcessRunner.Run(installed.Command, train.Concat(["--size", "24", "--epochs", "4", "--target-bits", "2"]), temp.Path, TimeSpan.FromMinutes(6));
+        string output = Path.Combine(temp.Path, train[Array.IndexOf(train, "--out") + 1]);
         Assert.Contains("1 unreadable, skipped: green/broken.jpg", log);
 
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
@@ -36,18 +45,21 @@ public class MlquantTests
         Assert.Contains("green/broken.jpg", File.ReadAllText(Path.Combine(output, "report.md")));
 
         // evaluate scores the whole folder through the saved pipeline, skipping the corrupt file again.
-        string evaluated = ProcessRunner.Run("dotnet", new[] { Tool, "evaluate", Path.Combine(output, "model.zip"), "--dataset", dataset });
+        string evaluated = ProcessRunner.Run(installed.Command, InstalledMlquant.ReadmeLine("mlquant", "evaluate", dataset), temp.Path);
         Assert.Contains("on 120 examples", evaluated);
         Assert.Contains("Skipped (1): green/broken.jpg", evaluated);
 
-        // The consumption code compiles and predicts the class of a new image of another size.
-        string image = Path.Combine(temp.Path, "new.png");
-        File.WriteAllBytes(image, ColourImages.Encode(ColourImages.Draw(2, 50, 30, new Random(11)), SkiaSharp.SKEncodedImageFormat.Png));
-        Assert.Equal("blue", Predict(File.ReadAllText(Path.Combine(output, "MLQuantModel.cs")), Path.Combine(output, "model.zip"), "ImagePath", image));
+        // The consumption code, built in a fresh app against the packages, and the served model classify a new image of another size.
+        string image = Path.Combine(temp.Path, "new.jpg");
+        byte[] jpeg = ColourImages.Encode(ColourImages.Draw(2, 50, 30, new Random(11)), SkiaSharp.SKEncodedImageFormat.Jpeg);
+        File.WriteAllBytes(image, jpeg);
+        Assert.Equal("blue", Predict(output, "image-app", "ImagePath", image, "Microsoft.ML.ImageAnalytics"));
+        string[] serve = InstalledMlquant.ReadmeLine("mlquant", "serve");
+        Assert.Equal("blue", await Serve(serve, temp.Path, new ByteArrayContent(jpeg) { Headers = { ContentType = new("image/jpeg") } }, "image"));
     }
 
     [Fact]
-    public void TextTrainsOnATsvAndWritesTheSameOutputs()
+    public async Task InstalledTextTrainsOnATsvWritesTheSameOutputsAndServesTheModel()
     {
         using var temp = RepoPaths.TempDirectory();
         string dataset = Path.Combine(temp.Path, "mail.tsv"), output = Path.Combine(temp.Path, "out");
@@ -58,18 +70,21 @@ public class MlquantTests
             .Concat(Enumerable.Range(0, 160).Select(i => i % 2 == 0 ? $"{Sentence(spam)}\tspam" : $"{Sentence(ham)}\tham"))
             .Append("a row whose label is missing\t"));
 
-        string log = ProcessRunner.Run("dotnet", new[] { Tool, "text", "--dataset", dataset, "--label-column", "Category", "--sequence-length", "8", "--epochs", "4", "--out", output },
+        string log = ProcessRunner.Run(installed.Command, ["text", "--dataset", dataset, "--label-column", "Category", "--sequence-length", "8", "--epochs", "4", "--out", output],
             timeout: TimeSpan.FromMinutes(6));
         Assert.Contains("1 without a label, skipped", log);
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
         Assert.True(metrics.RootElement.GetProperty("Accuracy").GetDouble() >= 0.95, log);
         Assert.Equal(new[] { "row 162: no label" }, metrics.RootElement.GetProperty("Skipped").EnumerateArray().Select(s => s.GetString()));
-        Assert.Equal("spam", Predict(File.ReadAllText(Path.Combine(output, "MLQuantModel.cs")), Path.Combine(output, "model.zip"), "Text", "win cheap money prize"));
+        Assert.Equal("spam", Predict(output, "text-app", "Text", "win cheap money prize"));
+        Assert.Equal("spam", await Serve(["serve", Path.Combine(output, "model.zip"), "--urls", "URL"], temp.Path, JsonContent.Create(new { text = "win cheap money prize" }), "text"));
     }
 
     [Theory]
     [InlineData("text --dataset missing.tsv", "No data set file")]
     [InlineData("evaluate missing.zip --dataset .", "No model at")]
+    [InlineData("serve missing.zip", "No model at")]
+    [InlineData("serve missing.zip --max-request-bytes 0", "--max-request-bytes takes a whole number of at least 1")]
     [InlineData("image", "Option '--dataset' is required")]
     [InlineData("image --dataset /nonexistent/mlquant", "No data set folder")]
     [InlineData("image --dataset . --size 8", "--size takes 16 to 224")]
@@ -84,20 +99,35 @@ public class MlquantTests
         Assert.DoesNotContain("   at ", output);
     }
 
-    /// <summary>Compiles the generated code, sets its model path and predicts the input whose <paramref name="property"/> is <paramref name="value"/>.</summary>
-    private static string Predict(string code, string modelPath, string property, string value)
+    /// <summary>
+    /// Builds a fresh app from the generated MLQuantModel.cs under <paramref name="output"/> and the library package (with
+    /// <paramref name="packages"/>), and predicts the input whose <paramref name="property"/> is <paramref name="value"/>.
+    /// </summary>
+    private string Predict(string output, string app, string property, string value, params string[] packages)
     {
-        var compilation = CSharpCompilation.Create("Consumption", new[] { CSharpSyntaxTree.ParseText(code) }, CompilationReferences.Value,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
-        using var assembly = new MemoryStream();
-        var emitted = compilation.Emit(assembly);
-        Assert.True(emitted.Success, string.Join("\n", emitted.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)));
-        var type = System.Reflection.Assembly.Load(assembly.ToArray()).GetType("MLQuantModel")!;
-        type.GetProperty("ModelPath")!.SetValue(null, modelPath);
-        var inputType = type.GetNestedType("ModelInput")!;
-        var input = Activator.CreateInstance(inputType)!;
-        inputType.GetProperty(property)!.SetValue(input, value);
-        var output = type.GetMethod("Predict")!.Invoke(null, new[] { input })!;
-        return (string)output.GetType().GetProperty("PredictedClass")!.GetValue(output)!;
+        string program = $$"""
+            MLQuantModel.ModelPath = args[0];
+            System.Console.WriteLine(MLQuantModel.Predict(new MLQuantModel.ModelInput { {{property}} = args[1] }).PredictedClass);
+            """;
+        string folder = LocalFeed.NewConsole(installed.Root, app, program, installed.Version, packages, ("MLQuantModel.cs", File.ReadAllText(Path.Combine(output, "MLQuantModel.cs"))));
+        return ProcessRunner.Run("dotnet", ["run", "-c", "Release", "--no-build", "--", Path.Combine(output, "model.zip"), value], folder).Trim().Split('\n')[^1];
+    }
+
+    /// <summary>
+    /// Starts <c>mlquant</c> with <paramref name="serve"/> in <paramref name="directory"/>, its <c>--urls</c> value swapped
+    /// for a free port's, checks that /model names <paramref name="input"/>, posts <paramref name="request"/>; returns the label.
+    /// </summary>
+    private async Task<string> Serve(string[] serve, string directory, HttpContent request, string input)
+    {
+        int urls = Array.IndexOf(serve, "--urls") + 1;
+        Assert.True(urls > 0, $"no --urls in '{string.Join(' ', serve)}'");
+        using var service = await LoopbackService.StartAsync(url =>
+            new ProcessStartInfo(installed.Command, serve.Select((w, i) => i == urls ? url : w)) { WorkingDirectory = directory });
+        using var http = new HttpClient { BaseAddress = service.Address };
+        using var description = JsonDocument.Parse(await http.GetStringAsync("/model"));
+        Assert.Equal(input, description.RootElement.GetProperty("input").GetString());
+        var response = await http.PostAsync("/predict", request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<PredictResponse>())!.Label;
     }
 }

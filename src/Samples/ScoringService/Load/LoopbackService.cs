@@ -32,7 +32,14 @@ public sealed class LoopbackService : IDisposable
     }
 
     /// <summary>Starts <c>ScoringService.dll</c> (beside the calling assembly) on <paramref name="model"/> and waits up to a minute for it to be healthy.</summary>
-    public static async Task<LoopbackService> StartAsync(string model)
+    public static Task<LoopbackService> StartAsync(string model) =>
+        StartAsync(url => new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "ScoringService.dll"), "--urls", url, "--Model", model]));
+
+    /// <summary>
+    /// Starts the service that <paramref name="command"/> describes for the base address of a free port (<c>mlquant serve
+    /// --urls</c>, say) and waits up to a minute for it to be healthy.
+    /// </summary>
+    public static async Task<LoopbackService> StartAsync(Func<string, ProcessStartInfo> command)
     {
         int port;
         using (var probe = new TcpListener(IPAddress.Loopback, 0))
@@ -40,11 +47,12 @@ public sealed class LoopbackService : IDisposable
             probe.Start();
             port = ((IPEndPoint)probe.LocalEndpoint).Port;
         }
-        string dll = Path.Combine(AppContext.BaseDirectory, "ScoringService.dll");
+        string url = $"http://127.0.0.1:{port}";
+        var start = command(url);
         // Output is not redirected: an unread pipe would fill and stall the service.
-        var process = Process.Start(new ProcessStartInfo("dotnet", $"\"{dll}\" --urls http://127.0.0.1:{port} --Model \"{model}\"") { UseShellExecute = false })
-            ?? throw new InvalidOperationException("Could not start the scoring service.");
-        var service = new LoopbackService(process, new Uri($"http://127.0.0.1:{port}"));
+        start.UseShellExecute = false;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {start.FileName}.");
+        var service = new LoopbackService(process, new Uri(url));
         try
         {
             using var http = new HttpClient { BaseAddress = service.Address };
