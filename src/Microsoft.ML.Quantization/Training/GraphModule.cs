@@ -79,18 +79,26 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     public void ReestimateBatchNorm(Tensor examples, int batchSize = 256) => Reestimate(examples, batchSize, Array.Empty<QuantActivation>());
 
     /// <summary>
+    /// <see cref="ReestimateBatchNorm"/> with the activation quantizers as in training (each fits its grid to a sample of
+    /// each batch) instead of their frozen grids: the statistics the weights were trained with, without the lag of the
+    /// exponential averages (a short fine-tuning on a few hundred images leaves them far from it).
+    /// </summary>
+    public void ReestimateBatchNormAsTrained(Tensor examples, int batchSize = 256) => Reestimate(examples, batchSize, Array.Empty<QuantActivation>(), quantizeAsInTraining: true);
+
+    /// <summary>
     /// <see cref="ReestimateBatchNorm"/> and <see cref="Calibrate"/> again in one pass over the examples of the last calibration
     /// (the quantizers' counts refuse others): each grid is refitted to its input as the re-estimated statistics normalise
     /// it, up to the difference between a batch's statistics and their average over the examples.
     /// </summary>
     public void Recalibrate(Tensor examples, int batchSize = 256) => Reestimate(examples, batchSize, ActivationQuantizers.ToList());
 
-    private void Reestimate(Tensor examples, int batchSize, IReadOnlyList<QuantActivation> quantizers)
+    private void Reestimate(Tensor examples, int batchSize, IReadOnlyList<QuantActivation> quantizers, bool quantizeAsInTraining = false)
     {
         var norms = modules().OfType<TorchSharp.Modules.BatchNorm>().ToList();
         if (norms.Count == 0 && quantizers.Count == 0) return;
         var momenta = norms.Select(n => n.momentum).ToList();
         eval(); // everything else as in scoring (quantizers use their grids, no dropout): deterministic
+        if (quantizeAsInTraining) foreach (var q in ActivationQuantizers) q.train();
         foreach (var norm in norms)
         {
             norm.reset_running_stats();

@@ -50,10 +50,14 @@ internal static class ImageCommand
         Directory.CreateDirectory(o.Out);
         string checkpoints = Path.Combine(o.Out, "checkpoints");
         var train = ml.Data.LoadFromEnumerable(trainRows);
-        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+        var images = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadImages("Image", folder.Root, nameof(ImageRow.ImagePath)))
-            .Append(ml.Transforms.ResizeImages("Image", o.Size, o.Size))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Image", channels == 1 ? ImagePixelExtractingEstimator.ColorBits.Red : ImagePixelExtractingEstimator.ColorBits.Rgb))
+            .Append(ml.Transforms.ResizeImages("Image", o.Size, o.Size));
+        // One channel: the grey level (what --channels 1 asks of colour images; grey images have it in every channel).
+        var pixels = channels == 1
+            ? images.Append(ml.Transforms.ConvertToGrayscale("Image")).Append(ml.Transforms.ExtractPixels("Pixels", "Image", ImagePixelExtractingEstimator.ColorBits.Red))
+            : images.Append(ml.Transforms.ExtractPixels("Pixels", "Image", ImagePixelExtractingEstimator.ColorBits.Rgb));
+        var pipeline = pixels
             .Append(ml.MulticlassClassification.Trainers.ImageClassifier(new ImageClassifierOptions
             {
                 FeatureColumnName = "Pixels", ImageShape = new[] { channels, o.Size, o.Size }, Graph = graph, Epochs = o.Epochs, BatchSize = 32,
@@ -63,10 +67,10 @@ internal static class ImageCommand
         Console.WriteLine("\n== FP32 training");
         var fp32 = run.Progress.Run(() => pipeline.Fit(train));
         Console.WriteLine($"\n== Automatic quantization to {o.TargetBits} bits");
-        var quantized = run.Progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, o.TargetBits, new AutoQuantizationOptions
+        var quantized = run.Progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, o.TargetBits, StageEpochs.AtLeastMinimumSteps(new AutoQuantizationOptions
         {
             Training = new TrainingOptions { BatchSize = 32, Seed = o.Seed, Progress = run.Progress, CheckpointDirectory = Path.Combine(checkpoints, "auto") },
-        }));
+        }, trainRows.Count)));
         ModelOutputs.Write(ml, quantized, train.Schema, ml.Data.LoadFromEnumerable(validationRows), folder.Unreadable,
             $"{o.Model} on {Path.GetFileName(folder.Root)}, quantized automatically to {o.TargetBits} bits",
             new[]

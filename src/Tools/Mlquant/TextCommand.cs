@@ -80,11 +80,11 @@ internal static class TextCommand
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedClass", "PredictedLabel"))
             .Fit(train));
         Console.WriteLine($"\n== Automatic quantization to {o.TargetBits} bits");
-        var quantized = run.Progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, o.TargetBits, new AutoQuantizationOptions
+        var quantized = run.Progress.Run(() => ml.Quantization().QuantizeAutomatically(fp32, train, o.TargetBits, StageEpochs.AtLeastMinimumSteps(new AutoQuantizationOptions
         {
             Qag = new QagOptions { KeepFirstAndLastAt8Bits = false }, // the embedding is the first layer and holds most weights
             Training = new TrainingOptions { LearningRate = 4e-4, Seed = o.Seed, Progress = run.Progress, CheckpointDirectory = Path.Combine(checkpoints, "auto") },
-        }));
+        }, trainRows.Count)));
         ModelOutputs.Write(ml, quantized, train.Schema, ml.Data.LoadFromEnumerable(validationRows), skipped,
             $"TextLstm on {Path.GetFileName(o.Dataset)}, quantized automatically to {o.TargetBits} bits",
             new[] { $"Data: {rows.Count} texts, {classes.Count} classes; {trainRows.Count} trained on, {validationRows.Count} validated on; {skipped.Count} row(s) without a label skipped." },

@@ -80,6 +80,25 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
         Assert.Equal("spam", await Serve(["serve", Path.Combine(output, "model.zip"), "--urls", "URL"], temp.Path, JsonContent.Create(new { text = "win cheap money prize" }), "text"));
     }
 
+    [Fact]
+    public void GreyAtAnotherSizeWithResNet20ReadsColourImagesAsTheirBrightness()
+    {
+        using var temp = RepoPaths.TempDirectory();
+        string dataset = Path.Combine(temp.Path, "colours"), output = Path.Combine(temp.Path, "out");
+        ColourImages.WriteClassFolders(dataset, perClass: 30, seed: 8);
+        string log = ProcessRunner.Run("dotnet", [Tool, "image", "--dataset", dataset, "--channels", "1", "--size", "16", "--model", "ResNet20", "--epochs", "4", "--out", output],
+            timeout: TimeSpan.FromMinutes(6));
+        Assert.Contains("3 classes (blue, green, red), grey", log);
+        // 72 training images are 3 batches: each stage runs 20 epochs to reach its 60 batches.
+        Assert.Contains("Fine-tuning: epoch 20/20", log);
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
+        // The tints differ in brightness, so grey pixels still tell them apart; the red channel alone would not tell green from blue.
+        Assert.True(metrics.RootElement.GetProperty("Accuracy").GetDouble() >= 0.9, log);
+        using var served = new ServedModel(Path.Combine(output, "model.zip"));
+        Assert.Equal(new[] { 1, 16, 16 }, served.Classifier.Graph.InputShape);
+        Assert.Equal(ServedInputKind.Image, served.Kind);
+    }
+
     [Theory]
     [InlineData("text --dataset missing.tsv", "No data set file")]
     [InlineData("evaluate missing.zip --dataset .", "No model at")]

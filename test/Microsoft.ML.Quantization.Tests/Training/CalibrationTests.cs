@@ -26,10 +26,11 @@ public class CalibrationTests
         var kept = int.Parse(Regex.Match(line!, @"kept round (\d+)").Groups[1].Value, CultureInfo.InvariantCulture);
         var rounds = Regex.Matches(line![line!.IndexOf("round 0:", StringComparison.Ordinal)..], @"(\d+(?:[.,]\d+)?)\s?%")
             .Select(m => double.Parse(m.Groups[1].Value.Replace(',', '.'), CultureInfo.InvariantCulture) / 100).ToList();
-        Assert.InRange(rounds.Count, 2, Calibration.MaxCalibrationRounds + 1);
+        // Round 0 (the training statistics), round 1 (statistics re-estimated as trained) and one refit always run.
+        Assert.InRange(rounds.Count, 3, Calibration.MaxCalibrationRounds + 2);
         Assert.Equal(rounds.Max(), rounds[kept], 6);
         // A round runs after another only where that one gained: the rounds stop at the first that does not.
-        for (int round = 1; round < rounds.Count - 1; round++)
+        for (int round = 2; round < rounds.Count - 1; round++)
             Assert.True(rounds[round] >= rounds.Take(round).Max() + Calibration.MinRoundGain - 0.0011, $"round {round + 1} ran after round {round}, which gained nothing");
         Assert.True(rounds.Take(kept).All(a => a < rounds[kept]), "the first of equal rounds is kept");
         // The module left behind is the kept round's: it scores that round's accuracy (logged to 0.1 %).
