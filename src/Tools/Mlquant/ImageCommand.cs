@@ -49,6 +49,7 @@ internal static class ImageCommand
         var graph = network(channels, o.Size, folder.Classes.Count);
         Directory.CreateDirectory(o.Out);
         string checkpoints = Path.Combine(o.Out, "checkpoints");
+        Interruption.ExplainResumeOnCtrlC(o.Out);
         var train = ml.Data.LoadFromEnumerable(trainRows);
         var images = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadImages("Image", folder.Root, nameof(ImageRow.ImagePath)))

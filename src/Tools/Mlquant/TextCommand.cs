@@ -70,6 +70,7 @@ internal static class TextCommand
 
         Directory.CreateDirectory(o.Out);
         string checkpoints = Path.Combine(o.Out, "checkpoints");
+        Interruption.ExplainResumeOnCtrlC(o.Out);
         var train = ml.Data.LoadFromEnumerable(trainRows);
         Console.WriteLine("\n== FP32 training");
         var fp32 = run.Progress.Run(() => ml.Transforms.Conversion.MapValueToKey("Label")

@@ -99,6 +99,34 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
         Assert.Equal(ServedInputKind.Image, served.Kind);
     }
 
+    [Fact]
+    public async Task CtrlCStopsSaysHowToResumeAndTheSameCommandResumes()
+    {
+        using var temp = RepoPaths.TempDirectory();
+        string dataset = Path.Combine(temp.Path, "colours"), output = Path.Combine(temp.Path, "out");
+        ColourImages.WriteClassFolders(dataset, perClass: 20, seed: 5);
+        string[] command = [Tool, "image", "--dataset", dataset, "--size", "16", "--epochs", "6", "--out", output];
+        var info = new ProcessStartInfo("dotnet", command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using (var run = Process.Start(info)!)
+        {
+            var stdout = run.StandardOutput.ReadToEndAsync();
+            var stderr = run.StandardError.ReadToEndAsync();
+            // Interrupted once the first FP32 epoch is checkpointed (an atomic rename), i.e. inside the second.
+            string first = Path.Combine(output, "checkpoints", "fp32", "FP32-training-checkpoint.bin");
+            while (!File.Exists(first) && !run.HasExited) Thread.Sleep(10);
+            Assert.False(run.HasExited, "the run ended before its first checkpoint");
+            ProcessRunner.Run("kill", ["-INT", run.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            Assert.True(run.WaitForExit(TimeSpan.FromMinutes(1)), "Ctrl+C did not stop the run");
+            Assert.NotEqual(0, run.ExitCode);
+            Assert.Contains("run the same command to resume", await stderr + await stdout);
+        }
+        Assert.False(File.Exists(Path.Combine(output, "model.zip")));
+
+        string resumed = ProcessRunner.Run("dotnet", command, timeout: TimeSpan.FromMinutes(6));
+        Assert.Matches("FP32 training: resumed after epoch [1-5] ", resumed);
+        Assert.True(File.Exists(Path.Combine(output, "model.zip")));
+    }
+
     [Theory]
     [InlineData("text --dataset missing.tsv", "No data set file")]
     [InlineData("evaluate missing.zip --dataset .", "No model at")]
