@@ -3,7 +3,7 @@ using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Samples.ScoringService;
 using Microsoft.ML.Quantization.Tools.Mlquant;
 
-// mlquant image --dataset DIR [--size 32] [--channels 1|3] [--model VggSmall|ResNet20|LeNet5] [--target-bits 2] [--epochs 8]
+// mlquant image --dataset DIR [--size 32] [--channels 1|3] [--model VggSmall|ResNet20|LeNet5|FILE.onnx] [--target-bits 2] [--epochs 8]
 //               [--validation-fraction 0.2] [--seed 1] [--out mlquant-image] [--verbose]
 // mlquant text --dataset FILE.tsv|FILE.csv [--label-column Label] [--text-column Text] [--sequence-length 128] [--target-bits 2]
 //              [--epochs 8] [--validation-fraction 0.2] [--seed 1] [--out mlquant-text]
@@ -16,7 +16,7 @@ static int Invoke(string[] args)
     var dataset = new Option<string>("--dataset") { Description = "A folder with one subfolder of images (JPEG, PNG, BMP; any size) per class.", Required = true };
     var size = new Option<int>("--size") { Description = "Images are resized to SIZE×SIZE (16 to 224).", DefaultValueFactory = _ => 32 };
     var channels = new Option<int?>("--channels") { Description = "1 (grey) or 3 (RGB); detected from the images by default." };
-    var model = new Option<string>("--model") { Description = $"The network: {string.Join(", ", ImageCommand.Models.Keys)}.", DefaultValueFactory = _ => "VggSmall" };
+    var model = new Option<string>("--model") { Description = $"The network: {string.Join(", ", ImageCommand.Models.Keys)}, or a trained classifier's ONNX file (its outputs in the order of the class folders' names; its input fixes --size and --channels).", DefaultValueFactory = _ => "VggSmall" };
     var targetBits = new Option<int>("--target-bits") { Description = "Average weight and activation bits.", DefaultValueFactory = _ => 2 };
     var epochs = new Option<int>("--epochs") { Description = "FP32 training epochs.", DefaultValueFactory = _ => 8 };
     var fraction = new Option<double>("--validation-fraction") { Description = "Share of each class held out to validate.", DefaultValueFactory = _ => 0.2 };

@@ -127,6 +127,51 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
         Assert.True(File.Exists(Path.Combine(output, "model.zip")));
     }
 
+    [Fact]
+    public void AnOnnxClassifierPyTorchTrainedIsQuantizedOnTheFolderItsClassesNameInOrder()
+    {
+        using var temp = RepoPaths.TempDirectory();
+        string dataset = Path.Combine(temp.Path, "fashion"), output = Path.Combine(temp.Path, "out");
+        // Fashion-MNIST test images of the committed subset, 30 a class, as PNG files in folders "0-T-shirt-top" … "9-Ankle boot".
+        var ml = new MLContext();
+        var rows = ml.Data.CreateEnumerable<FashionImage>(ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz"),
+            RepoPaths.Subset("fashion-mnist", "t10k-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames), reuseRowObject: false);
+        var names = DatasetCatalog.FashionMnistClassNames.Select((n, i) => $"{i}-{n.Replace('/', '-')}").ToArray();
+        foreach (var group in rows.GroupBy(r => r.Label))
+        {
+            string folder = Path.Combine(dataset, names[Array.IndexOf(DatasetCatalog.FashionMnistClassNames.ToArray(), group.Key)]);
+            Directory.CreateDirectory(folder);
+            foreach (var (image, i) in group.Take(30).Select((r, i) => (r, i)))
+            {
+                using var bitmap = new SkiaSharp.SKBitmap(28, 28, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque);
+                for (int p = 0; p < 784; p++) bitmap.SetPixel(p % 28, p / 28, new SkiaSharp.SKColor((byte)image.Pixels[p], (byte)image.Pixels[p], (byte)image.Pixels[p]));
+                File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), ColourImages.Encode(bitmap.Copy(), SkiaSharp.SKEncodedImageFormat.Png));
+            }
+        }
+        string log = ProcessRunner.Run("dotnet", [Tool, "image", "--dataset", dataset, "--model", RepoPaths.Fixture("onnx/pytorch-fashion-cnn-opset17.onnx"), "--out", output],
+            timeout: TimeSpan.FromMinutes(6));
+        Assert.Contains("grey at 28×28", log);
+        Assert.DoesNotContain("FP32 training", log);
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "metrics.json")));
+        double accuracy = metrics.RootElement.GetProperty("Accuracy").GetDouble();
+        Assert.True(accuracy >= 0.7, $"validation accuracy {accuracy:P1}\n{log}");
+        using var served = new ServedModel(Path.Combine(output, "model.zip"));
+        Assert.Equal(names, served.Classifier.ClassNames);
+        Assert.True(served.Classifier.QuantizationReport!.AverageWeightBits <= 2.05, log);
+
+        // Another number of classes than the network outputs is a usage error.
+        Directory.Delete(Path.Combine(dataset, names[9]), recursive: true);
+        var (code, refused) = ProcessRunner.TryRun("dotnet", [Tool, "image", "--dataset", dataset, "--model", RepoPaths.Fixture("onnx/pytorch-fashion-cnn-opset17.onnx"), "--out", output]);
+        Assert.Equal(2, code);
+        Assert.Contains("9 class folders", refused);
+    }
+
+    private sealed class FashionImage
+    {
+        public float[] Pixels { get; set; } = Array.Empty<float>();
+        public string Label { get; set; } = "";
+    }
+
     [Theory]
     [InlineData("text --dataset missing.tsv", "No data set file")]
     [InlineData("evaluate missing.zip --dataset .", "No model at")]
@@ -135,7 +180,8 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
     [InlineData("image", "Option '--dataset' is required")]
     [InlineData("image --dataset /nonexistent/mlquant", "No data set folder")]
     [InlineData("image --dataset . --size 8", "--size takes 16 to 224")]
-    [InlineData("image --dataset . --model AlexNet", "--model takes VggSmall, ResNet20, LeNet5")]
+    [InlineData("image --dataset . --model AlexNet", "--model takes VggSmall, ResNet20, LeNet5 or an ONNX file")]
+    [InlineData("image --dataset . --model missing.onnx", "No ONNX file at")]
     [InlineData("text --dataset missing.tsv --validation-fraction 1.5", "--validation-fraction takes a share between 0 and 1")]
     public void ACommandLineItCannotUseExitsWith2AndSaysWhy(string arguments, string message)
     {
