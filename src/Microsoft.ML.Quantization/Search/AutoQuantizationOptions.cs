@@ -23,7 +23,10 @@ public sealed class AutoQuantizationOptions
     /// <summary>Fine-tuning epochs of the final fixed network. Default 2.</summary>
     public int FineTuneEpochs { get; set; } = 2;
 
-    /// <summary>Use DQA instead of QSS and QPL: <see cref="AttentionEpochs"/> of attention over 8/4/2-bit branches, then fine-tuning. Default false.</summary>
+    /// <summary>
+    /// Use DQA instead of QSS and QPL: <see cref="AttentionEpochs"/> of attention over 8/4/2-bit branches, then fine-tuning.
+    /// Default false: on full Fashion-MNIST VggSmall it scored 91.68 % against plain 2-bit QAT's 91.81 % (means of 3 seeds).
+    /// </summary>
     public bool UseAttention { get; set; }
 
     /// <summary>DQA epochs (with <see cref="UseAttention"/>). Default 2.</summary>
