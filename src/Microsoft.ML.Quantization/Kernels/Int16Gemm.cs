@@ -60,19 +60,32 @@ internal sealed class Int16Weights
 /// <summary>
 /// C[p·ldc + o] = Σ_k W[o,k] · X[p·ldx + k] for 16-bit activations (rows of <see cref="Int16Weights.PaddedDepth"/>,
 /// zero beyond K); exact while the int32 sums do not overflow. AVX-512BW: vpmaddwd of broadcast activation
-/// pairs with 16 outputs × 2 depths, 8 positions at a time; otherwise a portable scalar loop.
+/// pairs with 16 outputs × 2 depths, 8 positions at a time; AVX2: the same on each 8-output half of a block, 4
+/// positions at a time; otherwise a portable scalar loop.
 /// </summary>
 internal static class Int16Gemm
 {
-    /// <summary>Whether the vector path runs on this machine.</summary>
+    /// <summary>Whether the AVX-512 path runs on this machine.</summary>
     public static bool IsAccelerated => Avx512BW.IsSupported;
+
+    /// <summary>Whether the AVX2 path runs on this machine (no AVX-512BW, AVX2).</summary>
+    public static bool IsAvx2Accelerated => !Avx512BW.IsSupported && Avx2.IsSupported;
 
     /// <summary>Runs the fastest path for the machine.</summary>
     public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
         Check(w, x, ldx, positions, c, ldc);
         if (IsAccelerated) Avx512(w, x, ldx, positions, c, ldc);
+        else if (Avx2.IsSupported) Avx2Path(w, x, ldx, positions, c, ldc);
         else Portable(w, x, ldx, positions, c, ldc);
+    }
+
+    /// <summary>The AVX2 path.</summary>
+    public static void MultiplyAvx2(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        if (!Avx2.IsSupported) throw new PlatformNotSupportedException("AVX2 is not available.");
+        Check(w, x, ldx, positions, c, ldc);
+        Avx2Path(w, x, ldx, positions, c, ldc);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
@@ -92,15 +105,83 @@ internal static class Int16Gemm
 
     private static void Portable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
-        for (int p = 0; p < positions; p++)
+        // Block by block, a depth pair at a time: each weight is read in storage order, without an index computation.
+        var data = w.Data;
+        int pairs = w.PaddedDepth / 2;
+        Span<int> sums = stackalloc int[16];
+        for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
         {
-            for (int o = 0; o < w.Outputs; o++)
+            int outputs = Math.Min(16, w.Outputs - 16 * ob);
+            for (int p = 0; p < positions; p++)
             {
-                int sum = 0;
-                for (int k = 0; k < w.Depth; k++) sum += w.Data[w.Index(o, k)] * x[p * ldx + k];
-                c[p * ldc + o] = sum;
+                sums.Clear();
+                var row = x.Slice(p * ldx, w.PaddedDepth);
+                for (int q = 0; q < pairs; q++)
+                {
+                    int x0 = row[2 * q], x1 = row[2 * q + 1];
+                    var block = data.AsSpan((ob * pairs + q) * 32, 32);
+                    for (int o = 0; o < outputs; o++) sums[o] += block[2 * o] * x0 + block[2 * o + 1] * x1;
+                }
+                sums[..outputs].CopyTo(c.Slice(p * ldc + 16 * ob, outputs));
             }
         }
+    }
+
+    private static unsafe void Avx2Path(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        int pairs = w.PaddedDepth / 2;
+        fixed (short* wp = w.Data)
+        fixed (short* xp = x)
+        fixed (int* cp = c)
+        {
+            for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
+            {
+                short* blocks = wp + (long)ob * pairs * 32;
+                int p = 0;
+                for (; p + 4 <= positions; p += 4) Tile4Avx2(blocks, pairs, xp + (long)p * ldx, ldx, cp + (long)p * ldc + ob * 16, ldc);
+                for (; p < positions; p++)
+                {
+                    Vector256<int> lo = default, hi = default;
+                    short* xr = xp + (long)p * ldx;
+                    for (int q = 0; q < pairs; q++)
+                    {
+                        var pair = Vector256.Create(*(int*)(xr + 2 * q)).AsInt16();
+                        lo += Avx2.MultiplyAddAdjacent(pair, Vector256.Load(blocks + 32 * q));
+                        hi += Avx2.MultiplyAddAdjacent(pair, Vector256.Load(blocks + 32 * q + 16));
+                    }
+                    lo.Store(cp + (long)p * ldc + ob * 16);
+                    hi.Store(cp + (long)p * ldc + ob * 16 + 8);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Tile4Avx2(short* blocks, int pairs, short* x, int ldx, int* c, int ldc)
+    {
+        Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
+        for (int q = 0; q < pairs; q++)
+        {
+            var lo = Vector256.Load(blocks + 32 * q);
+            var hi = Vector256.Load(blocks + 32 * q + 16);
+            short* xq = x + 2 * q;
+            var x0 = Vector256.Create(*(int*)xq).AsInt16();
+            var x1 = Vector256.Create(*(int*)(xq + ldx)).AsInt16();
+            var x2 = Vector256.Create(*(int*)(xq + 2 * ldx)).AsInt16();
+            var x3 = Vector256.Create(*(int*)(xq + 3 * ldx)).AsInt16();
+            l0 += Avx2.MultiplyAddAdjacent(x0, lo);
+            h0 += Avx2.MultiplyAddAdjacent(x0, hi);
+            l1 += Avx2.MultiplyAddAdjacent(x1, lo);
+            h1 += Avx2.MultiplyAddAdjacent(x1, hi);
+            l2 += Avx2.MultiplyAddAdjacent(x2, lo);
+            h2 += Avx2.MultiplyAddAdjacent(x2, hi);
+            l3 += Avx2.MultiplyAddAdjacent(x3, lo);
+            h3 += Avx2.MultiplyAddAdjacent(x3, hi);
+        }
+        l0.Store(c); h0.Store(c + 8);
+        l1.Store(c + ldc); h1.Store(c + ldc + 8);
+        l2.Store(c + 2 * ldc); h2.Store(c + 2 * ldc + 8);
+        l3.Store(c + 3 * ldc); h3.Store(c + 3 * ldc + 8);
     }
 
     private static unsafe void Avx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)

@@ -102,6 +102,7 @@ public class GemmKernelTests
         int ldc = w.PaddedOutputs;
         var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, ldx, positions, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, ldx, positions, c, ldc) };
         if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, ldx, positions, c, ldc));
+        if (Avx2.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx2(w, x, ldx, positions, c, ldc));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -126,6 +127,7 @@ public class GemmKernelTests
         int ldc = w.PaddedOutputs;
         var runs = new List<Action<float[]>> { c => FloatGemm.Multiply(w, x, depth, positions, c, ldc), c => FloatGemm.MultiplyPortable(w, x, depth, positions, c, ldc) };
         if (Avx512F.IsSupported) runs.Add(c => FloatGemm.MultiplyAvx512(w, x, depth, positions, c, ldc));
+        if (Avx2.IsSupported && Fma.IsSupported) runs.Add(c => FloatGemm.MultiplyAvx2(w, x, depth, positions, c, ldc));
         foreach (var run in runs)
         {
             var c = new float[positions * ldc];

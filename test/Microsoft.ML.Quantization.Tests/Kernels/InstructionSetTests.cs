@@ -19,8 +19,10 @@ public class InstructionSetTests
             case "no-avx512":
                 Assert.False(Avx512F.IsSupported);
                 Assert.False(Avx512BW.IsSupported);
-                // The int8 kernel's AVX2 path is what this run tests.
+                // The AVX2 paths of the int8, int16 and float kernels are what this run tests.
                 Assert.True(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
+                Assert.True(Microsoft.ML.Quantization.Kernels.Int16Gemm.IsAvx2Accelerated);
+                Assert.True(Microsoft.ML.Quantization.Kernels.FloatGemm.IsAvx2Accelerated);
                 break;
             case "no-avx2":
                 Assert.True(Sse2.IsSupported);
@@ -29,6 +31,8 @@ public class InstructionSetTests
                 // Neither vector path of the int8 kernel: the portable loops score.
                 Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
                 Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAccelerated);
+                Assert.False(Microsoft.ML.Quantization.Kernels.Int16Gemm.IsAvx2Accelerated);
+                Assert.False(Microsoft.ML.Quantization.Kernels.FloatGemm.IsAvx2Accelerated);
                 break;
             case "scalar":
                 Assert.False(Sse2.IsSupported);
