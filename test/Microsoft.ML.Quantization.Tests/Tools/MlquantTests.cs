@@ -106,7 +106,9 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
         string dataset = Path.Combine(temp.Path, "colours"), output = Path.Combine(temp.Path, "out");
         ColourImages.WriteClassFolders(dataset, perClass: 20, seed: 5);
         string[] command = [Tool, "image", "--dataset", dataset, "--size", "16", "--epochs", "6", "--out", output];
-        var info = new ProcessStartInfo("dotnet", command) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Started through env with SIGINT at its default: a test run in the background (nohup, a CI runner) passes SIGINT
+        // on ignored, and .NET then leaves it ignored, as a terminal's Ctrl+C never is.
+        var info = new ProcessStartInfo("env", ["--default-signal=INT", "dotnet", .. command]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         using (var run = Process.Start(info)!)
         {
             var stdout = run.StandardOutput.ReadToEndAsync();
