@@ -11,9 +11,10 @@ internal sealed partial class ActivationCodec
 
     /// <summary>
     /// Whether <see cref="EncodeIntegers256"/> runs here: AVX2 without AVX-512, and a grid of at most 16 levels whose
-    /// thresholds compare with inputs directly (a positive, finite scale and finite thresholds).
+    /// thresholds compare with inputs directly (a positive, finite scale and finite thresholds), or a near-uniform grid
+    /// of more (8-bit edges), whose count is estimated and corrected as <see cref="EncodeIntegers"/> does.
     /// </summary>
-    public bool IsVectorized256 => !Avx512F.IsSupported && Avx2.IsSupported && inputThresholds is not null;
+    public bool IsVectorized256 => !Avx512F.IsSupported && Avx2.IsSupported && (inputThresholds is not null || countLevels is not null);
 
     /// <summary>
     /// The integer levels of 8 values (<see cref="IsVectorized256"/> only): <see cref="Encode"/>'s threshold count by one
@@ -22,12 +23,26 @@ internal sealed partial class ActivationCodec
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Vector256<int> EncodeIntegers256(Vector256<float> x)
     {
+        if (inputThresholds is null) return CountedIntegers256(x / Vector256.Create(Scale));
         var position = Vector256<int>.Zero;
         foreach (float t in inputThresholds!) position -= Vector256.GreaterThanOrEqual(x, Vector256.Create(t)).AsInt32();
         var low = Avx2.PermuteVar8x32(lowLevels, position); // entry position mod 8
         if (order.Length <= 8) return low;
         var high = Avx2.PermuteVar8x32(highLevels, position);
         return Avx.BlendVariable(low.AsSingle(), high.AsSingle(), Vector256.GreaterThan(position, Vector256.Create(7)).AsSingle()).AsInt32();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)] // keeps the ≤ 16-level path small where it is inlined
+    private unsafe Vector256<int> CountedIntegers256(Vector256<float> y)
+    {
+        // As CountedIntegers: vmaxps returns its second operand for NaN, so NaN estimates become 0.
+        var estimate = Vector256.Floor((y - Vector256.Create(firstThreshold)) * Vector256.Create(inverseStep)) + Vector256<float>.One;
+        estimate = Avx.Min(Avx.Max(estimate, Vector256<float>.Zero), Vector256.Create((float)thresholds.Length));
+        fixed (float* t = boundedThresholds)
+        fixed (int* levels = countLevels)
+        {
+            return Level(t, levels, Avx.ConvertToVector256Int32WithTruncation(estimate), y);
+        }
     }
 
     /// <summary>The 16 bytes (integer level + <paramref name="bias"/>, which must keep them in 0–255) of 16 values at <paramref name="x"/>.</summary>
