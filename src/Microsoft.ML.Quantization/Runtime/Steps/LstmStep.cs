@@ -87,13 +87,16 @@ internal sealed class LstmStep : ScoringStep
     }
 
     /// <summary>The state's integer levels plus the offset, as bytes (16 at a time where the codec is vectorised).</summary>
-    private void EncodeState(float[] h, Span<byte> row, int offset)
+    private unsafe void EncodeState(float[] h, Span<byte> row, int offset)
     {
         var codec = stateCodec!;
         int j = 0;
         if (codec.IsVectorized)
             for (; j + 16 <= hidden; j += 16)
                 Avx512F.ConvertToVector128Byte(codec.EncodeIntegers(Vector512.Create(h, j)) + Vector512.Create(offset)).CopyTo(row.Slice(j, 16));
+        else if (codec.IsVectorized256)
+            fixed (float* hp = h)
+                for (; j + 16 <= hidden; j += 16) codec.EncodeBytes256(hp + j, Vector256.Create(offset)).CopyTo(row.Slice(j, 16));
         for (; j < hidden; j++) row[j] = (byte)(codec.Integers![codec.Encode(h[j])] + offset);
     }
 
@@ -104,6 +107,9 @@ internal sealed class LstmStep : ScoringStep
         int j = 0;
         if (codec.IsVectorized)
             for (; j + 16 <= hidden; j += 16) Avx512F.ConvertToVector256Int16(codec.EncodeIntegers(Vector512.Create(h, j))).CopyTo(row.Slice(j, 16));
+        else if (codec.IsVectorized256)
+            for (; j + 16 <= hidden; j += 16)
+                Vector256.Narrow(codec.EncodeIntegers256(Vector256.Create(h, j)), codec.EncodeIntegers256(Vector256.Create(h, j + 8))).CopyTo(row.Slice(j, 16));
         for (; j < hidden; j++) row[j] = (short)codec.Integers![codec.Encode(h[j])];
     }
 
@@ -124,6 +130,19 @@ internal sealed class LstmStep : ScoringStep
                 (Sigmoid(o) * Tanh(cj)).CopyTo(h, j);
             }
         }
+        else if (Vector256.IsHardwareAccelerated) // AVX2: the same operations, 8 at a time
+        {
+            for (; j + 8 <= hidden; j += 8)
+            {
+                var i = Vector256.Create(x.Slice(j, 8)) + Vector256.Create(r.Slice(j, 8));
+                var f = Vector256.Create(x.Slice(hidden + j, 8)) + Vector256.Create(r.Slice(hidden + j, 8));
+                var g = Vector256.Create(x.Slice(2 * hidden + j, 8)) + Vector256.Create(r.Slice(2 * hidden + j, 8));
+                var o = Vector256.Create(x.Slice(3 * hidden + j, 8)) + Vector256.Create(r.Slice(3 * hidden + j, 8));
+                var cj = Sigmoid(f) * Vector256.Create(c, j) + Sigmoid(i) * Tanh(g);
+                cj.CopyTo(c, j);
+                (Sigmoid(o) * Tanh(cj)).CopyTo(h, j);
+            }
+        }
         for (; j < hidden; j++)
         {
             float i = x[j] + r[j], f = x[hidden + j] + r[hidden + j], g = x[2 * hidden + j] + r[2 * hidden + j], o = x[3 * hidden + j] + r[3 * hidden + j];
@@ -138,4 +157,8 @@ internal sealed class LstmStep : ScoringStep
 
     /// <summary>tanh x = 2σ(2x) − 1 (within a few 1e-8 of MathF.Tanh: the gates' float noise, far below the state grid's step).</summary>
     private static Vector512<float> Tanh(Vector512<float> x) => Vector512.Create(2f) * Sigmoid(x + x) - Vector512<float>.One;
+
+    private static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
+
+    private static Vector256<float> Tanh(Vector256<float> x) => Vector256.Create(2f) * Sigmoid(x + x) - Vector256<float>.One;
 }

@@ -113,14 +113,14 @@ internal sealed class ProductStep : ScoringStep
     {
         var x = ws.Shorts(input);
         int depth = product.Depth, offset = product.Offset;
-        if (gather is null && bytes is not null && Avx512BW.IsSupported) // rows as they stand (a linear layer, the LSTM's inputs): 32 at a time
+        if (gather is null && bytes is not null && Vector256.IsHardwareAccelerated) // rows as they stand (a linear layer, the LSTM's inputs): 32 at a time
         {
-            var bias = Vector512.Create((short)offset);
+            var bias = Vector256.Create((short)offset);
             for (int p = start; p < start + count; p++)
             {
                 int k = 0;
                 for (; k + 32 <= depth; k += 32)
-                    Avx512BW.ConvertToVector256Byte((Vector512.Create(x, p * depth + k) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
+                    Vector256.Narrow((Vector256.Create(x, p * depth + k) + bias).AsUInt16(), (Vector256.Create(x, p * depth + k + 16) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
                 for (; k < depth; k++) bytes[p * ldx + k] = (byte)(x[p * depth + k] + offset);
             }
             return;
