@@ -121,7 +121,7 @@ internal static class ScoringReport
     {
         md.AppendLine("## Without AVX-512: the AVX2 and scalar paths");
         md.AppendLine();
-        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's 256-bit int8 kernel; its other steps take their portable loops), `DOTNET_EnableHWIntrinsic=0` no SIMD at all. " +
+        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's AVX2 paths: the int8, int16 and float kernels, the activation encoders and epilogue, the LSTM gates; pooling and element-wise steps are portable loops on every path), `DOTNET_EnableHWIntrinsic=0` no SIMD at all. " +
             "ONNX Runtime ignores these switches and keeps its own dispatch (AVX-512 here), so its row in each child is the same engine measured again beside it. The scalar run skips ResNet18.");
         md.AppendLine();
         md.AppendLine("| model | configuration | batch-1, 1 thread (ms) | batch-1, 2 threads (ms) | batch-64, 1 thread (/s) | batch-64, 2 threads (/s) | batch 64 vs ONNX Runtime FP32 (1 / 2 threads) | batch-64 slowdown against the native row (2 threads) |");
