@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization.Training;
@@ -71,7 +72,9 @@ internal static class Calibration
         // the grids. After a long stage the running averages are as good, but a fine-tuning of a few dozen steps leaves
         // them far off: ResNet20 on 72 images scored 67 % at round 0 and fell to 33 % as the rounds below moved
         // statistics and 1–2-bit grids in turn.
-        module.ReestimateBatchNormAsTrained(examples);
+        // Its per-batch samples are drawn from the run's seed (epoch −1), as training draws them: the same for the same
+        // seed, whatever else drew from torch's global generator.
+        using (TrainingRandom.ForEpoch(seed, -1)) module.ReestimateBatchNormAsTrained(examples);
         module.Calibrate(examples);
         Score();
         float change;
