@@ -98,6 +98,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         if (norms.Count == 0 && quantizers.Count == 0) return;
         var momenta = norms.Select(n => n.momentum).ToList();
         eval(); // everything else as in scoring (quantizers use their grids, no dropout): deterministic
+        // ... or, as trained, the quantizers fit each batch's sample (drawn from TrainingRandom.Current).
         if (quantizeAsInTraining) foreach (var q in ActivationQuantizers) q.train();
         foreach (var norm in norms)
         {

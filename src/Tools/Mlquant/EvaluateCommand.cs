@@ -47,8 +47,7 @@ internal static class EvaluateCommand
         if (o.Out is string outDir)
         {
             Directory.CreateDirectory(outDir);
-            metrics.WriteJson(Path.Combine(outDir, "metrics.json"));
-            metrics.DrawConfusionMatrix(Path.Combine(outDir, "confusion-matrix.png"));
+            metrics.WriteFiles(outDir);
             Console.WriteLine($"\nmetrics.json and confusion-matrix.png under {Path.GetFullPath(outDir)}");
         }
         return 0;

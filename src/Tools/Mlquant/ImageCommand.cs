@@ -1,8 +1,8 @@
+using Microsoft.ML.Data;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Samples;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Quantization.Training;
-using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
 namespace Microsoft.ML.Quantization.Tools.Mlquant;

@@ -17,22 +17,20 @@ internal static class ModelOutputs
     /// <param name="data">The report's lines about the data.</param>
     /// <param name="consumptionCode">The generated C#.</param>
     /// <param name="outDir">The output folder.</param>
-    public static ValidationMetrics Write(MLContext ml, ITransformer model, DataViewSchema schema, IDataView validation, IReadOnlyList<string> skipped,
+    public static void Write(MLContext ml, ITransformer model, DataViewSchema schema, IDataView validation, IReadOnlyList<string> skipped,
         string title, IEnumerable<string> data, string consumptionCode, string outDir)
     {
         ml.Model.SaveAtomically(model, schema, Path.Combine(outDir, "model.zip"));
         var classifier = ((TransformerChain<ITransformer>)model).OfType<GraphClassifierTransformerBase>().Single();
         var metrics = ValidationMetrics.Evaluate(ml, model.Transform(validation), classifier.ClassNames, skipped);
-        metrics.WriteJson(Path.Combine(outDir, "metrics.json"));
-        metrics.DrawConfusionMatrix(Path.Combine(outDir, "confusion-matrix.png"));
+        metrics.WriteFiles(outDir);
         File.WriteAllText(Path.Combine(outDir, ConsumptionCode.ClassName + ".cs"), consumptionCode);
         File.WriteAllText(Path.Combine(outDir, "report.md"), string.Join("\n", new[] { $"# {title}", "" }.Concat(data).Concat(new[]
         {
             "", metrics.ToMarkdown(), "", "![confusion matrix](confusion-matrix.png)", "",
             "## Quantization", "", "```", classifier.QuantizationReport?.ToString() ?? "", "```", "",
-            $"Use it: `{ConsumptionCode.ClassName}.cs`; serve it with the ScoringService (`--Model model.zip`).", "",
+            $"Use it: `{ConsumptionCode.ClassName}.cs`; serve it: `mlquant serve model.zip`.", "",
         })));
         Console.WriteLine($"\nValidation accuracy {metrics.Accuracy:P2}; model.zip, metrics.json, confusion-matrix.png, report.md and {ConsumptionCode.ClassName}.cs under {Path.GetFullPath(outDir)}");
-        return metrics;
     }
 }

@@ -28,11 +28,15 @@ public sealed record ValidationMetrics(double Accuracy, double MacroAccuracy, IR
         return new ValidationMetrics(metrics.MicroAccuracy, metrics.MacroAccuracy, classes, perClass, counts, counts.Sum(r => r.Sum()), skipped);
     }
 
-    /// <summary>Writes metrics.json.</summary>
-    public void WriteJson(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+    /// <summary>Writes metrics.json and confusion-matrix.png into <paramref name="outDir"/>.</summary>
+    public void WriteFiles(string outDir)
+    {
+        File.WriteAllText(Path.Combine(outDir, "metrics.json"), JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+        DrawConfusionMatrix(Path.Combine(outDir, "confusion-matrix.png"));
+    }
 
     /// <summary>Draws the confusion matrix as a PNG: one cell per (actual, predicted) pair with its count.</summary>
-    public void DrawConfusionMatrix(string path)
+    private void DrawConfusionMatrix(string path)
     {
         var plot = new Plot();
         int n = Classes.Count;

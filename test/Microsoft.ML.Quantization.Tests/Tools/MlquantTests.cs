@@ -136,18 +136,18 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
         string dataset = Path.Combine(temp.Path, "fashion"), output = Path.Combine(temp.Path, "out");
         // Fashion-MNIST test images of the committed subset, 30 a class, as PNG files in folders "0-T-shirt-top" … "9-Ankle boot".
         var ml = new MLContext();
-        var rows = ml.Data.CreateEnumerable<FashionImage>(ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz"),
+        var rows = ml.Data.CreateEnumerable<MLNet.Image.ImageClassifierTests.Image>(ml.Data.LoadFromIdxImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz"),
             RepoPaths.Subset("fashion-mnist", "t10k-labels-idx1-ubyte.gz"), DatasetCatalog.FashionMnistClassNames), reuseRowObject: false);
         var names = DatasetCatalog.FashionMnistClassNames.Select((n, i) => $"{i}-{n.Replace('/', '-')}").ToArray();
         foreach (var group in rows.GroupBy(r => r.Label))
         {
-            string folder = Path.Combine(dataset, names[Array.IndexOf(DatasetCatalog.FashionMnistClassNames.ToArray(), group.Key)]);
+            string folder = Path.Combine(dataset, names[DatasetCatalog.FashionMnistClassNames.ToList().IndexOf(group.Key)]);
             Directory.CreateDirectory(folder);
             foreach (var (image, i) in group.Take(30).Select((r, i) => (r, i)))
             {
-                using var bitmap = new SkiaSharp.SKBitmap(28, 28, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque);
+                var bitmap = new SkiaSharp.SKBitmap(28, 28, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque); // Encode disposes it
                 for (int p = 0; p < 784; p++) bitmap.SetPixel(p % 28, p / 28, new SkiaSharp.SKColor((byte)image.Pixels[p], (byte)image.Pixels[p], (byte)image.Pixels[p]));
-                File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), ColourImages.Encode(bitmap.Copy(), SkiaSharp.SKEncodedImageFormat.Png));
+                File.WriteAllBytes(Path.Combine(folder, $"{i}.png"), ColourImages.Encode(bitmap, SkiaSharp.SKEncodedImageFormat.Png));
             }
         }
         string log = ProcessRunner.Run("dotnet", [Tool, "image", "--dataset", dataset, "--model", RepoPaths.Fixture("onnx/pytorch-fashion-cnn-opset17.onnx"), "--out", output],
@@ -166,12 +166,6 @@ public class MlquantTests(InstalledMlquant installed) : IClassFixture<InstalledM
         var (code, refused) = ProcessRunner.TryRun("dotnet", [Tool, "image", "--dataset", dataset, "--model", RepoPaths.Fixture("onnx/pytorch-fashion-cnn-opset17.onnx"), "--out", output]);
         Assert.Equal(2, code);
         Assert.Contains("9 class folders", refused);
-    }
-
-    private sealed class FashionImage
-    {
-        public float[] Pixels { get; set; } = Array.Empty<float>();
-        public string Label { get; set; } = "";
     }
 
     [Theory]
