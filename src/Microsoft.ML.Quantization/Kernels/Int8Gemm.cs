@@ -13,7 +13,8 @@ namespace Microsoft.ML.Quantization.Kernels;
 /// to int32 with vpmaddwd, 16 outputs × 8 positions at a time. The pairs must not saturate, so where
 /// 2·max X·max|W| exceeds 32767 (8-bit weights on 8-bit activations) the AVX-VNNI path runs instead
 /// (Int8GemmVnni.cs: vpdpbusd sums each quad straight into int32). Without AVX-512BW the same tiles run on 256-bit
-/// halves (Int8GemmAvx2.cs), and without AVX2, or where the pairs would saturate, a portable scalar loop.
+/// halves (Int8GemmAvx2.cs), and without AVX2, or where the pairs would saturate, the portable path: products summed in
+/// 8- or 16-bit fields of 64-bit words where they are small enough (Int8GemmFields.cs), else a plain loop.
 /// .NET 10 offers VNNI only as 256-bit AvxVnni here (no AVX-512 VNNI class), and on this machine the 512-bit
 /// pair with 16-bit sums is the faster of the two wherever it is exact.
 /// </summary>
@@ -60,7 +61,7 @@ internal static partial class Int8Gemm
         if (IsAccelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         else if (IsVnniAccelerated) Vnni(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
         else if (IsAvx2Accelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx2Tiles(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
-        else Portable(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
+        else Portable(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
     /// <summary>The scalar path (also the fallback).</summary>
@@ -75,11 +76,14 @@ internal static partial class Int8Gemm
     public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc) =>
         MultiplyPortable(w, x, tapOffsets, positionOffsets, c, ldc, 0, w.PaddedOutputs / 16);
 
-    /// <summary>The scalar path over taps for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>).</summary>
-    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks)
+    /// <summary>
+    /// The scalar path over taps for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>):
+    /// the field path (Int8GemmFields.cs) where activations up to <paramref name="maxActivation"/> allow it (<see cref="FieldBits"/>), else a plain loop.
+    /// </summary>
+    public static void MultiplyPortable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks, int maxActivation = 255)
     {
-        Check(w, x, tapOffsets, positionOffsets, c, ldc, 255, firstBlock, blocks);
-        Portable(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        Portable(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
     /// <summary>The AVX-512BW path.</summary>
@@ -124,8 +128,13 @@ internal static partial class Int8Gemm
         }
     }
 
-    private static void Portable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int firstBlock, int blocks)
+    private static void Portable(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
+        if (FieldBits(w, maxActivation) is var bits and > 0)
+        {
+            Fields(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, bits, firstBlock, blocks);
+            return;
+        }
         // Each tap's run of the row against its contiguous bytes: no division or index lookup per product.
         int perTap = w.PaddedDepth / tapOffsets.Length;
         var row = new int[w.PaddedDepth]; // zero past the depth, so a single tap may read its padded row whole

@@ -48,6 +48,21 @@ internal sealed class Int8Weights
     /// <summary>max |w|: with activations up to a, the kernel is exact while 2·a·max|w| ≤ 32767.</summary>
     public int MaxMagnitude { get; }
 
+    /// <summary>The least weight.</summary>
+    public int MinValue { get; private set; }
+
+    /// <summary>max w − min w: with activations up to a, a product of weight minus <see cref="MinValue"/> and activation is at most a times this.</summary>
+    public int ValueRange { get; private set; }
+
+    /// <summary>The weights in fields of <paramref name="bits"/> bits for <see cref="Int8Gemm"/>'s portable field path, laid out on first use.</summary>
+    public Int8FieldWeights Fields(int bits)
+    {
+        ref var slot = ref bits == 8 ? ref fields8 : ref fields16;
+        return slot ?? Interlocked.CompareExchange(ref slot, new Int8FieldWeights(this, bits), null) ?? slot;
+    }
+
+    private Int8FieldWeights? fields8, fields16;
+
     /// <summary>Bytes per 64-weight block.</summary>
     public int BlockBytes => 8 * SlotBits;
 
@@ -66,6 +81,7 @@ internal sealed class Int8Weights
         var lut = new sbyte[16];
         if (slot < 8) for (int i = 0; i < table.Length; i++) lut[i] = (sbyte)table[i];
         var result = Allocate(outputs, depth, slot, lut, table.ToArray().Select(Math.Abs).DefaultIfEmpty().Max());
+        int min = int.MaxValue, max = int.MinValue;
         for (int o = 0; o < outputs; o++)
         {
             int sum = 0;
@@ -74,10 +90,14 @@ internal sealed class Int8Weights
                 byte code = codes[o * depth + k];
                 if (code >= table.Length) throw new ArgumentOutOfRangeException(nameof(codes), code, $"Code outside the {table.Length}-entry table.");
                 sum += table[code];
+                min = Math.Min(min, table[code]);
+                max = Math.Max(max, table[code]);
                 result.Store(o, k, slot < 8 ? code : (byte)(sbyte)table[code]);
             }
             result.RowSums[o] = sum;
         }
+        result.MinValue = codes.IsEmpty ? 0 : min;
+        result.ValueRange = codes.IsEmpty ? 0 : max - min;
         return result;
     }
 

@@ -185,6 +185,46 @@ public class GemmKernelTests
         }
     }
 
+    /// <summary>
+    /// The portable path's fields (Int8GemmFields.cs): 8-bit fields, 16-bit fields and the plain loop, each chosen by the weights'
+    /// range and the activation bound, with depths long enough to flush the fields many times (and the 8-bit path's 16-bit
+    /// sums too), over taps, position tiles and output-block ranges: the reference's sums exactly.
+    /// </summary>
+    [Theory]
+    [InlineData(new[] { -2, -1, 0, 1 }, 3, 300, 8)]
+    [InlineData(new[] { 2, 3 }, 50, 200, 8)]
+    [InlineData(new[] { -3, 4 }, 9, 1100, 8)]
+    [InlineData(new[] { -3, -1, 1, 3 }, 15, 500, 16)]
+    [InlineData(new[] { -7, -3, 0, 2, 5, 8, 1, -1, 4 }, 15, 700, 16)]
+    [InlineData(new[] { -127, 127 }, 120, 400, 16)]
+    [InlineData(new[] { -127, 0, 127 }, 255, 100, 0)]
+    public void Int8FieldPathMatchesReference(int[] table, int maxX, int depthPerTap, int expectedBits)
+    {
+        var random = new Random(depthPerTap + maxX);
+        foreach (int taps in new[] { 1, 3 })
+        {
+            int outputs = random.Next(1, 45), quads = (depthPerTap + 3) / 4, depth = taps * 4 * quads, positions = random.Next(1, 12);
+            var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(table.Length)).ToArray();
+            var w = Int8Weights.FromCodes(codes, table, outputs, depth);
+            Assert.Equal(expectedBits, Int8Gemm.FieldBits(w, maxX));
+            var offsets = Enumerable.Range(0, taps).Select(t => t * (4 * quads + 8)).ToArray();
+            int stride = random.Next(1, 9), span = offsets[^1] + 4 * quads;
+            var x = Enumerable.Range(0, (positions - 1) * stride + span).Select(_ => (byte)random.Next(maxX + 1)).ToArray();
+            var starts = Enumerable.Range(0, positions).Select(p => p * stride).ToArray();
+            var rows = new int[positions * depth];
+            for (int p = 0; p < positions; p++)
+                for (int t = 0; t < taps; t++)
+                    for (int k = 0; k < 4 * quads; k++) rows[p * depth + t * 4 * quads + k] = x[starts[p] + offsets[t] + k];
+            var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, depth, rows, depth, positions);
+            int ldc = w.PaddedOutputs + 16 * random.Next(2), blocks = w.PaddedOutputs / 16, first = random.Next(blocks), count = random.Next(1, blocks - first + 1);
+            var c = new int[positions * ldc];
+            Int8Gemm.MultiplyPortable(w, x, offsets, starts, c, ldc, first, count, maxX);
+            for (int p = 0; p < positions; p++)
+                for (int o = 0; o < outputs; o++)
+                    Assert.Equal(o / 16 >= first && o / 16 < first + count ? expected[p * outputs + o] : 0, c[p * ldc + o]);
+        }
+    }
+
     private static int[] Reference(int[] w, int outputs, int depth, int[] x, int ldx, int positions)
     {
         var c = new int[positions * outputs];

@@ -1,0 +1,197 @@
+namespace Microsoft.ML.Quantization.Kernels;
+
+/// <summary>
+/// The portable path of <see cref="Int8Gemm"/> where the products are small: SIMD within a register. A 64-bit word holds
+/// the weights of 8 outputs (8-bit fields) or 4 (16-bit fields) at one depth, each shifted by <see cref="Int8FieldWeights.Offset"/>
+/// to be non-negative, so one 64-bit multiply by an activation byte adds 8 or 4 products into their own fields. A field
+/// cannot carry into the next while at most ⌊(2^bits − 1) / (range · max x)⌋ products are summed; then the fields are
+/// flushed into wider sums, and Σ w·x = Σ (w + offset)·x − offset · Σ x. It needs no vector unit, so it is the path of a
+/// machine without SIMD (and of one whose vector paths are switched off), 8 multiply-adds an instruction pair.
+/// </summary>
+internal static partial class Int8Gemm
+{
+    /// <summary>Field width in bits the portable path sums products in (8 or 16), or 0 where it takes the plain loop.</summary>
+    /// <remarks>8-bit fields where each may take at least 4 products before a flush, else 16-bit fields where at least 2.</remarks>
+    public static int FieldBits(Int8Weights w, int maxActivation)
+    {
+        long perProduct = Math.Max(1L, (long)w.ValueRange * Math.Max(1, maxActivation));
+        return 4 * perProduct <= byte.MaxValue ? 8 : 2 * perProduct <= ushort.MaxValue ? 16 : 0;
+    }
+
+    private static unsafe void Fields(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc,
+        int maxActivation, int bits, int firstBlock, int blocks)
+    {
+        var fields = w.Fields(bits);
+        int perWord = 64 / bits, taps = tapOffsets.Length, perTap = w.PaddedDepth / taps, positions = positionOffsets.Length, depth = w.PaddedDepth;
+        int run = (int)((bits == 8 ? byte.MaxValue : ushort.MaxValue) / Math.Max(1L, (long)w.ValueRange * Math.Max(1, maxActivation)));
+        int firstOutput = 16 * firstBlock, endOutput = Math.Min(w.Outputs, 16 * (firstBlock + blocks));
+        var sums = new int[4 * perWord];
+        Span<int> rowSums = stackalloc int[4];
+        fixed (ulong* words = fields.Words)
+        fixed (byte* xp = x)
+        fixed (int* offsets = tapOffsets)
+        fixed (int* starts = positionOffsets)
+        {
+            for (int p = 0; p < positions; p += 4)
+            {
+                int tile = Math.Min(4, positions - p);
+                // Rows past the tile repeat its last position: the same work, never written.
+                byte* x0 = xp + starts[p], x1 = xp + starts[p + Math.Min(1, tile - 1)], x2 = xp + starts[p + Math.Min(2, tile - 1)], x3 = xp + starts[p + tile - 1];
+                for (int i = 0; i < tile; i++) rowSums[i] = ActivationSum(xp + starts[p + i], offsets, taps, perTap, w.Depth);
+                for (int o = firstOutput; o < endOutput; o += perWord)
+                {
+                    Array.Clear(sums);
+                    ulong* group = words + (long)(o / perWord) * depth;
+                    if (bits == 8) Tile8Bit(group, offsets, taps, perTap, w.Depth, run, x0, x1, x2, x3, sums);
+                    else Tile16Bit(group, offsets, taps, perTap, w.Depth, run, x0, x1, x2, x3, sums);
+                    for (int i = 0; i < tile; i++)
+                        for (int j = 0; j < perWord && o + j < endOutput; j++)
+                            c[(p + i) * ldc + o + j] = sums[i * perWord + j] - fields.Offset * rowSums[i];
+                }
+            }
+        }
+    }
+
+    /// <summary>Σ x over the real depth of one position's taps.</summary>
+    private static unsafe int ActivationSum(byte* x, int* offsets, int taps, int perTap, int depth)
+    {
+        int sum = 0;
+        for (int t = 0; t < taps; t++)
+        {
+            byte* xt = x + offsets[t];
+            for (int k = 0, n = Math.Min(perTap, depth - t * perTap); k < n; k++) sum += xt[k];
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Four positions on one word of 8-bit fields: products summed in the fields for <paramref name="run"/> depths, then
+    /// spread into 16-bit fields (even and odd bytes), which take 257 such flushes before they are added to the int sums.
+    /// </summary>
+    private static unsafe void Tile8Bit(ulong* group, int* offsets, int taps, int perTap, int depth, int run, byte* x0, byte* x1, byte* x2, byte* x3, int[] sums)
+    {
+        const ulong evenBytes = 0x00FF00FF00FF00FF;
+        ulong a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        Span<ulong> wide = stackalloc ulong[8];
+        int pending = 0, flushes = 0;
+        for (int t = 0; t < taps; t++)
+        {
+            int at = offsets[t], n = Math.Min(perTap, depth - t * perTap);
+            ulong* wt = group + t * perTap;
+            byte* y0 = x0 + at, y1 = x1 + at, y2 = x2 + at, y3 = x3 + at;
+            for (int k = 0; k < n;)
+            {
+                int end = Math.Min(n, k + run - pending);
+                pending += end - k;
+                for (; k < end; k++)
+                {
+                    ulong wv = wt[k];
+                    a0 += wv * y0[k];
+                    a1 += wv * y1[k];
+                    a2 += wv * y2[k];
+                    a3 += wv * y3[k];
+                }
+                if (pending < run) continue;
+                Spread(ref a0, ref a1, ref a2, ref a3, wide);
+                pending = 0;
+                if (++flushes < 257) continue;
+                AddWide(wide, sums);
+                flushes = 0;
+            }
+        }
+        Spread(ref a0, ref a1, ref a2, ref a3, wide);
+        AddWide(wide, sums);
+
+        static void Spread(ref ulong a0, ref ulong a1, ref ulong a2, ref ulong a3, Span<ulong> wide)
+        {
+            wide[0] += a0 & evenBytes; wide[1] += (a0 >> 8) & evenBytes;
+            wide[2] += a1 & evenBytes; wide[3] += (a1 >> 8) & evenBytes;
+            wide[4] += a2 & evenBytes; wide[5] += (a2 >> 8) & evenBytes;
+            wide[6] += a3 & evenBytes; wide[7] += (a3 >> 8) & evenBytes;
+            a0 = a1 = a2 = a3 = 0;
+        }
+
+        // Position i's 16-bit fields: even bytes hold outputs 0, 2, 4, 6, odd bytes 1, 3, 5, 7.
+        static void AddWide(Span<ulong> wide, int[] sums)
+        {
+            for (int i = 0; i < 4; i++)
+                for (int f = 0; f < 4; f++)
+                {
+                    sums[8 * i + 2 * f] += (int)((wide[2 * i] >> (16 * f)) & 0xFFFF);
+                    sums[8 * i + 2 * f + 1] += (int)((wide[2 * i + 1] >> (16 * f)) & 0xFFFF);
+                }
+            wide.Clear();
+        }
+    }
+
+    /// <summary>Four positions on one word of 16-bit fields, added to the int sums every <paramref name="run"/> depths.</summary>
+    private static unsafe void Tile16Bit(ulong* group, int* offsets, int taps, int perTap, int depth, int run, byte* x0, byte* x1, byte* x2, byte* x3, int[] sums)
+    {
+        ulong a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int pending = 0;
+        for (int t = 0; t < taps; t++)
+        {
+            int at = offsets[t], n = Math.Min(perTap, depth - t * perTap);
+            ulong* wt = group + t * perTap;
+            byte* y0 = x0 + at, y1 = x1 + at, y2 = x2 + at, y3 = x3 + at;
+            for (int k = 0; k < n;)
+            {
+                int end = Math.Min(n, k + run - pending);
+                pending += end - k;
+                for (; k < end; k++)
+                {
+                    ulong wv = wt[k];
+                    a0 += wv * y0[k];
+                    a1 += wv * y1[k];
+                    a2 += wv * y2[k];
+                    a3 += wv * y3[k];
+                }
+                if (pending < run) continue;
+                Flush(ref a0, ref a1, ref a2, ref a3, sums);
+                pending = 0;
+            }
+        }
+        Flush(ref a0, ref a1, ref a2, ref a3, sums);
+
+        static void Flush(ref ulong a0, ref ulong a1, ref ulong a2, ref ulong a3, int[] sums)
+        {
+            for (int f = 0; f < 4; f++)
+            {
+                sums[f] += (int)((a0 >> (16 * f)) & 0xFFFF);
+                sums[4 + f] += (int)((a1 >> (16 * f)) & 0xFFFF);
+                sums[8 + f] += (int)((a2 >> (16 * f)) & 0xFFFF);
+                sums[12 + f] += (int)((a3 >> (16 * f)) & 0xFFFF);
+            }
+            a0 = a1 = a2 = a3 = 0;
+        }
+    }
+}
+
+/// <summary>
+/// <see cref="Int8Weights"/> laid out for <see cref="Int8Gemm"/>'s field path: for each group of 64 / <see cref="Bits"/>
+/// outputs, one word per depth whose field j holds w[group · n + j, k] + <see cref="Offset"/> (0 for padded outputs).
+/// </summary>
+internal sealed class Int8FieldWeights
+{
+    /// <summary>Lays out <paramref name="w"/> in fields of <paramref name="bits"/> bits (8 or 16).</summary>
+    public Int8FieldWeights(Int8Weights w, int bits)
+    {
+        if (bits is not (8 or 16)) throw new ArgumentOutOfRangeException(nameof(bits), bits, "Fields are 8 or 16 bits.");
+        Bits = bits;
+        Offset = -w.MinValue;
+        int perWord = 64 / bits, depth = w.PaddedDepth;
+        Words = new ulong[(w.PaddedOutputs / perWord) * depth];
+        for (int o = 0; o < w.Outputs; o++)
+            for (int k = 0; k < w.Depth; k++)
+                Words[(o / perWord) * depth + k] |= (ulong)(w.Value(o, k) + Offset) << (bits * (o % perWord));
+    }
+
+    /// <summary>Field width in bits.</summary>
+    public int Bits { get; }
+
+    /// <summary>Added to every weight to make it non-negative: −min w.</summary>
+    public int Offset { get; }
+
+    /// <summary>The words, output group major.</summary>
+    public ulong[] Words { get; }
+}
