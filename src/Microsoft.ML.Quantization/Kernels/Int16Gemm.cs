@@ -41,6 +41,21 @@ internal sealed class Int16Weights
     /// <summary>O rounded up to 16.</summary>
     public int PaddedOutputs => (Outputs + 15) & ~15;
 
+    /// <summary>
+    /// The weights as int32 for <see cref="Int16Gemm"/>'s 128-bit path, laid out on first use: per 16-output block, the block's
+    /// 16 weights at each depth in turn (padded outputs and depth 0).
+    /// </summary>
+    public int[] Ints()
+    {
+        if (ints is { } laid) return laid;
+        var result = new int[PaddedOutputs * PaddedDepth];
+        for (int o = 0; o < Outputs; o++)
+            for (int k = 0; k < Depth; k++) result[((o / 16) * PaddedDepth + k) * 16 + o % 16] = Data[Index(o, k)];
+        return Interlocked.CompareExchange(ref ints, result, null) ?? result;
+    }
+
+    private int[]? ints;
+
     /// <summary>K rounded up to 2: the row length the activations must have.</summary>
     public int PaddedDepth => (Depth + 1) & ~1;
 
@@ -61,9 +76,10 @@ internal sealed class Int16Weights
 /// C[p·ldc + o] = Σ_k W[o,k] · X[p·ldx + k] for 16-bit activations (rows of <see cref="Int16Weights.PaddedDepth"/>,
 /// zero beyond K); exact while the int32 sums do not overflow. AVX-512BW: vpmaddwd of broadcast activation
 /// pairs with 16 outputs × 2 depths, 8 positions at a time; AVX2: the same on each 8-output half of a block, 4
-/// positions at a time; otherwise a portable scalar loop.
+/// positions at a time; without AVX2 on 128-bit vectors of .NET's cross-platform API (Int16GemmVector128.cs, Arm64's path
+/// too); otherwise a portable scalar loop.
 /// </summary>
-internal static class Int16Gemm
+internal static partial class Int16Gemm
 {
     /// <summary>Whether the AVX-512 path runs on this machine.</summary>
     public static bool IsAccelerated => Avx512BW.IsSupported;
@@ -77,6 +93,7 @@ internal static class Int16Gemm
         Check(w, x, ldx, positions, c, ldc);
         if (IsAccelerated) Avx512(w, x, ldx, positions, c, ldc);
         else if (Avx2.IsSupported) Avx2Path(w, x, ldx, positions, c, ldc);
+        else if (IsVector128Accelerated) Vector128Path(w, x, ldx, positions, c, ldc);
         else Portable(w, x, ldx, positions, c, ldc);
     }
 

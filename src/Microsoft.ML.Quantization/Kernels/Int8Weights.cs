@@ -63,6 +63,21 @@ internal sealed class Int8Weights
 
     private Int8FieldWeights? fields8, fields16;
 
+    /// <summary>
+    /// The weights widened to 16 bits for <see cref="Int8Gemm"/>'s 128-bit path, laid out on first use: per 16-output block,
+    /// the block's 16 weights at each depth in turn (padded outputs 0).
+    /// </summary>
+    public short[] Shorts()
+    {
+        if (shorts is { } laid) return laid;
+        var result = new short[PaddedOutputs * PaddedDepth];
+        for (int o = 0; o < Outputs; o++)
+            for (int k = 0; k < Depth; k++) result[((o / 16) * PaddedDepth + k) * 16 + o % 16] = (short)Value(o, k);
+        return Interlocked.CompareExchange(ref shorts, result, null) ?? result;
+    }
+
+    private short[]? shorts;
+
     /// <summary>Bytes per 64-weight block.</summary>
     public int BlockBytes => 8 * SlotBits;
 

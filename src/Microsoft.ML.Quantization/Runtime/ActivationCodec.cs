@@ -106,6 +106,19 @@ internal sealed partial class ActivationCodec
     }
 
     /// <summary>
+    /// The integer level of one value (<see cref="Integers"/> of <see cref="Encode"/>): up to 16 levels by compares with the least
+    /// inputs of each threshold, without the division (the vector encoder's count, one value at a time).
+    /// </summary>
+    public int EncodeInteger(float x)
+    {
+        var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
+        if (inputThresholds is null) return integers[Encode(x)];
+        int position = 0;
+        foreach (float t in inputThresholds) position += x >= t ? 1 : 0;
+        return vectorTable![position];
+    }
+
+    /// <summary>
     /// Writes channel-major planes as bytes of a channels-last layout: (integer level + <paramref name="offset"/>) of value
     /// c·P + p (P = <paramref name="pixels"/>.Length) as dest[pixels[p] + c]. Equal to <see cref="Encode"/> element by
     /// element; where <see cref="IsVectorized"/> or <see cref="IsVectorized256"/> (and <paramref name="vectorized"/>), tiles of 16 channels × 16 pixels: each
@@ -147,7 +160,7 @@ internal sealed partial class ActivationCodec
             }
         }
         for (int c = 0; c < channels; c++)
-            for (int p = c < tiledChannels ? tiledPixels : 0; p < plane; p++) dest[pixels[p] + c] = (byte)(integers[Encode(values[c * plane + p])] + offset);
+            for (int p = c < tiledChannels ? tiledPixels : 0; p < plane; p++) dest[pixels[p] + c] = (byte)(EncodeInteger(values[c * plane + p]) + offset);
     }
 
     /// <summary>Transposes a 16×16 byte tile in place (row r, column j ↦ row j, column r): interleaves of 8-, 16-, 32- and 64-bit lanes.</summary>

@@ -111,21 +111,26 @@ internal sealed partial class ActivationEpilogue
     private void WriteOutput(ReadOnlySpan<int> acc, int ldc, int o, int firstRow, int endRow, Workspace ws)
     {
         int c = correction?[o] ?? 0;
-        var integers = codec.Integers!;
+        float m = mul[o], a = add[o];
+        var bytes = blank is not null ? ws.Bytes(Target) : null;
+        var shorts = blank is null ? ws.Shorts(Target) : null;
         for (int oy = firstRow; oy < endRow; oy++)
-            for (int ox = 0; ox < outWidth; ox++)
+        {
+            int pixel = bytes is not null ? Pixel(oy, 0) + o : 0, channels = Target.PaddedChannels;
+            for (int ox = 0; ox < outWidth; ox++, pixel += channels)
             {
                 float best = float.NegativeInfinity;
                 for (int dy = 0; dy < pool; dy++)
                     for (int dx = 0; dx < pool; dx++)
                     {
-                        float v = (acc[((oy * pool + dy) * width + ox * pool + dx) * ldc + o] - c) * mul[o] + add[o];
+                        float v = (acc[((oy * pool + dy) * width + ox * pool + dx) * ldc + o] - c) * m + a;
                         best = Math.Max(best, relu ? Math.Max(v, 0f) : v);
                     }
-                int level = integers[codec.Encode(best)];
-                if (blank is not null) ws.Bytes(Target)[Pixel(oy, ox) + o] = (byte)(level + offset);
-                else ws.Shorts(Target)[(o * outHeight + oy) * outWidth + ox] = (short)level;
+                int level = codec.EncodeInteger(best);
+                if (bytes is not null) bytes[pixel] = (byte)(level + offset);
+                else shorts![(o * outHeight + oy) * outWidth + ox] = (short)level;
             }
+        }
     }
 
     // The block's loops are split by target and kept free of calls, so that the JIT keeps the affine vectors in registers

@@ -75,6 +75,8 @@ public class GemmKernelTests
         if (Avx512BW.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx512(w, x, offsets, stride * c4, positions, c, ldc));
         if (Int8Gemm.IsVnniAccelerated) runs.Add(c => Int8Gemm.MultiplyVnni(w, x, offsets, stride * c4, positions, c, ldc));
         if (Avx2.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx2(w, x, offsets, stride * c4, positions, c, ldc, maxX));
+        var starts = Enumerable.Range(0, positions).Select(p => p * stride * c4).ToArray();
+        if (Int8Gemm.IsVector128Accelerated) runs.Add(c => Int8Gemm.MultiplyVector128(w, x, offsets, starts, c, ldc, maxX, 0, ldc / 16));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -103,6 +105,7 @@ public class GemmKernelTests
         var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, ldx, positions, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, ldx, positions, c, ldc) };
         if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, ldx, positions, c, ldc));
         if (Avx2.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx2(w, x, ldx, positions, c, ldc));
+        if (Int16Gemm.IsVector128Accelerated) runs.Add(c => Int16Gemm.MultiplyVector128(w, x, ldx, positions, c, ldc));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -147,6 +150,9 @@ public class GemmKernelTests
         if (Avx512BW.IsSupported) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyAvx512(w, x, ldx, p, c, ldc);
         if (Int8Gemm.IsVnniAccelerated) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyVnni(w, x, ldx, p, c, ldc);
         if (Avx2.IsSupported) yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyAvx2(w, x, ldx, p, c, ldc, Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude))));
+        if (Int8Gemm.IsVector128Accelerated)
+            yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyVector128(w, x, new[] { 0 }, Enumerable.Range(0, p).Select(i => i * ldx).ToArray(), c, ldc,
+                Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude))), 0, w.PaddedOutputs / 16);
     }
 
     /// <summary>

@@ -84,7 +84,10 @@ public class ActivationEpilogueTests
         {
             // Every path's reference: the count of thresholds at or below x / s picks the level (the grid's codes are in order).
             for (int j = 0; j < 16; j++)
+            {
                 Assert.Equal(codec.Integers![thresholds.Count(t => t <= values[i + j] / scale)], codec.Integers![codec.Encode(values[i + j])]);
+                Assert.Equal(codec.Integers![codec.Encode(values[i + j])], codec.EncodeInteger(values[i + j])); // the scalar paths' encoder, without the division
+            }
             if (codec.IsVectorized)
             {
                 var vector = codec.EncodeIntegers(System.Runtime.Intrinsics.Vector512.Create(values, i));

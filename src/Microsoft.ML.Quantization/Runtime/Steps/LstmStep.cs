@@ -97,7 +97,7 @@ internal sealed class LstmStep : ScoringStep
         else if (codec.IsVectorized256)
             fixed (float* hp = h)
                 for (; j + 16 <= hidden; j += 16) codec.EncodeBytes256(hp + j, Vector256.Create(offset)).CopyTo(row.Slice(j, 16));
-        for (; j < hidden; j++) row[j] = (byte)(codec.Integers![codec.Encode(h[j])] + offset);
+        for (; j < hidden; j++) row[j] = (byte)(codec.EncodeInteger(h[j]) + offset);
     }
 
     /// <summary>The state's integer levels as shorts.</summary>
@@ -110,7 +110,7 @@ internal sealed class LstmStep : ScoringStep
         else if (codec.IsVectorized256)
             for (; j + 16 <= hidden; j += 16)
                 Vector256.Narrow(codec.EncodeIntegers256(Vector256.Create(h, j)), codec.EncodeIntegers256(Vector256.Create(h, j + 8))).CopyTo(row.Slice(j, 16));
-        for (; j < hidden; j++) row[j] = (short)codec.Integers![codec.Encode(h[j])];
+        for (; j < hidden; j++) row[j] = (short)codec.EncodeInteger(h[j]);
     }
 
     /// <summary>c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c) from input gates x and recurrent gates r ([i f g o] of H each).</summary>

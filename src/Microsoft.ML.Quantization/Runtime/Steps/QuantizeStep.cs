@@ -53,7 +53,7 @@ internal sealed class QuantizeStep : ScoringStep
                         Vector128.Narrow(levels.GetLower(), levels.GetUpper()).CopyTo(y, i);
                     }
                 }
-                for (; i < x.Length; i++) y[i] = (short)integers[codec.Encode(x[i])];
+                for (; i < x.Length; i++) y[i] = (short)codec.EncodeInteger(x[i]);
                 break;
             }
             case SlotLayout.PaddedBytes:
