@@ -42,7 +42,7 @@ internal static class ScoringBenchmark
 
     /// <param name="rounds">Interleaved rounds: each measures every configuration once on 1 and on 2 threads, in a rotating order.</param>
     /// <param name="only">Models to measure (null: all); a partial run is for quick checks, not for the kept output.</param>
-    /// <param name="isas">Instruction sets (avx2, scalar) whose packed W4A4 and W2A2 rows are measured again, each in a child
+    /// <param name="isas">Instruction sets (avx2, sse, scalar) whose packed W4A4 and W2A2 rows are measured again, each in a child
     /// process with .NET's switches set, beside ONNX Runtime FP32 in that process (which keeps its own dispatch).</param>
     /// <param name="childIsa">Set in such a child: the instruction set it runs as; it writes its rows to <paramref name="outDir"/>.</param>
     public static int Run(string outDir, string imageSubset, int rounds, IReadOnlyCollection<string>? only, IReadOnlyList<string> isas, string? childIsa = null)
@@ -56,7 +56,7 @@ internal static class ScoringBenchmark
         if (childIsa is not null)
         {
             IsaSwitches[childIsa].Check();
-            var childRows = models.Where(m => childIsa != "scalar" || m != "ResNet18")
+            var childRows = models.Where(m => childIsa == "avx2" || m != "ResNet18")
                 .SelectMany(m => MeasureModel(m, imageSubset, rounds, new[] { "W4A4", "W2A2" }, childIsa).Rows).ToList();
             Directory.CreateDirectory(outDir);
             File.WriteAllText(Path.Combine(outDir, "rows.json"), JsonSerializer.Serialize(childRows));
@@ -77,10 +77,11 @@ internal static class ScoringBenchmark
         return 0;
     }
 
-    /// <summary>The .NET switches that take the runtime off AVX-512 (onto its AVX2 paths) or off every SIMD path, and a check that they took.</summary>
+    /// <summary>The .NET switches that take the runtime off AVX-512 (onto its AVX2 paths), off AVX2 (onto its 128-bit paths, Arm64's source) or off every SIMD path, and a check that they took.</summary>
     private static readonly Dictionary<string, (string Variable, Action Check)> IsaSwitches = new()
     {
         ["avx2"] = ("DOTNET_EnableAVX512", () => { if (Avx512F.IsSupported || !Avx2.IsSupported) throw new InvalidOperationException("The AVX2 run still sees AVX-512, or no AVX2."); }),
+        ["sse"] = ("DOTNET_EnableAVX2", () => { if (Avx2.IsSupported || !Sse41.IsSupported) throw new InvalidOperationException("The 128-bit run still sees AVX2, or no SSE4.1."); }),
         ["scalar"] = ("DOTNET_EnableHWIntrinsic", () => { if (Sse2.IsSupported) throw new InvalidOperationException("The scalar run still sees SIMD."); }),
     };
 

@@ -116,23 +116,26 @@ internal static class ScoringReport
         md.AppendLine();
     }
 
-    /// <summary>The packed W4A4 and W2A2 rows measured again without AVX-512 (AVX2) and without SIMD (scalar), each beside ONNX Runtime FP32 in its own process.</summary>
+    /// <summary>The packed W4A4 and W2A2 rows measured again without AVX-512 (AVX2), without AVX2 (sse) and without SIMD (scalar), each beside ONNX Runtime FP32 in its own process.</summary>
     private static void WriteIsaRows(StringBuilder md, IReadOnlyList<ScoringRow> rows, IReadOnlyList<ScoringRow> isaRows)
     {
-        md.AppendLine("## Without AVX-512: the AVX2 and scalar paths");
+        md.AppendLine("## Without AVX-512: the AVX2, 128-bit and scalar paths");
         md.AppendLine();
-        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's AVX2 paths: the int8, int16 and float kernels, the activation encoders and epilogue, the LSTM gates; pooling and element-wise steps are portable loops on every path), `DOTNET_EnableHWIntrinsic=0` no SIMD at all. " +
-            "ONNX Runtime ignores these switches and keeps its own dispatch (AVX-512 here), so its row in each child is the same engine measured again beside it. The scalar run skips ResNet18.");
+        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,sse,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's AVX2 paths: the int8, int16 and float kernels, the activation encoders and epilogue, the LSTM gates; pooling and element-wise steps are portable loops on every path), " +
+            "`DOTNET_EnableAVX2=0` SSE4.1 (the int8 and int16 kernels' 128-bit paths, written on the cross-platform `Vector128` API that Arm64 runs too; the rest scalar), `DOTNET_EnableHWIntrinsic=0` no SIMD at all (the int8 kernel sums in fields of 64-bit words). " +
+            "ONNX Runtime ignores these switches and keeps its own dispatch (AVX-512 here), so its row in each child is the same engine measured again beside it. The sse and scalar runs skip ResNet18.");
         md.AppendLine();
-        md.AppendLine("| model | configuration | batch-1, 1 thread (ms) | batch-1, 2 threads (ms) | batch-64, 1 thread (/s) | batch-64, 2 threads (/s) | batch 64 vs ONNX Runtime FP32 (1 / 2 threads) | batch-64 slowdown against the native row (2 threads) |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| model | configuration | batch-1, 1 thread (ms) | batch-1, 2 threads (ms) | batch-64, 1 thread (/s) | batch-64, 2 threads (/s) | batch 64 vs ONNX Runtime FP32 (1 / 2 threads) | batch-64 slowdown against the native row (2 threads) | against the AVX2 row |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in isaRows)
         {
             string isa = row.Configuration[(row.Configuration.LastIndexOf('(') + 1)..^1];
             var onnx = isaRows.First(r => r.Model == row.Model && r.Configuration == $"ONNX Runtime FP32 ({isa})");
-            var native = rows.FirstOrDefault(r => r.Model == row.Model && r.Configuration == row.Configuration[..row.Configuration.LastIndexOf(" (", StringComparison.Ordinal)]);
+            string plain = row.Configuration[..row.Configuration.LastIndexOf(" (", StringComparison.Ordinal)];
+            var native = rows.FirstOrDefault(r => r.Model == row.Model && r.Configuration == plain);
+            var avx2 = isa == "avx2" ? null : isaRows.FirstOrDefault(r => r.Model == row.Model && r.Configuration == $"{plain} (avx2)");
             md.AppendLine($"| {row.Model} | {row.Configuration} | {Figure(row.Latency[0], "F3")} | {Figure(row.Latency[1], "F3")} | {Figure(row.Throughput[0], "F0")} | {Figure(row.Throughput[1], "F0")} | " +
-                $"{row.Throughput[0].Median / onnx.Throughput[0].Median:F2}× / {row.Throughput[1].Median / onnx.Throughput[1].Median:F2}× | {(native is null ? "—" : $"{native.Throughput[1].Median / row.Throughput[1].Median:F1}×")} |");
+                $"{row.Throughput[0].Median / onnx.Throughput[0].Median:F2}× / {row.Throughput[1].Median / onnx.Throughput[1].Median:F2}× | {(native is null ? "—" : $"{native.Throughput[1].Median / row.Throughput[1].Median:F1}×")} | {(avx2 is null ? "—" : $"{avx2.Throughput[1].Median / row.Throughput[1].Median:F1}×")} |");
         }
         md.AppendLine();
     }
