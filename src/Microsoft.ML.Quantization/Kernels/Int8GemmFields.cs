@@ -34,16 +34,13 @@ internal static partial class Int8Gemm
         {
             for (int p = 0; p < positions; p += 4)
             {
-                int tile = Math.Min(4, positions - p);
-                // Rows past the tile repeat its last position: the same work, never written.
-                byte* x0 = xp + starts[p], x1 = xp + starts[p + Math.Min(1, tile - 1)], x2 = xp + starts[p + Math.Min(2, tile - 1)], x3 = xp + starts[p + tile - 1];
+                int tile = TileRows(xp, starts, p, positions, out byte* x0, out byte* x1, out byte* x2, out byte* x3);
                 for (int i = 0; i < tile; i++) rowSums[i] = ActivationSum(xp + starts[p + i], offsets, taps, perTap, w.Depth);
                 for (int o = firstOutput; o < endOutput; o += perWord)
                 {
                     Array.Clear(sums);
                     ulong* group = words + (long)(o / perWord) * depth;
-                    if (bits == 8) Tile8Bit(group, offsets, taps, perTap, w.Depth, run, x0, x1, x2, x3, sums);
-                    else Tile16Bit(group, offsets, taps, perTap, w.Depth, run, x0, x1, x2, x3, sums);
+                    FieldTile(group, offsets, taps, perTap, w.Depth, run, bits == 8, x0, x1, x2, x3, sums);
                     for (int i = 0; i < tile; i++)
                         for (int j = 0; j < perWord && o + j < endOutput; j++)
                             c[(p + i) * ldc + o + j] = sums[i * perWord + j] - fields.Offset * rowSums[i];
@@ -64,71 +61,27 @@ internal static partial class Int8Gemm
         return sum;
     }
 
-    /// <summary>
-    /// Four positions on one word of 8-bit fields: products summed in the fields for <paramref name="run"/> depths, then
-    /// spread into 16-bit fields (even and odd bytes), which take 257 such flushes before they are added to the int sums.
-    /// </summary>
-    private static unsafe void Tile8Bit(ulong* group, int* offsets, int taps, int perTap, int depth, int run, byte* x0, byte* x1, byte* x2, byte* x3, int[] sums)
+    /// <summary>The rows of the 4-position tile at <paramref name="p"/>; rows past the positions repeat the last one (the same work, never written).</summary>
+    private static unsafe int TileRows(byte* xp, int* starts, int p, int positions, out byte* x0, out byte* x1, out byte* x2, out byte* x3)
     {
-        const ulong evenBytes = 0x00FF00FF00FF00FF;
-        ulong a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        Span<ulong> wide = stackalloc ulong[8];
-        int pending = 0, flushes = 0;
-        for (int t = 0; t < taps; t++)
-        {
-            int at = offsets[t], n = Math.Min(perTap, depth - t * perTap);
-            ulong* wt = group + t * perTap;
-            byte* y0 = x0 + at, y1 = x1 + at, y2 = x2 + at, y3 = x3 + at;
-            for (int k = 0; k < n;)
-            {
-                int end = Math.Min(n, k + run - pending);
-                pending += end - k;
-                for (; k < end; k++)
-                {
-                    ulong wv = wt[k];
-                    a0 += wv * y0[k];
-                    a1 += wv * y1[k];
-                    a2 += wv * y2[k];
-                    a3 += wv * y3[k];
-                }
-                if (pending < run) continue;
-                Spread(ref a0, ref a1, ref a2, ref a3, wide);
-                pending = 0;
-                if (++flushes < 257) continue;
-                AddWide(wide, sums);
-                flushes = 0;
-            }
-        }
-        Spread(ref a0, ref a1, ref a2, ref a3, wide);
-        AddWide(wide, sums);
-
-        static void Spread(ref ulong a0, ref ulong a1, ref ulong a2, ref ulong a3, Span<ulong> wide)
-        {
-            wide[0] += a0 & evenBytes; wide[1] += (a0 >> 8) & evenBytes;
-            wide[2] += a1 & evenBytes; wide[3] += (a1 >> 8) & evenBytes;
-            wide[4] += a2 & evenBytes; wide[5] += (a2 >> 8) & evenBytes;
-            wide[6] += a3 & evenBytes; wide[7] += (a3 >> 8) & evenBytes;
-            a0 = a1 = a2 = a3 = 0;
-        }
-
-        // Position i's 16-bit fields: even bytes hold outputs 0, 2, 4, 6, odd bytes 1, 3, 5, 7.
-        static void AddWide(Span<ulong> wide, int[] sums)
-        {
-            for (int i = 0; i < 4; i++)
-                for (int f = 0; f < 4; f++)
-                {
-                    sums[8 * i + 2 * f] += (int)((wide[2 * i] >> (16 * f)) & 0xFFFF);
-                    sums[8 * i + 2 * f + 1] += (int)((wide[2 * i + 1] >> (16 * f)) & 0xFFFF);
-                }
-            wide.Clear();
-        }
+        int tile = Math.Min(4, positions - p);
+        x0 = xp + starts[p];
+        x1 = xp + starts[p + Math.Min(1, tile - 1)];
+        x2 = xp + starts[p + Math.Min(2, tile - 1)];
+        x3 = xp + starts[p + tile - 1];
+        return tile;
     }
 
-    /// <summary>Four positions on one word of 16-bit fields, added to the int sums every <paramref name="run"/> depths.</summary>
-    private static unsafe void Tile16Bit(ulong* group, int* offsets, int taps, int perTap, int depth, int run, byte* x0, byte* x1, byte* x2, byte* x3, int[] sums)
+    /// <summary>
+    /// Four positions on one word of fields: products summed in the fields for <paramref name="run"/> depths, then flushed.
+    /// 16-bit fields go straight into the int sums; 8-bit fields are spread into 16-bit fields (even and odd bytes), which take
+    /// 257 such flushes before they are added to the int sums.
+    /// </summary>
+    private static unsafe void FieldTile(ulong* group, int* offsets, int taps, int perTap, int depth, int run, bool eightBit, byte* x0, byte* x1, byte* x2, byte* x3, int[] sums)
     {
         ulong a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        int pending = 0;
+        Span<ulong> wide = stackalloc ulong[8];
+        int pending = 0, spreads = 0;
         for (int t = 0; t < taps; t++)
         {
             int at = offsets[t], n = Math.Min(perTap, depth - t * perTap);
@@ -147,13 +100,16 @@ internal static partial class Int8Gemm
                     a3 += wv * y3[k];
                 }
                 if (pending < run) continue;
-                Flush(ref a0, ref a1, ref a2, ref a3, sums);
+                Flush(eightBit, false, ref a0, ref a1, ref a2, ref a3, wide, ref spreads, sums);
                 pending = 0;
             }
         }
-        Flush(ref a0, ref a1, ref a2, ref a3, sums);
+        Flush(eightBit, true, ref a0, ref a1, ref a2, ref a3, wide, ref spreads, sums);
+    }
 
-        static void Flush(ref ulong a0, ref ulong a1, ref ulong a2, ref ulong a3, int[] sums)
+    private static void Flush(bool eightBit, bool last, ref ulong a0, ref ulong a1, ref ulong a2, ref ulong a3, Span<ulong> wide, ref int spreads, int[] sums)
+    {
+        if (!eightBit)
         {
             for (int f = 0; f < 4; f++)
             {
@@ -163,7 +119,24 @@ internal static partial class Int8Gemm
                 sums[12 + f] += (int)((a3 >> (16 * f)) & 0xFFFF);
             }
             a0 = a1 = a2 = a3 = 0;
+            return;
         }
+        const ulong evenBytes = 0x00FF00FF00FF00FF;
+        wide[0] += a0 & evenBytes; wide[1] += (a0 >> 8) & evenBytes;
+        wide[2] += a1 & evenBytes; wide[3] += (a1 >> 8) & evenBytes;
+        wide[4] += a2 & evenBytes; wide[5] += (a2 >> 8) & evenBytes;
+        wide[6] += a3 & evenBytes; wide[7] += (a3 >> 8) & evenBytes;
+        a0 = a1 = a2 = a3 = 0;
+        if (++spreads < 257 && !last) return;
+        // Position i's 16-bit fields: even bytes hold outputs 0, 2, 4, 6, odd bytes 1, 3, 5, 7.
+        for (int i = 0; i < 4; i++)
+            for (int f = 0; f < 4; f++)
+            {
+                sums[8 * i + 2 * f] += (int)((wide[2 * i] >> (16 * f)) & 0xFFFF);
+                sums[8 * i + 2 * f + 1] += (int)((wide[2 * i + 1] >> (16 * f)) & 0xFFFF);
+            }
+        wide.Clear();
+        spreads = 0;
     }
 }
 

@@ -37,9 +37,7 @@ internal static partial class Int8Gemm
         {
             for (int p = 0; p < positions; p += 4)
             {
-                int tile = Math.Min(4, positions - p);
-                // Rows past the tile repeat its last position: the same work, never written.
-                byte* x0 = xp + starts[p], x1 = xp + starts[p + Math.Min(1, tile - 1)], x2 = xp + starts[p + Math.Min(2, tile - 1)], x3 = xp + starts[p + tile - 1];
+                int tile = TileRows(xp, starts, p, positions, out byte* x0, out byte* x1, out byte* x2, out byte* x3);
                 for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
                 {
                     Array.Clear(sums);
