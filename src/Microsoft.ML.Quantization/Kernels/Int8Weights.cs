@@ -78,6 +78,25 @@ internal sealed class Int8Weights
 
     private short[]? shorts;
 
+    /// <summary>
+    /// The weights as one sbyte each in the blocks of 8-bit slots (64 bytes a block, padding 0), laid out on first use: for
+    /// the AVX2 path, which would otherwise unpack each block's codes for only 4 positions.
+    /// </summary>
+    public byte[] Bytes()
+    {
+        if (bytes is { } laid) return laid;
+        var result = new byte[(PaddedOutputs / 16) * (PaddedDepth / 4) * 64];
+        for (int o = 0; o < Outputs; o++)
+            for (int k = 0; k < Depth; k++)
+            {
+                var (block, e) = Locate(o, k);
+                result[block * 64 + e] = (byte)(sbyte)Value(o, k);
+            }
+        return Interlocked.CompareExchange(ref bytes, result, null) ?? result;
+    }
+
+    private byte[]? bytes;
+
     /// <summary>Bytes per 64-weight block.</summary>
     public int BlockBytes => 8 * SlotBits;
 
