@@ -38,15 +38,15 @@ internal static partial class Int8Gemm
         int group = (int)Math.Clamp(short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, w.MaxMagnitude)), 1, int.MaxValue);
         // Unpacking 1-4-bit codes in registers would take 8 of a quad's 28 instructions here (a 4-position tile shares it, where
         // the 512-bit path's 8 positions do), so this path reads the weights as bytes, laid out once: 20 % faster on VggSmall W2A2.
-        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = 64, positions = positionOffsets.Length;
+        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, positions = positionOffsets.Length;
         fixed (byte* wp = w.SlotBits == 8 ? w.Data : w.Bytes())
         fixed (byte* xp = x)
         fixed (int* cp = c)
         fixed (int* offsets = tapOffsets)
         fixed (int* starts = positionOffsets)
         {
-            long stride = (long)taps * quadsPerTap * blockBytes;
-            var shape = new TileShape(blockBytes, offsets, taps, quadsPerTap, group, ldc);
+            long stride = (long)taps * quadsPerTap * ByteBlock;
+            var shape = new TileShape(offsets, taps, quadsPerTap, group, ldc);
             for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
             {
                 byte* block = wp + ob * stride;
@@ -57,10 +57,13 @@ internal static partial class Int8Gemm
         }
     }
 
+    /// <summary>Bytes of a 16-output × 4-depth block as one sbyte each (<see cref="Int8Weights.Bytes"/>, or the data of 8-bit slots).</summary>
+    private const int ByteBlock = 64;
+
     /// <summary>What every tile of one product shares.</summary>
-    private readonly unsafe struct TileShape(int blockBytes, int* offsets, int taps, int quadsPerTap, int group, int ldc)
+    private readonly unsafe struct TileShape(int* offsets, int taps, int quadsPerTap, int group, int ldc)
     {
-        public readonly int BlockBytes = blockBytes, Taps = taps, QuadsPerTap = quadsPerTap, Group = group, Ldc = ldc;
+        public readonly int Taps = taps, QuadsPerTap = quadsPerTap, Group = group, Ldc = ldc;
         public readonly int* Offsets = offsets;
     }
 
@@ -78,11 +81,11 @@ internal static partial class Int8Gemm
         for (int t = 0; t < shape.Taps; t++)
         {
             int tap = shape.Offsets[t];
-            byte* bt = block + (long)t * shape.QuadsPerTap * shape.BlockBytes;
+            byte* bt = block + (long)t * shape.QuadsPerTap * ByteBlock;
             for (int q = 0; q < shape.QuadsPerTap; q++)
             {
-                var low = Vector256.Load((sbyte*)bt + (long)q * shape.BlockBytes);
-                var high = Vector256.Load((sbyte*)bt + (long)q * shape.BlockBytes + 32);
+                var low = Vector256.Load((sbyte*)bt + (long)q * ByteBlock);
+                var high = Vector256.Load((sbyte*)bt + (long)q * ByteBlock + 32);
                 int at = tap + 4 * q;
                 var b = Vector256.Create(*(int*)(x0 + at)).AsByte(); s0 += Avx2.MultiplyAddAdjacent(b, low); u0 += Avx2.MultiplyAddAdjacent(b, high);
                 b = Vector256.Create(*(int*)(x1 + at)).AsByte(); s1 += Avx2.MultiplyAddAdjacent(b, low); u1 += Avx2.MultiplyAddAdjacent(b, high);

@@ -12,18 +12,19 @@ internal static partial class Int8Gemm
 {
     /// <summary>Field width in bits the portable path sums products in (8 or 16), or 0 where it takes the plain loop.</summary>
     /// <remarks>8-bit fields where each may take at least 4 products before a flush, else 16-bit fields where at least 2.</remarks>
-    public static int FieldBits(Int8Weights w, int maxActivation)
-    {
-        long perProduct = Math.Max(1L, (long)w.ValueRange * Math.Max(1, maxActivation));
-        return 4 * perProduct <= byte.MaxValue ? 8 : 2 * perProduct <= ushort.MaxValue ? 16 : 0;
-    }
+    public static int FieldBits(Int8Weights w, int maxActivation) =>
+        FieldRun(w, maxActivation, 8) >= 4 ? 8 : FieldRun(w, maxActivation, 16) >= 2 ? 16 : 0;
+
+    /// <summary>How many products a field of <paramref name="bits"/> bits can sum without carrying into the next: (2^bits − 1) / (range · max x).</summary>
+    private static int FieldRun(Int8Weights w, int maxActivation, int bits) =>
+        (int)(((1L << bits) - 1) / Math.Max(1L, (long)w.ValueRange * Math.Max(1, maxActivation)));
 
     private static unsafe void Fields(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc,
         int maxActivation, int bits, int firstBlock, int blocks)
     {
         var fields = w.Fields(bits);
         int perWord = 64 / bits, taps = tapOffsets.Length, perTap = w.PaddedDepth / taps, positions = positionOffsets.Length, depth = w.PaddedDepth;
-        int run = (int)((bits == 8 ? byte.MaxValue : ushort.MaxValue) / Math.Max(1L, (long)w.ValueRange * Math.Max(1, maxActivation)));
+        int run = FieldRun(w, maxActivation, bits);
         int firstOutput = 16 * firstBlock, endOutput = Math.Min(w.Outputs, 16 * (firstBlock + blocks));
         var sums = new int[4 * perWord];
         Span<int> rowSums = stackalloc int[4];
@@ -141,7 +142,7 @@ internal static partial class Int8Gemm
 }
 
 /// <summary>
-/// <see cref="Int8Weights"/> laid out for <see cref="Int8Gemm"/>'s field path: for each group of 64 / <see cref="Bits"/>
+/// <see cref="Int8Weights"/> laid out for <see cref="Int8Gemm"/>'s field path: for each group of 64 / (field bits)
 /// outputs, one word per depth whose field j holds w[group · n + j, k] + <see cref="Offset"/> (0 for padded outputs).
 /// </summary>
 internal sealed class Int8FieldWeights
@@ -150,7 +151,6 @@ internal sealed class Int8FieldWeights
     public Int8FieldWeights(Int8Weights w, int bits)
     {
         if (bits is not (8 or 16)) throw new ArgumentOutOfRangeException(nameof(bits), bits, "Fields are 8 or 16 bits.");
-        Bits = bits;
         Offset = -w.MinValue;
         int perWord = 64 / bits, depth = w.PaddedDepth;
         Words = new ulong[(w.PaddedOutputs / perWord) * depth];
@@ -158,9 +158,6 @@ internal sealed class Int8FieldWeights
             for (int k = 0; k < w.Depth; k++)
                 Words[(o / perWord) * depth + k] |= (ulong)(w.Value(o, k) + Offset) << (bits * (o % perWord));
     }
-
-    /// <summary>Field width in bits.</summary>
-    public int Bits { get; }
 
     /// <summary>Added to every weight to make it non-negative: −min w.</summary>
     public int Offset { get; }

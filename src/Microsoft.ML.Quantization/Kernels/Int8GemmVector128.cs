@@ -26,7 +26,7 @@ internal static partial class Int8Gemm
 
     private static unsafe void Vector128Tiles(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
-        int taps = tapOffsets.Length, perTap = w.PaddedDepth / taps, positions = positionOffsets.Length, depth = w.PaddedDepth;
+        int taps = tapOffsets.Length, padded = w.PaddedDepth, perTap = padded / taps, positions = positionOffsets.Length;
         int run = (int)(short.MaxValue / Math.Max(1L, (long)w.MaxMagnitude * Math.Max(1, maxActivation)));
         var sums = new int[4 * 16];
         fixed (short* shorts = w.Shorts())
@@ -41,7 +41,7 @@ internal static partial class Int8Gemm
                 for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
                 {
                     Array.Clear(sums);
-                    Tile4(shorts + (long)ob * depth * 16, offsets, taps, perTap, w.Depth, run, x0, x1, x2, x3, s);
+                    Tile4(shorts + (long)ob * padded * 16, offsets, taps, perTap, w.Depth, run, x0, x1, x2, x3, s);
                     for (int i = 0; i < tile; i++)
                         for (int j = 0; j < 16 && 16 * ob + j < w.Outputs; j++) c[(p + i) * ldc + 16 * ob + j] = sums[16 * i + j];
                 }
