@@ -7,9 +7,15 @@ namespace Microsoft.ML.Quantization.Tests.Infrastructure;
 internal static class ProcessRunner
 {
     /// <summary>
+    /// How long a child process may run before it counts as hung: a guard, never a timing assertion, so it is far above
+    /// the slowest run (about 2.5 minutes here) to hold on a CI machine slower or busier than this one.
+    /// </summary>
+    public static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(20);
+
+    /// <summary>
     /// Runs <paramref name="file"/> with <paramref name="arguments"/> in <paramref name="workingDirectory"/> (the
     /// current directory when null); returns stdout and stderr together. Fails the test on a non-zero exit code, or
-    /// when it runs past <paramref name="timeout"/> (5 minutes by default), printing what it wrote.
+    /// when it runs past <paramref name="timeout"/> (<see cref="HangGuard"/> by default), printing what it wrote.
     /// </summary>
     public static string Run(string file, IEnumerable<string> arguments, string? workingDirectory = null, TimeSpan? timeout = null)
     {
@@ -30,7 +36,7 @@ internal static class ProcessRunner
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        var limit = timeout ?? TimeSpan.FromMinutes(5);
+        var limit = timeout ?? HangGuard;
         if (!process.WaitForExit(limit))
         {
             process.Kill(entireProcessTree: true);

@@ -51,7 +51,7 @@ public class InterruptedSampleTests
         using var process = Start(arguments);
         var error = process.StandardError.ReadToEndAsync();
         string output = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "the sample did not finish in 5 minutes");
+        Assert.True(process.WaitForExit(ProcessRunner.HangGuard), $"the sample did not finish in {ProcessRunner.HangGuard}");
         Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}: {error.Result}\n{output}");
         return output;
     }

@@ -24,7 +24,7 @@ public partial class ReadmeCommandsTests
         using var temp = RepoPaths.TempDirectory();
         string root = CopyCheckout(temp.File("clone"));
 
-        string trained = ProcessRunner.Run("dotnet", Arguments(Command("main job"), Smaller), root, TimeSpan.FromMinutes(8));
+        string trained = ProcessRunner.Run("dotnet", Arguments(Command("main job"), Smaller), root);
         Assert.True(File.Exists(Path.Combine(root, "artifacts", "image-classification", "model.zip")), trained);
 
         string scored = ProcessRunner.Run("dotnet", Arguments(Command("score a saved model")), root);
@@ -33,7 +33,7 @@ public partial class ReadmeCommandsTests
 
         ServeAndPredict(root, Command("serve a saved model"));
 
-        ProcessRunner.Run("dotnet", Arguments(Command("text sample"), Smaller), root, TimeSpan.FromMinutes(8));
+        ProcessRunner.Run("dotnet", Arguments(Command("text sample"), Smaller), root);
         Assert.True(File.Exists(Path.Combine(root, "artifacts", "text-classification", "model.zip")));
     }
 
@@ -105,7 +105,7 @@ public partial class ReadmeCommandsTests
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-            var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5); // the first dotnet run builds the service
+            var deadline = DateTime.UtcNow + ProcessRunner.HangGuard; // the first dotnet run builds the service
             while (!Healthy(http))
             {
                 Assert.False(service.HasExited, $"The service exited with {(service.HasExited ? service.ExitCode : 0)}:\n{output}");

@@ -176,7 +176,7 @@ public class ScoringServiceTests : IClassFixture<ScoringServiceTests.Service>
         using var process = await LoopbackService.StartAsync(ModelPath);
         // A fixed amount of work, not of time (throughput belongs to the service-load benchmark); the duration only guards a hang.
         const int requests = 400;
-        var soak = await ServiceSoak.RunAsync(process, pixels.Select(p => (Func<HttpContent>)(() => JsonContent.Create(new { pixels = p }))).ToList(), expected, clients: 4, TimeSpan.FromMinutes(10), maxRequests: requests);
+        var soak = await ServiceSoak.RunAsync(process, pixels.Select(p => (Func<HttpContent>)(() => JsonContent.Create(new { pixels = p }))).ToList(), expected, clients: 4, ProcessRunner.HangGuard, maxRequests: requests);
         Assert.Equal(0, soak.Errors);
         Assert.Equal(0, soak.Mismatches);
         Assert.Equal(requests, soak.Requests);

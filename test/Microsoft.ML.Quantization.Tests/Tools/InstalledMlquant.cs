@@ -20,7 +20,7 @@ public sealed class InstalledMlquant : IDisposable
         Version = LocalFeed.Version(LocalFeed.PackLibrary(feed));
         string[] pack = ReadmeLine("dotnet", "pack"), install = ReadmeLine("dotnet", "tool");
         ProcessRunner.Run("dotnet", Feed(pack, feed).Concat(["--artifacts-path", artifacts, $"-p:ToolPackageRuntimeIdentifiers={RuntimeInformation.RuntimeIdentifier}"]),
-            RepoPaths.Root, TimeSpan.FromMinutes(8));
+            RepoPaths.Root);
         Directory.Delete(artifacts, recursive: true); // the tool's build for its package: a gigabyte with libtorch
         LocalFeed.WriteNuGetConfig(temp.Path, feed, temp.File("packages"));
         ProcessRunner.Run("dotnet", Feed(install, feed).SelectMany(w => w == "--global" ? ["--tool-path", temp.File("tools")] : new[] { w }), temp.Path);
