@@ -157,9 +157,9 @@ internal sealed class NetworkCompiler
         var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
         if (node.Kind == NodeKind.Conv2d)
         {
-            var map = ProductStep.ConvolutionMap(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, out int h, out int w);
+            var window = new ConvolutionWindow(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding);
             var fused = product.CanFuse ? Absorb(outputName) : null;
-            steps.Add(new ProductStep(node.Name, x, output, product, map, h * w, fused is null ? null : product.Epilogue(fused, w)));
+            steps.Add(new ProductStep(node.Name, x, output, product, window, window.Positions, fused is null ? null : product.Epilogue(fused, window.OutWidth)));
         }
         else
         {
@@ -178,14 +178,13 @@ internal sealed class NetworkCompiler
         if (perOutput < MinGroupOutputsForKernels || x.Layout == SlotLayout.PaddedBytes) return false;
         var weights = Enumerable.Range(0, groups).Select(g => weight.Rows(g * perOutput, perOutput)).ToArray();
         if (weights.Any(w => w is null)) return false;
-        var map = ProductStep.ConvolutionMap(perInput, x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, out int h, out int w);
+        var window = new ConvolutionWindow(perInput, x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding);
         var parts = new ValueSlot[groups];
         for (int g = 0; g < groups; g++)
         {
-            int offset = g * perInput * area;
             var product = DenseProduct.Create(weights[g]!, x.IsInteger ? x.Codec : null, scale.AsSpan(g * perOutput, perOutput).ToArray(), shift.AsSpan(g * perOutput, perOutput).ToArray());
-            parts[g] = NewSlot(new[] { perOutput, h, w });
-            steps.Add(new ProductStep($"{node.Name}{GroupStepInfix}{g}", x, parts[g], product, Array.ConvertAll(map, i => i < 0 ? -1 : i + offset), h * w));
+            parts[g] = NewSlot(new[] { perOutput, window.OutHeight, window.OutWidth });
+            steps.Add(new ProductStep($"{node.Name}{GroupStepInfix}{g}", x, parts[g], product, window, window.Positions, inputOffset: g * perInput * area));
         }
         steps.Add(new ConcatStep(node.Name, parts, output));
         return true;

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.ML.Quantization.Graph;
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
@@ -33,22 +34,67 @@ internal sealed class PoolingStep : ScoringStep
             }
             return;
         }
+        if (kind == NodeKind.MaxPool)
+        {
+            ws.Split(channels, (long)channels * height * width * kernel, (first, count) => MaxPool(x, y, first, count));
+            return;
+        }
         int outHeight = Output.Shape[1], outWidth = Output.Shape[2];
         for (int c = 0; c < channels; c++)
             for (int oy = 0; oy < outHeight; oy++)
                 for (int ox = 0; ox < outWidth; ox++)
                 {
-                    float best = float.NegativeInfinity, sum = 0;
+                    float sum = 0;
                     for (int ky = 0; ky < kernel; ky++)
                         for (int kx = 0; kx < kernel; kx++)
                         {
                             int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
                             if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-                            float v = x[(c * height + iy) * width + ix];
-                            best = Math.Max(best, v);
-                            sum += v;
+                            sum += x[(c * height + iy) * width + ix];
                         }
-                    y[(c * outHeight + oy) * outWidth + ox] = kind == NodeKind.MaxPool ? best : sum / (kernel * kernel);
+                    y[(c * outHeight + oy) * outWidth + ox] = sum / (kernel * kernel);
                 }
+    }
+
+    /// <summary>
+    /// Max pooling of channels [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>), separably: the
+    /// rows a window row covers are first reduced element-wise on vectors, then that row across each window's columns.
+    /// Exact in any order: <see cref="Math.Max(float, float)"/> and <see cref="Vector.Max{T}"/> both return NaN if either is NaN
+    /// and +0 over −0. A window wholly in the padding (not possible with torch's padding ≤ kernel/2) gives −∞.
+    /// </summary>
+    private void MaxPool(float[] x, float[] y, int first, int count)
+    {
+        int height = input.Shape[1], width = input.Shape[2], outHeight = Output.Shape[1], outWidth = Output.Shape[2];
+        Span<float> column = width <= 4096 ? stackalloc float[width] : new float[width]; // scoring allocates nothing on images of usual sizes
+        for (int c = first; c < first + count; c++)
+            for (int oy = 0; oy < outHeight; oy++)
+            {
+                int top = Math.Max(0, oy * stride - padding), bottom = Math.Min(height, oy * stride - padding + kernel);
+                var output = y.AsSpan((c * outHeight + oy) * outWidth, outWidth);
+                if (top >= bottom)
+                {
+                    output.Fill(float.NegativeInfinity);
+                    continue;
+                }
+                x.AsSpan((c * height + top) * width, width).CopyTo(column);
+                for (int iy = top + 1; iy < bottom; iy++) MaxInto(column, x.AsSpan((c * height + iy) * width, width));
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    int left = Math.Max(0, ox * stride - padding), right = Math.Min(width, ox * stride - padding + kernel);
+                    float best = float.NegativeInfinity;
+                    for (int ix = left; ix < right; ix++) best = Math.Max(best, column[ix]);
+                    output[ox] = best;
+                }
+            }
+    }
+
+    /// <summary><paramref name="into"/>[i] = max(<paramref name="into"/>[i], <paramref name="row"/>[i]).</summary>
+    private static void MaxInto(Span<float> into, ReadOnlySpan<float> row)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i + Vector<float>.Count <= into.Length; i += Vector<float>.Count)
+                Vector.Max(new Vector<float>(into[i..]), new Vector<float>(row[i..])).CopyTo(into[i..]);
+        for (; i < into.Length; i++) into[i] = Math.Max(into[i], row[i]);
     }
 }

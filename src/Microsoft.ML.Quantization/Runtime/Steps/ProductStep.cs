@@ -1,12 +1,10 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>
-/// Conv2d or Linear: gathers the input into rows (im2col for a convolution, through a gather map computed
-/// once; the identity for a linear layer), converts them to the form its <see cref="DenseProduct"/> takes,
+/// Conv2d or Linear: gathers the input into rows (im2col for a convolution, through its <see cref="ConvolutionWindow"/>;
+/// the identity for a linear layer), converts them to the form its <see cref="DenseProduct"/> takes,
 /// and writes the channel-major output, or, with an <see cref="ActivationEpilogue"/>, the codes of the quantizer
 /// after its ReLU and pool.
 /// </summary>
@@ -14,21 +12,28 @@ internal sealed class ProductStep : ScoringStep
 {
     private readonly ValueSlot input;
     private readonly DenseProduct product;
-    private readonly int[]? gather; // [positions · depth] source index, −1 for zero padding
+    private readonly ConvolutionWindow? window;
+    private readonly int inputOffset;
     private readonly int positions;
     private readonly ActivationEpilogue? epilogue;
 
     private readonly bool positionMajor;
 
-    /// <summary>The step; <paramref name="positionMajor"/>: a position-major float output ([positions, outputs], the LSTM's input gates) rather than channel-major.</summary>
-    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, int[]? gather, int positions, ActivationEpilogue? epilogue = null, bool positionMajor = false)
+    /// <summary>
+    /// The step; <paramref name="window"/>: a convolution's, over the input from element <paramref name="inputOffset"/> on
+    /// (a group's channels); <paramref name="positionMajor"/>: a position-major float output ([positions, outputs], the
+    /// LSTM's input gates) rather than channel-major.
+    /// </summary>
+    public ProductStep(string name, ValueSlot input, ValueSlot output, DenseProduct product, ConvolutionWindow? window, int positions, ActivationEpilogue? epilogue = null,
+        bool positionMajor = false, int inputOffset = 0)
         : base(name, epilogue?.Target ?? output)
     {
         this.positionMajor = positionMajor;
         this.epilogue = epilogue;
         this.input = input;
         this.product = product;
-        this.gather = gather;
+        this.window = window;
+        this.inputOffset = inputOffset;
         this.positions = positions;
     }
 
@@ -36,29 +41,9 @@ internal sealed class ProductStep : ScoringStep
 
     public override long WeightBytes => product.WeightBytes;
 
-    /// <summary>The im2col gather map of a convolution over [C,H,W] with square kernel, stride and padding.</summary>
-    public static int[] ConvolutionMap(int channels, int height, int width, int kernel, int stride, int padding, out int outHeight, out int outWidth)
-    {
-        outHeight = (height + 2 * padding - kernel) / stride + 1;
-        outWidth = (width + 2 * padding - kernel) / stride + 1;
-        int depth = channels * kernel * kernel;
-        var map = new int[outHeight * outWidth * depth];
-        int i = 0;
-        for (int oy = 0; oy < outHeight; oy++)
-            for (int ox = 0; ox < outWidth; ox++)
-                for (int c = 0; c < channels; c++)
-                    for (int ky = 0; ky < kernel; ky++)
-                        for (int kx = 0; kx < kernel; kx++)
-                        {
-                            int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
-                            map[i++] = iy >= 0 && iy < height && ix >= 0 && ix < width ? (c * height + iy) * width + ix : -1;
-                        }
-        return map;
-    }
-
     public override void Run(Workspace ws)
     {
-        int depth = product.Depth, ldx = product.PaddedDepth;
+        int ldx = product.PaddedDepth;
         var y = epilogue is null ? ws.Floats(Output) : Array.Empty<float>();
         switch (product.Input)
         {
@@ -71,16 +56,8 @@ internal sealed class ProductStep : ScoringStep
             default:
             {
                 var rows = ws.RowFloats(positions * ldx);
-                bool integer = input.IsInteger;
-                float unit = input.Codec?.Unit ?? 1f;
-                var xi = integer ? ws.Shorts(input) : null;
-                var xf = integer ? null : ws.Floats(input);
-                for (int p = 0; p < positions; p++)
-                    for (int k = 0; k < depth; k++)
-                    {
-                        int src = gather is null ? p * depth + k : gather[p * depth + k];
-                        rows[p * ldx + k] = src < 0 ? 0f : integer ? xi![src] * unit : xf![src];
-                    }
+                if (input.IsInteger) Rows(ws.Shorts(input), rows, ldx, 0, positions, new ScaledLevel(input.Codec?.Unit ?? 1f));
+                else Rows(ws.Floats(input), rows, ldx, 0, positions, new SameFloat());
                 product.Run(ws, default, default, rows, ldx, positions, y, positionMajor ? product.Outputs : positions, positionMajor);
                 break;
             }
@@ -113,33 +90,63 @@ internal sealed class ProductStep : ScoringStep
     {
         var x = ws.Shorts(input);
         int depth = product.Depth, offset = product.Offset;
-        if (gather is null && bytes is not null && Vector256.IsHardwareAccelerated) // rows as they stand (a linear layer, the LSTM's inputs): 32 at a time
+        if (window is not null || !Vector256.IsHardwareAccelerated || bytes is null)
         {
-            var bias = Vector256.Create((short)offset);
-            for (int p = start; p < start + count; p++)
-            {
-                int k = 0;
-                for (; k + 32 <= depth; k += 32)
-                    Vector256.Narrow((Vector256.Create(x, p * depth + k) + bias).AsUInt16(), (Vector256.Create(x, p * depth + k + 16) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
-                for (; k < depth; k++) bytes[p * ldx + k] = (byte)(x[p * depth + k] + offset);
-            }
+            if (bytes is not null) Rows<short, byte, OffsetLevel>(x, bytes, ldx, start, count, new OffsetLevel((short)offset));
+            else Rows<short, short, SameLevel>(x, shorts, ldx, start, count, new SameLevel());
             return;
         }
+        // Rows as they stand (a linear layer, the LSTM's inputs): 32 at a time.
+        var bias = Vector256.Create((short)offset);
         for (int p = start; p < start + count; p++)
         {
-            if (bytes is not null)
-                for (int k = 0; k < depth; k++) bytes[p * ldx + k] = (byte)(Level(x, p * depth + k) + offset);
-            else
-                for (int k = 0; k < depth; k++) shorts![p * ldx + k] = Level(x, p * depth + k);
+            int k = 0;
+            for (; k + 32 <= depth; k += 32)
+                Vector256.Narrow((Vector256.Create(x, p * depth + k) + bias).AsUInt16(), (Vector256.Create(x, p * depth + k + 16) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
+            for (; k < depth; k++) bytes[p * ldx + k] = (byte)(x[p * depth + k] + offset);
         }
     }
 
-    /// <summary>The input level at row element <paramref name="i"/>: through the gather map, 0 where it pads (branch-free: padding is common at the borders).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private short Level(short[] x, int i)
+    /// <summary>Rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>): through the window, or the input's rows as they stand.</summary>
+    private void Rows<TIn, TOut, TElement>(ReadOnlySpan<TIn> x, Span<TOut> rows, int ldx, int start, int count, TElement element) where TElement : struct, IRowElement<TIn, TOut>
     {
-        if (gather is null) return x[i];
-        int src = gather[i], inside = ~(src >> 31); // all ones for a real index, 0 for the −1 of padding
-        return (short)(x[src & inside] & inside);
+        if (window is not null)
+        {
+            window.Rows(x[inputOffset..], start, count, rows, ldx, element);
+            return;
+        }
+        int depth = product.Depth;
+        for (int p = start; p < start + count; p++)
+        {
+            var source = x.Slice(p * depth, depth);
+            var row = rows.Slice(p * ldx, depth);
+            for (int k = 0; k < depth; k++) row[k] = element.From(source[k]);
+        }
+    }
+
+    private readonly struct SameLevel : IRowElement<short, short>
+    {
+        public short Pad => 0;
+        public short From(short value) => value;
+    }
+
+    private readonly struct SameFloat : IRowElement<float, float>
+    {
+        public float Pad => 0f;
+        public float From(float value) => value;
+    }
+
+    /// <summary>The level plus the product's offset, as the int8 kernel's unsigned byte; padding is level 0.</summary>
+    private readonly struct OffsetLevel(short offset) : IRowElement<short, byte>
+    {
+        public byte Pad => (byte)offset;
+        public byte From(short value) => (byte)(value + offset);
+    }
+
+    /// <summary>An integer input as its value, level times unit; padding is 0.</summary>
+    private readonly struct ScaledLevel(float unit) : IRowElement<short, float>
+    {
+        public float Pad => 0f;
+        public float From(short value) => value * unit;
     }
 }
