@@ -136,6 +136,16 @@ internal sealed class DenseProduct
     }
 
     /// <summary>
+    /// The float outputs of positions [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>) from the
+    /// accumulators <see cref="Accumulate"/> wrote (row p at p·<see cref="PaddedOutputs"/>), as <see cref="Run"/> writes them (<see cref="CanFuse"/> only).
+    /// </summary>
+    public void Write(ReadOnlySpan<int> acc, int first, int count, Span<float> y, int ldy, bool positionMajor)
+    {
+        if (!CanFuse) throw new InvalidOperationException("Only integer products without bit planes have plain accumulators.");
+        WriteOutputs(acc, PaddedOutputs, first, count, Input == ProductInput.Shorts ? null : correction, mul, add, y, ldy, positionMajor);
+    }
+
+    /// <summary>
     /// acc → y for <paramref name="positions"/> rows; writes y[o·ldy + p] (channel-major, as NCHW wants), or y[p·ldy + o] when
     /// <paramref name="positionMajor"/> (each position's outputs contiguous, as the LSTM's vector gates read them).
     /// </summary>
@@ -144,11 +154,11 @@ internal sealed class DenseProduct
         int ldc = PaddedOutputs;
         switch (Input)
         {
-            case ProductInput.Bytes when planeWeights is null:
+            case ProductInput.Shorts or ProductInput.Bytes when planeWeights is null:
             {
                 var acc = ws.Ints(positions * ldc);
                 Accumulate(bytes, shorts, ldx, positions, acc);
-                WriteOutputs(acc, ldc, 0, positions, correction, mul, add, y, ldy, positionMajor);
+                Write(acc, 0, positions, y, ldy, positionMajor);
                 break;
             }
             case ProductInput.Bytes:
@@ -167,13 +177,6 @@ internal sealed class DenseProduct
                             sum[p * ldc + o] += r[o] * (acc[p * ldc + o] - rows[o] * Offset);
                 }
                 WriteOutputs(sum, ldc, positions, mul, add, y, ldy, positionMajor);
-                break;
-            }
-            case ProductInput.Shorts:
-            {
-                var acc = ws.Ints(positions * ldc);
-                Accumulate(bytes, shorts, ldx, positions, acc);
-                WriteOutputs(acc, ldc, 0, positions, null, mul, add, y, ldy, positionMajor);
                 break;
             }
             default:

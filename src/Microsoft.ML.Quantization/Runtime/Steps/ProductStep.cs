@@ -19,6 +19,8 @@ internal sealed class ProductStep : ScoringStep
 
     private readonly bool positionMajor;
 
+    private const int ChunkPositions = 128; // rows gathered, multiplied and written at a time: a 7×7×3 stem's are 37 KB as shorts
+
     /// <summary>
     /// The step; <paramref name="window"/>: a convolution's, over the input from element <paramref name="inputOffset"/> on
     /// (a group's channels); <paramref name="positionMajor"/>: a position-major float output ([positions, outputs], the
@@ -70,13 +72,33 @@ internal sealed class ProductStep : ScoringStep
     /// </summary>
     private void Finish(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, float[] y)
     {
-        if (epilogue is null)
+        int ldc = product.PaddedOutputs;
+        long cost = (long)positions * product.Outputs * product.Depth;
+        if (epilogue is null && !product.CanFuse) // ResQ's bit planes: each plane's product over all the rows
         {
             Gather(ws, bytes, shorts, ldx, 0, positions);
             product.Run(ws, bytes, shorts, default, ldx, positions, y, positionMajor ? product.Outputs : positions, positionMajor);
             return;
         }
-        int ldc = product.PaddedOutputs, read = epilogue.PositionsRead;
+        if (epilogue is null)
+        {
+            // Threads share the positions; each gathers, multiplies and writes a chunk at a time, so that its rows and sums
+            // are still in cache when read (ResNet18's stem has 3.7 MB of rows and 3.2 MB of sums).
+            var sums = ws.AlignedInts(positions * ldc);
+            int ldy = positionMajor ? product.Outputs : positions;
+            ws.Split(positions, cost, (first, count) =>
+            {
+                for (int start = first; start < first + count; start += ChunkPositions)
+                {
+                    int n = Math.Min(ChunkPositions, first + count - start);
+                    Gather(ws, bytes, shorts, ldx, start, n);
+                    product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, n, sums.AsSpan(start * ldc));
+                    product.Write(sums, start, n, y, ldy, positionMajor);
+                }
+            });
+            return;
+        }
+        int read = epilogue.PositionsRead;
         var acc = ws.AlignedInts(read * ldc);
         epilogue.RunByRows(ws, acc, ldc, (long)read * product.Outputs * product.Depth, (start, n) =>
         {
