@@ -10,7 +10,8 @@ namespace Microsoft.ML.Quantization.Search;
 /// one shared by all weight and one by all activation vertices) and outputs the Gumbel-softmax mix of Eq. 2,
 /// Σ_i softmax((θ + g)/τ)_i·Q_i(x) with g Gumbel noise, τ decaying by Eq. 3. g is drawn once per θ per batch,
 /// so a vertex called at every step of an LSTM mixes alike at all of them. Outside training, and at the
-/// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch.
+/// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch. A weight vertex's logits are its
+/// stored θ times <see cref="SchemeSearchOptions.WeightLogitScale"/>, so that they travel further under the same Adam.
 /// </summary>
 internal sealed class SchemeSearchQuantizers : SearchQuantizers
 {
@@ -19,8 +20,10 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     private readonly IReadOnlyList<QuantizerSpec> weightCandidates, activationCandidates;
     private readonly List<SchemeProbabilities> history = new();
     private readonly Dictionary<string, IReadOnlyList<QuantizerSpec>> candidatesByKey = new(StringComparer.Ordinal);
+    private readonly HashSet<string> weightKeys = new(StringComparer.Ordinal);
     private Dictionary<string, Tensor> noise = new(StringComparer.Ordinal);
     private double temperature;
+    private double weightScale;
 
     public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRateFor)
     {
@@ -28,6 +31,14 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         weightCandidates = options.WeightSpecs();
         activationCandidates = options.ActivationSpecs();
         temperature = options.InitialTemperature;
+        weightScale = options.WeightLogitScale(null);
+    }
+
+    /// <summary>θ's learning rate in a search of <paramref name="steps"/> batches, which also sets how far the weight logits travel.</summary>
+    public override double SearchLearningRate(long steps)
+    {
+        weightScale = options.WeightLogitScale(steps);
+        return base.SearchLearningRate(steps);
     }
 
     /// <summary>softmax(θ) of every key after every epoch so far.</summary>
@@ -39,8 +50,9 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         string key = Key(vertex);
         Store.GetOrAdd(key, () => zeros(candidates.Count));
         candidatesByKey[key] = candidates;
+        if (vertex.IsWeight) weightKeys.Add(key);
         return new MixtureQuantizer(moduleName, candidates, vertex.IsWeight,
-            training => training ? GumbelSoftmax(Store[key], temperature, Noise(key)) : null,
+            training => training ? GumbelSoftmax(Logits(key), temperature, Noise(key)) : null,
             () => (int)Store[key].argmax().item<long>());
     }
 
@@ -58,7 +70,8 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     {
         foreach (string key in Store.Keys)
         {
-            using var p = Store[key].detach().softmax(0);
+            using var scope = NewDisposeScope();
+            var p = Logits(key).detach().softmax(0);
             history.Add(new SchemeProbabilities(epoch, key, candidatesByKey[key], Values(p)));
         }
     }
@@ -75,6 +88,9 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
             history.Add(new SchemeProbabilities(epoch, key, candidates, p));
         }
     }
+
+    /// <summary>The logits of <paramref name="key"/>: θ, scaled for a weight vertex (the scale is positive, so θ's argmax is theirs).</summary>
+    private Tensor Logits(string key) => weightKeys.Contains(key) ? Store[key] * weightScale : Store[key];
 
     /// <summary>Eq. 2: softmax((θ + g)/τ), g Gumbel noise (<paramref name="gumbel"/>, or a fresh draw).</summary>
     internal static Tensor GumbelSoftmax(Tensor logits, double tau, Tensor? gumbel = null) =>

@@ -37,7 +37,7 @@ internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
 
     public Module? Parameters => Store;
 
-    public double SearchLearningRate(long steps) => learningRate(steps);
+    public virtual double SearchLearningRate(long steps) => learningRate(steps);
 
     public Module<Tensor, Tensor>? Weight(GraphNode node)
     {

@@ -186,6 +186,33 @@ public class SearchRelaxationTests
     }
 
     [Fact]
+    public void WeightLogitsAreThetaTimesTheirTravelOverTheActivationsHeldToOneUnitABatch()
+    {
+        var options = new SchemeSearchOptions { LogitTravel = 10, WeightLogitTravel = 30 };
+        var search = new SchemeSearchQuantizers(Vertices(), options);
+        using var module = new GraphModule(LeNet, quantizers: search);
+        using (no_grad())
+            foreach (string key in search.Store.Keys)
+                search.Store[key].copy_(arange(search.Store[key].shape[0], dtype: ScalarType.Float32) * 0.1f);
+        search.AfterEpoch(1); // outside a trainer: the whole ratio, 3
+        search.SearchLearningRate(20); // 20 batches: the weights' travel held to 20, twice the activations'
+        search.AfterEpoch(2);
+        search.SearchLearningRate(5); // fewer batches than the activations' travel: the weights travel as far as they do
+        search.AfterEpoch(3);
+
+        foreach (var (epoch, weightScale) in new[] { (1, 3.0), (2, 2.0), (3, 1.0) })
+            foreach (var vertex in search.Searched)
+            {
+                var recorded = search.History.Single(h => h.Vertex == vertex.Name && h.Epoch == epoch).Probabilities.ToArray();
+                double scale = vertex.IsWeight ? weightScale : 1;
+                var logits = Enumerable.Range(0, recorded.Length).Select(i => 0.1 * i * scale).ToArray();
+                double total = logits.Sum(Math.Exp);
+                for (int i = 0; i < recorded.Length; i++) Assert.Equal(Math.Exp(logits[i]) / total, recorded[i], 5);
+            }
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SchemeSearchOptions { WeightLogitTravel = 0 }.Validate());
+    }
+
+    [Fact]
     public void ModelWiseSearchSharesOneLogitVectorPerRole()
     {
         var search = new SchemeSearchQuantizers(Vertices(), new SchemeSearchOptions { Granularity = SearchGranularity.ModelWise });
