@@ -73,7 +73,6 @@ internal sealed class ProductStep : ScoringStep
     private void Finish(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, float[] y)
     {
         int ldc = product.PaddedOutputs;
-        long cost = (long)positions * product.Outputs * product.Depth;
         if (epilogue is null && !product.CanFuse) // ResQ's bit planes: each plane's product over all the rows
         {
             Gather(ws, bytes, shorts, ldx, 0, positions);
@@ -86,13 +85,12 @@ internal sealed class ProductStep : ScoringStep
             // are still in cache when read (ResNet18's stem has 3.7 MB of rows and 3.2 MB of sums).
             var sums = ws.AlignedInts(positions * ldc);
             int ldy = positionMajor ? product.Outputs : positions;
-            ws.Split(positions, cost, (first, count) =>
+            ws.Split(positions, (long)positions * product.Outputs * product.Depth, (first, count) =>
             {
                 for (int start = first; start < first + count; start += ChunkPositions)
                 {
                     int n = Math.Min(ChunkPositions, first + count - start);
-                    Gather(ws, bytes, shorts, ldx, start, n);
-                    product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, n, sums.AsSpan(start * ldc));
+                    Accumulate(ws, bytes, shorts, ldx, start, n, sums.AsSpan(start * ldc));
                     product.Write(sums, start, n, y, ldy, positionMajor);
                 }
             });
@@ -100,11 +98,14 @@ internal sealed class ProductStep : ScoringStep
         }
         int read = epilogue.PositionsRead;
         var acc = ws.AlignedInts(read * ldc);
-        epilogue.RunByRows(ws, acc, ldc, (long)read * product.Outputs * product.Depth, (start, n) =>
-        {
-            Gather(ws, bytes, shorts, ldx, start, n);
-            product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, n, acc.AsSpan(start * ldc));
-        });
+        epilogue.RunByRows(ws, acc, ldc, (long)read * product.Outputs * product.Depth, (start, n) => Accumulate(ws, bytes, shorts, ldx, start, n, acc.AsSpan(start * ldc)));
+    }
+
+    /// <summary>Gathers the rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) and writes their integer sums into <paramref name="sums"/>.</summary>
+    private void Accumulate(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, int start, int count, Span<int> sums)
+    {
+        Gather(ws, bytes, shorts, ldx, start, count);
+        product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, count, sums);
     }
 
     /// <summary>The input rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into whichever of the two arrays is given.</summary>
