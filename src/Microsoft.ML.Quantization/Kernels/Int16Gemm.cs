@@ -120,26 +120,40 @@ internal static partial class Int16Gemm
         Avx512(w, x, ldx, positions, c, ldc);
     }
 
-    private static void Portable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    /// <summary>
+    /// Two positions share each 64-bit multiply: (x_a + 2³²·x_b)·w = w·x_a + 2³²·w·x_b, so one word sums both positions'
+    /// products. Its low half is position a's sum, and with that taken off, the high half is b's (exact while each fits 32
+    /// bits, as every path needs). A last odd position pairs with itself and is written once.
+    /// </summary>
+    private static unsafe void Portable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
-        // Block by block, a depth pair at a time: each weight is read in storage order, without an index computation.
-        var data = w.Data;
         int pairs = w.PaddedDepth / 2;
-        Span<int> sums = stackalloc int[16];
-        for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
+        long* sums = stackalloc long[16];
+        fixed (short* data = w.Data)
+        fixed (short* xp = x)
+        fixed (int* cp = c)
         {
-            int outputs = Math.Min(16, w.Outputs - 16 * ob);
-            for (int p = 0; p < positions; p++)
+            for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
             {
-                sums.Clear();
-                var row = x.Slice(p * ldx, w.PaddedDepth);
-                for (int q = 0; q < pairs; q++)
+                int outputs = Math.Min(16, w.Outputs - 16 * ob);
+                for (int p = 0; p < positions; p += 2)
                 {
-                    int x0 = row[2 * q], x1 = row[2 * q + 1];
-                    var block = data.AsSpan((ob * pairs + q) * 32, 32);
-                    for (int o = 0; o < outputs; o++) sums[o] += block[2 * o] * x0 + block[2 * o + 1] * x1;
+                    short* xa = xp + (long)p * ldx, xb = xp + (long)Math.Min(p + 1, positions - 1) * ldx;
+                    new Span<long>(sums, 16).Clear();
+                    for (int q = 0; q < pairs; q++)
+                    {
+                        long even = xa[2 * q] + ((long)xb[2 * q] << 32), odd = xa[2 * q + 1] + ((long)xb[2 * q + 1] << 32);
+                        short* block = data + ((long)ob * pairs + q) * 32;
+                        for (int o = 0; o < outputs; o++) sums[o] += even * block[2 * o] + odd * block[2 * o + 1];
+                    }
+                    int* ca = cp + (long)p * ldc + 16 * ob;
+                    for (int o = 0; o < outputs; o++)
+                    {
+                        int low = (int)sums[o];
+                        ca[o] = low;
+                        if (p + 1 < positions) ca[ldc + o] = (int)((sums[o] - low) >> 32);
+                    }
                 }
-                sums[..outputs].CopyTo(c.Slice(p * ldc + 16 * ob, outputs));
             }
         }
     }

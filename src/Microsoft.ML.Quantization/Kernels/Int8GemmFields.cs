@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Microsoft.ML.Quantization.Kernels;
 
 /// <summary>
@@ -80,36 +82,58 @@ internal static partial class Int8Gemm
     /// </summary>
     private static unsafe void FieldTile(ulong* group, int* offsets, int taps, int perTap, int depth, int run, bool eightBit, byte* x0, byte* x1, byte* x2, byte* x3, int[] sums)
     {
-        ulong a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        var fieldSums = default(FieldSums);
         Span<ulong> wide = stackalloc ulong[8];
         int pending = 0, spreads = 0;
         for (int t = 0; t < taps; t++)
         {
             int at = offsets[t], n = Math.Min(perTap, depth - t * perTap);
             ulong* wt = group + t * perTap;
-            byte* y0 = x0 + at, y1 = x1 + at, y2 = x2 + at, y3 = x3 + at;
             for (int k = 0; k < n;)
             {
-                int end = Math.Min(n, k + run - pending);
-                pending += end - k;
-                for (; k < end; k++)
-                {
-                    ulong wv = wt[k];
-                    a0 += wv * y0[k];
-                    a1 += wv * y1[k];
-                    a2 += wv * y2[k];
-                    a3 += wv * y3[k];
-                }
+                int count = Math.Min(n - k, run - pending);
+                Products(wt + k, x0 + at + k, x1 + at + k, x2 + at + k, x3 + at + k, count, ref fieldSums);
+                k += count;
+                pending += count;
                 if (pending < run) continue;
-                Flush(eightBit, false, ref a0, ref a1, ref a2, ref a3, wide, ref spreads, sums);
+                spreads = Flush(eightBit, false, fieldSums, wide, spreads, sums);
+                fieldSums = default;
                 pending = 0;
             }
         }
-        Flush(eightBit, true, ref a0, ref a1, ref a2, ref a3, wide, ref spreads, sums);
+        Flush(eightBit, true, fieldSums, wide, spreads, sums);
     }
 
-    private static void Flush(bool eightBit, bool last, ref ulong a0, ref ulong a1, ref ulong a2, ref ulong a3, Span<ulong> wide, ref int spreads, int[] sums)
+    /// <summary>The four positions' words of fields, each summing its position's products.</summary>
+    private struct FieldSums
     {
+        public ulong A0, A1, A2, A3;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> depths of products into the four positions' fields. A body of its own, never inlined,
+    /// so that the JIT keeps the four sums and five pointers in registers (inlined into the tile, they went through the stack
+    /// every product: 25 % slower on VggSmall W2A2).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Products(ulong* w, byte* y0, byte* y1, byte* y2, byte* y3, int count, ref FieldSums sums)
+    {
+        ulong a0 = sums.A0, a1 = sums.A1, a2 = sums.A2, a3 = sums.A3;
+        for (int k = 0; k < count; k++)
+        {
+            ulong wv = w[k];
+            a0 += wv * y0[k];
+            a1 += wv * y1[k];
+            a2 += wv * y2[k];
+            a3 += wv * y3[k];
+        }
+        sums = new FieldSums { A0 = a0, A1 = a1, A2 = a2, A3 = a3 };
+    }
+
+    /// <summary>Adds the four positions' fields to the sums (8-bit fields through <paramref name="wide"/>); returns the spreads pending in it.</summary>
+    private static int Flush(bool eightBit, bool last, in FieldSums fieldSums, Span<ulong> wide, int spreads, int[] sums)
+    {
+        ulong a0 = fieldSums.A0, a1 = fieldSums.A1, a2 = fieldSums.A2, a3 = fieldSums.A3;
         if (!eightBit)
         {
             for (int f = 0; f < 4; f++)
@@ -119,16 +143,14 @@ internal static partial class Int8Gemm
                 sums[8 + f] += (int)((a2 >> (16 * f)) & 0xFFFF);
                 sums[12 + f] += (int)((a3 >> (16 * f)) & 0xFFFF);
             }
-            a0 = a1 = a2 = a3 = 0;
-            return;
+            return 0;
         }
         const ulong evenBytes = 0x00FF00FF00FF00FF;
         wide[0] += a0 & evenBytes; wide[1] += (a0 >> 8) & evenBytes;
         wide[2] += a1 & evenBytes; wide[3] += (a1 >> 8) & evenBytes;
         wide[4] += a2 & evenBytes; wide[5] += (a2 >> 8) & evenBytes;
         wide[6] += a3 & evenBytes; wide[7] += (a3 >> 8) & evenBytes;
-        a0 = a1 = a2 = a3 = 0;
-        if (++spreads < 257 && !last) return;
+        if (++spreads < 257 && !last) return spreads;
         // Position i's 16-bit fields: even bytes hold outputs 0, 2, 4, 6, odd bytes 1, 3, 5, 7.
         for (int i = 0; i < 4; i++)
             for (int f = 0; f < 4; f++)
@@ -137,7 +159,7 @@ internal static partial class Int8Gemm
                 sums[8 * i + 2 * f + 1] += (int)((wide[2 * i + 1] >> (16 * f)) & 0xFFFF);
             }
         wide.Clear();
-        spreads = 0;
+        return 0;
     }
 }
 

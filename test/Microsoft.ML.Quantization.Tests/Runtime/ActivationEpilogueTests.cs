@@ -54,11 +54,14 @@ public class ActivationEpilogueTests
     /// The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (up to 16 by comparing inputs
     /// with precomputed bounds instead of dividing, above 16 the estimate and correction, also with thresholds moved by up to
     /// 0.45 of a step), values on thresholds and one float either side of them, ±∞ and NaN. Further from
-    /// uniform, a grid of over 16 levels stays on the scalar encoder.
+    /// uniform, a grid of over 16 levels stays on the scalar encoder. So does the scalar encoder of up to 16 levels: estimate
+    /// and correction near uniform, every compare beyond (the 16-level grid with a threshold moved by 0.7 of a step).
     /// </summary>
     [Theory]
     [InlineData(4, 0.0)]
+    [InlineData(4, 0.3)]
     [InlineData(16, 0.3)]
+    [InlineData(16, 0.8)]
     [InlineData(17, 0.0)]
     [InlineData(200, 0.45)]
     [InlineData(256, 0.0)]
