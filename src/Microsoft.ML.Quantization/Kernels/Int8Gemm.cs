@@ -13,8 +13,9 @@ namespace Microsoft.ML.Quantization.Kernels;
 /// to int32 with vpmaddwd, 16 outputs × 8 positions at a time. The pairs must not saturate, so where
 /// 2·max X·max|W| exceeds 32767 (8-bit weights on 8-bit activations) the AVX-VNNI path runs instead
 /// (Int8GemmVnni.cs: vpdpbusd sums each quad straight into int32). Without AVX-512BW the same tiles run on 256-bit
-/// halves (Int8GemmAvx2.cs), without AVX2 on 128-bit vectors of .NET's cross-platform API (Int8GemmVector128.cs, Arm64's
-/// path too), and without any SIMD, or where the pairs would saturate, the portable path: products summed in
+/// halves (Int8GemmAvx2.cs; their quads summed by vpdpbusd too where AVX-VNNI runs), without AVX2 on 128-bit quads
+/// (Int8GemmQuads128.cs: SSSE3's pmaddubsw pairs on x64, sdot on Arm64 with the Dot Product extension), on Arm64 without
+/// it on 128-bit vectors of .NET's cross-platform API (Int8GemmVector128.cs), and without any SIMD, or where the pairs would saturate, the portable path: products summed in
 /// 8- or 16-bit fields of 64-bit words where they are small enough (Int8GemmFields.cs), else a plain loop.
 /// .NET 10 offers VNNI only as 256-bit AvxVnni here (no AVX-512 VNNI class), and on this machine the 512-bit
 /// pair with 16-bit sums is the faster of the two wherever it is exact.
@@ -61,7 +62,9 @@ internal static partial class Int8Gemm
         Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         if (IsAccelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx512(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         else if (IsVnniAccelerated) Vnni(w, x, tapOffsets, positionOffsets, c, ldc, firstBlock, blocks);
-        else if (IsAvx2Accelerated && PairsFit(maxActivation, w.MaxMagnitude)) Avx2Tiles(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        else if (IsAvx2Accelerated && (IsAvx2VnniAccelerated || PairsFit(maxActivation, w.MaxMagnitude))) Avx2Tiles(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        else if (IsDotProductAccelerated && maxActivation <= sbyte.MaxValue) Quads128<DotProductQuads>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        else if (IsQuads128Accelerated && PairsFit(maxActivation, w.MaxMagnitude)) Quads128<Ssse3Pairs>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         else if (IsVector128Accelerated && PairsFit(maxActivation, w.MaxMagnitude)) Vector128Tiles(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         else Portable(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }

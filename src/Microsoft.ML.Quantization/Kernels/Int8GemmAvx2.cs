@@ -7,13 +7,19 @@ namespace Microsoft.ML.Quantization.Kernels;
 /// <summary>
 /// The AVX2 path of <see cref="Int8Gemm"/>, for CPUs without AVX-512BW (Intel client chips from Alder Lake on, AVX2-only
 /// cloud VMs): the same blocks as bytes (<see cref="Int8Weights.Bytes"/>), multiplied in two 256-bit halves (outputs 0–7 and 8–15 of a block), 4
-/// positions × 16 outputs per tile, vpmaddubsw sums kept in 16 bits as long as they provably fit and widened by vpmaddwd
-/// into c. Exact under the same bound as the AVX-512 path (2·max X·max|W| ≤ 32767).
+/// positions × 16 outputs per tile. One tile source, two ways to sum a quad (<see cref="IQuadSums"/>): on AVX2 alone,
+/// vpmaddubsw sums kept in 16 bits as long as they provably fit and widened by vpmaddwd into c (exact under the same bound
+/// as the AVX-512 path, 2·max X·max|W| ≤ 32767); with AVX-VNNI (Alder Lake, Zen 5), vpdpbusd sums each quad straight into
+/// int32 lanes. The VNNI form differs from the AVX2 one only in <see cref="VnniQuads"/>' two lines; this project's CI machine has
+/// no AVX-VNNI, so those two lines are untested there while the tile around them runs in the AVX2 leg.
 /// </summary>
 internal static partial class Int8Gemm
 {
     /// <summary>Whether the AVX2 path can run on this machine.</summary>
     public static bool IsAvx2Accelerated => Avx2.IsSupported;
+
+    /// <summary>Whether the AVX2 path sums its quads with AVX-VNNI's vpdpbusd here.</summary>
+    public static bool IsAvx2VnniAccelerated => Avx2.IsSupported && AvxVnni.IsSupported;
 
     /// <summary>The AVX2 path (activations up to <paramref name="maxActivation"/>).</summary>
     public static void MultiplyAvx2(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc, int maxActivation = 255) =>
@@ -30,12 +36,28 @@ internal static partial class Int8Gemm
         Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
         if (!PairsFit(maxActivation, w.MaxMagnitude))
             throw new ArgumentOutOfRangeException(nameof(maxActivation), maxActivation, $"Activations up to {maxActivation} on weights up to {w.MaxMagnitude} would saturate vpmaddubsw's pair sums.");
-        Avx2Tiles(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        Avx2Tiles<PairSums>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
-    private static unsafe void Avx2Tiles(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
+    /// <summary>The AVX2 tiles with AVX-VNNI's quad sums, for the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>).</summary>
+    public static void MultiplyAvx2Vnni(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
-        int group = (int)Math.Clamp(short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, w.MaxMagnitude)), 1, int.MaxValue);
+        if (!IsAvx2VnniAccelerated) throw new PlatformNotSupportedException("AVX2 with AVX-VNNI is not available.");
+        Check(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        Avx2Tiles<VnniQuads>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+    }
+
+    /// <summary>The AVX2 tiles, their quads summed by AVX-VNNI where it runs, else by vpmaddubsw pairs (which must then fit, <see cref="PairsFit"/>).</summary>
+    private static void Avx2Tiles(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
+    {
+        if (IsAvx2VnniAccelerated) Avx2Tiles<VnniQuads>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+        else Avx2Tiles<PairSums>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
+    }
+
+    private static unsafe void Avx2Tiles<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
+        where TSums : struct, IQuadSums
+    {
+        int group = TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude));
         // Unpacking 1-4-bit codes in registers would take 8 of a quad's 28 instructions here (a 4-position tile shares it, where
         // the 512-bit path's 8 positions do), so this path reads the weights as bytes, laid out once: 20 % faster on VggSmall W2A2.
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, positions = positionOffsets.Length;
@@ -51,8 +73,8 @@ internal static partial class Int8Gemm
             {
                 byte* block = wp + ob * stride;
                 int p = 0;
-                for (; p + 4 <= positions; p += 4) Tile4(block, in shape, xp, starts + p, 4, cp + (long)p * ldc + ob * 16);
-                if (p < positions) Tile4(block, in shape, xp, starts + p, positions - p, cp + (long)p * ldc + ob * 16);
+                for (; p + 4 <= positions; p += 4) Tile4<TSums>(block, in shape, xp, starts + p, 4, cp + (long)p * ldc + ob * 16);
+                if (p < positions) Tile4<TSums>(block, in shape, xp, starts + p, positions - p, cp + (long)p * ldc + ob * 16);
             }
         }
     }
@@ -67,14 +89,52 @@ internal static partial class Int8Gemm
         public readonly int* Offsets = offsets;
     }
 
+    /// <summary>How the 256-bit tile sums an activation quad times a half block's weight quads, lane by lane.</summary>
+    private interface IQuadSums
+    {
+        /// <summary>Quads the partial sums take before they must be widened into c.</summary>
+        static abstract int Group(int maxActivation, int maxMagnitude);
+
+        /// <summary>The partial sums plus each 32-bit lane's quad of products.</summary>
+        static abstract Vector256<int> Add(Vector256<int> partial, Vector256<byte> x, Vector256<sbyte> w);
+
+        /// <summary>The partial sums as 8 int32 output sums.</summary>
+        static abstract Vector256<int> Widen(Vector256<int> partial);
+    }
+
+    /// <summary>AVX2: vpmaddubsw's pair sums added in 16-bit lanes, as many quads as cannot overflow them; vpmaddwd widens them.</summary>
+    private readonly struct PairSums : IQuadSums
+    {
+        public static int Group(int maxActivation, int maxMagnitude) => (int)Math.Max(1, short.MaxValue / (2L * maxActivation * maxMagnitude));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Add(Vector256<int> partial, Vector256<byte> x, Vector256<sbyte> w) => (partial.AsInt16() + Avx2.MultiplyAddAdjacent(x, w)).AsInt32();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Widen(Vector256<int> partial) => Avx2.MultiplyAddAdjacent(partial.AsInt16(), Vector256.Create((short)1));
+    }
+
+    /// <summary>AVX-VNNI: vpdpbusd adds each quad straight into its int32 lane, which takes thousands of quads.</summary>
+    private readonly struct VnniQuads : IQuadSums
+    {
+        public static int Group(int maxActivation, int maxMagnitude) => (int)Math.Max(1, int.MaxValue / (4L * maxActivation * maxMagnitude));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Add(Vector256<int> partial, Vector256<byte> x, Vector256<sbyte> w) => AvxVnni.MultiplyWideningAndAdd(partial, x, w);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Widen(Vector256<int> partial) => partial;
+    }
+
     /// <summary>
     /// One block × up to 4 positions (<paramref name="count"/>; a shorter tile repeats its last position and stores only
     /// its own): each broadcast quad meets both halves of the block, 8 partial-sum registers in all.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void Tile4(byte* block, in TileShape shape, byte* x, int* starts, int count, int* c)
+    private static unsafe void Tile4<TSums>(byte* block, in TileShape shape, byte* x, int* starts, int count, int* c)
+        where TSums : struct, IQuadSums
     {
-        Vector256<short> s0 = default, s1 = default, s2 = default, s3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
+        Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
         byte* x0 = x + starts[0], x1 = x + starts[Math.Min(1, count - 1)], x2 = x + starts[Math.Min(2, count - 1)], x3 = x + starts[Math.Min(3, count - 1)];
         int pending = 0;
         bool stored = false;
@@ -87,35 +147,37 @@ internal static partial class Int8Gemm
                 var low = Vector256.Load((sbyte*)bt + (long)q * ByteBlock);
                 var high = Vector256.Load((sbyte*)bt + (long)q * ByteBlock + 32);
                 int at = tap + 4 * q;
-                var b = Vector256.Create(*(int*)(x0 + at)).AsByte(); s0 += Avx2.MultiplyAddAdjacent(b, low); u0 += Avx2.MultiplyAddAdjacent(b, high);
-                b = Vector256.Create(*(int*)(x1 + at)).AsByte(); s1 += Avx2.MultiplyAddAdjacent(b, low); u1 += Avx2.MultiplyAddAdjacent(b, high);
-                b = Vector256.Create(*(int*)(x2 + at)).AsByte(); s2 += Avx2.MultiplyAddAdjacent(b, low); u2 += Avx2.MultiplyAddAdjacent(b, high);
-                b = Vector256.Create(*(int*)(x3 + at)).AsByte(); s3 += Avx2.MultiplyAddAdjacent(b, low); u3 += Avx2.MultiplyAddAdjacent(b, high);
+                var b = Vector256.Create(*(int*)(x0 + at)).AsByte(); s0 = TSums.Add(s0, b, low); u0 = TSums.Add(u0, b, high);
+                b = Vector256.Create(*(int*)(x1 + at)).AsByte(); s1 = TSums.Add(s1, b, low); u1 = TSums.Add(u1, b, high);
+                b = Vector256.Create(*(int*)(x2 + at)).AsByte(); s2 = TSums.Add(s2, b, low); u2 = TSums.Add(u2, b, high);
+                b = Vector256.Create(*(int*)(x3 + at)).AsByte(); s3 = TSums.Add(s3, b, low); u3 = TSums.Add(u3, b, high);
                 if (++pending == shape.Group)
                 {
-                    Flush4(c, shape.Ldc, count, stored, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                    Flush4<TSums>(c, shape.Ldc, count, stored, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
                     stored = true;
                     pending = 0;
                 }
             }
         }
-        Flush4(c, shape.Ldc, count, stored, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+        Flush4<TSums>(c, shape.Ldc, count, stored, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
     }
 
     /// <summary>Widens the partial sums of the tile's positions into c (stores them the first time, adds after) and clears them.</summary>
-    private static unsafe void Flush4(int* c, int ldc, int count, bool add, ref Vector256<short> s0, ref Vector256<short> s1, ref Vector256<short> s2, ref Vector256<short> s3,
-        ref Vector256<short> u0, ref Vector256<short> u1, ref Vector256<short> u2, ref Vector256<short> u3)
+    private static unsafe void Flush4<TSums>(int* c, int ldc, int count, bool add, ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3,
+        ref Vector256<int> u0, ref Vector256<int> u1, ref Vector256<int> u2, ref Vector256<int> u3)
+        where TSums : struct, IQuadSums
     {
-        Widen(c, add, ref s0); Widen(c + 8, add, ref u0);
-        if (count > 1) { Widen(c + ldc, add, ref s1); Widen(c + ldc + 8, add, ref u1); }
-        if (count > 2) { Widen(c + 2 * ldc, add, ref s2); Widen(c + 2 * ldc + 8, add, ref u2); }
-        if (count > 3) { Widen(c + 3 * ldc, add, ref s3); Widen(c + 3 * ldc + 8, add, ref u3); }
+        Widen<TSums>(c, add, ref s0); Widen<TSums>(c + 8, add, ref u0);
+        if (count > 1) { Widen<TSums>(c + ldc, add, ref s1); Widen<TSums>(c + ldc + 8, add, ref u1); }
+        if (count > 2) { Widen<TSums>(c + 2 * ldc, add, ref s2); Widen<TSums>(c + 2 * ldc + 8, add, ref u2); }
+        if (count > 3) { Widen<TSums>(c + 3 * ldc, add, ref s3); Widen<TSums>(c + 3 * ldc + 8, add, ref u3); }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Widen(int* c, bool add, ref Vector256<short> partial)
+    private static unsafe void Widen<TSums>(int* c, bool add, ref Vector256<int> partial)
+        where TSums : struct, IQuadSums
     {
-        var sums = Avx2.MultiplyAddAdjacent(partial, Vector256.Create((short)1));
+        var sums = TSums.Widen(partial);
         (add ? sums + Vector256.Load(c) : sums).Store(c);
         partial = default;
     }

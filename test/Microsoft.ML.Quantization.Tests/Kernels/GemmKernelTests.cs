@@ -76,7 +76,12 @@ public class GemmKernelTests
         if (Int8Gemm.IsVnniAccelerated) runs.Add(c => Int8Gemm.MultiplyVnni(w, x, offsets, stride * c4, positions, c, ldc));
         if (Avx2.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx2(w, x, offsets, stride * c4, positions, c, ldc, maxX));
         var starts = Enumerable.Range(0, positions).Select(p => p * stride * c4).ToArray();
+        // The AVX2 tile with AVX-VNNI's quad sums: not on this project's CI machine (no AVX-VNNI), where the tile runs with vpmaddubsw's pairs above.
+        if (Int8Gemm.IsAvx2VnniAccelerated) runs.Add(c => Int8Gemm.MultiplyAvx2Vnni(w, x, offsets, starts, c, ldc, maxX, 0, ldc / 16));
         if (Int8Gemm.IsVector128Accelerated) runs.Add(c => Int8Gemm.MultiplyVector128(w, x, offsets, starts, c, ldc, maxX, 0, ldc / 16));
+        if (Ssse3.IsSupported) runs.Add(c => Int8Gemm.MultiplyQuads128(w, x, offsets, starts, c, ldc, maxX, 0, ldc / 16));
+        // Arm64's sdot sums the same 128-bit quad tile; no Arm machine runs this project's CI.
+        if (Int8Gemm.IsDotProductAccelerated && maxX <= 127) runs.Add(c => Int8Gemm.MultiplyDotProduct(w, x, offsets, starts, c, ldc, maxX, 0, ldc / 16));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -160,6 +165,9 @@ public class GemmKernelTests
         if (Int8Gemm.IsVector128Accelerated)
             yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyVector128(w, x, new[] { 0 }, Enumerable.Range(0, p).Select(i => i * ldx).ToArray(), c, ldc,
                 Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude))), 0, w.PaddedOutputs / 16);
+        if (Ssse3.IsSupported)
+            yield return (w, x, ldx, p, c, ldc) => Int8Gemm.MultiplyQuads128(w, x, new[] { 0 }, Enumerable.Range(0, p).Select(i => i * ldx).ToArray(), c, ldc,
+                Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude))), 0, w.PaddedOutputs / 16);
     }
 
     /// <summary>
@@ -188,6 +196,7 @@ public class GemmKernelTests
             c => Int8Gemm.MultiplyPortable(w, x, new[] { 0 }, starts, c, ldc, first, count),
         };
         if (Int8Gemm.IsVnniAccelerated) runs.Add(c => Int8Gemm.MultiplyVnni(w, x, new[] { 0 }, starts, c, ldc, first, count));
+        if (Int8Gemm.IsAvx2VnniAccelerated) runs.Add(c => Int8Gemm.MultiplyAvx2Vnni(w, x, new[] { 0 }, starts, c, ldc, 255, first, count));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];

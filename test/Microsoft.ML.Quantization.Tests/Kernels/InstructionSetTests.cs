@@ -28,7 +28,8 @@ public class InstructionSetTests
                 Assert.True(Sse2.IsSupported);
                 Assert.False(Avx2.IsSupported);
                 Assert.False(Avx512F.IsSupported);
-                // Neither wide vector path of the int8 kernel: its 128-bit path (Arm64's source) scores, the other kernels' portable loops.
+                // Neither wide vector path of the int8 kernel: its 128-bit quad tile (SSSE3 pairs; Arm64's sdot sums the same tile) scores, the other kernels' portable loops.
+                Assert.True(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsQuads128Accelerated);
                 Assert.True(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsVector128Accelerated);
                 Assert.True(Microsoft.ML.Quantization.Kernels.Int16Gemm.IsVector128Accelerated);
                 Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
@@ -42,6 +43,7 @@ public class InstructionSetTests
                 Assert.False(Avx512F.IsSupported);
                 // The int8 kernel's portable path (8- or 16-bit fields, else the plain loop).
                 Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsVector128Accelerated);
+                Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsQuads128Accelerated);
                 Assert.False(Microsoft.ML.Quantization.Kernels.Int16Gemm.IsVector128Accelerated);
                 Assert.False(Microsoft.ML.Quantization.Kernels.Int8Gemm.IsAvx2Accelerated);
                 break;
