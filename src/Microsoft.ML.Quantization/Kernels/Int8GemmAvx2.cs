@@ -54,12 +54,19 @@ internal static partial class Int8Gemm
         else Avx2Tiles<PairSums>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
-    private static unsafe void Avx2Tiles<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
-        where TSums : struct, IQuadSums
+    private static void Avx2Tiles<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
+        where TSums : struct, IQuadSums =>
+        ByteTiles<Avx2Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude)), firstBlock, blocks);
+
+    /// <summary>
+    /// The byte-block paths' driver: every 16-output block of the range against the positions, <typeparamref name="TTile"/>'s
+    /// count of them a tile, each tile's partial sums widened every <paramref name="group"/> quads.
+    /// </summary>
+    private static unsafe void ByteTiles<TTile>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int group, int firstBlock, int blocks)
+        where TTile : struct, IByteTile
     {
-        int group = TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude));
-        // Unpacking 1-4-bit codes in registers would take 8 of a quad's 28 instructions here (a 4-position tile shares it, where
-        // the 512-bit path's 8 positions do), so this path reads the weights as bytes, laid out once: 20 % faster on VggSmall W2A2.
+        // Unpacking 1-4-bit codes in registers would take 8 of a quad's 28 instructions in the AVX2 tile (4 positions share it,
+        // where the 512-bit path's 8 do), so these paths read the weights as bytes, laid out once: 20 % faster on VggSmall W2A2.
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, positions = positionOffsets.Length;
         fixed (byte* wp = w.SlotBits == 8 ? w.Data : w.Bytes())
         fixed (byte* xp = x)
@@ -70,13 +77,28 @@ internal static partial class Int8Gemm
             long stride = (long)taps * quadsPerTap * ByteBlock;
             var shape = new TileShape(offsets, taps, quadsPerTap, group, ldc);
             for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
-            {
-                byte* block = wp + ob * stride;
-                int p = 0;
-                for (; p + 4 <= positions; p += 4) Tile4<TSums>(block, in shape, xp, starts + p, 4, cp + (long)p * ldc + ob * 16);
-                if (p < positions) Tile4<TSums>(block, in shape, xp, starts + p, positions - p, cp + (long)p * ldc + ob * 16);
-            }
+                for (int p = 0; p < positions; p += TTile.Positions)
+                    TTile.Run(wp + ob * stride, in shape, xp, starts + p, Math.Min(TTile.Positions, positions - p), cp + (long)p * ldc + ob * 16);
         }
+    }
+
+    /// <summary>One tile of a byte-block path: up to <see cref="Positions"/> positions × one 16-output block.</summary>
+    private unsafe interface IByteTile
+    {
+        /// <summary>Positions a tile.</summary>
+        static abstract int Positions { get; }
+
+        /// <summary>The block at <paramref name="block"/> times <paramref name="count"/> positions (starts at <paramref name="starts"/>) into c.</summary>
+        static abstract void Run(byte* block, in TileShape shape, byte* x, int* starts, int count, int* c);
+    }
+
+    /// <summary>The AVX2 tile: 4 positions, its quads summed by <typeparamref name="TSums"/>.</summary>
+    private readonly unsafe struct Avx2Tile<TSums> : IByteTile
+        where TSums : struct, IQuadSums
+    {
+        public static int Positions => 4;
+
+        public static void Run(byte* block, in TileShape shape, byte* x, int* starts, int count, int* c) => Tile4<TSums>(block, in shape, x, starts, count, c);
     }
 
     /// <summary>Bytes of a 16-output × 4-depth block as one sbyte each (<see cref="Int8Weights.Bytes"/>, or the data of 8-bit slots).</summary>

@@ -40,23 +40,18 @@ internal static partial class Int8Gemm
         Quads128<DotProductQuads>(w, x, tapOffsets, positionOffsets, c, ldc, maxActivation, firstBlock, blocks);
     }
 
-    private static unsafe void Quads128<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
+    private static void Quads128<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
+        where TSums : struct, IQuadSums128 =>
+        ByteTiles<Quads128Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude)), firstBlock, blocks);
+
+    /// <summary>The 128-bit quad tile: 2 positions, its quads summed by <typeparamref name="TSums"/>.</summary>
+    private readonly unsafe struct Quads128Tile<TSums> : IByteTile
         where TSums : struct, IQuadSums128
     {
-        int group = TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude));
-        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, positions = positionOffsets.Length;
-        fixed (byte* wp = w.SlotBits == 8 ? w.Data : w.Bytes())
-        fixed (byte* xp = x)
-        fixed (int* cp = c)
-        fixed (int* offsets = tapOffsets)
-        fixed (int* starts = positionOffsets)
-        {
-            long stride = (long)taps * quadsPerTap * ByteBlock;
-            var shape = new TileShape(offsets, taps, quadsPerTap, group, ldc);
-            for (int ob = firstBlock; ob < firstBlock + blocks; ob++)
-                for (int p = 0; p < positions; p += 2)
-                    Tile2<TSums>(wp + ob * stride, in shape, xp + starts[p], xp + starts[Math.Min(p + 1, positions - 1)], Math.Min(2, positions - p), cp + (long)p * ldc + ob * 16);
-        }
+        public static int Positions => 2;
+
+        public static void Run(byte* block, in TileShape shape, byte* x, int* starts, int count, int* c) =>
+            Tile2<TSums>(block, in shape, x + starts[0], x + starts[count - 1], count, c);
     }
 
     /// <summary>How the 128-bit quad tile sums an activation quad times 4 outputs' weight quads, lane by lane.</summary>
