@@ -32,6 +32,14 @@ internal static partial class Int8Gemm
     /// <summary>Whether vpmaddubsw's pair sums cannot saturate.</summary>
     private static bool PairsFit(int maxActivation, int maxWeightMagnitude) => 2L * maxActivation * maxWeightMagnitude <= short.MaxValue;
 
+    /// <summary>Quads of pair sums (vpmaddubsw, pmaddubsw) a 16-bit lane takes before it must be widened: 32767 / (2·max X·max|W|), at least 1.</summary>
+    private static int PairGroup(int maxActivation, int maxWeightMagnitude) =>
+        (int)Math.Max(1, short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, maxWeightMagnitude)));
+
+    /// <summary>Quads of whole dot products (vpdpbusd, sdot) a 32-bit lane takes before it must be stored: (2³¹ − 1) / (4·max X·max|W|), at least 1.</summary>
+    private static int QuadGroup(int maxActivation, int maxWeightMagnitude) =>
+        (int)Math.Max(1, int.MaxValue / (4L * Math.Max(1, maxActivation) * Math.Max(1, maxWeightMagnitude)));
+
     /// <summary>Runs the fastest path for the machine; <paramref name="maxActivation"/> bounds the activation bytes.</summary>
     public static void Multiply(Int8Weights w, ReadOnlySpan<byte> x, int ldx, int positions, Span<int> c, int ldc, int maxActivation = 255) =>
         Strided(Path.Fastest, w, x, SingleTap, ldx, positions, c, ldc, maxActivation);
@@ -162,7 +170,7 @@ internal static partial class Int8Gemm
 
     private static unsafe void Avx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
-        int group = (int)Math.Clamp(short.MaxValue / (2L * Math.Max(1, maxActivation) * Math.Max(1, w.MaxMagnitude)), 1, int.MaxValue);
+        int group = PairGroup(maxActivation, w.MaxMagnitude);
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
         var unpack = new Unpacker(w);
         fixed (byte* wp = w.Data)

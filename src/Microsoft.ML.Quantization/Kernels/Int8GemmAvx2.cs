@@ -56,7 +56,7 @@ internal static partial class Int8Gemm
 
     private static void Avx2Tiles<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
         where TSums : struct, IQuadSums =>
-        ByteTiles<Avx2Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude)), firstBlock, blocks);
+        ByteTiles<Avx2Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(maxActivation, w.MaxMagnitude), firstBlock, blocks);
 
     /// <summary>
     /// The byte-block paths' driver: every 16-output block of the range against the positions, <typeparamref name="TTile"/>'s
@@ -127,7 +127,7 @@ internal static partial class Int8Gemm
     /// <summary>AVX2: vpmaddubsw's pair sums added in 16-bit lanes, as many quads as cannot overflow them; vpmaddwd widens them.</summary>
     private readonly struct PairSums : IQuadSums
     {
-        public static int Group(int maxActivation, int maxMagnitude) => (int)Math.Max(1, short.MaxValue / (2L * maxActivation * maxMagnitude));
+        public static int Group(int maxActivation, int maxMagnitude) => PairGroup(maxActivation, maxMagnitude);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Add(Vector256<int> partial, Vector256<byte> x, Vector256<sbyte> w) => (partial.AsInt16() + Avx2.MultiplyAddAdjacent(x, w)).AsInt32();
@@ -139,7 +139,7 @@ internal static partial class Int8Gemm
     /// <summary>AVX-VNNI: vpdpbusd adds each quad straight into its int32 lane, which takes thousands of quads.</summary>
     private readonly struct VnniQuads : IQuadSums
     {
-        public static int Group(int maxActivation, int maxMagnitude) => (int)Math.Max(1, int.MaxValue / (4L * maxActivation * maxMagnitude));
+        public static int Group(int maxActivation, int maxMagnitude) => QuadGroup(maxActivation, maxMagnitude);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Add(Vector256<int> partial, Vector256<byte> x, Vector256<sbyte> w) => AvxVnni.MultiplyWideningAndAdd(partial, x, w);

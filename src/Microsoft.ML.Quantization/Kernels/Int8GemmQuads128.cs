@@ -42,7 +42,7 @@ internal static partial class Int8Gemm
 
     private static void Quads128<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
         where TSums : struct, IQuadSums128 =>
-        ByteTiles<Quads128Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(Math.Max(1, maxActivation), Math.Max(1, w.MaxMagnitude)), firstBlock, blocks);
+        ByteTiles<Quads128Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(maxActivation, w.MaxMagnitude), firstBlock, blocks);
 
     /// <summary>The 128-bit quad tile: 2 positions, its quads summed by <typeparamref name="TSums"/>.</summary>
     private readonly unsafe struct Quads128Tile<TSums> : IByteTile
@@ -70,7 +70,7 @@ internal static partial class Int8Gemm
     /// <summary>SSSE3: pmaddubsw's pair sums added in 16-bit lanes, as many quads as cannot overflow them; pmaddwd widens them.</summary>
     private readonly struct Ssse3Pairs : IQuadSums128
     {
-        public static int Group(int maxActivation, int maxMagnitude) => (int)Math.Max(1, short.MaxValue / (2L * maxActivation * maxMagnitude));
+        public static int Group(int maxActivation, int maxMagnitude) => PairGroup(maxActivation, maxMagnitude);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<int> Add(Vector128<int> partial, Vector128<byte> x, Vector128<sbyte> w) => (partial.AsInt16() + Ssse3.MultiplyAddAdjacent(x, w)).AsInt32();
@@ -82,7 +82,7 @@ internal static partial class Int8Gemm
     /// <summary>Arm64 Dot Product: sdot adds each quad straight into its int32 lane (activations ≤ 127 read as signed bytes).</summary>
     private readonly struct DotProductQuads : IQuadSums128
     {
-        public static int Group(int maxActivation, int maxMagnitude) => (int)Math.Max(1, int.MaxValue / (4L * maxActivation * maxMagnitude));
+        public static int Group(int maxActivation, int maxMagnitude) => QuadGroup(maxActivation, maxMagnitude);
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector128<int> Add(Vector128<int> partial, Vector128<byte> x, Vector128<sbyte> w) => Dp.DotProduct(partial, x.AsSByte(), w);
@@ -133,7 +133,7 @@ internal static partial class Int8Gemm
         where TSums : struct, IQuadSums128
     {
         Widen128<TSums>(c, add, ref a0); Widen128<TSums>(c + 4, add, ref a1); Widen128<TSums>(c + 8, add, ref a2); Widen128<TSums>(c + 12, add, ref a3);
-        if (count < 2) { b0 = b1 = b2 = b3 = default; return; }
+        if (count < 2) return; // a tile of one: the repeated position's sums are never stored
         Widen128<TSums>(c + ldc, add, ref b0); Widen128<TSums>(c + ldc + 4, add, ref b1); Widen128<TSums>(c + ldc + 8, add, ref b2); Widen128<TSums>(c + ldc + 12, add, ref b3);
     }
 
