@@ -101,11 +101,12 @@ public class GemmKernelTests
     [InlineData(3, 255)]
     [InlineData(4, 32767)]
     [InlineData(5, 32767)]
-    public void Int16PathsMatchReference(int seed, int weightMagnitude)
+    [InlineData(6, 127, 1100)] // past the portable path's stack row of packed position pairs
+    public void Int16PathsMatchReference(int seed, int weightMagnitude, int minDepth = 1)
     {
         var random = new Random(seed);
-        int maxDepth = (int)Math.Min(600, int.MaxValue / (255L * weightMagnitude));
-        int outputs = random.Next(1, 50), depth = random.Next(1, maxDepth), positions = random.Next(1, 21);
+        int maxDepth = (int)Math.Min(Math.Max(600, 2 * minDepth), int.MaxValue / (255L * weightMagnitude));
+        int outputs = random.Next(1, 50), depth = random.Next(minDepth, maxDepth), positions = random.Next(1, 21);
         var values = Enumerable.Range(0, outputs * depth).Select(_ => random.Next(-weightMagnitude, weightMagnitude + 1)).ToArray();
         var w = new Int16Weights(values, outputs, depth);
         int ldx = w.PaddedDepth + random.Next(0, 3);
