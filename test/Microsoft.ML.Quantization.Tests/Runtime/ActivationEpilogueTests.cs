@@ -141,8 +141,8 @@ public class ActivationEpilogueTests
 
     /// <summary>
     /// The float epilogue of integer accumulators writes the same floats on its vector path (16×16 tiles transposed in
-    /// registers for a channel-major target, 16 outputs at a time for a position-major one) as element by element: positions
-    /// and outputs with and without a remainder past 16, a range starting inside the map (as threads split it), with and
+    /// registers for a channel-major target, 8×8 with AVX2 alone, 16 outputs at a time for a position-major one) as element by
+    /// element: positions and outputs with and without a remainder past 16 (and 8), a range starting inside the map (as threads split it), with and
     /// without a zero-point correction.
     /// </summary>
     [Theory]
@@ -151,6 +151,7 @@ public class ActivationEpilogueTests
     [InlineData(49, 32, 17, 32, false, false)]
     [InlineData(100, 40, 3, 90, true, true)]
     [InlineData(20, 7, 0, 20, false, true)]
+    [InlineData(37, 28, 5, 29, false, true)]
     public void VectorOutputsMatchScalarOutputs(int positions, int outputs, int first, int count, bool positionMajor, bool corrected)
     {
         var random = new Random(positions * 13 + outputs);
