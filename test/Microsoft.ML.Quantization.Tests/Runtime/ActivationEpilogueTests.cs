@@ -168,7 +168,8 @@ public class ActivationEpilogueTests
         Assert.Equal(scalar.Select(BitConverter.SingleToInt32Bits), vector.Select(BitConverter.SingleToInt32Bits));
         // Exactly the positions of the range were written, each by the formula.
         Assert.Equal(count * outputs, scalar.Count(v => !float.IsNaN(v)));
-        int p = first + count - 1, o = outputs - 1;
-        Assert.Equal((acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o], scalar[positionMajor ? p * ldy + o : o * ldy + p]);
+        for (int p = first; p < first + count; p++)
+            for (int o = 0; o < outputs; o++)
+                Assert.Equal((acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o], scalar[positionMajor ? p * ldy + o : o * ldy + p]);
     }
 }
