@@ -129,30 +129,39 @@ internal static partial class Int16Gemm
     private static unsafe void Portable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
     {
         int depth = w.PaddedDepth, pairs = depth / 2;
-        Span<long> packedRow = depth <= 1024 ? stackalloc long[depth] : new long[depth];
+        // Rows past 8 KB are rented, not allocated: a network's wide layer (VggSmall's fc, 1,152 deep) runs this every forward.
+        long[]? rented = depth > 1024 ? System.Buffers.ArrayPool<long>.Shared.Rent(depth) : null;
+        Span<long> packedRow = rented is null ? stackalloc long[depth] : rented;
         long* sums = stackalloc long[4];
-        fixed (short* data = w.Data)
-        fixed (short* xp = x)
-        fixed (int* cp = c)
-        fixed (long* packed = packedRow)
+        try
         {
-            for (int p = 0; p < positions; p += 2)
+            fixed (short* data = w.Data)
+            fixed (short* xp = x)
+            fixed (int* cp = c)
+            fixed (long* packed = packedRow)
             {
-                short* xa = xp + (long)p * ldx, xb = xp + (long)Math.Min(p + 1, positions - 1) * ldx;
-                for (int k = 0; k < depth; k++) packed[k] = xa[k] + ((long)xb[k] << 32);
-                int* ca = cp + (long)p * ldc;
-                for (int o = 0; o < w.Outputs; o += 4)
+                for (int p = 0; p < positions; p += 2)
                 {
-                    // Four outputs of one 16-output block: their (output, depth) pairs lie side by side in each depth pair's 32 weights.
-                    PairSums(data + (long)(o / 16) * pairs * 32 + 2 * (o % 16), packed, pairs, sums);
-                    for (int j = 0; j < Math.Min(4, w.Outputs - o); j++)
+                    short* xa = xp + (long)p * ldx, xb = xp + (long)Math.Min(p + 1, positions - 1) * ldx;
+                    for (int k = 0; k < depth; k++) packed[k] = xa[k] + ((long)xb[k] << 32);
+                    int* ca = cp + (long)p * ldc;
+                    for (int o = 0; o < w.Outputs; o += 4)
                     {
-                        int low = (int)sums[j];
-                        ca[o + j] = low;
-                        if (p + 1 < positions) ca[ldc + o + j] = (int)((sums[j] - low) >> 32);
+                        // Four outputs of one 16-output block: their (output, depth) pairs lie side by side in each depth pair's 32 weights.
+                        PairSums(data + (long)(o / 16) * pairs * 32 + 2 * (o % 16), packed, pairs, sums);
+                        for (int j = 0; j < Math.Min(4, w.Outputs - o); j++)
+                        {
+                            int low = (int)sums[j];
+                            ca[o + j] = low;
+                            if (p + 1 < positions) ca[ldc + o + j] = (int)((sums[j] - low) >> 32);
+                        }
                     }
                 }
             }
+        }
+        finally
+        {
+            if (rented is not null) System.Buffers.ArrayPool<long>.Shared.Return(rented);
         }
     }
 

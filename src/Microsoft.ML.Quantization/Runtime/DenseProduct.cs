@@ -278,7 +278,7 @@ internal sealed class DenseProduct
     /// Transposes 8 rows of 8 floats in place: interleaves of row pairs, then of their 64-bit pairs, within each 128-bit half
     /// (columns c and c + 4 of four rows), then the halves of rows i and i + 4 joined.
     /// </summary>
-    internal static void Transpose8(Span<Vector256<float>> rows)
+    private static void Transpose8(Span<Vector256<float>> rows)
     {
         Span<Vector256<float>> pairs = stackalloc Vector256<float>[8];
         for (int i = 0; i < 4; i++)
@@ -310,7 +310,7 @@ internal sealed class DenseProduct
     /// Transposes 16 rows of 16 floats in place: at each distance b = 1, 2, 4, 8 the off-diagonal b×b blocks of every
     /// 2b×2b block swap (two two-source permutes per pair of rows), which swaps bit b of the row and column wherever they differ.
     /// </summary>
-    internal static void Transpose16(Span<Vector512<float>> rows)
+    private static void Transpose16(Span<Vector512<float>> rows)
     {
         for (int level = 0; level < 4; level++)
         {
