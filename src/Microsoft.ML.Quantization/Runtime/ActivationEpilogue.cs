@@ -108,16 +108,28 @@ internal sealed partial class ActivationEpilogue
         }
     }
 
+    /// <summary>Output <paramref name="o"/> of rows [<paramref name="firstRow"/>, <paramref name="endRow"/>): a row of pooled values, then its levels as one run.</summary>
     private void WriteOutput(ReadOnlySpan<int> acc, int ldc, int o, int firstRow, int endRow, Workspace ws)
     {
         int c = correction?[o] ?? 0;
         float m = mul[o], a = add[o];
         var bytes = blank is not null ? ws.Bytes(Target) : null;
-        var shorts = blank is null ? ws.Shorts(Target) : null;
+        var shorts = blank is null ? ws.Shorts(Target) : null!;
+        Span<float> pooled = outWidth <= 256 ? stackalloc float[outWidth] : new float[outWidth];
+        Span<int> levels = outWidth <= 256 ? stackalloc int[outWidth] : new int[outWidth];
         for (int oy = firstRow; oy < endRow; oy++)
         {
-            int pixel = bytes is not null ? Pixel(oy, 0) + o : 0, channels = Target.PaddedChannels;
-            for (int ox = 0; ox < outWidth; ox++, pixel += channels)
+            if (pool == 1)
+            {
+                // Without a pool, no running max (Math.Max of floats is a blend of masks without SIMD).
+                var row = acc.Slice(oy * width * ldc);
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    float v = (row[ox * ldc + o] - c) * m + a;
+                    pooled[ox] = relu ? Math.Max(v, 0f) : v;
+                }
+            }
+            else for (int ox = 0; ox < outWidth; ox++)
             {
                 float best = float.NegativeInfinity;
                 for (int dy = 0; dy < pool; dy++)
@@ -126,9 +138,18 @@ internal sealed partial class ActivationEpilogue
                         float v = (acc[((oy * pool + dy) * width + ox * pool + dx) * ldc + o] - c) * m + a;
                         best = Math.Max(best, relu ? Math.Max(v, 0f) : v);
                     }
-                int level = codec.EncodeInteger(best);
-                if (bytes is not null) bytes[pixel] = (byte)(level + offset);
-                else shorts![(o * outHeight + oy) * outWidth + ox] = (short)level;
+                pooled[ox] = best;
+            }
+            codec.EncodeIntegerRun(pooled, levels);
+            if (bytes is not null)
+            {
+                int pixel = Pixel(oy, 0) + o, channels = Target.PaddedChannels;
+                for (int ox = 0; ox < outWidth; ox++, pixel += channels) bytes[pixel] = (byte)(levels[ox] + offset);
+            }
+            else
+            {
+                var row = shorts.AsSpan((o * outHeight + oy) * outWidth, outWidth);
+                for (int ox = 0; ox < outWidth; ox++) row[ox] = (short)levels[ox];
             }
         }
     }

@@ -6,7 +6,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-image [--epochs 12] [--limit N] [--data data/fashion-mnist]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- train-text [--epochs 10] [--tokens 128] [--data data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- scoring [--rounds 5] [--out docs/benchmarks] [--models VggSmall,ResNet20,TextLstm,ResNet18] [--isa avx2,sse,scalar|none]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--model VggSmall|ResNet20|TextLstm|ResNet18] [--threads 1] [--repeats 500]   (per-step times at batch 1)
+//   dotnet run --project src/Samples/Benchmarks -c Release -- profile [--model VggSmall|ResNet20|TextLstm|ResNet18] [--threads 1] [--repeats 500] [--config W2A2]   (per-step times at batch 1)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- kernels [--out docs/benchmarks]   (the GEMM microbenchmark alone)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--model VggSmall|TextLstm] [--limit N] [--data data/fashion-mnist|data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]
@@ -57,7 +57,8 @@ static int Benchmark(string[] args)
                 Option("--isa", "avx2,sse,scalar") == "none" ? Array.Empty<string>() : Option("--isa", "avx2,sse,scalar").Split(','), args.Contains("--isa-child") ? Option("--isa-child", "") : null);
         case "profile":
             return Microsoft.ML.Quantization.Samples.Benchmarks.ScoringProfile.Run(Option("--out", Path.Combine("docs", "benchmarks")),
-                Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "500")), int.Parse(Option("--threads", "1")), Option("--model", "VggSmall"));
+                Path.Combine("data", "subset", "fashion-mnist", "t10k-images-idx3-ubyte.gz"), int.Parse(Option("--repeats", "500")), int.Parse(Option("--threads", "1")), Option("--model", "VggSmall"),
+                args.Contains("--config") ? Option("--config", "") : null);
         case "kernels":
             return Microsoft.ML.Quantization.Samples.Benchmarks.KernelMicrobenchmark.Write(Option("--out", Path.Combine("docs", "benchmarks")));
         case "service-load":

@@ -12,12 +12,12 @@ namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 /// </summary>
 internal static class ScoringProfile
 {
-    public static int Run(string outDir, string imageSubset, int repeats, int threads, string model)
+    public static int Run(string outDir, string imageSubset, int repeats, int threads, string model, string? only = null)
     {
         var (graph, images) = ScoringModels.Get(model, imageSubset);
         var md = new System.Text.StringBuilder($"# Where {model} batch-1 scoring spends its time\n\n");
         md.AppendLine($"Command: `dotnet run --project src/Samples/Benchmarks -c Release -- profile --model {model} --threads {threads}`. Median µs of each step run alone ({repeats} runs), one example, {threads} thread(s), and of the whole forward (`PackedNetwork.Score`).\n");
-        foreach (var (config, options) in ScoringBenchmark.Configurations.Where(c => c.Options is not null))
+        foreach (var (config, options) in ScoringBenchmark.Configurations.Where(c => c.Options is not null && (only is null || c.Name == only)))
         {
             using var scope = NewDisposeScope();
             var network = new PackedNetwork(ModelExporter.Export(ScoringBenchmark.Prepared(Qag.Prepare(graph, options!), images)));

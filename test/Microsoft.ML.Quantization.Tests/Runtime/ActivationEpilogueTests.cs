@@ -45,6 +45,22 @@ public class ActivationEpilogueTests
         epilogue.Write(acc, ldc, 0, ldc / 16, 0, split, parts);
         if (paddedBytes) Assert.Equal(scalar.Bytes(target), parts.Bytes(target));
         else Assert.Equal(scalar.Shorts(target), parts.Shorts(target));
+        // The scalar path (the only one in the scalar CI leg) by the formula: the level of the pooled max of ReLU(affine).
+        for (int o = 0; o < outputs; o++)
+            for (int oy = 0; oy < outHeight; oy++)
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    float best = float.NegativeInfinity;
+                    for (int dy = 0; dy < pool; dy++)
+                        for (int dx = 0; dx < pool; dx++)
+                        {
+                            float v = (acc[((oy * pool + dy) * width + ox * pool + dx) * ldc + o] - correction[o]) * mul[o] + add[o];
+                            best = Math.Max(best, relu ? Math.Max(v, 0f) : v);
+                        }
+                    int level = codec.Integers![codec.Encode(best)];
+                    if (paddedBytes) Assert.Equal(level - codec.MinInteger, scalar.Bytes(target)[((oy + 1) * (outWidth + 2) + 1 + ox) * target.PaddedChannels + o]);
+                    else Assert.Equal(level, scalar.Shorts(target)[(o * outHeight + oy) * outWidth + ox]);
+                }
         // Every code came from the grid: some values of each level, so the comparison above is not of blanks.
         var levels = paddedBytes ? scalar.Bytes(target).Select(b => (int)b).ToArray() : scalar.Shorts(target).Select(s => (int)s).ToArray();
         Assert.True(levels.Distinct().Count() >= 3, $"only {levels.Distinct().Count()} distinct codes");
@@ -83,6 +99,10 @@ public class ActivationEpilogueTests
             .Concat(thresholds.SelectMany(t => new[] { t * scale, MathF.BitDecrement(t * scale), MathF.BitIncrement(t * scale), MathF.BitIncrement(MathF.BitIncrement(t * scale)) })).Concat(new[] { float.PositiveInfinity, float.NegativeInfinity, float.NaN, 0f, -0f })
             .ToArray();
         values = values.Concat(new float[(16 - values.Length % 16) % 16]).ToArray();
+        // The scalar paths' run encoder (the grid in registers) gives the same levels.
+        var run = new int[values.Length];
+        codec.EncodeIntegerRun(values, run);
+        for (int i = 0; i < values.Length; i++) Assert.Equal(codec.Integers![codec.Encode(values[i])], run[i]);
         for (int i = 0; i < values.Length; i += 16)
         {
             // Every path's reference: the count of thresholds at or below x / s picks the level (the grid's codes are in order).

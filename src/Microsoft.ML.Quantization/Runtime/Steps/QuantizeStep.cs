@@ -53,7 +53,13 @@ internal sealed class QuantizeStep : ScoringStep
                         Vector128.Narrow(levels.GetLower(), levels.GetUpper()).CopyTo(y, i);
                     }
                 }
-                for (; i < x.Length; i++) y[i] = (short)codec.EncodeInteger(x[i]);
+                Span<int> run = stackalloc int[256];
+                for (; i < x.Length; i += run.Length)
+                {
+                    int n = Math.Min(run.Length, x.Length - i);
+                    codec.EncodeIntegerRun(x.AsSpan(i, n), run);
+                    for (int j = 0; j < n; j++) y[i + j] = (short)run[j];
+                }
                 break;
             }
             case SlotLayout.PaddedBytes:
