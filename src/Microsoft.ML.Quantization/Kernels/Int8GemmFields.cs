@@ -128,24 +128,17 @@ internal static partial class Int8Gemm
                 k += count;
                 pending += count;
                 if (pending < run) continue;
-                spreads = Flush(eightBit, false, new FieldSums { A0 = a0, A1 = a1, A2 = a2, A3 = a3 }, wide, spreads, sums);
+                spreads = Flush(eightBit, false, a0, a1, a2, a3, wide, spreads, sums);
                 a0 = a1 = a2 = a3 = 0;
                 pending = 0;
             }
         }
-        Flush(eightBit, true, new FieldSums { A0 = a0, A1 = a1, A2 = a2, A3 = a3 }, wide, spreads, sums);
+        Flush(eightBit, true, a0, a1, a2, a3, wide, spreads, sums);
     }
 
-    /// <summary>The four positions' words of fields, each summing its position's products.</summary>
-    private struct FieldSums
+    /// <summary>Adds the four positions' words of fields (<paramref name="a0"/> to <paramref name="a3"/>) to the sums (8-bit fields through <paramref name="wide"/>); returns the spreads pending in it.</summary>
+    private static int Flush(bool eightBit, bool last, ulong a0, ulong a1, ulong a2, ulong a3, Span<ulong> wide, int spreads, int[] sums)
     {
-        public ulong A0, A1, A2, A3;
-    }
-
-    /// <summary>Adds the four positions' fields to the sums (8-bit fields through <paramref name="wide"/>); returns the spreads pending in it.</summary>
-    private static int Flush(bool eightBit, bool last, in FieldSums fieldSums, Span<ulong> wide, int spreads, int[] sums)
-    {
-        ulong a0 = fieldSums.A0, a1 = fieldSums.A1, a2 = fieldSums.A2, a3 = fieldSums.A3;
         if (!eightBit)
         {
             for (int f = 0; f < 4; f++)
