@@ -26,6 +26,5 @@ internal sealed class QuantConv2d : Module<Tensor, Tensor>
 
     private Tensor Quantized(Tensor weight) => weight_quantizer is null ? weight : weight_quantizer.call(weight);
 
-    public override Tensor forward(Tensor x) =>
-        functional.conv2d(x, Quantized(conv.weight!), conv.bias, new[] { stride, stride }, new[] { padding, padding }, groups: groups);
+    public override Tensor forward(Tensor x) => BlockAlignedConvolution.Conv2d(x, Quantized(conv.weight!), conv.bias, stride, padding, groups);
 }
