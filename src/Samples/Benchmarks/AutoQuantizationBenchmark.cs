@@ -12,14 +12,18 @@ internal sealed record AutoResult(string Configuration, double TestAccuracy, dou
     int Epochs, IReadOnlyList<StageRecord> Stages, double? SearchCostRatio, IReadOnlyList<LayerQuantization> Layers);
 
 /// <summary>
-/// The issue's table on Fashion-MNIST VggSmall or SpamAssassin TextLstm: FP32, each fixed single scheme at 3 bits
+/// The issue's table on Fashion-MNIST VggSmall (or ResNet20) or SpamAssassin TextLstm: FP32, each fixed single scheme at 3 bits
 /// (AutoQNN Table 7 rows), automatic quantization at 3 bits (layer-wise, model-wise) and 2 bits, DQA at 2 bits
 /// and plain 2-bit QAT. Every quantized configuration starts from the same FP32 model, trained first in this
 /// process (so the QSS/FP32 epoch ratio is measured in one run). Results are written after each configuration;
-/// each configuration checkpoints every stage, so a rerun resumes.
+/// each configuration checkpoints every stage, so a rerun resumes. ResNet20's rows share the image table, named after it
+/// ("ResNet20 FP32", "ResNet20 auto W2A2 layer-wise"), each a delta from its own FP32 row.
 /// </summary>
 internal static class AutoQuantizationBenchmark
 {
+    /// <summary>The image table's other network; VggSmall's rows carry no name.</summary>
+    private const string ResNet20 = "ResNet20";
+
     private static readonly (string Label, QuantizationScheme Weights, QuantizationScheme Activations)[] FixedRows =
     {
         ("C-3/C-3", QuantizationScheme.ClipQ, QuantizationScheme.ClipQ), ("P-3/3", QuantizationScheme.PotQ, QuantizationScheme.PotQ),
@@ -37,35 +41,39 @@ internal static class AutoQuantizationBenchmark
     /// <summary>
     /// Runs the table's rows (those named in <paramref name="only"/>, or all). A <paramref name="seed"/> other than 1
     /// reseeds the stages after FP32 (batch order, Gumbel noise, calibration sample) and names the rows "… (seed N)",
-    /// to show how far a row moves by chance; the FP32 model stays the same.
+    /// to show how far a row moves by chance; the FP32 model stays the same. <paramref name="model"/> picks the image network
+    /// (VggSmall or ResNet20).
     /// </summary>
-    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed)
+    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall")
     {
+        if (model is not ("VggSmall" or ResNet20) || (task != "image" && model != "VggSmall"))
+            throw new UsageException($"unknown model '{model}' for auto-{task}; auto-image takes VggSmall or {ResNet20}, auto-text its TextLstm");
+        string prefix = model == ResNet20 ? ResNet20 + " " : "";
         var ml = new MLContext(seed: 1);
         ml.Log += (_, e) => { if (StageLog.IsStageMessage(e.Message)) Console.WriteLine($"[{DateTime.Now:HH:mm:ss}] {e.Message}"); };
         bool image = task == "image";
         IDataView train = Load(ml, dataDir, image, train: true), test = Load(ml, dataDir, image, train: false);
         if (limit > 0) train = ml.Data.TakeRows(train, limit);
-        string stem = $"auto-{task}", work = Path.Combine(outDir, "checkpoints", stem);
+        string stem = $"auto-{task}", work = Path.Combine(outDir, "checkpoints", stem + (prefix.Length > 0 ? "-" + model.ToLowerInvariant() : ""));
 
         // FP32, trained here (resumed from its checkpoints on a rerun).
-        var (fp32, fp32Options) = TrainFp32(ml, train, image, fp32Epochs, Path.Combine(work, "fp32"));
+        var (fp32, fp32Options) = TrainFp32(ml, train, image, fp32Epochs, Path.Combine(work, "fp32"), model == ResNet20 ? NetworkGraphs.ResNet20(1, 28, DatasetCatalog.FashionMnistClassNames.Count) : null);
         var fp32Classifier = (GraphClassifierTransformerBase)fp32.LastTransformer;
         // Rows of an earlier run are kept, and replaced by name as this run produces them (a rerun with --only
         // adds or refreshes rows); the FP32 row keeps the epoch time of the run that trained it.
         var results = Read(outDir, stem);
         var fp32Stage = fp32Classifier.TrainingHistory.Count > 0
             ? new StageRecord("FP32 training", fp32Classifier.TrainingHistory.Count, fp32Classifier.TrainingHistory.Average(h => h.Seconds))
-            : results.FirstOrDefault(r => r.Configuration == "FP32")?.Stages[0] ?? new StageRecord("FP32 training", 0, 0);
+            : results.FirstOrDefault(r => r.Configuration == prefix + "FP32")?.Stages[0] ?? new StageRecord("FP32 training", 0, 0);
         double fp32Accuracy = Accuracy(ml, fp32, test);
-        RefuseAnotherFp32(results, fp32Accuracy, JsonPath(outDir, stem));
-        Upsert(results, new AutoResult("FP32", fp32Accuracy, null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
+        RefuseAnotherFp32(results, prefix + "FP32", fp32Accuracy, JsonPath(outDir, stem));
+        Upsert(results, new AutoResult(prefix + "FP32", fp32Accuracy, null, null, fp32Epochs, new[] { fp32Stage }, null, Array.Empty<LayerQuantization>()));
         Write(outDir, stem, task, fp32Epochs, epochs, limit, results);
 
-        foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? BestFixed(results) : null))
+        foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? BestFixed(results, prefix) : null))
         {
             if (only is not null && !only.Split(',').Contains(configuration)) continue;
-            string name = seed == 1 ? configuration : $"{configuration} (seed {seed})";
+            string name = prefix + (seed == 1 ? configuration : $"{configuration} (seed {seed})");
             // The text model's first layer is its embedding table, most of its weights: at 8 bits it alone would hold
             // the weight average above 6, so the text rows quantize every layer.
             if (!image) options.Qag = new QagOptions { KeepFirstAndLastAt8Bits = false };
@@ -130,9 +138,9 @@ internal static class AutoQuantizationBenchmark
         foreach (var row in rows.Skip(2)) yield return row;
     }
 
-    /// <summary>The best-scoring Table 7 row (seed 1) among <paramref name="results"/>, or null when none has been scored.</summary>
-    private static AutoResult? BestFixed(IEnumerable<AutoResult> results) =>
-        results.Where(r => FixedRows.Any(f => f.Label == r.Configuration)).OrderByDescending(r => r.TestAccuracy).FirstOrDefault();
+    /// <summary>The best-scoring Table 7 row (seed 1) of the network named by <paramref name="prefix"/>, or null when none has been scored.</summary>
+    private static AutoResult? BestFixed(IEnumerable<AutoResult> results, string prefix) =>
+        results.Where(r => FixedRows.Any(f => prefix + f.Label == r.Configuration)).OrderByDescending(r => r.TestAccuracy).FirstOrDefault();
 
     private static AutoQuantizationOptions Fixed(QuantizationScheme weights, QuantizationScheme activations, int bits, int epochs) => new()
     {
@@ -149,15 +157,15 @@ internal static class AutoQuantizationBenchmark
     }
 
     /// <summary>
-    /// Trains the table's FP32 model (VggSmall with SGD, or TextLstm on 128 tokens with Adam), resuming from
-    /// <paramref name="checkpoints"/> where given, and returns it with its options.
+    /// Trains the table's FP32 model (VggSmall, or <paramref name="graph"/>, with SGD, or TextLstm on 128 tokens with Adam),
+    /// resuming from <paramref name="checkpoints"/> where given, and returns it with its options.
     /// </summary>
-    internal static (TransformerChain<ITransformer> Model, TrainingOptions Options) TrainFp32(MLContext ml, IDataView train, bool image, int epochs, string? checkpoints)
+    internal static (TransformerChain<ITransformer> Model, TrainingOptions Options) TrainFp32(MLContext ml, IDataView train, bool image, int epochs, string? checkpoints, NetworkGraph? graph = null)
     {
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label");
         if (image)
         {
-            var o = new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, CheckpointDirectory = checkpoints };
+            var o = new ImageClassifierOptions { FeatureColumnName = DatasetCatalog.PixelsColumn, CheckpointDirectory = checkpoints, Graph = graph };
             Configure(o, epochs, image);
             return (new TransformerChain<ITransformer>(keyed.Append(ml.MulticlassClassification.Trainers.ImageClassifier(o)).Fit(train).ToArray()), o);
         }
@@ -200,10 +208,10 @@ internal static class AutoQuantizationBenchmark
     /// Every row is a delta from the FP32 model, so rows measured on two FP32 models must not share a table: a checkout
     /// that retrains FP32 (its checkpoints are not in git) and lands on another model must start a new table.
     /// </summary>
-    private static void RefuseAnotherFp32(IReadOnlyList<AutoResult> results, double fp32Accuracy, string path)
+    private static void RefuseAnotherFp32(IReadOnlyList<AutoResult> results, string fp32Row, double fp32Accuracy, string path)
     {
-        var existing = results.FirstOrDefault(r => r.Configuration == "FP32");
-        if (existing is null || results.Count == 1 || existing.TestAccuracy == fp32Accuracy) return;
+        var existing = results.FirstOrDefault(r => r.Configuration == fp32Row);
+        if (existing is null || !results.Any(r => r != existing && Fp32RowOf(r) == fp32Row) || existing.TestAccuracy == fp32Accuracy) return;
         throw new InvalidOperationException(
             $"This FP32 model scores {fp32Accuracy:P2}, but the table in {path} was measured on one that scored {existing.TestAccuracy:P2}. " +
             "Move that file aside to start a new table, or restore the FP32 checkpoint it was measured on.");
@@ -219,6 +227,9 @@ internal static class AutoQuantizationBenchmark
         else results.Add(row);
     }
 
+    /// <summary>The FP32 row <paramref name="row"/> is a delta from: its network's.</summary>
+    private static string Fp32RowOf(AutoResult row) => row.Configuration.StartsWith(ResNet20 + " ", StringComparison.Ordinal) ? ResNet20 + " FP32" : "FP32";
+
     private static double Accuracy(MLContext ml, ITransformer model, IDataView test) => ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
 
     private static void Write(string outDir, string stem, string task, int fp32Epochs, int epochs, int limit, IReadOnlyList<AutoResult> results)
@@ -226,17 +237,19 @@ internal static class AutoQuantizationBenchmark
         Directory.CreateDirectory(outDir);
         File.WriteAllText(JsonPath(outDir, stem), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
         string command = $"dotnet run --project src/Samples/Benchmarks -c Release -- auto-{task} --fp32-epochs {fp32Epochs} --epochs {epochs}" + (limit > 0 ? $" --limit {limit}" : "");
-        double fp32 = results.First(r => r.Configuration == "FP32").TestAccuracy;
+        var fp32 = results.Where(r => Fp32RowOf(r) == r.Configuration).ToDictionary(r => r.Configuration, r => r.TestAccuracy);
+        bool resnet = results.Any(r => Fp32RowOf(r) != "FP32");
         var lines = new List<string>
         {
-            $"# Automatic quantization, {(task == "image" ? "VggSmall on Fashion-MNIST" : "TextLstm on SpamAssassin")}", "",
-            $"Command: `{command}`. Every quantized row starts from the FP32 row's model; " +
+            $"# Automatic quantization, {(task == "image" ? "VggSmall" + (resnet ? $" and {ResNet20}" : "") + " on Fashion-MNIST" : "TextLstm on SpamAssassin")}", "",
+            $"Command: `{command}`" + (resnet ? $"; the {ResNet20} rows: `{command} --model {ResNet20} --only \"auto W2A2 layer-wise,auto W3A3 layer-wise\"`" : "") +
+                ". Every quantized row starts from its network's FP32 row's model; " +
                 (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights).") +
                 (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : ""), "",
             "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
         };
-        lines.AddRange(results.Select(r => $"| {r.Configuration} | {r.TestAccuracy:P2} | {(r.TestAccuracy - fp32) * 100:+0.00;-0.00;0.00} | {r.AverageWeightBits?.ToString("F3") ?? "32"} | {r.AverageActivationBits?.ToString("F3") ?? "32"} | {r.Epochs} | " +
+        lines.AddRange(results.Select(r => $"| {r.Configuration} | {r.TestAccuracy:P2} | {(r.TestAccuracy - fp32[Fp32RowOf(r)]) * 100:+0.00;-0.00;0.00} | {r.AverageWeightBits?.ToString("F3") ?? "32"} | {r.AverageActivationBits?.ToString("F3") ?? "32"} | {r.Epochs} | " +
             string.Join(", ", r.Stages.Where(s => s.Epochs > 0).Select(s => $"{s.Stage} {s.Epochs}×{s.SecondsPerEpoch:F0}")) + $" | {r.SearchCostRatio?.ToString("F2") ?? ""} |"));
         File.WriteAllText(Path.Combine(outDir, stem + ".md"), string.Join("\n", lines) + "\n");
     }
