@@ -41,6 +41,7 @@ internal static class Calibration
     public static void Run(GraphModule module, TrainingData data, int seed, Action<string> log)
     {
         if (!module.ActivationQuantizers.Any()) return;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         using var scope = NewDisposeScope();
         using var generator = new Generator((ulong)seed);
         var pick = randperm(data.Count, generator: generator).narrow(0, 0, Math.Min(CalibrationExamples, data.Count));
@@ -89,6 +90,6 @@ internal static class Calibration
         while (accuracies.Count <= MaxCalibrationRounds + 1 && change > GridTolerance && gained);
         if (kept < accuracies.Count - 1) ModuleState.Load(module, best!); // scoring left the module in eval mode
         log($"Calibrated the activation quantizers on {pick.shape[0]} training examples in {accuracies.Count - 1} rounds (last grid change {change:P2}); "
-            + $"kept round {kept}; sample accuracy from round 0: {string.Join(", ", accuracies.Select(a => a.ToString("P1")))}.");
+            + $"kept round {kept}; sample accuracy from round 0: {string.Join(", ", accuracies.Select(a => a.ToString("P1")))}; {watch.Elapsed.TotalSeconds:F1} s.");
     }
 }

@@ -63,9 +63,13 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
         var quantizers = ActivationQuantizers.ToList();
         if (quantizers.Count == 0) return;
         eval();
-        // Two passes, so that each quantizer holds its sample, not every value: one counts, one gathers.
+        // Each quantizer holds its sample, not every value: it counts the values first, then gathers the drawn ones.
+        // Every example yields as many values (the graph's shapes are fixed), so the first batch's count, times the
+        // examples over its size, is the whole pass's (EndCalibration checks it against the values gathered).
+        long first = Math.Min(batchSize, examples.shape[0]);
         foreach (var q in quantizers) q.BeginCalibration();
-        Forward(examples, batchSize);
+        Forward(examples.narrow(0, 0, first), batchSize);
+        foreach (var q in quantizers) q.ScaleCount(first, examples.shape[0]);
         foreach (var q in quantizers) q.BeginSampling();
         Forward(examples, batchSize);
         foreach (var q in quantizers) q.EndCalibration();

@@ -9,7 +9,7 @@ namespace Microsoft.ML.Quantization.Training.Layers;
 /// <summary>
 /// An activation quantizer (<see cref="NodeKind.Quantize"/>, or the recurrent state of an LSTM). In training
 /// it fits its scheme's grid to each batch (a sample of it, <see cref="SchemeMath.QuantizeActivation"/>) and quantizes with a straight-through gradient. Calibration
-/// (<see cref="BeginCalibration"/>, forward passes, <see cref="BeginSampling"/>, the same passes again, <see cref="EndCalibration"/>)
+/// (<see cref="BeginCalibration"/>, forward passes, optionally <see cref="ScaleCount"/>, <see cref="BeginSampling"/>, the passes over every input, <see cref="EndCalibration"/>)
 /// fits one grid to a sample of the values seen, as large as a training batch's, and freezes it as buffers, saved with the module; eval mode then quantizes with that grid,
 /// so a score does not depend on the other examples of its batch and integer kernels can use the codes.
 /// Before calibration, eval mode fits per batch to every value of the batch, deterministically.
@@ -51,6 +51,19 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
     {
         DisposeSample();
         counted = 0;
+    }
+
+    /// <summary>
+    /// Turns the count of a counting pass over <paramref name="seen"/> examples into that of <paramref name="examples"/>
+    /// examples of the same shape, each yielding as many values, so that the counting pass need not see them all.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No counting pass is under way, or its count does not divide by its examples.</exception>
+    public void ScaleCount(long seen, long examples)
+    {
+        if (counted is not long count || picks is not null) throw new InvalidOperationException($"Quantizer '{GetName()}': ScaleCount outside a counting pass.");
+        if (seen <= 0 || count % seen != 0)
+            throw new InvalidOperationException($"Quantizer '{GetName()}' counted {count} values in {seen} examples, not as many per example.");
+        counted = count / seen * examples;
     }
 
     /// <summary>

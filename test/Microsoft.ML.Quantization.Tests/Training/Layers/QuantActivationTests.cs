@@ -99,6 +99,34 @@ public class QuantActivationTests
     }
 
     /// <summary>Calibration as GraphModule runs it: a counting pass and a sampling pass over the same inputs.</summary>
+    [Fact]
+    public void ACountScaledFromTheFirstExamplesFitsTheGridACountOfAllFits()
+    {
+        random.manual_seed(13);
+        var inputs = new[] { randn(64, 300), randn(64, 300) * 2, randn(22, 300).abs() }; // 150 examples of 300 values
+        using var counted = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
+        using var scaled = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
+        counted.eval();
+        scaled.eval();
+        Assert.Throws<InvalidOperationException>(() => scaled.ScaleCount(64, 150)); // no counting pass
+        scaled.BeginCalibration();
+        using (no_grad()) scaled.call(inputs[0]).Dispose();
+        scaled.ScaleCount(64, 150);
+        scaled.BeginSampling();
+        using (no_grad()) foreach (var x in inputs) scaled.call(x).Dispose();
+        scaled.EndCalibration();
+        Calibrate(counted, inputs);
+        using var expected = counted.FrozenGrid();
+        using var grid = scaled.FrozenGrid();
+        Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
+        Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());
+
+        scaled.BeginCalibration();
+        using (no_grad()) scaled.call(randn(7, 300)).Dispose();
+        var error = Assert.Throws<InvalidOperationException>(() => scaled.ScaleCount(8, 150)); // 2,100 values are not 8 equal examples
+        Assert.Contains("not as many per example", error.Message);
+    }
+
     private static void Calibrate(QuantActivation quantizer, params Tensor[] inputs)
     {
         quantizer.BeginCalibration();
