@@ -87,10 +87,7 @@ public class QuantActivationTests
         using (no_grad()) foreach (var x in inputs) resampled.call(x).Dispose();
         resampled.EndCalibration();
         Calibrate(counted, inputs);
-        using var expected = counted.FrozenGrid();
-        using var grid = resampled.FrozenGrid();
-        Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
-        Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());
+        AssertSameGrid(counted, resampled);
 
         resampled.BeginResampling();
         using (no_grad()) resampled.call(randn(100, 400)).Dispose();
@@ -116,15 +113,21 @@ public class QuantActivationTests
         using (no_grad()) foreach (var x in inputs) scaled.call(x).Dispose();
         scaled.EndCalibration();
         Calibrate(counted, inputs);
-        using var expected = counted.FrozenGrid();
-        using var grid = scaled.FrozenGrid();
-        Assert.Equal(expected.Scales.data<float>().ToArray(), grid.Scales.data<float>().ToArray());
-        Assert.Equal(expected.Levels.data<float>().ToArray(), grid.Levels.data<float>().ToArray());
+        AssertSameGrid(counted, scaled);
 
         scaled.BeginCalibration();
         using (no_grad()) scaled.call(randn(7, 300)).Dispose();
         var error = Assert.Throws<InvalidOperationException>(() => scaled.ScaleCount(8, 150)); // 2,100 values are not 8 equal examples
         Assert.Contains("not as many per example", error.Message);
+    }
+
+    /// <summary>The two quantizers froze the same grid: its scales and levels equal bit for bit.</summary>
+    private static void AssertSameGrid(QuantActivation expected, QuantActivation actual)
+    {
+        using var want = expected.FrozenGrid();
+        using var got = actual.FrozenGrid();
+        Assert.Equal(want.Scales.data<float>().ToArray(), got.Scales.data<float>().ToArray());
+        Assert.Equal(want.Levels.data<float>().ToArray(), got.Levels.data<float>().ToArray());
     }
 
     private static void Calibrate(QuantActivation quantizer, params Tensor[] inputs)
