@@ -25,9 +25,14 @@ internal static partial class Int8Gemm
     /// <summary>Whether the vector path runs on this machine.</summary>
     public static bool IsAccelerated => Avx512BW.IsSupported;
 
-    /// <summary>Whether activations up to <paramref name="maxActivation"/> and weights up to <paramref name="maxWeightMagnitude"/> in magnitude fit the kernel exactly.</summary>
-    public static bool IsExact(int maxActivation, int maxWeightMagnitude) =>
-        maxActivation is >= 0 and <= 255 && maxWeightMagnitude <= 127 && (PairsFit(maxActivation, maxWeightMagnitude) || IsVnniAccelerated);
+    /// <summary>
+    /// Whether activations up to <paramref name="maxActivation"/> and weights in [<paramref name="minWeight"/>, <paramref name="maxWeight"/>]
+    /// (within a signed byte's [-128, 127]) fit a vector path exactly: vpmaddubsw's pairs where they cannot saturate, else
+    /// AVX-VNNI's quads (on 512-bit unpacking or on AVX2's tiles) where the machine has them.
+    /// </summary>
+    public static bool IsExact(int maxActivation, int minWeight, int maxWeight) =>
+        maxActivation is >= 0 and <= 255 && minWeight >= sbyte.MinValue && maxWeight <= sbyte.MaxValue
+        && (PairsFit(maxActivation, Math.Max(Math.Abs(minWeight), Math.Abs(maxWeight))) || IsAvx2VnniAccelerated);
 
     /// <summary>Whether vpmaddubsw's pair sums cannot saturate.</summary>
     private static bool PairsFit(int maxActivation, int maxWeightMagnitude) => 2L * maxActivation * maxWeightMagnitude <= short.MaxValue;

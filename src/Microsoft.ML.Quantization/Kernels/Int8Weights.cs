@@ -1,7 +1,7 @@
 namespace Microsoft.ML.Quantization.Kernels;
 
 /// <summary>
-/// An O×K matrix of small signed integers (|w| ≤ 127) prepared for <see cref="Int8Gemm"/>: blocks of 16
+/// An O×K matrix of signed bytes (−128 ≤ w ≤ 127) prepared for <see cref="Int8Gemm"/>: blocks of 16
 /// outputs × 4 depths (64 weights, element e = 4·output + depth), outputs padded to 16 and depth to 4 with
 /// zeros. Matrices with at most 16 distinct values whose table is shared by every row are stored as codes
 /// of 1, 2 or 4 bits and turned back into weights by a 16-entry table in registers; others as one sbyte each.
@@ -109,7 +109,7 @@ internal sealed class Int8Weights
         if (codes.Length != outputs * depth) throw new ArgumentException($"Expected {outputs * depth} codes, got {codes.Length}.", nameof(codes));
         foreach (int v in table)
         {
-            if (v is < -127 or > 127) throw new ArgumentOutOfRangeException(nameof(table), v, "Int8 weights must lie in [-127, 127].");
+            if (v is < sbyte.MinValue or > sbyte.MaxValue) throw new ArgumentOutOfRangeException(nameof(table), v, "Int8 weights must lie in [-128, 127].");
         }
         int slot = table.Length <= 2 ? 1 : table.Length <= 4 ? 2 : table.Length <= 16 ? 4 : 8;
         var lut = new sbyte[16];
@@ -135,15 +135,15 @@ internal sealed class Int8Weights
         return result;
     }
 
-    /// <summary>Prepares W given directly as integers [O·K] in [-127, 127] (8-bit slots).</summary>
+    /// <summary>Prepares W given directly as integers [O·K] in [-128, 127] (8-bit slots).</summary>
     public static Int8Weights FromValues(ReadOnlySpan<int> values, int outputs, int depth)
     {
         var codes = new byte[values.Length];
-        var table = Enumerable.Range(-127, 255).ToArray();
+        var table = Enumerable.Range(sbyte.MinValue, 256).ToArray();
         for (int i = 0; i < values.Length; i++)
         {
-            if (values[i] is < -127 or > 127) throw new ArgumentOutOfRangeException(nameof(values), values[i], "Int8 weights must lie in [-127, 127].");
-            codes[i] = (byte)(values[i] + 127);
+            if (values[i] is < sbyte.MinValue or > sbyte.MaxValue) throw new ArgumentOutOfRangeException(nameof(values), values[i], "Int8 weights must lie in [-128, 127].");
+            codes[i] = (byte)(values[i] - sbyte.MinValue);
         }
         return FromCodes(codes, table, outputs, depth);
     }

@@ -99,12 +99,12 @@ internal sealed class DenseProduct
                 for (int o = 0; o < outputs; o++) mul[o] = q.Grid.Scales[perOutputGroup[o]] / multiplier * unitA * scale[o];
                 int offset = -activations.MinInteger, maxU = activations.MaxInteger + offset;
                 int maxW = table.Max(Math.Abs);
-                if (Int8Gemm.IsExact(maxU, maxW))
+                if (Int8Gemm.IsExact(maxU, table.Min(), table.Max()))
                 {
                     var w8 = sharedTable is not null ? Int8Weights.FromCodes(q.Codes, sharedTable, outputs, depth) : Int8Weights.FromValues(Values(q, table), outputs, depth);
                     // 1-bit codes over a long row also get the lookup-table GEMV: for a single row it beat the int8 kernel
                     // 1.4-1.9x at 4096 deep (docs/benchmarks/kernels.md), while short rows (an LSTM step's 32) lost to its table building.
-                    var lookup = sharedTable is { Length: <= 2 } && depth >= LookupMinimumDepth ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
+                    var lookup = sharedTable is { Length: <= 2 } && sharedTable.Min() > sbyte.MinValue && depth >= LookupMinimumDepth ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
                     if (lookup is not null && !LookupGemv.IsExact(lookup, maxU)) lookup = null;
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift, lookup, maxU);
                 }
@@ -367,7 +367,7 @@ internal sealed class DenseProduct
         var planes = new Int8Weights[bits];
         var weights = new float[bits][];
         int offset = -activations.MinInteger;
-        if (!Int8Gemm.IsExact(activations.MaxInteger + offset, 1)) throw new NotSupportedException("ResQ weights need activations of at most 8 bits.");
+        if (!Int8Gemm.IsExact(activations.MaxInteger + offset, -1, 1)) throw new NotSupportedException("ResQ weights need activations of at most 8 bits.");
         for (int i = 0; i < bits; i++)
         {
             int bit = 1 << (bits - 1 - i);

@@ -17,6 +17,9 @@ internal sealed class Workspace
     private byte[] rowBytes = Array.Empty<byte>();
     private short[] rowShorts = Array.Empty<short>();
     private float[] rowFloats = Array.Empty<float>();
+    private byte[] planeBytes = Array.Empty<byte>();
+    private short[] planeShorts = Array.Empty<short>();
+    private float[] planeFloats = Array.Empty<float>();
 
     public Workspace(IReadOnlyList<ValueSlot> slots)
     {
@@ -100,6 +103,15 @@ internal sealed class Workspace
 
     /// <summary>Float rows (cleared).</summary>
     public Span<float> RowFloats(int length) => Cleared(Grow(ref rowFloats, length), length).AsSpan(0, length);
+
+    /// <summary>A convolution's input with its border, as bytes (not cleared: the window writes it whole).</summary>
+    public byte[] PlaneBytes(int length) => Grow(ref planeBytes, length);
+
+    /// <summary>A convolution's input with its border, as shorts.</summary>
+    public short[] PlaneShorts(int length) => Grow(ref planeShorts, length);
+
+    /// <summary>A convolution's input with its border, as floats.</summary>
+    public float[] PlaneFloats(int length) => Grow(ref planeFloats, length);
 
     private static T[] Grow<T>(ref T[] buffer, int length)
     {

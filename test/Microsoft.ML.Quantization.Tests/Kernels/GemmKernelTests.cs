@@ -22,7 +22,7 @@ public class GemmKernelTests
     {
         var random = new Random(seed * 31 + levels);
         int outputs = random.Next(1, 50), depth = random.Next(1, 300), positions = random.Next(1, 21);
-        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-127, 128)).ToArray();
+        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-128, 128)).ToArray();
         var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(levels)).ToArray();
         var w = Int8Weights.FromCodes(codes, table, outputs, depth);
         Assert.Equal(levels <= 2 ? 1 : levels <= 4 ? 2 : levels <= 16 ? 4 : 8, w.SlotBits);
@@ -51,7 +51,7 @@ public class GemmKernelTests
         int channels = random.Next(1, 13), c4 = (channels + 3) & ~3, kernel = random.Next(2) * 2 + 1, stride = random.Next(1, 3);
         int paddedWidth = random.Next(kernel, 14), outputs = random.Next(1, 40);
         int positions = (paddedWidth - kernel) / stride + 1, taps = kernel * kernel;
-        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-127, 128)).ToArray();
+        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-128, 128)).ToArray();
         var codes = Enumerable.Range(0, outputs * taps * c4).Select(_ => (byte)random.Next(levels)).ToArray();
         var w = Int8Weights.FromCodes(codes, table, outputs, taps * c4);
         int maxX = Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude)));
@@ -183,10 +183,10 @@ public class GemmKernelTests
     {
         var random = new Random(seed + 100);
         int outputs = random.Next(17, 70), depth = 4 * random.Next(1, 150), positions = random.Next(1, 23);
-        var table = Enumerable.Range(-127, 255).ToArray();
+        var table = Enumerable.Range(-128, 256).ToArray();
         var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(table.Length)).ToArray();
         var w = Int8Weights.FromCodes(codes, table, outputs, depth);
-        Assert.Equal(Int8Gemm.IsVnniAccelerated, Int8Gemm.IsExact(255, 127));
+        Assert.Equal(Int8Gemm.IsAvx2VnniAccelerated, Int8Gemm.IsExact(255, table.Min(), table.Max()));
         var x = Enumerable.Range(0, positions * w.PaddedDepth).Select(_ => (byte)random.Next(200, 256)).ToArray();
         var starts = Enumerable.Range(0, positions).Select(p => p * w.PaddedDepth).ToArray();
         var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, depth, x.Select(v => (int)v).ToArray(), w.PaddedDepth, positions);

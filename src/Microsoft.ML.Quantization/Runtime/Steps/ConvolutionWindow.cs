@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
@@ -15,9 +15,10 @@ internal interface IRowElement<TIn, TOut>
 
 /// <summary>
 /// The im2col rows of a convolution over [C,H,W] with a square kernel, stride and zero padding, read from the geometry
-/// instead of a stored map (which for a 7×7 stem at 224×224 is 7 MB of indices read per example): a row holds C·k·k
-/// inputs in (channel, ky, kx) order, and each (channel, ky) of it is one run of k neighbours in an input row, cut
-/// where the window hangs over the border.
+/// instead of a stored map (which for a 7×7 stem at 224×224 is 7 MB of indices read per example): the input is first
+/// copied once into a plane with its border around it (<see cref="Pad"/>), so that a row, C·k·k elements in (channel, ky, kx)
+/// order, is C·k runs of k neighbours copied as they stand, with no test for the border (cutting each run at the border,
+/// element by element, took 2 of the 3.3 ms of ResNet18's stem).
 /// </summary>
 internal sealed class ConvolutionWindow
 {
@@ -46,43 +47,69 @@ internal sealed class ConvolutionWindow
     /// <summary>Input elements read, C·H·W.</summary>
     public int InputLength => channels * height * width;
 
+    private int PaddedHeight => height + 2 * padding;
+
+    private int PaddedWidth => width + 2 * padding;
+
+    /// <summary>Elements of the padded plane: C·(H + 2p)·(W + 2p), and room for the last run's whole-vector read.</summary>
+    public int PlaneLength => channels * PaddedHeight * PaddedWidth + PlaneSlack;
+
+    private const int PlaneSlack = 32; // elements: at least the 32 bytes a run of at most 32 bytes reads
+
     /// <summary>
-    /// Writes the rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>), row p at
-    /// p·<paramref name="ldx"/>, each element made by <paramref name="element"/>; the columns past <see cref="Depth"/> are not written.
+    /// Writes the input <paramref name="x"/> into <paramref name="plane"/> (<see cref="PlaneLength"/> elements) with its border:
+    /// each element made by <paramref name="element"/>, the border its <see cref="IRowElement{TIn, TOut}.Pad"/>.
     /// </summary>
-    public void Rows<TIn, TOut, TElement>(ReadOnlySpan<TIn> x, int start, int count, Span<TOut> rows, int ldx, TElement element)
+    public void Pad<TIn, TOut, TElement>(ReadOnlySpan<TIn> x, Span<TOut> plane, TElement element)
         where TElement : struct, IRowElement<TIn, TOut>
     {
         if (x.Length < InputLength) throw new ArgumentException($"The input holds {x.Length} elements, fewer than {InputLength}.", nameof(x));
+        if (plane.Length < PlaneLength) throw new ArgumentException($"The plane holds {plane.Length} elements, fewer than {PlaneLength}.", nameof(plane));
+        int paddedWidth = PaddedWidth;
+        if (padding > 0) plane[..PlaneLength].Fill(element.Pad);
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < height; y++)
+            {
+                var source = x.Slice((c * height + y) * width, width);
+                var target = plane.Slice((c * PaddedHeight + y + padding) * paddedWidth + padding, width);
+                for (int i = 0; i < width; i++) target[i] = element.From(source[i]);
+            }
+    }
+
+    /// <summary>
+    /// Writes the rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>), row p at
+    /// p·<paramref name="ldx"/>, from the <paramref name="plane"/> <see cref="Pad"/> wrote; the columns past <see cref="Depth"/>
+    /// are zeroed. Each run is copied as one vector wide enough to hold it, the elements past its end overwritten by the runs
+    /// after it, those past the row's end by the next row: only the range's last row keeps its vectors within its depth, so
+    /// that no write reaches a row outside the range (another thread's).
+    /// </summary>
+    public unsafe void Rows<T>(ReadOnlySpan<T> plane, int start, int count, Span<T> rows, int ldx) where T : unmanaged
+    {
+        if (plane.Length < PlaneLength) throw new ArgumentException($"The plane holds {plane.Length} elements, fewer than {PlaneLength}.", nameof(plane));
         if (start < 0 || count < 0 || start + count > Positions || ldx < Depth || (count > 0 && rows.Length < (start + count - 1) * ldx + Depth))
             throw new ArgumentOutOfRangeException(nameof(count), "The rows do not fit the positions asked for.");
+        int runBytes = kernel * sizeof(T), paddedWidth = PaddedWidth, channelStride = PaddedHeight * paddedWidth;
         // Checked once above, so the runs below read and write without per-element bounds checks.
-        ref TIn input = ref MemoryMarshal.GetReference(x);
-        ref TOut output = ref MemoryMarshal.GetReference(rows);
-        TOut pad = element.Pad;
-        int plane = height * width;
-        for (int p = start; p < start + count; p++)
+        fixed (T* planeStart = plane)
+        fixed (T* rowsStart = rows)
         {
-            int oy = p / OutWidth, ox = p - oy * OutWidth;
-            int top = oy * stride - padding, left = ox * stride - padding;
-            int from = Math.Min(kernel, Math.Max(0, -left)), to = Math.Max(from, Math.Min(kernel, width - left));
-            ref TOut row = ref Unsafe.Add(ref output, p * ldx);
-            int d = 0;
-            for (int c = 0; c < channels; c++)
-                for (int ky = 0; ky < kernel; ky++, d += kernel)
-                {
-                    int iy = top + ky;
-                    bool inside = (uint)iy < (uint)height && from < to;
-                    int first = inside ? from : kernel, last = inside ? to : kernel;
-                    for (int kx = 0; kx < first; kx++) Unsafe.Add(ref row, d + kx) = pad;
-                    if (inside)
+            for (int p = start; p < start + count; p++)
+            {
+                int oy = p / OutWidth, ox = p - oy * OutWidth;
+                byte* row = (byte*)(rowsStart + (long)p * ldx);
+                T* corner = planeStart + oy * stride * paddedWidth + ox * stride;
+                int limit = (p + 1 < start + count ? ldx + Depth : Depth) * sizeof(T), at = 0;
+                for (int c = 0; c < channels; c++)
+                    for (int ky = 0; ky < kernel; ky++, at += runBytes)
                     {
-                        // From the run's first element inside the map: a reference outside the input would not be valid.
-                        ref TIn run = ref Unsafe.Add(ref input, c * plane + iy * width + left + from);
-                        for (int kx = from; kx < to; kx++) Unsafe.Add(ref row, d + kx) = element.From(Unsafe.Add(ref run, kx - from));
+                        byte* run = (byte*)(corner + c * channelStride + ky * paddedWidth);
+                        if (runBytes <= 8 && at + 8 <= limit) Unsafe.WriteUnaligned(row + at, Unsafe.ReadUnaligned<ulong>(run));
+                        else if (runBytes <= 16 && at + 16 <= limit) Unsafe.WriteUnaligned(row + at, Unsafe.ReadUnaligned<Vector128<byte>>(run));
+                        else if (runBytes <= 32 && at + 32 <= limit) Unsafe.WriteUnaligned(row + at, Unsafe.ReadUnaligned<Vector256<byte>>(run));
+                        else Buffer.MemoryCopy(run, row + at, runBytes, runBytes);
                     }
-                    for (int kx = last; kx < kernel; kx++) Unsafe.Add(ref row, d + kx) = pad;
-                }
+                new Span<T>(rowsStart + (long)p * ldx + Depth, ldx - Depth).Clear();
+            }
         }
     }
 }

@@ -81,7 +81,7 @@ internal sealed class DirectConvolutionStep : ScoringStep
     {
         if (weight.Quantized is not { } q || codec.Integers is null) return null;
         if (DenseProduct.IntegerForm(q) is not var (_, shared, multiplier) || shared is null) return null;
-        return Int8Gemm.IsExact(codec.MaxInteger - codec.MinInteger, shared.Max(Math.Abs)) ? (shared, multiplier) : null;
+        return Int8Gemm.IsExact(codec.MaxInteger - codec.MinInteger, shared.Min(), shared.Max()) ? (shared, multiplier) : null;
     }
 
     public override void Run(Workspace ws)

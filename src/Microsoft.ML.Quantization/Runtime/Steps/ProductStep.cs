@@ -58,8 +58,8 @@ internal sealed class ProductStep : ScoringStep
             default:
             {
                 var rows = ws.RowFloats(positions * ldx);
-                if (input.IsInteger) Rows(ws.Shorts(input), rows, ldx, 0, positions, new ScaledLevel(input.Codec?.Unit ?? 1f));
-                else Rows(ws.Floats(input), rows, ldx, 0, positions, new SameFloat());
+                if (input.IsInteger) Rows(ws.Shorts(input), rows, ldx, positions, new ScaledLevel(input.Codec?.Unit ?? 1f), ws);
+                else Rows(ws.Floats(input), rows, ldx, positions, new SameFloat(), ws);
                 product.Run(ws, default, default, rows, ldx, positions, y, positionMajor ? product.Outputs : positions, positionMajor);
                 break;
             }
@@ -73,6 +73,12 @@ internal sealed class ProductStep : ScoringStep
     private void Finish(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, float[] y)
     {
         int ldc = product.PaddedOutputs;
+        if (window is not null) // the input with its border, once for all the threads' rows
+        {
+            var x = ws.Shorts(input).AsSpan(inputOffset);
+            if (bytes is not null) window.Pad(x, ws.PlaneBytes(window.PlaneLength), new OffsetLevel((short)product.Offset));
+            else window.Pad(x, ws.PlaneShorts(window.PlaneLength), new SameLevel());
+        }
         if (epilogue is null && !product.CanFuse) // ResQ's bit planes: each plane's product over all the rows
         {
             Gather(ws, bytes, shorts, ldx, 0, positions);
@@ -108,15 +114,23 @@ internal sealed class ProductStep : ScoringStep
         product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, count, sums);
     }
 
-    /// <summary>The input rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into whichever of the two arrays is given.</summary>
+    /// <summary>
+    /// The input rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) into whichever of
+    /// the two arrays is given: through the window from the plane <see cref="Finish"/> padded, or the input's rows as they stand.
+    /// </summary>
     private void Gather(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, int start, int count)
     {
+        if (window is not null)
+        {
+            if (bytes is not null) window.Rows<byte>(ws.PlaneBytes(window.PlaneLength), start, count, bytes, ldx);
+            else window.Rows<short>(ws.PlaneShorts(window.PlaneLength), start, count, shorts, ldx);
+            return;
+        }
         var x = ws.Shorts(input);
         int depth = product.Depth, offset = product.Offset;
-        if (window is not null || !Vector256.IsHardwareAccelerated || bytes is null)
+        if (bytes is null)
         {
-            if (bytes is not null) Rows<short, byte, OffsetLevel>(x, bytes, ldx, start, count, new OffsetLevel((short)offset));
-            else Rows<short, short, SameLevel>(x, shorts, ldx, start, count, new SameLevel());
+            for (int p = start; p < start + count; p++) x.AsSpan(p * depth, depth).CopyTo(shorts.AsSpan(p * ldx));
             return;
         }
         // Rows as they stand (a linear layer, the LSTM's inputs): 32 at a time.
@@ -124,22 +138,25 @@ internal sealed class ProductStep : ScoringStep
         for (int p = start; p < start + count; p++)
         {
             int k = 0;
-            for (; k + 32 <= depth; k += 32)
-                Vector256.Narrow((Vector256.Create(x, p * depth + k) + bias).AsUInt16(), (Vector256.Create(x, p * depth + k + 16) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
+            if (Vector256.IsHardwareAccelerated)
+                for (; k + 32 <= depth; k += 32)
+                    Vector256.Narrow((Vector256.Create(x, p * depth + k) + bias).AsUInt16(), (Vector256.Create(x, p * depth + k + 16) + bias).AsUInt16()).CopyTo(bytes, p * ldx + k);
             for (; k < depth; k++) bytes[p * ldx + k] = (byte)(x[p * depth + k] + offset);
         }
     }
 
-    /// <summary>Rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>): through the window, or the input's rows as they stand.</summary>
-    private void Rows<TIn, TOut, TElement>(ReadOnlySpan<TIn> x, Span<TOut> rows, int ldx, int start, int count, TElement element) where TElement : struct, IRowElement<TIn, TOut>
+    /// <summary>Float rows of all positions: through the window (its plane in <paramref name="ws"/>), or the input's rows as they stand.</summary>
+    private void Rows<TIn, TElement>(ReadOnlySpan<TIn> x, Span<float> rows, int ldx, int count, TElement element, Workspace ws) where TElement : struct, IRowElement<TIn, float>
     {
         if (window is not null)
         {
-            window.Rows(x[inputOffset..], start, count, rows, ldx, element);
+            var padded = ws.PlaneFloats(window.PlaneLength);
+            window.Pad(x[inputOffset..], padded, element);
+            window.Rows<float>(padded, 0, count, rows, ldx);
             return;
         }
         int depth = product.Depth;
-        for (int p = start; p < start + count; p++)
+        for (int p = 0; p < count; p++)
         {
             var source = x.Slice(p * depth, depth);
             var row = rows.Slice(p * ldx, depth);

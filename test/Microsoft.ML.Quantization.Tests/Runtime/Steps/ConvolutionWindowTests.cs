@@ -3,7 +3,10 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Runtime.Steps;
 
-/// <summary>The window's im2col rows, read from the geometry, equal those of an index-by-index reference, over random shapes.</summary>
+/// <summary>
+/// The window's im2col rows, copied from its padded plane, equal those of an index-by-index reference, over random shapes and
+/// element sizes (whole-vector copies of short runs must never reach a row outside the range asked for).
+/// </summary>
 public class ConvolutionWindowTests
 {
     [Theory]
@@ -11,8 +14,9 @@ public class ConvolutionWindowTests
     [InlineData(5, 9, 9, 3, 1, 1)]
     [InlineData(2, 8, 11, 3, 2, 0)]
     [InlineData(4, 6, 5, 5, 1, 4)] // padding at the kernel's size less one: whole rows outside, corner windows holding one input
-    [InlineData(1, 4, 4, 1, 1, 0)]
+    [InlineData(1, 4, 4, 1, 1, 0)] // one-element rows: no vector fits within the depth
     [InlineData(6, 7, 3, 3, 3, 2)]
+    [InlineData(2, 30, 30, 11, 4, 5)] // 11-element runs: 22 bytes as shorts, 44 as floats, past the widest vector
     public void RowsEqualTheReferenceGatherForEveryPositionRange(int channels, int height, int width, int kernel, int stride, int padding)
     {
         var random = new Random(channels * 1009 + height * 31 + kernel * 7 + stride + padding);
@@ -21,17 +25,27 @@ public class ConvolutionWindowTests
         int ldx = window.Depth + random.Next(0, 3);
         var expected = Reference(x, channels, height, width, kernel, stride, padding, ldx, out int positions);
         Assert.Equal(positions, window.Positions);
+        AssertRows(window, x, new Identity(), expected, ldx, (short)-7, (short)0);
+        AssertRows(window, x, new AsByte(), expected.Select(v => (byte)v).ToArray(), ldx, (byte)7, (byte)0);
+        AssertRows(window, x, new AsFloat(), expected.Select(v => (float)v).ToArray(), ldx, -7f, 0f);
+    }
 
-        // Every position, then a range that starts and ends inside the map, as one thread's share.
+    /// <summary>Every position, then a range that starts and ends inside the map (one thread's share): rows outside it untouched, columns past the depth zero.</summary>
+    private static void AssertRows<T, TElement>(ConvolutionWindow window, short[] x, TElement element, T[] expected, int ldx, T untouched, T zero)
+        where T : unmanaged, IEquatable<T> where TElement : struct, IRowElement<short, T>
+    {
+        int positions = window.Positions;
+        var plane = new T[window.PlaneLength];
+        window.Pad(x, plane, element);
         foreach (var (start, count) in new[] { (0, positions), (positions / 3, positions / 2) })
         {
-            var rows = Enumerable.Repeat((short)-7, positions * ldx).ToArray();
-            window.Rows(x, start, count, rows.AsSpan(), ldx, new Identity());
+            var rows = Enumerable.Repeat(untouched, positions * ldx).ToArray();
+            window.Rows<T>(plane, start, count, rows, ldx);
             for (int p = 0; p < positions; p++)
                 for (int k = 0; k < ldx; k++)
                 {
-                    short want = p >= start && p < start + count && k < window.Depth ? expected[p * ldx + k] : (short)-7;
-                    Assert.True(want == rows[p * ldx + k], $"position {p}, element {k}: {rows[p * ldx + k]}, expected {want}");
+                    T want = p < start || p >= start + count ? untouched : k < window.Depth ? expected[p * ldx + k] : zero;
+                    Assert.True(want.Equals(rows[p * ldx + k]), $"{typeof(T).Name}, position {p}, element {k}: {rows[p * ldx + k]}, expected {want}");
                 }
         }
     }
@@ -40,20 +54,25 @@ public class ConvolutionWindowTests
     public void PaddingTakesTheElementsPadValue()
     {
         var window = new ConvolutionWindow(1, 2, 2, 3, 1, 1);
+        var plane = new float[window.PlaneLength];
+        window.Pad(new short[] { 1, 2, 3, 4 }, plane, new Shifted());
         var rows = new float[window.Positions * window.Depth];
-        window.Rows(new short[] { 1, 2, 3, 4 }, 0, window.Positions, rows.AsSpan(), window.Depth, new Shifted());
+        window.Rows<float>(plane, 0, window.Positions, rows, window.Depth);
         // Position (0, 0): the window's first row and column hang over the border.
         Assert.Equal(new float[] { -1, -1, -1, -1, 11, 12, -1, 13, 14 }, rows[..9]);
     }
 
     [Fact]
-    public void RowsThatDoNotFitAreRefused()
+    public void InputsPlanesAndRowsThatDoNotFitAreRefused()
     {
         var window = new ConvolutionWindow(2, 4, 4, 3, 1, 1);
         var x = new short[window.InputLength];
-        Assert.Throws<ArgumentException>(() => window.Rows(x.AsSpan(1), 0, 1, new short[window.Depth].AsSpan(), window.Depth, new Identity()));
-        Assert.Throws<ArgumentOutOfRangeException>(() => window.Rows(x, 0, 2, new short[2 * window.Depth - 1].AsSpan(), window.Depth, new Identity()));
-        Assert.Throws<ArgumentOutOfRangeException>(() => window.Rows(x, window.Positions, 1, new short[window.Depth * 20].AsSpan(), window.Depth, new Identity()));
+        var plane = new short[window.PlaneLength];
+        Assert.Throws<ArgumentException>(() => window.Pad(x.AsSpan(1), plane, new Identity()));
+        Assert.Throws<ArgumentException>(() => window.Pad(x, plane.AsSpan(1), new Identity()));
+        Assert.Throws<ArgumentException>(() => window.Rows<short>(plane.AsSpan(1), 0, 1, new short[window.Depth], window.Depth));
+        Assert.Throws<ArgumentOutOfRangeException>(() => window.Rows<short>(plane, 0, 2, new short[2 * window.Depth - 1], window.Depth));
+        Assert.Throws<ArgumentOutOfRangeException>(() => window.Rows<short>(plane, window.Positions, 1, new short[window.Depth * 20], window.Depth));
     }
 
     /// <summary>im2col index by index: (channel, ky, kx) order, 0 where the window pads.</summary>
@@ -79,6 +98,18 @@ public class ConvolutionWindowTests
     {
         public short Pad => 0;
         public short From(short value) => value;
+    }
+
+    private readonly struct AsByte : IRowElement<short, byte>
+    {
+        public byte Pad => 0;
+        public byte From(short value) => (byte)value;
+    }
+
+    private readonly struct AsFloat : IRowElement<short, float>
+    {
+        public float Pad => 0f;
+        public float From(short value) => value;
     }
 
     private readonly struct Shifted : IRowElement<short, float>
