@@ -95,11 +95,14 @@ internal sealed class Workspace
     /// <summary>Float accumulator scratch of at least <paramref name="length"/>.</summary>
     public Span<float> Floats2(int length) => Grow(ref accumulator, length).AsSpan(0, length);
 
-    /// <summary>Byte rows (the first <paramref name="length"/> cleared), as an array for steps that split work across threads.</summary>
-    public byte[] RowBytes(int length) => Cleared(Grow(ref rowBytes, length), length);
+    /// <summary>
+    /// Byte rows (the first <paramref name="length"/> cleared unless <paramref name="cleared"/> is false: for a writer of whole
+    /// rows, such as a convolution window, which also zeroes their padding), as an array for steps that split work across threads.
+    /// </summary>
+    public byte[] RowBytes(int length, bool cleared = true) => cleared ? Cleared(Grow(ref rowBytes, length), length) : Grow(ref rowBytes, length);
 
-    /// <summary>Short rows (the first <paramref name="length"/> cleared), as an array.</summary>
-    public short[] RowShorts(int length) => Cleared(Grow(ref rowShorts, length), length);
+    /// <summary>Short rows (the first <paramref name="length"/> cleared unless <paramref name="cleared"/> is false), as an array.</summary>
+    public short[] RowShorts(int length, bool cleared = true) => cleared ? Cleared(Grow(ref rowShorts, length), length) : Grow(ref rowShorts, length);
 
     /// <summary>Float rows (cleared).</summary>
     public Span<float> RowFloats(int length) => Cleared(Grow(ref rowFloats, length), length).AsSpan(0, length);

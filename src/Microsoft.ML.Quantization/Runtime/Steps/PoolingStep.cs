@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Microsoft.ML.Quantization.Graph;
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
@@ -58,14 +60,20 @@ internal sealed class PoolingStep : ScoringStep
 
     /// <summary>
     /// Max pooling of channels [<paramref name="first"/>, <paramref name="first"/> + <paramref name="count"/>), separably: the
-    /// rows a window row covers are first reduced element-wise on vectors, then that row across each window's columns.
-    /// Exact in any order: <see cref="Math.Max(float, float)"/> and <see cref="Vector.Max{T}"/> both return NaN if either is NaN
-    /// and +0 over −0. A window wholly in the padding (not possible with torch's padding ≤ kernel/2) gives −∞.
+    /// rows a window row covers are first reduced element-wise on vectors into a column row with −∞ borders, then that row
+    /// across each window's columns, 16 windows at a time with AVX-512 at strides 1 and 2 (a stride-2 window's columns are
+    /// every other element of two loads, picked by one permute; column by column, this was 0.6 of ResNet18's 0.65 ms pool).
+    /// Exact in any order: <see cref="Math.Max(float, float)"/> and <see cref="Vector512.Max{T}"/> both return NaN if either
+    /// is NaN and +0 over −0. A window wholly in the padding (not possible with torch's padding ≤ kernel/2) gives −∞.
     /// </summary>
     private void MaxPool(float[] x, float[] y, int first, int count)
     {
         int height = input.Shape[1], width = input.Shape[2], outHeight = Output.Shape[1], outWidth = Output.Shape[2];
-        Span<float> column = width <= 4096 ? stackalloc float[width] : new float[width]; // scoring allocates nothing on images of usual sizes
+        int length = width + 2 * padding + ColumnSlack;
+        Span<float> column = length <= 4096 ? stackalloc float[length] : new float[length]; // scoring allocates nothing on images of usual sizes
+        column.Fill(float.NegativeInfinity);
+        var inside = column.Slice(padding, width);
+        bool vectors = Avx512F.IsSupported && stride <= 2;
         for (int c = first; c < first + count; c++)
             for (int oy = 0; oy < outHeight; oy++)
             {
@@ -76,16 +84,35 @@ internal sealed class PoolingStep : ScoringStep
                     output.Fill(float.NegativeInfinity);
                     continue;
                 }
-                x.AsSpan((c * height + top) * width, width).CopyTo(column);
-                for (int iy = top + 1; iy < bottom; iy++) MaxInto(column, x.AsSpan((c * height + iy) * width, width));
-                for (int ox = 0; ox < outWidth; ox++)
+                x.AsSpan((c * height + top) * width, width).CopyTo(inside);
+                for (int iy = top + 1; iy < bottom; iy++) MaxInto(inside, x.AsSpan((c * height + iy) * width, width));
+                int ox = 0;
+                if (vectors)
+                    for (; ox + 16 <= outWidth; ox += 16) WindowMaxima(column, ox * stride).CopyTo(output[ox..]);
+                for (; ox < outWidth; ox++)
                 {
-                    int left = Math.Max(0, ox * stride - padding), right = Math.Min(width, ox * stride - padding + kernel);
                     float best = float.NegativeInfinity;
-                    for (int ix = left; ix < right; ix++) best = Math.Max(best, column[ix]);
+                    for (int kx = 0; kx < kernel; kx++) best = Math.Max(best, column[ox * stride + kx]);
                     output[ox] = best;
                 }
             }
+    }
+
+    private const int ColumnSlack = 32; // past the right border: a stride-2 window's second load reads up to 31 beyond its start
+
+    private static readonly Vector512<int> EveryOther = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+
+    /// <summary>The maxima of the 16 windows whose first columns are <paramref name="start"/>, + stride, … in the padded column row.</summary>
+    private Vector512<float> WindowMaxima(ReadOnlySpan<float> column, int start)
+    {
+        var best = Vector512.Create(float.NegativeInfinity);
+        for (int kx = 0; kx < kernel; kx++)
+        {
+            var values = Vector512.Create(column.Slice(start + kx, 16));
+            if (stride == 2) values = Avx512F.PermuteVar16x32x2(values, EveryOther, Vector512.Create(column.Slice(start + kx + 16, 16)));
+            best = Vector512.Max(best, values);
+        }
+        return best;
     }
 
     /// <summary><paramref name="into"/>[i] = max(<paramref name="into"/>[i], <paramref name="row"/>[i]).</summary>

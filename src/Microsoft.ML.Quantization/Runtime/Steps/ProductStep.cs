@@ -50,10 +50,10 @@ internal sealed class ProductStep : ScoringStep
         switch (product.Input)
         {
             case ProductInput.Bytes:
-                Finish(ws, ws.RowBytes(positions * ldx), null, ldx, y);
+                Finish(ws, ws.RowBytes(positions * ldx, cleared: window is null), null, ldx, y);
                 break;
             case ProductInput.Shorts:
-                Finish(ws, null, ws.RowShorts(positions * ldx), ldx, y);
+                Finish(ws, null, ws.RowShorts(positions * ldx, cleared: window is null), ldx, y);
                 break;
             default:
             {

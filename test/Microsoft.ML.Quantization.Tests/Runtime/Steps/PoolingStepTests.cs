@@ -14,6 +14,8 @@ public class PoolingStepTests
     [InlineData(16, 40, 72, 3, 1, 1, 2)] // rows wider than a vector, two threads (work enough to split)
     [InlineData(7, 6, 5, 5, 3, 2, 2)]
     [InlineData(2, 1, 1, 1, 1, 0, 1)]
+    [InlineData(8, 37, 45, 3, 2, 1, 1)] // a stem's pool 23 windows wide: 16 on vectors (stride 2, one permute), the rest one by one
+    [InlineData(4, 20, 70, 2, 2, 0, 2)] // VggSmall's pool, 35 windows wide
     public void MaxPoolEqualsTheWindowByWindowReference(int channels, int height, int width, int kernel, int stride, int padding, int threads)
     {
         var random = new Random(channels * 131 + height * 17 + width + kernel);
