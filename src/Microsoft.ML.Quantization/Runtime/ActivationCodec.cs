@@ -165,17 +165,25 @@ internal sealed partial class ActivationCodec
     /// channel's 16 values through the vector encoder, then the 16×16 byte tile transposed in registers and stored one
     /// pixel's 16 channels at a time (element-wise stores cost 1.5 ns a value; gathers down planes 4 KB apart, more).
     /// </summary>
-    public unsafe void EncodePlanes(ReadOnlySpan<float> values, int channels, Span<byte> dest, ReadOnlySpan<int> pixels, int offset, bool vectorized = true)
+    public void EncodePlanes(ReadOnlySpan<float> values, int channels, Span<byte> dest, ReadOnlySpan<int> pixels, int offset, bool vectorized = true) =>
+        EncodePlanes(values, channels, dest, pixels, offset, 0, pixels.Length, vectorized);
+
+    /// <summary>
+    /// <see cref="EncodePlanes(ReadOnlySpan{float}, int, Span{byte}, ReadOnlySpan{int}, int, bool)"/> for pixels
+    /// [<paramref name="first"/>, <paramref name="end"/>) only, <paramref name="first"/> a multiple of 16: threads share a map by whole tiles.
+    /// </summary>
+    public unsafe void EncodePlanes(ReadOnlySpan<float> values, int channels, Span<byte> dest, ReadOnlySpan<int> pixels, int offset, int first, int end, bool vectorized = true)
     {
         var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
-        int plane = pixels.Length, tiledChannels = 0, tiledPixels = 0;
+        int plane = pixels.Length, tiledChannels = 0, tiledPixels = first;
         if (values.Length != channels * plane) throw new ArgumentException("The values are not whole planes of every channel.", nameof(values));
+        if (first % 16 != 0 || first < 0 || end < first || end > plane) throw new ArgumentOutOfRangeException(nameof(first), "The pixels must be a range of the plane starting on a tile.");
         if (vectorized && (IsVectorized || IsVectorized256))
         {
-            foreach (int pixel in pixels)
+            foreach (int pixel in pixels[first..end])
                 if ((uint)pixel > (uint)(dest.Length - channels)) throw new ArgumentOutOfRangeException(nameof(pixels));
             tiledChannels = channels & ~15;
-            tiledPixels = plane & ~15;
+            tiledPixels = first + ((end - first) & ~15);
             bool wide = IsVectorized; // else the AVX2 encoder, two 8-value halves per row
             var bias = Vector512.Create(offset);
             var bias256 = Vector256.Create(offset);
@@ -186,7 +194,7 @@ internal sealed partial class ActivationCodec
             {
                 for (int c0 = 0; c0 < tiledChannels; c0 += 16)
                 {
-                    for (int p0 = 0; p0 < tiledPixels; p0 += 16)
+                    for (int p0 = first; p0 < tiledPixels; p0 += 16)
                     {
                         for (int r = 0; r < 16; r++)
                         {
@@ -201,9 +209,9 @@ internal sealed partial class ActivationCodec
         }
         Span<int> levels = stackalloc int[256];
         for (int c = 0; c < channels; c++)
-            for (int p0 = c < tiledChannels ? tiledPixels : 0; p0 < plane; p0 += levels.Length)
+            for (int p0 = c < tiledChannels ? tiledPixels : first; p0 < end; p0 += levels.Length)
             {
-                int n = Math.Min(levels.Length, plane - p0);
+                int n = Math.Min(levels.Length, end - p0);
                 EncodeIntegerRun(values.Slice(c * plane + p0, n), levels);
                 for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(levels[j] + offset);
             }

@@ -153,6 +153,13 @@ public class ActivationEpilogueTests
         codec.EncodePlanes(values, channels, scalar, pixels, offset: 1, vectorized: false);
         codec.EncodePlanes(values, channels, vector, pixels, offset: 1);
         Assert.Equal(scalar, vector);
+        // As threads share the map: whole tiles of 16 pixels each, in two ranges that split it, give the same bytes.
+        var halves = Enumerable.Repeat((byte)7, length).ToArray();
+        int split = pixels.Length / 32 * 16;
+        codec.EncodePlanes(values, channels, halves, pixels, 1, split, pixels.Length);
+        codec.EncodePlanes(values, channels, halves, pixels, 1, 0, split);
+        Assert.Equal(scalar, halves);
+        Assert.Throws<ArgumentOutOfRangeException>(() => codec.EncodePlanes(values, channels, halves, pixels, 1, 8, pixels.Length));
         // Each value's byte is its level plus the offset, and the bytes between pixels are left alone.
         for (int c = 0; c < channels; c++)
             for (int p = 0; p < pixels.Length; p++) Assert.Equal(codec.Integers![codec.Encode(values[c * pixels.Length + p])] + 1, scalar[pixels[p] + c]);
