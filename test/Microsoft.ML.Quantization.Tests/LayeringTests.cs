@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Reflection.Emit;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
@@ -81,13 +80,13 @@ public class LayeringTests
         var pending = new Stack<(MethodBase Method, string From)>();
         foreach (var type in Library.GetTypes().Where(t => TorchFree.Contains(LayerOf(t))))
         {
-            foreach (var m in Methods(type)) pending.Push((m, m.DeclaringType!.FullName + "." + m.Name));
+            foreach (var m in MethodBodies.Methods(type)) pending.Push((m, m.DeclaringType!.FullName + "." + m.Name));
         }
         while (pending.Count > 0)
         {
             var (method, from) = pending.Pop();
-            if (!seen.Add(method) || method.GetMethodBody() is not { } body) continue;
-            foreach (var member in Tokens(method, body.GetILAsByteArray()!))
+            if (!seen.Add(method)) continue;
+            foreach (var member in MethodBodies.Tokens(method))
             {
                 if (Named(member).SelectMany(Parts).Any(IsTorch)) violations.Add($"{from} reaches torch in {method.DeclaringType!.FullName}.{method.Name}");
                 if (member is MethodBase callee && callee.DeclaringType?.Assembly == Library) pending.Push((callee, from));
@@ -146,19 +145,17 @@ public class LayeringTests
         named.AddRange(type.GetInterfaces());
         named.AddRange(type.GetFields(Declared).Select(f => f.FieldType));
         named.AddRange(type.GetProperties(Declared).Select(p => p.PropertyType));
-        foreach (var method in Methods(type))
+        foreach (var method in MethodBodies.Methods(type))
         {
             named.AddRange(Signature(method));
             if (method.GetMethodBody() is not { } body) continue;
             named.AddRange(body.LocalVariables.Select(l => l.LocalType));
-            named.AddRange(Tokens(method, body.GetILAsByteArray()!).SelectMany(Named));
+            named.AddRange(MethodBodies.Tokens(method).SelectMany(Named));
         }
         var found = named.SelectMany(Parts).ToHashSet();
         foreach (var nested in type.GetNestedTypes(Declared)) found.UnionWith(References(nested));
         return found;
     }
-
-    private static IEnumerable<MethodBase> Methods(Type type) => type.GetMethods(Declared).Cast<MethodBase>().Concat(type.GetConstructors(Declared));
 
     /// <summary>A method's return and parameter types.</summary>
     private static IEnumerable<Type> Signature(MethodBase method) =>
@@ -181,46 +178,5 @@ public class LayeringTests
         if (type.IsGenericType && !type.IsGenericTypeDefinition)
             return type.GetGenericArguments().SelectMany(Parts).Prepend(type.GetGenericTypeDefinition());
         return new[] { type };
-    }
-
-    private static readonly Dictionary<short, OpCode> OpCodesByValue = typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static)
-        .Select(f => (OpCode)f.GetValue(null)!).ToDictionary(o => o.Value);
-
-    /// <summary>The members that <paramref name="il"/>'s type, method, field and token operands name.</summary>
-    private static IEnumerable<MemberInfo> Tokens(MethodBase method, byte[] il)
-    {
-        var typeArguments = method.DeclaringType is { IsGenericType: true } d ? d.GetGenericArguments() : null;
-        var methodArguments = method.IsGenericMethod ? method.GetGenericArguments() : null;
-        for (int i = 0; i < il.Length;)
-        {
-            short value = il[i] == 0xFE ? (short)(0xFE00 | il[i + 1]) : il[i];
-            i += il[i] == 0xFE ? 2 : 1;
-            var op = OpCodesByValue[value];
-            switch (op.OperandType)
-            {
-                case OperandType.InlineType or OperandType.InlineMethod or OperandType.InlineField or OperandType.InlineTok:
-                    int token = BitConverter.ToInt32(il, i);
-                    MemberInfo? member = null;
-                    try
-                    {
-                        member = method.Module.ResolveMember(token, typeArguments, methodArguments);
-                    }
-                    catch (ArgumentException)
-                    {
-                        // A token that does not resolve in this generic context names nothing further to check.
-                    }
-                    if (member is not null) yield return member;
-                    i += 4;
-                    break;
-                case OperandType.InlineSwitch:
-                    i += 4 + 4 * BitConverter.ToInt32(il, i);
-                    break;
-                case OperandType.InlineNone: break;
-                case OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar: i += 1; break;
-                case OperandType.InlineVar: i += 2; break;
-                case OperandType.InlineI8 or OperandType.InlineR: i += 8; break;
-                default: i += 4; break;
-            }
-        }
     }
 }

@@ -17,7 +17,7 @@ internal sealed class GridTensors : IDisposable
         Bits = bits;
         // A zero or non-finite scale (an all-zero tensor) would turn x / s into NaN.
         var s = scales.to(float64).reshape(-1, 1);
-        Scales = where(s.isfinite() & (s > 0), s, ones_like(s)).to(float32).DetachFromDisposeScope();
+        Scales = where(s.isfinite() & s.Above(0), s, ones_like(s)).to(float32).DetachFromDisposeScope();
         Levels = levels.to(float32, copy: true).DetachFromDisposeScope();
         Thresholds = thresholds.to(float32, copy: true).contiguous().DetachFromDisposeScope();
         CodeOrder = codeOrder?.to(int64, copy: true).DetachFromDisposeScope();
@@ -57,9 +57,9 @@ internal sealed class GridTensors : IDisposable
     {
         using var scope = NewDisposeScope();
         var f = first.to(float64).reshape(-1, 1);
-        var k = arange(levelCount, float64, device: f.device).unsqueeze(0);
-        return new GridTensors(bits, scales, f + k, f + k[.., ..^1] + 0.5,
-            clipLow: f - clipMargin, clipHigh: f + (levelCount - 1 + clipMargin)) { UniformFirst = f.to(float32).DetachFromDisposeScope() };
+        var k = ScalarOperands.Range(levelCount, float64, f.device).unsqueeze(0);
+        return new GridTensors(bits, scales, f + k, (f + k[.., ..^1]).Plus(0.5),
+            clipLow: f.Minus(clipMargin), clipHigh: f.Plus(levelCount - 1 + clipMargin)) { UniformFirst = f.to(float32).DetachFromDisposeScope() };
     }
 
     /// <summary>
@@ -69,11 +69,11 @@ internal sealed class GridTensors : IDisposable
     public static GridTensors MinMax(int bits, Tensor lo, Tensor hi)
     {
         using var scope = NewDisposeScope();
-        var low = lo.to(float64).clamp_max(0);
-        var high = hi.to(float64).clamp_min(0);
+        var low = lo.to(float64).ClampMax(0);
+        var high = hi.to(float64).ClampMin(0);
         int steps = (1 << bits) - 1;
-        var scale = ((high - low) / steps).clamp_min(1e-30);
-        var zeroPoint = (-low / scale).round().clamp(0, steps);
+        var scale = (high - low).Over(steps).ClampMin(1e-30);
+        var zeroPoint = (-low / scale).round().Clamp(0, steps);
         return Uniform(bits, scale, -zeroPoint, steps + 1);
     }
 
@@ -123,7 +123,7 @@ internal sealed class GridTensors : IDisposable
         if (learnedBits is not null)
         {
             var error = q - (mask is null ? x.detach() : x.detach() * mask);
-            result = result + (pow(2.0, learnedBits.detach() - learnedBits) - 1) * error;
+            result = result + pow(2.0, learnedBits.detach() - learnedBits).Minus(1.0) * error;
         }
         return result.MoveToOuterDisposeScope();
     }
@@ -138,7 +138,7 @@ internal sealed class GridTensors : IDisposable
     {
         using var scope = NewDisposeScope();
         var q = UniformFirst is null || !fast ? Decode(Encode(x)).detach()
-            : (x.detach() / Scales - UniformFirst).add_(0.5).floor_().clamp_(0, Levels.shape[1] - 1).add_(UniformFirst).mul_(Scales);
+            : (x.detach() / Scales - UniformFirst).PlusInPlace(0.5).floor_().ClampInPlace(0, Levels.shape[1] - 1).add_(UniformFirst).mul_(Scales);
         Tensor? mask = null;
         if (ClipLow is not null && ClipHigh is not null)
         {

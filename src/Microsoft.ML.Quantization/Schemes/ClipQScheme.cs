@@ -33,9 +33,9 @@ internal sealed class ClipQScheme : SchemeMath
     {
         int levels = 1 << bits;
         var rms = RootMeanSquare(x);
-        var oneSided = x.amin([1]) >= 0;
-        var step = where(oneSided, rms * OneSidedSteps[bits - 1], rms * (2 * ClipFactors[bits - 1] / levels));
-        var first = where(oneSided, zeros_like(rms), full_like(rms, -(levels - 1) / 2.0));
+        var oneSided = x.amin([1]).AtLeast(0);
+        var step = where(oneSided, rms.Times(OneSidedSteps[bits - 1]), rms.Times(2 * ClipFactors[bits - 1] / levels));
+        var first = where(oneSided, zeros_like(rms), ScalarOperands.FullLike(rms, -(levels - 1) / 2.0));
         return GridTensors.Uniform(bits, step, first, levels, clipMargin: 0.5);
     }
 }

@@ -21,9 +21,9 @@ internal sealed class FixedQScheme : SchemeMath
 
     protected override GridTensors Fit(Tensor x, int bits)
     {
-        var exponent = x.abs().amax([1]).clamp_min(1e-30).log2().ceil();
-        var step = pow(2.0, exponent - (bits - 1));
+        var exponent = x.abs().amax([1]).ClampMin(1e-30).log2().ceil();
+        var step = pow(2.0, exponent.Minus(bits - 1.0));
         int half = 1 << (bits - 1);
-        return GridTensors.Uniform(bits, step, full(x.shape[0], (double)-half, float64, x.device), 2 * half);
+        return GridTensors.Uniform(bits, step, ScalarOperands.Full(x.shape[0], -half, float64, x.device), 2 * half);
     }
 }

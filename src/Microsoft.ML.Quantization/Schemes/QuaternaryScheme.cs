@@ -22,5 +22,5 @@ internal sealed class QuaternaryScheme : SchemeMath
     public override int MaxBits => 2;
 
     protected override GridTensors Fit(Tensor x, int bits) =>
-        GridTensors.Uniform(bits, RootMeanSquare(x) * StepFactor, full(x.shape[0], -2.0, float64, x.device), 4);
+        GridTensors.Uniform(bits, RootMeanSquare(x).Times(StepFactor), ScalarOperands.Full(x.shape[0], -2, float64, x.device), 4);
 }

@@ -27,9 +27,9 @@ internal sealed class ResQScheme : SchemeMath
         {
             var alpha = residual.abs().mean([1], keepdim: true);
             alphas.Add(alpha);
-            residual = residual - alpha * where(residual >= 0, 1.0, -1.0);
+            residual = residual - alpha * where(residual.AtLeast(0), 1.0, -1.0);
         }
-        var alpha1 = alphas[0].clamp_min(1e-30);
+        var alpha1 = alphas[0].ClampMin(1e-30);
         // levels[g, code] = Σ_i sign_i(code)·α_i / α_1, sign_i(code) = +1 where bit (b−1−i) is set.
         var signs = new double[bits, 1 << bits];
         for (int i = 0; i < bits; i++)
@@ -37,7 +37,7 @@ internal sealed class ResQScheme : SchemeMath
                 signs[i, code] = ((code >> (bits - 1 - i)) & 1) == 1 ? 1 : -1;
         var levels = cat(alphas, 1).matmul(tensor(signs, float64, x.device)) / alpha1;
         var (sorted, order) = levels.sort(1);
-        var thresholds = (sorted[.., 1..] + sorted[.., ..^1]) / 2;
+        var thresholds = (sorted[.., 1..] + sorted[.., ..^1]).Over(2);
         return new GridTensors(bits, alpha1, levels, thresholds, order);
     }
 }

@@ -23,9 +23,9 @@ internal sealed class TernaryScheme : SchemeMath
     protected override GridTensors Fit(Tensor x, int bits)
     {
         var magnitude = x.abs();
-        var delta = magnitude.mean([1], keepdim: true) * ThresholdFactor;
+        var delta = magnitude.mean([1], keepdim: true).Times(ThresholdFactor);
         var above = (magnitude > delta).to(float64);
-        var alpha = ((magnitude * above).sum([1], keepdim: true) / above.sum([1], keepdim: true).clamp_min(1)).clamp_min(1e-30);
+        var alpha = ((magnitude * above).sum([1], keepdim: true) / above.sum([1], keepdim: true).ClampMin(1)).ClampMin(1e-30);
         var ratio = delta / alpha;
         return new GridTensors(bits, alpha, Rows(x, -1, 0, 1), cat([-ratio, ratio], 1));
     }

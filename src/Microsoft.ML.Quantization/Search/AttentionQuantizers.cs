@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -64,6 +65,6 @@ internal sealed class AttentionQuantizers : SearchQuantizers
         var soft = Store[vertex].softmax(0);
         var low = zeros_like(soft);
         low[-1] = 1;
-        return soft * temperature + low * (1 - temperature);
+        return soft.Times(temperature) + low.Times(1 - temperature);
     }
 }

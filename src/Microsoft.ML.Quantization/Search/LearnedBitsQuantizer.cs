@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -23,7 +24,7 @@ internal sealed class LearnedBitsQuantizer : Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        var b = bits().clamp(vertex.MinBits, vertex.MaxBits);
+        var b = bits().Clamp(vertex.MinBits, vertex.MaxBits);
         var spec = vertex.SpecAt((int)Math.Round(b.item<float>()));
         using var rounded = b.detach().round();
         // b + (round(b) − b) held fixed: the value is the rounded width, the gradient that of b (STE).

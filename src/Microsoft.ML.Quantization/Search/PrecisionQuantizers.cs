@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using static TorchSharp.torch;
@@ -67,7 +68,7 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
     protected override Module<Tensor, Tensor> Create(string moduleName, QuantizerVertex vertex) =>
         new LearnedBitsQuantizer(moduleName, precision[vertex.Name], () => Store[vertex.Name]);
 
-    public override Tensor? Loss() => options.Lambda == 0 ? null : options.Lambda * PrecisionLoss();
+    public override Tensor? Loss() => options.Lambda == 0 ? null : PrecisionLoss().Times(options.Lambda);
 
     /// <summary>Eq. 6 with the continuous, clipped bitwidths.</summary>
     public Tensor PrecisionLoss()
@@ -78,13 +79,13 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
             double elements = 0;
             foreach (var v in Vertices.Where(v => v.IsWeight == weights))
             {
-                total = total + (v.IsFixed ? tensor((float)v.Spec.Bits) : Store[v.Name].clamp(precision[v.Name].MinBits, precision[v.Name].MaxBits)) * v.Elements;
+                total = total + (v.IsFixed ? tensor((float)v.Spec.Bits) : Store[v.Name].Clamp(precision[v.Name].MinBits, precision[v.Name].MaxBits)).Times(v.Elements);
                 elements += v.Elements;
             }
-            return elements == 0 ? zeros(1) : total / elements;
+            return elements == 0 ? zeros(1) : total.Over(elements);
         }
-        var w = Average(true) - weightTarget;
-        var a = Vertices.Any(v => !v.IsWeight) ? Average(false) - activationTarget : zeros(1);
+        var w = Average(true).Minus(weightTarget);
+        var a = Vertices.Any(v => !v.IsWeight) ? Average(false).Minus(activationTarget) : zeros(1);
         return (w.square() + a.square()).sum();
     }
 

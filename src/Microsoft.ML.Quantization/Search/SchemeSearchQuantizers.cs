@@ -90,16 +90,16 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     }
 
     /// <summary>The logits of <paramref name="key"/>: θ, scaled for a weight vertex (the scale is positive, so θ's argmax is theirs).</summary>
-    private Tensor Logits(string key) => weightKeys.Contains(key) ? Store[key] * weightScale : Store[key];
+    private Tensor Logits(string key) => weightKeys.Contains(key) ? Store[key].Times(weightScale) : Store[key];
 
     /// <summary>Eq. 2: softmax((θ + g)/τ), g Gumbel noise (<paramref name="gumbel"/>, or a fresh draw).</summary>
     internal static Tensor GumbelSoftmax(Tensor logits, double tau, Tensor? gumbel = null) =>
-        ((logits + (gumbel ?? Gumbel(logits.shape))) / tau).softmax(0);
+        (logits + (gumbel ?? Gumbel(logits.shape))).Over(tau).softmax(0);
 
     /// <summary>g = −log(−log u), u ~ U(0,1).</summary>
     private static Tensor Gumbel(long[] shape)
     {
-        var u = rand(shape, generator: TrainingRandom.Current).clamp(1e-10, 1 - 1e-10);
+        var u = rand(shape, generator: TrainingRandom.Current).Clamp(1e-10, 1 - 1e-10);
         return -(-u.log()).log();
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Activations;
 using Xunit;
 using static TorchSharp.torch;
@@ -132,11 +133,11 @@ public class BCPReLUTests
     {
         using var _ = no_grad();
         float original = parameter.item<float>();
-        parameter.fill_(original + h);
+        parameter.FillInPlace(original + h);
         float plus = loss();
-        parameter.fill_(original - h);
+        parameter.FillInPlace(original - h);
         float minus = loss();
-        parameter.fill_(original);
+        parameter.FillInPlace(original);
         return (plus - minus) / (2 * h);
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Schemes;
 using Xunit;
 using static TorchSharp.torch;
@@ -15,7 +16,7 @@ public class PotQScaleSearchTests
     {
         random.manual_seed(bits);
         // Bell-shaped groups of different spreads and tails, fitted per output channel in one call.
-        var rows = new[] { randn(1, 700), randn(1, 700) * 30, randn(1, 700).exp() - 1, (rand(1, 700) - 0.5).sign() * (-rand(1, 700).log()) * 0.01 };
+        var rows = new[] { randn(1, 700), randn(1, 700).Times(30), randn(1, 700).exp().Minus(1), rand(1, 700).Minus(0.5).sign() * (-rand(1, 700).log()).Times(0.01) };
         var x = cat(rows, 0).to(float64);
         using var grid = PotQScheme.Instance.Fit(x, bits, QuantizationGranularity.PerOutputChannel);
         var values = x.data<double>().ToArray();

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Search;
@@ -99,7 +100,7 @@ public class SearchRelaxationTests
         var w = tensor(new[] { 0.1f, 0.2f, 0.3f, 0.15f, 0.25f }).requires_grad_();
         using var mixture = new MixtureQuantizer("m", specs, isWeight, _ => w, () => 0);
         mixture.train();
-        var x = (randn(6, 40) * 2).requires_grad_();
+        var x = randn(6, 40).Times(2).requires_grad_();
         var g = randn(6, 40);
         (mixture.call(x) * g).sum().backward();
 
@@ -155,12 +156,12 @@ public class SearchRelaxationTests
         // its 4-bit candidate and hold ≥ 0.6 of its probability there after 32 batches. At the old fixed rate of 0.01 the
         // logits can move 0.32 in total and no vertex can.
         random.manual_seed(21);
-        var images = rand(512, 1, 28, 28) * 0.3;
+        var images = rand(512, 1, 28, 28).Times(0.3);
         var labels = randint(0, 4, new long[] { 512 });
         for (int i = 0; i < 512; i++)
         {
             long q = labels[i].item<long>();
-            images[i, 0, TensorIndex.Slice(q / 2 * 14, q / 2 * 14 + 14), TensorIndex.Slice(q % 2 * 14, q % 2 * 14 + 14)].add_(0.7);
+            images[i, 0, TensorIndex.Slice(q / 2 * 14, q / 2 * 14 + 14), TensorIndex.Slice(q % 2 * 14, q % 2 * 14 + 14)].PlusInPlace(0.7);
         }
         using var data = new TrainingData(images, labels);
         var options = new SchemeSearchOptions
@@ -193,7 +194,7 @@ public class SearchRelaxationTests
         using var module = new GraphModule(LeNet, quantizers: search);
         using (no_grad())
             foreach (string key in search.Store.Keys)
-                search.Store[key].copy_(arange(search.Store[key].shape[0], dtype: ScalarType.Float32) * 0.1f);
+                search.Store[key].copy_(ScalarOperands.Range(search.Store[key].shape[0], ScalarType.Float32).Times(0.1f));
         search.AfterEpoch(1); // outside a trainer: the whole ratio, 3
         search.SearchLearningRate(20); // 20 batches: the weights' travel held to 20, twice the activations'
         search.AfterEpoch(2);
@@ -238,7 +239,7 @@ public class SearchRelaxationTests
         var quantizer = new LearnedBitsQuantizer("q", precision, () => bits);
         quantizer.train();
         random.manual_seed(2);
-        var x = rand(64, 16) * 2 - 1; // uniform: ClipQ-3 clips at 2.68·rms ≈ 1.55, so nothing is clipped
+        var x = rand(64, 16).Times(2).Minus(1); // uniform: ClipQ-3 clips at 2.68·rms ≈ 1.55, so nothing is clipped
         var y = quantizer.call(x);
         using var reference = Microsoft.ML.Quantization.Schemes.SchemeMath.For(QuantizationScheme.ClipQ).Quantize(x, 3);
         Assert.Equal(0f, (y - reference).abs().max().item<float>());
@@ -279,7 +280,7 @@ public class SearchRelaxationTests
         var qpl = new PrecisionQuantizers(vertices, new PrecisionLearningOptions(), target[true], target[false]);
         using (no_grad())
         {
-            foreach (var v in vertices.Where(v => !v.IsFixed)) qpl.Store[v.Name].fill_(2.4f);
+            foreach (var v in vertices.Where(v => !v.IsFixed)) qpl.Store[v.Name].FillInPlace(2.4f);
         }
         var result = qpl.Result();
         foreach (bool weights in new[] { true, false })

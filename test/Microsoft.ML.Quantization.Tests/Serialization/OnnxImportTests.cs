@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Microsoft.ML.Quantization.Graph;
@@ -140,7 +141,7 @@ public class OnnxImportTests
         using (var _ = no_grad())
         {
             module.train();
-            module.call(tokens ? batch.to(int64) : batch / 255);
+            module.call(tokens ? batch.to(int64) : batch.Over(255));
         }
         module.eval();
         return ModelExporter.Export(module);

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Training;
@@ -16,8 +17,8 @@ public class GraphModuleCalibrationTests
         var norm = module.modules().OfType<TorchSharp.Modules.BatchNorm>().First();
         using (no_grad())
         {
-            norm.running_mean!.fill_(100);
-            norm.running_var!.fill_(1e-4f);
+            norm.running_mean!.FillInPlace(100);
+            norm.running_var!.FillInPlace(1e-4f);
         }
         var examples = rand(300, 1, 28, 28);
         module.ReestimateBatchNorm(examples, batchSize: 128);

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.MLNet.Data;
 using Microsoft.ML.Quantization.Schemes;
@@ -117,7 +118,7 @@ public class GraphTrainerTests
     [Fact]
     public void NonFiniteInputStopsWithAClearError()
     {
-        using var data = new TrainingData(full(64, 1, 28, 28, float.NaN), zeros(64, ScalarType.Int64));
+        using var data = new TrainingData(zeros(64, 1, 28, 28).FillInPlace(float.NaN), zeros(64, ScalarType.Int64));
         var trainer = new GraphTrainer(Options(1), "FP32 training");
         using var model = trainer.CreateModule(NetworkGraphs.LeNet5());
         var error = Assert.Throws<InvalidOperationException>(() => trainer.Train(model, data));

@@ -38,7 +38,7 @@ internal sealed class TorchGraphScorer : IGraphScorer
         {
             using var _ = no_grad();
             using var scope = NewDisposeScope();
-            var x = tokens ? tensor(values).to(int64) : tensor(values) * inputScale;
+            var x = tokens ? tensor(values).to(int64) : tensor(values).Times(inputScale);
             var p = nn.functional.softmax(module.call(x.reshape(shape)), 1).reshape(-1);
             p.data<float>().CopyTo(probabilities);
         }

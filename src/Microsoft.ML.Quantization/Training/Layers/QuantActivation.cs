@@ -36,7 +36,7 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
         scales = ones(1, 1);
         levels = zeros_like(shape.Levels);
         thresholds = zeros_like(shape.Thresholds);
-        code_order = arange(shape.Levels.shape[1], dtype: int64).unsqueeze(0);
+        code_order = ScalarOperands.Range(shape.Levels.shape[1], int64).unsqueeze(0);
         RegisterComponents();
     }
 
@@ -93,7 +93,7 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
         // what else drew random numbers before (a resumed run draws fewer). Only the sample is held, not every
         // value, which for 4,096 VggSmall examples was about a gigabyte per round.
         using (var generator = new Generator(CalibrationSeed))
-            picks = (SchemeMath.SamplePositions(count, CPU, generator) ?? arange(count, dtype: int64)).DetachFromDisposeScope();
+            picks = (SchemeMath.SamplePositions(count, CPU, generator) ?? ScalarOperands.Range(count, int64)).DetachFromDisposeScope();
         gathered = 0;
     }
 
@@ -112,8 +112,8 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
             levels.copy_(grid.Levels);
             thresholds.copy_(grid.Thresholds);
             if (grid.CodeOrder is not null) code_order.copy_(grid.CodeOrder);
-            else code_order.copy_(arange(code_order.shape[1], dtype: int64).unsqueeze(0));
-            calibrated.fill_(1);
+            else code_order.copy_(ScalarOperands.Range(code_order.shape[1], int64).unsqueeze(0));
+            calibrated.FillInPlace(1);
             lastCount = count;
         }
         finally
@@ -141,8 +141,8 @@ internal sealed class QuantActivation : Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         sample ??= zeros(picks.shape[0], dtype: x.dtype).DetachFromDisposeScope();
-        var here = picks.ge(gathered).logical_and(picks.lt(gathered + n));
-        sample.masked_scatter_(here, x.detach().reshape(-1).cpu().index_select(0, picks.masked_select(here) - gathered));
+        var here = picks.AtLeast(gathered).logical_and(picks.Below(gathered + n));
+        sample.masked_scatter_(here, x.detach().reshape(-1).cpu().index_select(0, picks.masked_select(here).Minus(gathered)));
         gathered += n;
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Training.Layers;
 using Xunit;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public class BlockAlignedConvolutionTests
         for (int trial = 0; trial < 3; trial++) // oneDNN's fault read whatever memory held, so one clean run proved little
         {
             var x = randn(3, inChannels, 13, 11).requires_grad_(true);
-            var weight = (randn(outChannels, inChannels / groups, kernel, kernel) * 0.3).requires_grad_(true);
+            var weight = randn(outChannels, inChannels / groups, kernel, kernel).Times(0.3).requires_grad_(true);
             var bias = randn(outChannels).requires_grad_(true);
             var y = BlockAlignedConvolution.Conv2d(x, weight, bias, stride, kernel / 2, groups);
             var upstream = randn_like(y);

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Training.Layers;
@@ -45,7 +46,7 @@ public class QuantActivationTests
         random.manual_seed(3);
         using var quantizer = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
         quantizer.eval();
-        var inputs = new[] { randn(3, 20_000), randn(5, 9_000).abs(), randn(2, 11_111) * 3 }; // 137,222 values, over the sample size
+        var inputs = new[] { randn(3, 20_000), randn(5, 9_000).abs(), randn(2, 11_111).Times(3) }; // 137,222 values, over the sample size
         Calibrate(quantizer, inputs);
         using var generator = new Generator(0x5EED);
         using var all = cat(inputs.Select(x => x.reshape(-1)).ToList());
@@ -76,7 +77,7 @@ public class QuantActivationTests
     public void ResamplingTheSameInputsFitsTheGridACountedCalibrationFits()
     {
         random.manual_seed(12);
-        var inputs = new[] { randn(300, 400), randn(200, 400) * 2 };
+        var inputs = new[] { randn(300, 400), randn(200, 400).Times(2) };
         using var counted = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
         using var resampled = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
         counted.eval();
@@ -100,7 +101,7 @@ public class QuantActivationTests
     public void ACountScaledFromTheFirstExamplesFitsTheGridACountOfAllFits()
     {
         random.manual_seed(13);
-        var inputs = new[] { randn(64, 300), randn(64, 300) * 2, randn(22, 300).abs() }; // 150 examples of 300 values
+        var inputs = new[] { randn(64, 300), randn(64, 300).Times(2), randn(22, 300).abs() }; // 150 examples of 300 values
         using var counted = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
         using var scaled = new QuantActivation("q", new QuantizerSpec(QuantizationScheme.ZoomQ, 3));
         counted.eval();
