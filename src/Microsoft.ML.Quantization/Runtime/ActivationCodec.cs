@@ -141,6 +141,30 @@ internal sealed partial class ActivationCodec
         }
     }
 
+    /// <summary>The integer level (<see cref="EncodeInteger"/>) of each of <paramref name="x"/> as a short, on the widest vector path there is.</summary>
+    public void EncodeShorts(ReadOnlySpan<float> x, Span<short> y)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Fewer shorts than values.", nameof(y));
+        int i = 0;
+        if (IsVectorized)
+            for (; i + 16 <= x.Length; i += 16) Avx512F.ConvertToVector256Int16(EncodeIntegers(Vector512.Create(x.Slice(i, 16)))).CopyTo(y.Slice(i, 16));
+        else if (IsVectorized256)
+        {
+            for (; i + 8 <= x.Length; i += 8)
+            {
+                var levels = EncodeIntegers256(Vector256.Create(x.Slice(i, 8)));
+                Vector128.Narrow(levels.GetLower(), levels.GetUpper()).CopyTo(y.Slice(i, 8));
+            }
+        }
+        Span<int> run = stackalloc int[256];
+        for (; i < x.Length; i += run.Length)
+        {
+            int n = Math.Min(run.Length, x.Length - i);
+            EncodeIntegerRun(x.Slice(i, n), run);
+            for (int j = 0; j < n; j++) y[i + j] = (short)run[j];
+        }
+    }
+
     /// <summary>
     /// The count of <paramref name="inputs"/> at or below x on a nearly uniform grid (at least 2): the estimate c from the first
     /// and the mean step is off by at most one while each input lies within half a step of uniform, so the count is c − 1 plus

@@ -65,15 +65,23 @@ internal sealed class ConvolutionWindow
     {
         if (x.Length < InputLength) throw new ArgumentException($"The input holds {x.Length} elements, fewer than {InputLength}.", nameof(x));
         if (plane.Length < PlaneLength) throw new ArgumentException($"The plane holds {plane.Length} elements, fewer than {PlaneLength}.", nameof(plane));
-        int paddedWidth = PaddedWidth;
-        if (padding > 0) plane[..PlaneLength].Fill(element.Pad);
+        int paddedWidth = PaddedWidth, border = padding * paddedWidth;
+        var pad = element.Pad;
         for (int c = 0; c < channels; c++)
+        {
+            var channel = plane.Slice(c * PaddedHeight * paddedWidth, PaddedHeight * paddedWidth);
+            // Only the border is filled: the rows above and below the map, and each row's ends.
+            channel[..border].Fill(pad);
+            channel[^border..].Fill(pad);
             for (int y = 0; y < height; y++)
             {
                 var source = x.Slice((c * height + y) * width, width);
-                var target = plane.Slice((c * PaddedHeight + y + padding) * paddedWidth + padding, width);
-                for (int i = 0; i < width; i++) target[i] = element.From(source[i]);
+                var target = channel.Slice(border + y * paddedWidth, paddedWidth);
+                target[..padding].Fill(pad);
+                target[(padding + width)..].Fill(pad);
+                for (int i = 0; i < width; i++) target[padding + i] = element.From(source[i]);
             }
+        }
     }
 
     /// <summary>

@@ -65,7 +65,7 @@ internal sealed class LstmStep : ScoringStep
                 case ProductInput.Shorts:
                 {
                     var rows = scratch.RowShorts(count * ldx);
-                    for (int e = 0; e < count; e++) EncodeState(batch[e].Floats(Output), rows.AsSpan(e * ldx, hidden));
+                    for (int e = 0; e < count; e++) stateCodec!.EncodeShorts(batch[e].Floats(Output).AsSpan(0, hidden), rows.AsSpan(e * ldx, hidden));
                     recurrentProduct.Run(scratch, default, rows, default, ldx, count, gh, gates, positionMajor: true);
                     break;
                 }
@@ -98,19 +98,6 @@ internal sealed class LstmStep : ScoringStep
             fixed (float* hp = h)
                 for (; j + 16 <= hidden; j += 16) codec.EncodeBytes256(hp + j, Vector256.Create(offset)).CopyTo(row.Slice(j, 16));
         for (; j < hidden; j++) row[j] = (byte)(codec.EncodeInteger(h[j]) + offset);
-    }
-
-    /// <summary>The state's integer levels as shorts.</summary>
-    private void EncodeState(float[] h, Span<short> row)
-    {
-        var codec = stateCodec!;
-        int j = 0;
-        if (codec.IsVectorized)
-            for (; j + 16 <= hidden; j += 16) Avx512F.ConvertToVector256Int16(codec.EncodeIntegers(Vector512.Create(h, j))).CopyTo(row.Slice(j, 16));
-        else if (codec.IsVectorized256)
-            for (; j + 16 <= hidden; j += 16)
-                Vector256.Narrow(codec.EncodeIntegers256(Vector256.Create(h, j)), codec.EncodeIntegers256(Vector256.Create(h, j + 8))).CopyTo(row.Slice(j, 16));
-        for (; j < hidden; j++) row[j] = (short)codec.EncodeInteger(h[j]);
     }
 
     /// <summary>c = σ(f)·c + σ(i)·tanh(g), h = σ(o)·tanh(c) from input gates x and recurrent gates r ([i f g o] of H each).</summary>

@@ -98,7 +98,8 @@ internal sealed class PoolingStep : ScoringStep
             }
     }
 
-    private const int ColumnSlack = 32; // past the right border: a stride-2 window's second load reads up to 31 beyond its start
+    // Past the right border: at stride 2 the 16 windows from x need columns up to x + 30 + kx, and their second load reads one more.
+    private const int ColumnSlack = 1;
 
     private static readonly Vector512<int> EveryOther = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
 

@@ -43,7 +43,11 @@ internal sealed class QuantizeStep : ScoringStep
                 // Threads share the values in runs of whole vectors.
                 var y = ws.Shorts(Output);
                 int vectors = (x.Length + 15) / 16;
-                ws.Split(vectors, (long)x.Length * ValueCost, (first, count) => EncodeShorts(x, y, 16 * first, Math.Min(x.Length, 16 * (first + count))));
+                ws.Split(vectors, (long)x.Length * ValueCost, (first, count) =>
+                {
+                    int start = 16 * first, end = Math.Min(x.Length, 16 * (first + count));
+                    codec.EncodeShorts(x.AsSpan(start, end - start), y.AsSpan(start));
+                });
                 break;
             }
             case SlotLayout.PaddedBytes:
@@ -68,26 +72,4 @@ internal sealed class QuantizeStep : ScoringStep
     // 2.4M multiply-add layer of it 21 µs, so a value is worth about 16 and quantizers of 8K values and more take both threads.
     private const int ValueCost = 16;
 
-    /// <summary>The integer levels of x[<paramref name="start"/>..<paramref name="end"/>) into y.</summary>
-    private void EncodeShorts(float[] x, short[] y, int start, int end)
-    {
-        int i = start;
-        if (codec.IsVectorized)
-            for (; i + 16 <= end; i += 16) Avx512F.ConvertToVector256Int16(codec.EncodeIntegers(Vector512.Create(x, i))).CopyTo(y, i);
-        else if (codec.IsVectorized256)
-        {
-            for (; i + 8 <= end; i += 8)
-            {
-                var levels = codec.EncodeIntegers256(Vector256.Create(x, i));
-                Vector128.Narrow(levels.GetLower(), levels.GetUpper()).CopyTo(y, i);
-            }
-        }
-        Span<int> run = stackalloc int[256];
-        for (; i < end; i += run.Length)
-        {
-            int n = Math.Min(run.Length, end - i);
-            codec.EncodeIntegerRun(x.AsSpan(i, n), run);
-            for (int j = 0; j < n; j++) y[i + j] = (short)run[j];
-        }
-    }
 }
