@@ -42,9 +42,10 @@ internal static class AutoQuantizationBenchmark
     /// Runs the table's rows (those named in <paramref name="only"/>, or all). A <paramref name="seed"/> other than 1
     /// reseeds the stages after FP32 (batch order, Gumbel noise, calibration sample) and names the rows "… (seed N)",
     /// to show how far a row moves by chance; the FP32 model stays the same. <paramref name="model"/> picks the image network
-    /// (VggSmall or ResNet20).
+    /// (VggSmall or ResNet20). <paramref name="fineTuneEpochs"/>, where given, replaces the rows' fine-tuning epochs and names them
+    /// "… with N fine-tuning epochs", so that they stand beside the rows of the table's own recipe.
     /// </summary>
-    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall")
+    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall", int? fineTuneEpochs = null)
     {
         if (model is not ("VggSmall" or ResNet20) || (task != "image" && model != "VggSmall"))
             throw new UsageException($"unknown model '{model}' for auto-{task}; auto-image takes VggSmall or {ResNet20}, auto-text its TextLstm");
@@ -73,7 +74,9 @@ internal static class AutoQuantizationBenchmark
         foreach (var (configuration, targetBits, options) in Configurations(epochs, image ? 1 : TextSearchEpochs, image ? BestFixed(results, prefix) : null))
         {
             if (only is not null && !only.Split(',').Contains(configuration)) continue;
-            string name = prefix + (seed == 1 ? configuration : $"{configuration} (seed {seed})");
+            if (fineTuneEpochs is int fineTune) options.FineTuneEpochs = fineTune;
+            string recipe = fineTuneEpochs is null ? configuration : $"{configuration} with {fineTuneEpochs} fine-tuning epochs";
+            string name = prefix + (seed == 1 ? recipe : $"{recipe} (seed {seed})");
             // The text model's first layer is its embedding table, most of its weights: at 8 bits it alone would hold
             // the weight average above 6, so the text rows quantize every layer.
             if (!image) options.Qag = new QagOptions { KeepFirstAndLastAt8Bits = false };
@@ -245,7 +248,8 @@ internal static class AutoQuantizationBenchmark
             $"Command: `{command}`" + (resnet ? $"; the {ResNet20} rows: `{command} --model {ResNet20} --only \"auto W2A2 layer-wise,auto W3A3 layer-wise\"`" : "") +
                 ". Every quantized row starts from its network's FP32 row's model; " +
                 (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights).") +
-                (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : ""), "",
+                (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : "") +
+                (results.Any(r => r.Configuration.Contains(" fine-tuning epochs")) ? " A row \"with N fine-tuning epochs\" ran with `--fine-tune-epochs N` in place of the recipe's fine-tuning." : ""), "",
             "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
         };
