@@ -46,7 +46,7 @@ public class ScalarOperandsTests
         public static double ThroughAScalar(Tensor x) => x.ToDouble();
     }
 
-    /// <summary>The calls in a type's methods (and its nested types' methods) that turn a number into a Scalar inside TorchSharp's reach.</summary>
+    /// <summary>The calls in a type's own methods that turn a number into a Scalar inside TorchSharp's reach (nested types, closures among them, are types of their own).</summary>
     private static IEnumerable<string> Conversions(Type type) =>
         MethodBodies.Methods(type).SelectMany(m => Conversions(m).Select(c => $"{type.FullName}.{m.Name} calls {c}"));
 

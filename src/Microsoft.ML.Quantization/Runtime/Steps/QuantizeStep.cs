@@ -1,6 +1,3 @@
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
-
 namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>
