@@ -11,6 +11,7 @@ namespace Microsoft.ML.Quantization.Search;
 /// where it gives none (QSS outside training) only the chosen branch runs.
 /// Each branch keeps its scheme's straight-through gradient, so x receives Σ_i w_i·mask_i·g; the branch
 /// values are computed without autograd, which keeps the search's backward pass to one term per branch.
+/// A mixed forward shows its branch values and input to an observer where one is given (QSS's <see cref="SchemeCurvature"/>, on weights).
 /// </summary>
 internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
 {
@@ -18,13 +19,16 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
     private readonly bool isWeight;
     private readonly Func<bool, Tensor?> weights;
     private readonly Func<int> choice;
+    private readonly Action<Tensor, Tensor>? observe;
 
-    public MixtureQuantizer(string name, IReadOnlyList<QuantizerSpec> branches, bool isWeight, Func<bool, Tensor?> weights, Func<int> choice) : base(name)
+    // observe, where given, sees every mixed forward's branch values [K, N] (without autograd) and input.
+    public MixtureQuantizer(string name, IReadOnlyList<QuantizerSpec> branches, bool isWeight, Func<bool, Tensor?> weights, Func<int> choice, Action<Tensor, Tensor>? observe = null) : base(name)
     {
         this.branches = branches.ToArray();
         this.isWeight = isWeight;
         this.weights = weights;
         this.choice = choice;
+        this.observe = observe;
     }
 
     public override Tensor forward(Tensor x)
@@ -42,6 +46,7 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
             using var masks = stack(parts.Select(p => p.Mask?.reshape(-1) ?? ones(x.numel(), dtype: x.dtype, device: x.device)), 0);
             passing = w.detach().matmul(masks).reshape(x.shape);
         }
+        observe?.Invoke(values, x);
         return w.matmul(values).reshape(x.shape) + (x - x.detach()) * passing;
     }
 

@@ -12,6 +12,7 @@ namespace Microsoft.ML.Quantization.Search;
 /// so a vertex called at every step of an LSTM mixes alike at all of them. Outside training, and at the
 /// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch. A weight vertex's logits are its
 /// stored θ times <see cref="SchemeSearchOptions.WeightLogitScale"/>, so that they travel further under the same Adam.
+/// With <see cref="SchemeSearchOptions.CurvatureWeight"/> above 0 the loss adds <see cref="SchemeCurvature"/>'s gap for the weight vertices.
 /// </summary>
 internal sealed class SchemeSearchQuantizers : SearchQuantizers
 {
@@ -24,6 +25,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     private Dictionary<string, Tensor> noise = new(StringComparer.Ordinal);
     private double temperature;
     private double weightScale;
+    private readonly SchemeCurvature? curvature;
 
     public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRateFor)
     {
@@ -32,6 +34,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         activationCandidates = options.ActivationSpecs();
         temperature = options.InitialTemperature;
         weightScale = options.WeightLogitScale(null);
+        curvature = options.CurvatureWeight > 0 ? new SchemeCurvature(Store, options.CurvatureWeight) : null;
     }
 
     /// <summary>θ's learning rate in a search of <paramref name="steps"/> batches, which also sets how far the weight logits travel.</summary>
@@ -51,9 +54,15 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         Store.GetOrAdd(key, () => zeros(candidates.Count));
         candidatesByKey[key] = candidates;
         if (vertex.IsWeight) weightKeys.Add(key);
+        Action<Tensor, Tensor>? observe = null;
+        if (vertex.IsWeight && curvature is not null)
+        {
+            curvature.Register(vertex.Name);
+            observe = (branches, latent) => curvature.Observe(vertex.Name, key, branches, latent);
+        }
         return new MixtureQuantizer(moduleName, candidates, vertex.IsWeight,
             training => training ? GumbelSoftmax(Logits(key), temperature, Noise(key)) : null,
-            () => (int)Store[key].argmax().item<long>());
+            () => (int)Store[key].argmax().item<long>(), observe);
     }
 
     /// <summary>Sets τ and draws the batch's noise, which the batch's dispose scope frees.</summary>
@@ -61,7 +70,13 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     {
         temperature = options.Temperature(epochs);
         noise = Store.Keys.ToDictionary(key => key, key => Gumbel(Store[key].shape), StringComparer.Ordinal);
+        curvature?.BeforeBatch();
     }
+
+    /// <summary>The weight vertices' curvature gap, where <see cref="SchemeSearchOptions.CurvatureWeight"/> asks for it.</summary>
+    public override Tensor? Loss() => curvature?.Gap(Logits);
+
+    public override void AfterBackward(long examples) => curvature?.AfterBackward(examples);
 
     public override IReadOnlyDictionary<string, QuantizerSpec> Result() =>
         Vertices.ToDictionary(v => v.Name, v => v.IsFixed ? v.Spec : Candidates(v)[(int)Store[Key(v)].argmax().item<long>()], StringComparer.Ordinal);

@@ -70,6 +70,14 @@ public sealed class SchemeSearchOptions
     /// </summary>
     public double WeightLogitTravel { get; set; } = 24;
 
+    /// <summary>
+    /// Factor on QSS's second-order term for the weight vertices: ½ Σ_i π_i (Q_i − Q̄)ᵀ F (Q_i − Q̄), by which the expected loss
+    /// of the one scheme kept exceeds that of the mixed weights the search trains (π = softmax(θ), F the empirical Fisher of
+    /// the weights, a running per-vertex scalar). θ's own gradient is first-order and averages to little near a minimum; the
+    /// term lets a weight vertex torn between schemes decide. 1 is the Taylor expansion as it stands; 0 (the default) leaves it out.
+    /// </summary>
+    public double CurvatureWeight { get; set; }
+
     /// <summary>Granularity of the searched weight quantizers. Default per output channel.</summary>
     public QuantizationGranularity WeightGranularity { get; set; } = QuantizationGranularity.PerOutputChannel;
 
@@ -94,6 +102,7 @@ public sealed class SchemeSearchOptions
         if (LearningRate is double rate && (!(rate > 0) || double.IsInfinity(rate))) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
         if (!(LogitTravel > 0) || double.IsInfinity(LogitTravel)) throw new ArgumentOutOfRangeException(nameof(LogitTravel), LogitTravel, "The logits' travel must be positive and finite.");
         if (!(WeightLogitTravel > 0) || double.IsInfinity(WeightLogitTravel)) throw new ArgumentOutOfRangeException(nameof(WeightLogitTravel), WeightLogitTravel, "The logits' travel must be positive and finite.");
+        if (!(CurvatureWeight >= 0) || double.IsInfinity(CurvatureWeight)) throw new ArgumentOutOfRangeException(nameof(CurvatureWeight), CurvatureWeight, "The curvature weight must be finite and ≥ 0.");
         foreach (var spec in WeightSpecs().Concat(ActivationSpecs())) spec.Validate();
     }
 

@@ -12,6 +12,7 @@ namespace Microsoft.ML.Quantization.Search;
 internal sealed class SearchParameters : Module
 {
     private readonly Dictionary<string, Parameter> byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Tensor> statistics = new(StringComparer.Ordinal);
 
     public SearchParameters() : base("search") { }
 
@@ -23,6 +24,19 @@ internal sealed class SearchParameters : Module
         register_parameter(key.Replace('.', '_'), parameter);
         byKey[key] = parameter;
         return parameter;
+    }
+
+    /// <summary>
+    /// A running statistic of the stage under <paramref name="key"/>, created from <paramref name="initial"/> the first time:
+    /// not learned, but saved in the stage's checkpoints beside the parameters, so that a resumed search continues exactly.
+    /// </summary>
+    public Tensor Statistic(string key, Func<Tensor> initial)
+    {
+        if (statistics.TryGetValue(key, out var existing)) return existing;
+        var statistic = initial();
+        register_buffer("statistic_" + key.Replace('.', '_'), statistic);
+        statistics[key] = statistic;
+        return statistic;
     }
 
     /// <summary>The parameter of <paramref name="key"/>.</summary>

@@ -62,6 +62,8 @@ internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
 
     public virtual Tensor? Loss() => null;
 
+    public virtual void AfterBackward(long examples) { }
+
     public abstract void AfterEpoch(int epoch);
 
     public abstract void Save(BinaryWriter writer);

@@ -88,6 +88,7 @@ internal sealed class GraphTrainer
                 if (!float.IsFinite(value))
                     throw new InvalidOperationException($"{stage}: the loss became {value} at epoch {epoch}, batch {b + 1}. Lower the learning rate or check the input for NaN or Inf values.");
                 loss.backward();
+                hooks?.AfterBackward(index.shape[0]);
                 optimizer.step();
                 searchOptimizer?.step();
 

@@ -4,7 +4,7 @@ namespace Microsoft.ML.Quantization.Training;
 
 /// <summary>
 /// What a search stage adds to <see cref="GraphTrainer"/>: its parameters (the module's "search." ones,
-/// trained by their own Adam), a schedule that follows the progress, an extra loss term, a record per
+/// trained by their own Adam), a schedule that follows the progress, an extra loss term, a look at the gradients, a record per
 /// epoch, and that record's persistence in the stage checkpoint.
 /// </summary>
 internal interface ITrainingHooks
@@ -17,6 +17,9 @@ internal interface ITrainingHooks
 
     /// <summary>An extra term of the training loss, or null.</summary>
     Tensor? Loss();
+
+    /// <summary>Called after every batch's backward pass, before the optimizers step, with the batch's examples.</summary>
+    void AfterBackward(long examples);
 
     /// <summary>Called after every epoch (1-based).</summary>
     void AfterEpoch(int epoch);

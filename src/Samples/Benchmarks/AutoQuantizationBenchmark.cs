@@ -43,9 +43,10 @@ internal static class AutoQuantizationBenchmark
     /// reseeds the stages after FP32 (batch order, Gumbel noise, calibration sample) and names the rows "… (seed N)",
     /// to show how far a row moves by chance; the FP32 model stays the same. <paramref name="model"/> picks the image network
     /// (VggSmall or ResNet20). <paramref name="fineTuneEpochs"/>, where given, replaces the rows' fine-tuning epochs and names them
-    /// "… with N fine-tuning epochs", so that they stand beside the rows of the table's own recipe.
+    /// "… with N fine-tuning epochs", and <paramref name="curvatureWeight"/> sets the search's <see cref="SchemeSearchOptions.CurvatureWeight"/>
+    /// ("… with curvature weight W"), so that they stand beside the rows of the table's own recipe.
     /// </summary>
-    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall", int? fineTuneEpochs = null)
+    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall", int? fineTuneEpochs = null, double? curvatureWeight = null)
     {
         if (model is not ("VggSmall" or ResNet20) || (task != "image" && model != "VggSmall"))
             throw new UsageException($"unknown model '{model}' for auto-{task}; auto-image takes VggSmall or {ResNet20}, auto-text its TextLstm");
@@ -75,7 +76,9 @@ internal static class AutoQuantizationBenchmark
         {
             if (only is not null && !only.Split(',').Contains(configuration)) continue;
             if (fineTuneEpochs is int fineTune) options.FineTuneEpochs = fineTune;
-            string recipe = fineTuneEpochs is null ? configuration : $"{configuration} with {fineTuneEpochs} fine-tuning epochs";
+            if (curvatureWeight is double curvature) options.Search.CurvatureWeight = curvature;
+            var changes = new[] { fineTuneEpochs is null ? null : $"{fineTuneEpochs} fine-tuning epochs", curvatureWeight is null ? null : $"curvature weight {curvatureWeight}" }.OfType<string>().ToList();
+            string recipe = changes.Count == 0 ? configuration : $"{configuration} with {string.Join(" and ", changes)}";
             string name = prefix + (seed == 1 ? recipe : $"{recipe} (seed {seed})");
             // The text model's first layer is its embedding table, most of its weights: at 8 bits it alone would hold
             // the weight average above 6, so the text rows quantize every layer.

@@ -1,0 +1,90 @@
+using Microsoft.ML.Quantization.Functional;
+using static TorchSharp.torch;
+
+namespace Microsoft.ML.Quantization.Search;
+
+/// <summary>
+/// QSS's second-order term for the weight vertices (<see cref="SchemeSearchOptions.CurvatureWeight"/>). The search trains
+/// the loss of the mixed weights Q̄ = Σ_i p_i·Q_i(W), but keeps one scheme. θ's gradient is first-order: it sees
+/// &lt;∇L, Q_i − Q̄&gt;, which averages to little near a minimum, where the batch noise of that product is about as large as
+/// the curvature term that tells the schemes apart. To second order, with F the diagonal empirical Fisher standing for the
+/// Hessian, the expected loss of the kept scheme, Σ_i π_i·L(Q_i) with π = softmax(θ), exceeds the mixture's L(Q̄_π) by
+/// ½ Σ_i π_i (Q_i − Q̄_π)ᵀ F (Q_i − Q̄_π). Added to the loss, that gap trains θ on the loss of what will be kept: a scheme far
+/// from where the mix sits loses probability, so a vertex torn between schemes the loss barely tells apart decides.
+/// F is taken per vertex as a scalar: a running mean of the batch size times the mean squared weight gradient (the
+/// variance of a batch-mean gradient is the per-example Fisher over the batch size).
+/// </summary>
+internal sealed class SchemeCurvature
+{
+    /// <summary>Weight of the newest batch in F's running mean (about the last ten batches).</summary>
+    private const double Smoothing = 0.1;
+
+    private readonly SearchParameters store;
+    private readonly double weight;
+    private readonly List<Observed> batch = new();
+
+    /// <summary>One weight mixture's forward in this batch: its branch values [K, N] and latent weights.</summary>
+    private sealed record Observed(string Vertex, string Key, Tensor Branches, Tensor Latent);
+
+    /// <param name="store">The stage's parameters, which keep each vertex's F with its checkpoints.</param>
+    /// <param name="weight">The factor on the gap.</param>
+    public SchemeCurvature(SearchParameters store, double weight)
+    {
+        this.store = store;
+        this.weight = weight;
+    }
+
+    /// <summary>Creates the F of weight vertex <paramref name="vertex"/> (0 until its first backward pass).</summary>
+    public void Register(string vertex) => Fisher(vertex);
+
+    /// <summary>Records a weight mixture's forward of this batch; <paramref name="key"/> names its θ.</summary>
+    public void Observe(string vertex, string key, Tensor branches, Tensor latent) => batch.Add(new Observed(vertex, key, branches, latent));
+
+    /// <summary>Forgets the previous batch's forwards.</summary>
+    public void BeforeBatch() => batch.Clear();
+
+    /// <summary>
+    /// The weighted gap of every weight mixture of this batch, differentiable in θ through <paramref name="logits"/>; null
+    /// where no vertex has an F yet (the first batch).
+    /// </summary>
+    public Tensor? Gap(Func<string, Tensor> logits)
+    {
+        Tensor? total = null;
+        foreach (var o in batch)
+        {
+            double fisher = Fisher(o.Vertex).item<float>();
+            if (fisher == 0 || o.Branches.IsInvalid) continue;
+            var p = logits(o.Key).softmax(0);
+            var spread = (o.Branches - p.matmul(o.Branches).unsqueeze(0)).square().sum(1);
+            var gap = p.dot(spread).Times(0.5 * fisher * weight);
+            total = total is null ? gap : total + gap;
+        }
+        return total;
+    }
+
+    /// <summary>After the batch's backward pass: each observed vertex's F moves towards <paramref name="examples"/> × its mean squared weight gradient.</summary>
+    public void AfterBackward(long examples)
+    {
+        using var _ = no_grad();
+        foreach (var vertex in batch.GroupBy(o => o.Vertex))
+        {
+            double squares = 0;
+            long count = 0;
+            foreach (var latent in vertex.Select(o => o.Latent).Distinct())
+            {
+                using var gradient = latent.grad;
+                if (gradient is null) continue;
+                squares += gradient.square().sum().item<float>();
+                count += gradient.numel();
+            }
+            if (count == 0) continue;
+            double sample = examples * squares / count;
+            var fisher = Fisher(vertex.Key);
+            double previous = fisher.item<float>();
+            fisher.FillInPlace(previous == 0 ? sample : previous + Smoothing * (sample - previous));
+        }
+    }
+
+    /// <summary>The F of <paramref name="vertex"/>, a one-element statistic of the stage.</summary>
+    public Tensor Fisher(string vertex) => store.Statistic("curvature." + vertex, () => zeros(1));
+}
