@@ -7,7 +7,7 @@ namespace Microsoft.ML.Quantization.Samples.Reports;
 /// <summary>
 /// Figures of the benchmark outputs: accuracy against average bits for every configuration of the automatic
 /// quantization benchmarks, model size against latency for every row of the scoring benchmark, and the search
-/// histories of the auto W2A2 rows. Reads the JSON the Benchmarks project writes.
+/// histories of the auto W2A2 rows (with and without the curvature gap). Reads the JSON the Benchmarks project writes.
 /// </summary>
 internal static class BenchmarkFigures
 {
@@ -40,14 +40,16 @@ internal static class BenchmarkFigures
                 if (row.AverageWeightBits is { } bits) points.Add(new LabeledPoint(series, row.Configuration, bits, 100 * row.TestAccuracy));
                 else fp32[series] = 100 * row.TestAccuracy;
             }
-            string history = Path.Combine(directory, $"{stem}-autoW2A2layerwise-history.json");
-            if (File.Exists(history))
+            // The table's own recipe, and beside it the search with its curvature gap (SchemeSearchOptions.CurvatureWeight).
+            foreach (var (row, file, caption) in new[] { ("", "", ""), ("withcurvatureweight1", "-curvature", " with curvature weight 1") })
             {
+                string history = Path.Combine(directory, $"{stem}-autoW2A2layerwise{row}-history.json");
+                if (!File.Exists(history)) continue;
                 var h = Read<History>(history);
-                Charts.SchemeProbabilities(h.SchemeHistory, Path.Combine(directory, $"{stem}-scheme-probabilities.png"));
-                Charts.LearnedBits(h.BitHistory, Path.Combine(directory, $"{stem}-learned-bits.png"));
-                figures.Add(($"{stem}-scheme-probabilities.png", $"{series}: scheme probabilities per vertex, auto W2A2 layer-wise"));
-                figures.Add(($"{stem}-learned-bits.png", $"{series}: learned bits per vertex over the QPL epochs, auto W2A2 layer-wise"));
+                Charts.SchemeProbabilities(h.SchemeHistory, Path.Combine(directory, $"{stem}-scheme-probabilities{file}.png"));
+                Charts.LearnedBits(h.BitHistory, Path.Combine(directory, $"{stem}-learned-bits{file}.png"));
+                figures.Add(($"{stem}-scheme-probabilities{file}.png", $"{series}: scheme probabilities per vertex, auto W2A2 layer-wise{caption}"));
+                figures.Add(($"{stem}-learned-bits{file}.png", $"{series}: learned bits per vertex over the QPL epochs, auto W2A2 layer-wise{caption}"));
             }
         }
         if (points.Count > 0)
