@@ -6,8 +6,8 @@ namespace Microsoft.ML.Quantization.Search;
 /// <summary>
 /// QSS's second-order term for the weight vertices (<see cref="SchemeSearchOptions.CurvatureWeight"/>). The search trains
 /// the loss of the mixed weights Q̄ = Σ_i p_i·Q_i(W), but keeps one scheme. θ's gradient is first-order: it sees
-/// &lt;∇L, Q_i − Q̄&gt;, which averages to little near a minimum, where the batch noise of that product is about as large as
-/// the curvature term that tells the schemes apart. To second order, with F the diagonal empirical Fisher standing for the
+/// &lt;∇L, Q_i − Q̄&gt;, and the weights, trained under the mix, settle where ∇L at Q̄ averages to about zero, so what θ
+/// sees is batch noise; what tells the schemes apart is second order. To second order, with F the diagonal empirical Fisher standing for the
 /// Hessian, the expected loss of the kept scheme, Σ_i π_i·L(Q_i) with π = softmax(θ), exceeds the mixture's L(Q̄_π) by
 /// ½ Σ_i π_i (Q_i − Q̄_π)ᵀ F (Q_i − Q̄_π). Added to the loss, that gap trains θ on the loss of what will be kept: a scheme far
 /// from where the mix sits loses probability, so a vertex torn between schemes the loss barely tells apart decides.
