@@ -37,8 +37,15 @@ internal sealed class SchemeCurvature
     /// <summary>Creates the F of weight vertex <paramref name="vertex"/> (0 until its first backward pass).</summary>
     public void Register(string vertex) => Fisher(vertex);
 
-    /// <summary>Records a weight mixture's forward of this batch; <paramref name="key"/> names its θ.</summary>
-    public void Observe(string vertex, string key, Tensor branches, Tensor latent) => batch.Add(new Observed(vertex, key, branches, latent));
+    /// <summary>
+    /// Records a weight mixture's forward of this batch; <paramref name="key"/> names its θ. A latent that is not a leaf
+    /// (an embedding's rows in use, selected from its table) keeps its gradient, which autograd would otherwise drop.
+    /// </summary>
+    public void Observe(string vertex, string key, Tensor branches, Tensor latent)
+    {
+        if (!latent.is_leaf && latent.requires_grad) latent.retain_grad();
+        batch.Add(new Observed(vertex, key, branches, latent));
+    }
 
     /// <summary>Forgets the previous batch's forwards.</summary>
     public void BeforeBatch() => batch.Clear();

@@ -141,6 +141,21 @@ public class SchemeCurvatureTests
     }
 
     [Fact]
+    public void ALatentThatIsNotALeafStillFeedsTheFisher()
+    {
+        // An embedding quantizes the rows a batch uses, selected from its table: the latent is not a leaf.
+        var curvature = new SchemeCurvature(new SearchParameters(), weight: 1);
+        curvature.Register("embedding.weight");
+        var table = zeros(5, 2).requires_grad_();
+        var rows = table.index_select(0, tensor(new long[] { 1, 3 }));
+        curvature.BeforeBatch();
+        curvature.Observe("embedding.weight", "embedding.weight", zeros(2, 4), rows);
+        (rows * tensor(new float[] { 1, 2, 3, 4 }).reshape(2, 2)).sum().backward();
+        curvature.AfterBackward(examples: 4);
+        Assert.Equal(4 * (1 + 4 + 9 + 16) / 4.0, curvature.Fisher("embedding.weight").item<float>(), 4);
+    }
+
+    [Fact]
     public void ANegativeOrInfiniteWeightIsRejected()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new SchemeSearchOptions { CurvatureWeight = -1 }.Validate());
