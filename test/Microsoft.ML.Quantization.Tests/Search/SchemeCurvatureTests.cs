@@ -3,6 +3,7 @@ using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Search;
 using Microsoft.ML.Quantization.Training;
+using Microsoft.ML.Quantization.Tests.Infrastructure;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -11,7 +12,7 @@ namespace Microsoft.ML.Quantization.Tests.Search;
 /// <summary>QSS's curvature gap: its value and gradient, its running Fisher, its place in the trainer and its checkpoints.</summary>
 public class SchemeCurvatureTests
 {
-    private static readonly NetworkGraph LeNet = Qag.Prepare(NetworkGraphs.LeNet5());
+    private static readonly NetworkGraph LeNet = SearchRelaxationTests.LeNet;
 
     /// <summary>A latent tensor whose gradient is <paramref name="gradient"/> after one backward pass.</summary>
     private static Tensor WithGradient(float[] gradient)
@@ -79,17 +80,16 @@ public class SchemeCurvatureTests
                 ActivationCandidates = new[] { QuantizationScheme.ClipQ },
                 CurvatureWeight = curvatureWeight, LogitTravel = 1, WeightLogitTravel = 1,
             };
-            var search = new SchemeSearchQuantizers(QuantizerVertex.Of(LeNet, new HashSet<string> { "conv1", "fc3" }), options);
+            var search = new SchemeSearchQuantizers(SearchRelaxationTests.Vertices(), options);
             var trainer = new GraphTrainer(new TrainingOptions { Epochs = 2, BatchSize = 32, LearningRate = 2e-3, Seed = 3 }, "QSS");
             using var module = trainer.CreateModule(LeNet, search);
             var weights = search.Searched.Where(v => v.IsWeight).Select(v => v.Name).ToList();
             using (no_grad())
                 foreach (string vertex in weights) search.Store[vertex].copy_(tensor(new float[] { 0.5f, 0 }));
             trainer.Train(module, data, search);
-            var statistics = search.Store.state_dict().Where(s => s.Key.StartsWith("statistic_", StringComparison.Ordinal)).ToDictionary(s => s.Key, s => s.Value.item<float>());
-            Assert.Equal(curvatureWeight > 0 ? weights.Count : 0, statistics.Count);
+            Assert.Equal(curvatureWeight > 0 ? weights.Count : 0, search.Store.buffers().Count());
             return weights.ToDictionary(v => v, v => (search.History.Single(h => h.Epoch == 2 && h.Vertex == v).Probabilities[0],
-                statistics.GetValueOrDefault("statistic_curvature_" + v.Replace('.', '_'))));
+                curvatureWeight > 0 ? new SchemeCurvature(search.Store, 1).Fisher(v).item<float>() : 0f));
         }
 
         var without = Search(0);
@@ -104,31 +104,24 @@ public class SchemeCurvatureTests
     [Fact]
     public void TheFisherIsSavedAndResumedWithTheStage()
     {
-        string root = Path.Combine(Path.GetTempPath(), "mlquant-curvature-" + Guid.NewGuid().ToString("N"));
-        try
+        using var root = RepoPaths.TempDirectory();
+        // A search of 2 epochs, killed (here: an exception) in its second epoch and run again, ends where it would have.
+        float Fisher(string directory, bool killed)
         {
-            // A search of 2 epochs, killed (here: an exception) in its second epoch and run again, ends where it would have.
-            float Fisher(string directory, bool killed)
-            {
-                random.manual_seed(4);
-                using var data = new TrainingData(rand(64, 1, 28, 28), randint(0, 10, new long[] { 64 }));
-                var search = new SchemeSearchQuantizers(QuantizerVertex.Of(LeNet, new HashSet<string> { "conv1", "fc3" }), new SchemeSearchOptions { CurvatureWeight = 1 });
-                var options = new TrainingOptions { Epochs = 2, BatchSize = 32, Seed = 3, CheckpointDirectory = directory };
-                if (killed) options.Progress = new Kill();
-                var trainer = new GraphTrainer(options, "QSS");
-                using var module = trainer.CreateModule(LeNet, search);
-                trainer.Train(module, data, search);
-                return new SchemeCurvature(search.Store, 1).Fisher("conv2.weight").item<float>();
-            }
-            float straight = Fisher(Path.Combine(root, "straight"), killed: false);
-            Assert.Throws<OperationCanceledException>(() => Fisher(Path.Combine(root, "resumed"), killed: true));
-            Assert.True(straight > 0);
-            Assert.Equal(straight, Fisher(Path.Combine(root, "resumed"), killed: false));
+            random.manual_seed(4);
+            using var data = new TrainingData(rand(64, 1, 28, 28), randint(0, 10, new long[] { 64 }));
+            var search = new SchemeSearchQuantizers(SearchRelaxationTests.Vertices(), new SchemeSearchOptions { CurvatureWeight = 1 });
+            var options = new TrainingOptions { Epochs = 2, BatchSize = 32, Seed = 3, CheckpointDirectory = directory };
+            if (killed) options.Progress = new Kill();
+            var trainer = new GraphTrainer(options, "QSS");
+            using var module = trainer.CreateModule(LeNet, search);
+            trainer.Train(module, data, search);
+            return new SchemeCurvature(search.Store, 1).Fisher("conv2.weight").item<float>();
         }
-        finally
-        {
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
-        }
+        float straight = Fisher(root.File("straight"), killed: false);
+        Assert.Throws<OperationCanceledException>(() => Fisher(root.File("resumed"), killed: true));
+        Assert.True(straight > 0);
+        Assert.Equal(straight, Fisher(root.File("resumed"), killed: false));
     }
 
     /// <summary>Stops a run at the first batch of its second epoch, after the first epoch's checkpoint.</summary>

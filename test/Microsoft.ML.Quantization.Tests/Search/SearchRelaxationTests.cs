@@ -11,9 +11,11 @@ namespace Microsoft.ML.Quantization.Tests.Search;
 /// <summary>The relaxations of QSS, QPL and DQA on their own: values, gradients, schedules and final choices.</summary>
 public class SearchRelaxationTests
 {
-    private static readonly NetworkGraph LeNet = Qag.Prepare(NetworkGraphs.LeNet5());
+    /// <summary>LeNet-5 prepared by QAG, the search tests' network.</summary>
+    internal static readonly NetworkGraph LeNet = Qag.Prepare(NetworkGraphs.LeNet5());
 
-    private static IReadOnlyList<QuantizerVertex> Vertices() => QuantizerVertex.Of(LeNet, new HashSet<string> { "conv1", "fc3" });
+    /// <summary>Its quantizer vertices, the first and last layers fixed at 8 bits.</summary>
+    internal static IReadOnlyList<QuantizerVertex> Vertices() => QuantizerVertex.Of(LeNet, new HashSet<string> { "conv1", "fc3" });
 
     /// <summary><see cref="Vertices"/> with every searched vertex at ClipQ-3, the fixed ones left at 8 bits.</summary>
     private static List<QuantizerVertex> SearchedAsClipQ3() =>
