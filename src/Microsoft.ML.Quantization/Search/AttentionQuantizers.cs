@@ -34,7 +34,7 @@ internal sealed class AttentionQuantizers : SearchQuantizers
         return new MixtureQuantizer(moduleName, branches, vertex.IsWeight, _ => Attention(vertex.Name), () => branches.Count - 1);
     }
 
-    public override void BeforeBatch(double done) => temperature = Temperature(done);
+    public override void BeforeBatch(double done, double progress) => temperature = Temperature(done);
 
     /// <summary>T after <paramref name="done"/> epochs of <c>E</c>.</summary>
     internal double Temperature(double done) => Math.Pow(Math.Cos(Math.PI / 2 * Math.Clamp(done / epochs, 0, 1)), 2);

@@ -11,7 +11,7 @@ namespace Microsoft.ML.Quantization.Search;
 /// where it gives none (QSS outside training) only the chosen branch runs.
 /// Each branch keeps its scheme's straight-through gradient, so x receives Σ_i w_i·mask_i·g; the branch
 /// values are computed without autograd, which keeps the search's backward pass to one term per branch.
-/// A mixed forward shows its branch values and input to an observer where one is given (QSS's <see cref="SchemeCurvature"/>, on weights).
+/// A mixed forward shows its branch values and input to an observer where one is given (QSS's <see cref="SchemeCurvature"/>).
 /// </summary>
 internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
 {

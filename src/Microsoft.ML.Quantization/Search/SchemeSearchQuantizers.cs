@@ -12,7 +12,7 @@ namespace Microsoft.ML.Quantization.Search;
 /// so a vertex called at every step of an LSTM mixes alike at all of them. Outside training, and at the
 /// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch. A weight vertex's logits are its
 /// stored θ times <see cref="SchemeSearchOptions.WeightLogitScale"/>, so that they travel further under the same Adam.
-/// With <see cref="SchemeSearchOptions.CurvatureWeight"/> above 0 the loss adds <see cref="SchemeCurvature"/>'s gap for the weight vertices.
+/// With <see cref="SchemeSearchOptions.CurvatureWeight"/> above 0 the loss adds <see cref="SchemeCurvature"/>'s gap for every searched vertex.
 /// </summary>
 internal sealed class SchemeSearchQuantizers : SearchQuantizers
 {
@@ -25,6 +25,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     private Dictionary<string, Tensor> noise = new(StringComparer.Ordinal);
     private double temperature;
     private double weightScale;
+    private double progress;
     private readonly SchemeCurvature? curvature;
 
     public SchemeSearchQuantizers(IReadOnlyList<QuantizerVertex> vertices, SchemeSearchOptions options) : base(vertices, options.LearningRateFor)
@@ -55,7 +56,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         candidatesByKey[key] = candidates;
         if (vertex.IsWeight) weightKeys.Add(key);
         Action<Tensor, Tensor>? observe = null;
-        if (vertex.IsWeight && curvature is not null)
+        if (curvature is not null)
         {
             curvature.Register(vertex.Name);
             observe = (branches, latent) => curvature.Observe(vertex.Name, key, branches, latent);
@@ -65,16 +66,17 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
             () => (int)Store[key].argmax().item<long>(), observe);
     }
 
-    /// <summary>Sets τ and draws the batch's noise, which the batch's dispose scope frees.</summary>
-    public override void BeforeBatch(double epochs)
+    /// <summary>Sets τ and the curvature gap's share of its weight, and draws the batch's noise, which the batch's dispose scope frees.</summary>
+    public override void BeforeBatch(double epochs, double progress)
     {
         temperature = options.Temperature(epochs);
+        this.progress = progress;
         noise = Store.Keys.ToDictionary(key => key, key => Gumbel(Store[key].shape), StringComparer.Ordinal);
         curvature?.BeforeBatch();
     }
 
-    /// <summary>The weight vertices' curvature gap, where <see cref="SchemeSearchOptions.CurvatureWeight"/> asks for it.</summary>
-    public override Tensor? Loss() => curvature?.Gap(Logits);
+    /// <summary>The vertices' curvature gap, where <see cref="SchemeSearchOptions.CurvatureWeight"/> asks for it, weighted by the search's progress.</summary>
+    public override Tensor? Loss() => curvature?.Gap(Logits, progress);
 
     public override void AfterBackward(long examples) => curvature?.AfterBackward(examples);
 

@@ -71,12 +71,14 @@ public sealed class SchemeSearchOptions
     public double WeightLogitTravel { get; set; } = 24;
 
     /// <summary>
-    /// Factor on QSS's second-order term for the weight vertices: ½ Σ_i π_i (Q_i − Q̄)ᵀ F (Q_i − Q̄), by which the expected loss
-    /// of the one scheme kept exceeds that of the mixed weights the search trains (π = softmax(θ), F the empirical Fisher of
-    /// the weights, a running per-vertex scalar). θ's own gradient is first-order and averages to little near a minimum; the
-    /// term lets a weight vertex torn between schemes decide. 1 is the Taylor expansion as it stands; 0 (the default) leaves it out.
+    /// Factor on QSS's second-order term for every searched vertex: ½ Σ_i π_i (Q_i − Q̄)ᵀ F (Q_i − Q̄), by which the expected
+    /// loss of the one scheme kept exceeds that of the mix the search trains (π = softmax(θ), F the empirical Fisher of the
+    /// vertex's weights or activations, a running per-vertex scalar). θ's own gradient is first-order and averages to little
+    /// near a minimum; the term lets a vertex torn between schemes decide. It rises with the search, from 0 at its first batch
+    /// to this factor at its last, so that θ follows the loss before the gap settles the vertex. Default 1, the Taylor
+    /// expansion as it stands; 0 leaves it out.
     /// </summary>
-    public double CurvatureWeight { get; set; }
+    public double CurvatureWeight { get; set; } = 1;
 
     /// <summary>Granularity of the searched weight quantizers. Default per output channel.</summary>
     public QuantizationGranularity WeightGranularity { get; set; } = QuantizationGranularity.PerOutputChannel;

@@ -58,7 +58,7 @@ internal abstract class SearchQuantizers : IQuantizerFactory, ITrainingHooks
     /// <summary>The quantizer each vertex keeps at the end of the stage.</summary>
     public abstract IReadOnlyDictionary<string, QuantizerSpec> Result();
 
-    public virtual void BeforeBatch(double epochs) { }
+    public virtual void BeforeBatch(double epochs, double progress) { }
 
     public virtual Tensor? Loss() => null;
 

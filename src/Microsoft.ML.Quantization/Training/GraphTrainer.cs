@@ -80,7 +80,8 @@ internal sealed class GraphTrainer
                 var y = data.Labels.index_select(0, index).to(device);
                 optimizer.zero_grad();
                 searchOptimizer?.zero_grad();
-                hooks?.BeforeBatch(epoch - 1 + (double)b / batches);
+                double done = epoch - 1 + (double)b / batches;
+                hooks?.BeforeBatch(done, done / options.Epochs);
                 var logits = model.call(x);
                 var loss = functional.cross_entropy(logits, y) + model.RegularizationLoss().to(device);
                 if (hooks?.Loss() is { } extra) loss = loss + extra.to(device);

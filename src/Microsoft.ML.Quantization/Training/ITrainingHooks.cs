@@ -12,8 +12,8 @@ internal interface ITrainingHooks
     /// <summary>Learning rate of the search parameters' Adam optimizer in a stage of <paramref name="steps"/> batches.</summary>
     double SearchLearningRate(long steps);
 
-    /// <summary>Called before every batch with the epochs done in this stage (fractional, from 0).</summary>
-    void BeforeBatch(double epochs);
+    /// <summary>Called before every batch with the epochs done in this stage (fractional, from 0) and their share of the stage's epochs (0 to 1).</summary>
+    void BeforeBatch(double epochs, double progress);
 
     /// <summary>An extra term of the training loss, or null.</summary>
     Tensor? Loss();

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace Microsoft.ML.Quantization.Tests.Search;
 
-/// <summary>QSS's curvature gap: its value and gradient, its running Fisher, its place in the trainer and its checkpoints.</summary>
+/// <summary>QSS's curvature gap: its value, gradient and rise over the search, its running Fisher, its place in the trainer and its checkpoints.</summary>
 public class SchemeCurvatureTests
 {
     private static readonly NetworkGraph LeNet = SearchRelaxationTests.LeNet;
@@ -34,7 +34,7 @@ public class SchemeCurvatureTests
 
         curvature.BeforeBatch();
         curvature.Observe("v", "v", branches, latent);
-        Assert.Null(curvature.Gap(_ => theta)); // no F before the first backward pass
+        Assert.Null(curvature.Gap(_ => theta, progress: 1)); // no F before the first backward pass
         curvature.AfterBackward(examples: 6);
         Assert.Equal(6 * (1 + 4 + 4) / 3.0, curvature.Fisher("v").item<float>(), 4); // 18
 
@@ -45,12 +45,14 @@ public class SchemeCurvatureTests
         double fisher = 18 + 0.1 * (24 - 18);
         Assert.Equal(fisher, curvature.Fisher("v").item<float>(), 4);
 
-        var gap = curvature.Gap(_ => theta)!;
+        var gap = curvature.Gap(_ => theta, progress: 1)!;
         double[] p = Softmax(new[] { 0.3, -0.2, 0.5 });
         double[][] q = { new double[] { 1, 2, 3 }, new double[] { 0, 2, 1 }, new double[] { -1, 2, 0 } };
         double[] mean = Enumerable.Range(0, 3).Select(n => Enumerable.Range(0, 3).Sum(i => p[i] * q[i][n])).ToArray();
         double[] spread = q.Select(row => row.Select((v, n) => (v - mean[n]) * (v - mean[n])).Sum()).ToArray();
         Assert.Equal(2 * 0.5 * fisher * p.Zip(spread, (a, b) => a * b).Sum(), gap.item<float>(), 3);
+        // The factor rises with the search: a quarter of the way in, a quarter of the gap.
+        Assert.Equal(gap.item<float>() / 4, curvature.Gap(_ => theta, progress: 0.25)!.item<float>(), 3);
 
         // ∂gap/∂θ_k = π_k(½·w·F·spread_k − gap): the branch farthest from the mix loses, the nearest gains.
         gap.backward();
@@ -60,7 +62,7 @@ public class SchemeCurvatureTests
         for (int k = 0; k < 3; k++) Assert.Equal(p[k] * (fisher * spread[k] - gap.item<float>()), grad[k], 2);
 
         // One-hot: nothing to gain.
-        Assert.Equal(0, curvature.Gap(_ => tensor(new float[] { 40, 0, 0 }))!.item<float>(), 4);
+        Assert.Equal(0, curvature.Gap(_ => tensor(new float[] { 40, 0, 0 }), progress: 1)!.item<float>(), 4);
     }
 
     [Fact]
@@ -68,8 +70,8 @@ public class SchemeCurvatureTests
     {
         // Two 3-bit weight grids the loss barely tells apart (ClipQ and ResQ), random labels, every weight vertex starting
         // at 0.62 on ClipQ, and logits that may travel one unit over the search's 64 batches. The relaxed loss rewards a mix
-        // (the mean of two grids lies nearer the weights than either), so without the gap the leads shrink; the gap
-        // cancels that reward and more, most where the curvature is largest (fc2's F is 20-200 times the others').
+        // (the mean of two grids lies nearer the weights than either), so without the gap the leads shrink; the gap, rising
+        // over the search, cancels that reward and more, most where the curvature is largest (fc2's F is 20-200 times the others').
         Dictionary<string, (double Lead, float Fisher)> Search(double curvatureWeight)
         {
             random.manual_seed(21);
@@ -87,15 +89,16 @@ public class SchemeCurvatureTests
             using (no_grad())
                 foreach (string vertex in weights) search.Store[vertex].copy_(tensor(new float[] { 0.5f, 0 }));
             trainer.Train(module, data, search);
-            Assert.Equal(curvatureWeight > 0 ? weights.Count : 0, search.Store.buffers().Count());
+            Assert.Equal(curvatureWeight > 0 ? search.Searched.Count() : 0, search.Store.buffers().Count());
+            if (curvatureWeight > 0)
+                Assert.All(search.Searched, v => Assert.True(new SchemeCurvature(search.Store, 1).Fisher(v.Name).item<float>() > 0, $"the trainer's backward passes feed {v.Name}'s F"));
             return weights.ToDictionary(v => v, v => (search.History.Single(h => h.Epoch == 2 && h.Vertex == v).Probabilities[0],
                 curvatureWeight > 0 ? new SchemeCurvature(search.Store, 1).Fisher(v).item<float>() : 0f));
         }
 
         var without = Search(0);
-        var with = Search(3);
+        var with = Search(6);
         Assert.Equal(new[] { "conv2.weight", "fc1.weight", "fc2.weight" }, with.Keys);
-        Assert.All(with.Values, v => Assert.True(v.Fisher > 0, "the trainer's backward passes feed every weight vertex's F"));
         string steepest = with.MaxBy(v => v.Value.Fisher).Key;
         Assert.True(with[steepest].Lead >= without[steepest].Lead + 0.1,
             $"{steepest}: {without[steepest].Lead:F3} on ClipQ without the gap, {with[steepest].Lead:F3} with it");

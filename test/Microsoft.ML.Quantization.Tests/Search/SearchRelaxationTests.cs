@@ -140,7 +140,7 @@ public class SearchRelaxationTests
         Tensor[] Batch(double epochs)
         {
             using var scope = NewDisposeScope(); // the trainer's batch scope, which frees the noise
-            search.BeforeBatch(epochs);
+            search.BeforeBatch(epochs, 0);
             return new[] { mixture.call(x).MoveToOuterDisposeScope(), mixture.call(x).MoveToOuterDisposeScope() };
         }
         var first = Batch(0);
