@@ -27,8 +27,11 @@ internal sealed class SchemeCurvature
     private readonly double weight;
     private readonly List<Observed> batch = new();
 
-    /// <summary>One mixture's forward in this batch: its branch values [K, N] and input (weights or activations).</summary>
-    private sealed record Observed(string Vertex, string Key, Tensor Branches, Tensor Latent);
+    /// <summary>
+    /// One mixture's forward in this batch: the Gram matrix [K, K] of its branch values, centred on their mean over the
+    /// branches, and its input (weights or activations).
+    /// </summary>
+    private sealed record Observed(string Vertex, string Key, Tensor Gram, Tensor Latent);
 
     /// <param name="store">The stage's parameters, which keep each vertex's F with its checkpoints.</param>
     /// <param name="weight">The factor on the gap.</param>
@@ -48,7 +51,12 @@ internal sealed class SchemeCurvature
     public void Observe(string vertex, string key, Tensor branches, Tensor latent)
     {
         if (!latent.is_leaf && latent.requires_grad) latent.retain_grad();
-        batch.Add(new Observed(vertex, key, branches, latent));
+        // Σ_i π_i‖Q_i − Q̄‖² = Σ_i π_i G_ii − πᵀGπ with G the branches' Gram matrix: one product over the N values here, so
+        // the gap's forward and backward passes cost K×K, not K×N (a VggSmall activation holds millions of values).
+        // Centring first (the spread does not change) keeps the difference from cancelling in single precision.
+        using var _ = no_grad();
+        using var centred = branches - branches.mean(new long[] { 0 }, keepdim: true);
+        batch.Add(new Observed(vertex, key, centred.matmul(centred.t()).to(ScalarType.Float64), latent));
     }
 
     /// <summary>Forgets the previous batch's forwards.</summary>
@@ -64,10 +72,9 @@ internal sealed class SchemeCurvature
         foreach (var o in batch)
         {
             double fisher = Fisher(o.Vertex).item<float>();
-            if (fisher == 0 || o.Branches.IsInvalid) continue;
-            var p = logits(o.Key).softmax(0);
-            var spread = (o.Branches - p.matmul(o.Branches).unsqueeze(0)).square().sum(1);
-            var gap = p.dot(spread).Times(0.5 * fisher * weight * progress);
+            if (fisher == 0 || o.Gram.IsInvalid) continue;
+            var p = logits(o.Key).softmax(0).to(ScalarType.Float64);
+            var gap = (p.dot(o.Gram.diagonal()) - p.dot(o.Gram.matmul(p))).Times(0.5 * fisher * weight * progress).to(ScalarType.Float32);
             total = total is null ? gap : total + gap;
         }
         return total;
