@@ -48,7 +48,7 @@ internal static class AutoQuantizationBenchmark
     /// to show how far a row moves by chance; the FP32 model stays the same. <paramref name="model"/> picks the image network
     /// (VggSmall or ResNet20). <paramref name="fineTuneEpochs"/>, where given, replaces the rows' fine-tuning epochs and names them
     /// "… with N fine-tuning epochs", and <paramref name="curvatureWeight"/> sets the search's <see cref="SchemeSearchOptions.CurvatureWeight"/>
-    /// ("… with curvature weight W"), so that they stand beside the rows of the table's own recipe.
+    /// ("… with curvature weight W" where it differs from the default), so that they stand beside the rows of the table's own recipe.
     /// </summary>
     public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall", int? fineTuneEpochs = null, double? curvatureWeight = null)
     {
