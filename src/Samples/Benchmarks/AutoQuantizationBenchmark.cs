@@ -258,7 +258,7 @@ internal static class AutoQuantizationBenchmark
                 (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights).") +
                 (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : "") +
                 (results.Any(r => r.Configuration.Contains(" fine-tuning epochs")) ? " A row \"with N fine-tuning epochs\" ran with `--fine-tune-epochs N` in place of the recipe's fine-tuning." : "") +
-                (results.Any(r => r.Configuration.Contains(" curvature weight ")) ? " A row \"with curvature weight W\" ran with `--curvature-weight W` in place of the default 1 (`SchemeSearchOptions.CurvatureWeight`; 0 searches without the curvature gap, the default before 2026-12-06)." : "") +
+                (results.Any(r => r.Configuration.Contains(" curvature weight ")) ? $" A row \"with curvature weight W\" ran with `--curvature-weight W` in place of the default {new SchemeSearchOptions().CurvatureWeight} (`SchemeSearchOptions.CurvatureWeight`; 0 searches without the curvature gap, the default before 2026-12-06)." : "") +
                 (results.Any(r => r.Configuration.Contains(WeightsOnlyGap)) ? $" A row \"{WeightsOnlyGap}\" ran the gap as first committed (a41a6a7): on the weight vertices only, at its full factor from the first batch." : ""), "",
             "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
