@@ -24,6 +24,9 @@ internal static class AutoQuantizationBenchmark
     /// <summary>The name's mark on the rows of the curvature gap's first form, which no option reproduces.</summary>
     private const string WeightsOnlyGap = ", weights-only constant gap";
 
+    /// <summary>The search's curvature weight unless <c>--curvature-weight</c> sets another; a row names its weight only where it differs.</summary>
+    private static readonly double DefaultCurvatureWeight = new SchemeSearchOptions().CurvatureWeight;
+
     /// <summary>The image table's other network; VggSmall's rows carry no name.</summary>
     private const string ResNet20 = "ResNet20";
 
@@ -81,7 +84,7 @@ internal static class AutoQuantizationBenchmark
             if (only is not null && !only.Split(',').Contains(configuration)) continue;
             if (fineTuneEpochs is int fineTune) options.FineTuneEpochs = fineTune;
             if (curvatureWeight is double curvature) options.Search.CurvatureWeight = curvature;
-            bool otherCurvature = curvatureWeight is double w && w != new SchemeSearchOptions().CurvatureWeight;
+            bool otherCurvature = curvatureWeight is double w && w != DefaultCurvatureWeight;
             var changes = new[] { fineTuneEpochs is null ? null : $"{fineTuneEpochs} fine-tuning epochs", otherCurvature ? $"curvature weight {curvatureWeight}" : null }.OfType<string>().ToList();
             string recipe = changes.Count == 0 ? configuration : $"{configuration} with {string.Join(" and ", changes)}";
             string name = prefix + (seed == 1 ? recipe : $"{recipe} (seed {seed})");
@@ -258,7 +261,7 @@ internal static class AutoQuantizationBenchmark
                 (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights).") +
                 (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : "") +
                 (results.Any(r => r.Configuration.Contains(" fine-tuning epochs")) ? " A row \"with N fine-tuning epochs\" ran with `--fine-tune-epochs N` in place of the recipe's fine-tuning." : "") +
-                (results.Any(r => r.Configuration.Contains(" curvature weight ")) ? $" A row \"with curvature weight W\" ran with `--curvature-weight W` in place of the default {new SchemeSearchOptions().CurvatureWeight} (`SchemeSearchOptions.CurvatureWeight`; 0 searches without the curvature gap, the default before 2026-12-06)." : "") +
+                (results.Any(r => r.Configuration.Contains(" curvature weight ")) ? $" A row \"with curvature weight W\" ran with `--curvature-weight W` in place of the default {DefaultCurvatureWeight} (`SchemeSearchOptions.CurvatureWeight`; 0 searches without the curvature gap, the default before 2026-12-06)." : "") +
                 (results.Any(r => r.Configuration.Contains(WeightsOnlyGap)) ? $" A row \"{WeightsOnlyGap}\" ran the gap as first committed (a41a6a7): on the weight vertices only, at its full factor from the first batch." : ""), "",
             "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",
