@@ -12,7 +12,8 @@ namespace Microsoft.ML.Quantization.Search;
 /// so a vertex called at every step of an LSTM mixes alike at all of them. Outside training, and at the
 /// end, the vertex keeps its argmax scheme. softmax(θ) is recorded after every epoch. A weight vertex's logits are its
 /// stored θ times <see cref="SchemeSearchOptions.WeightLogitScale"/>, so that they travel further under the same Adam.
-/// With <see cref="SchemeSearchOptions.CurvatureWeight"/> above 0 the loss adds <see cref="SchemeCurvature"/>'s gap for every searched vertex.
+/// With <see cref="SchemeSearchOptions.CurvatureWeight"/> above 0 the loss adds <see cref="SchemeCurvature"/>'s gap for every searched vertex,
+/// and with <see cref="SchemeSearchOptions.EntropyWeight"/> above 0 the entropy of every θ's softmax, both rising with the search's progress.
 /// </summary>
 internal sealed class SchemeSearchQuantizers : SearchQuantizers
 {
@@ -75,8 +76,28 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         curvature?.BeforeBatch();
     }
 
-    /// <summary>The vertices' curvature gap, where <see cref="SchemeSearchOptions.CurvatureWeight"/> asks for it, weighted by the search's progress.</summary>
-    public override Tensor? Loss() => curvature?.Gap(Logits, progress);
+    /// <summary>The vertices' curvature gap and the entropy of their π, where the options ask for them, rising with the search's progress.</summary>
+    public override Tensor? Loss()
+    {
+        var gap = curvature?.Gap(Logits, progress);
+        var entropy = Entropy();
+        return gap is null ? entropy : entropy is null ? gap : gap + entropy;
+    }
+
+    /// <summary>Σ over every θ of H(softmax) = −Σ_i π_i log π_i, times <see cref="SchemeSearchOptions.EntropyWeight"/> and the square of the search's progress; null where that is 0.</summary>
+    private Tensor? Entropy()
+    {
+        double factor = options.EntropyWeight * progress * progress;
+        if (factor == 0) return null;
+        Tensor? total = null;
+        foreach (string key in Store.Keys)
+        {
+            var logP = Logits(key).log_softmax(0);
+            var h = -(logP.exp() * logP).sum();
+            total = total is null ? h : total + h;
+        }
+        return total?.Times(factor);
+    }
 
     public override void AfterBackward(long examples) => curvature?.AfterBackward(examples);
 

@@ -27,6 +27,9 @@ internal static class AutoQuantizationBenchmark
     /// <summary>The search's curvature weight unless <c>--curvature-weight</c> sets another; a row names its weight only where it differs.</summary>
     private static readonly double DefaultCurvatureWeight = new SchemeSearchOptions().CurvatureWeight;
 
+    /// <summary>The search's entropy weight unless <c>--entropy-weight</c> sets another; a row names its weight only where it differs.</summary>
+    private static readonly double DefaultEntropyWeight = new SchemeSearchOptions().EntropyWeight;
+
     /// <summary>The image table's other network; VggSmall's rows carry no name.</summary>
     private const string ResNet20 = "ResNet20";
 
@@ -51,9 +54,10 @@ internal static class AutoQuantizationBenchmark
     /// to show how far a row moves by chance; the FP32 model stays the same. <paramref name="model"/> picks the image network
     /// (VggSmall or ResNet20). <paramref name="fineTuneEpochs"/>, where given, replaces the rows' fine-tuning epochs and names them
     /// "… with N fine-tuning epochs", and <paramref name="curvatureWeight"/> sets the search's <see cref="SchemeSearchOptions.CurvatureWeight"/>
-    /// ("… with curvature weight W" where it differs from the default), so that they stand beside the rows of the table's own recipe.
+    /// ("… with curvature weight W" where it differs from the default), and <paramref name="entropyWeight"/> its
+    /// <see cref="SchemeSearchOptions.EntropyWeight"/> alike, so that they stand beside the rows of the table's own recipe.
     /// </summary>
-    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall", int? fineTuneEpochs = null, double? curvatureWeight = null)
+    public static int Run(string task, string dataDir, string outDir, int fp32Epochs, int epochs, int limit, string? only, int seed, string model = "VggSmall", int? fineTuneEpochs = null, double? curvatureWeight = null, double? entropyWeight = null)
     {
         if (model is not ("VggSmall" or ResNet20) || (task != "image" && model != "VggSmall"))
             throw new UsageException($"unknown model '{model}' for auto-{task}; auto-image takes VggSmall or {ResNet20}, auto-text its TextLstm");
@@ -84,8 +88,13 @@ internal static class AutoQuantizationBenchmark
             if (only is not null && !only.Split(',').Contains(configuration)) continue;
             if (fineTuneEpochs is int fineTune) options.FineTuneEpochs = fineTune;
             if (curvatureWeight is double curvature) options.Search.CurvatureWeight = curvature;
-            bool otherCurvature = curvatureWeight is double w && w != DefaultCurvatureWeight;
-            var changes = new[] { fineTuneEpochs is null ? null : $"{fineTuneEpochs} fine-tuning epochs", otherCurvature ? $"curvature weight {curvatureWeight}" : null }.OfType<string>().ToList();
+            if (entropyWeight is double entropy) options.Search.EntropyWeight = entropy;
+            bool otherCurvature = curvatureWeight is double w && w != DefaultCurvatureWeight, otherEntropy = entropyWeight is double e && e != DefaultEntropyWeight;
+            var changes = new[]
+            {
+                fineTuneEpochs is null ? null : $"{fineTuneEpochs} fine-tuning epochs", otherCurvature ? $"curvature weight {curvatureWeight}" : null,
+                otherEntropy ? $"entropy weight {entropyWeight}" : null,
+            }.OfType<string>().ToList();
             string recipe = changes.Count == 0 ? configuration : $"{configuration} with {string.Join(" and ", changes)}";
             string name = prefix + (seed == 1 ? recipe : $"{recipe} (seed {seed})");
             // The text model's first layer is its embedding table, most of its weights: at 8 bits it alone would hold
@@ -261,7 +270,8 @@ internal static class AutoQuantizationBenchmark
                 (task == "image" ? "first and last layers at 8 bits, counted in the averages." : "every layer quantized (the embedding, first, holds most weights).") +
                 (results.Any(r => r.Configuration.EndsWith(')') && r.Configuration.Contains("(seed ")) ? " A row marked (seed N) ran with `--seed N`: its stages and calibration reseeded, from the same FP32 model." : "") +
                 (results.Any(r => r.Configuration.Contains(" fine-tuning epochs")) ? " A row \"with N fine-tuning epochs\" ran with `--fine-tune-epochs N` in place of the recipe's fine-tuning." : "") +
-                (results.Any(r => r.Configuration.Contains(" curvature weight ")) ? $" A row \"with curvature weight W\" ran with `--curvature-weight W` in place of the default {DefaultCurvatureWeight} (`SchemeSearchOptions.CurvatureWeight`; 0 searches without the curvature gap, the default before 2026-12-06)." : "") +
+                (results.Any(r => r.Configuration.Contains(" curvature weight ")) ? $" A row \"with curvature weight W\" ran with `--curvature-weight W` in place of the default {DefaultCurvatureWeight} (`SchemeSearchOptions.CurvatureWeight`; 0 searches without the curvature gap, the default before 2026-12-06; they ran without the entropy term as well)." : "") +
+                (results.Any(r => r.Configuration.Contains(" entropy weight ")) ? $" A row \"with entropy weight W\" ran with `--entropy-weight W` in place of the default {DefaultEntropyWeight} (`SchemeSearchOptions.EntropyWeight`; 0 searches without the entropy term, the default before 2026-12-06)." : "") +
                 (results.Any(r => r.Configuration.Contains(WeightsOnlyGap)) ? $" A row \"{WeightsOnlyGap}\" ran the gap as first committed (a41a6a7): on the weight vertices only, at its full factor from the first batch." : ""), "",
             "| configuration | test accuracy | Δ vs FP32 (points) | avg weight bits | avg activation bits | epochs after FP32 | stages run here (epochs × s/epoch) | QSS / FP32 epoch |",
             "|---|---:|---:|---:|---:|---:|---|---:|",

@@ -10,7 +10,7 @@ using Microsoft.ML.Quantization.Schemes;
 //   dotnet run --project src/Samples/Benchmarks -c Release -- kernels [--out docs/benchmarks]   (the GEMM microbenchmark alone)
 //   dotnet run --project src/Samples/Benchmarks -c Release -- search-cost [--model VggSmall|TextLstm] [--limit N] [--data data/fashion-mnist|data/spam-assassin]
 //   dotnet run --project src/Samples/Benchmarks -c Release -- service-load --model MODEL.zip [--clients 8] [--seconds 20]
-//   dotnet run --project src/Samples/Benchmarks -c Release -- auto-image|auto-text [--fp32-epochs 8] [--epochs 1] [--limit N] [--only "name,name"] [--seed 1] [--model VggSmall|ResNet20] [--fine-tune-epochs N] [--curvature-weight W]
+//   dotnet run --project src/Samples/Benchmarks -c Release -- auto-image|auto-text [--fp32-epochs 8] [--epochs 1] [--limit N] [--only "name,name"] [--seed 1] [--model VggSmall|ResNet20] [--fine-tune-epochs N] [--curvature-weight W] [--entropy-weight W]
 return Microsoft.ML.Quantization.Samples.SampleMain.Run(args, Benchmark);
 
 static int Benchmark(string[] args)
@@ -75,7 +75,8 @@ static int Benchmark(string[] args)
                 int.Parse(Option("--fp32-epochs", task == "image" ? "8" : "10")), int.Parse(Option("--epochs", "1")), int.Parse(Option("--limit", "0")),
                 args.Contains("--only") ? Option("--only", "") : null, int.Parse(Option("--seed", "1")), Option("--model", "VggSmall"),
                 args.Contains("--fine-tune-epochs") ? int.Parse(Option("--fine-tune-epochs", "")) : null,
-                args.Contains("--curvature-weight") ? double.Parse(Option("--curvature-weight", ""), System.Globalization.CultureInfo.InvariantCulture) : null);
+                args.Contains("--curvature-weight") ? double.Parse(Option("--curvature-weight", ""), System.Globalization.CultureInfo.InvariantCulture) : null,
+                args.Contains("--entropy-weight") ? double.Parse(Option("--entropy-weight", ""), System.Globalization.CultureInfo.InvariantCulture) : null);
         default:
             throw new Microsoft.ML.Quantization.Samples.UsageException($"unknown command '{command}'; commands: schemes, train-image, train-text, scoring, profile, kernels, search-cost, service-load, auto-image, auto-text");
     }
