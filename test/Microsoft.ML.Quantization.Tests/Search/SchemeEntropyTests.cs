@@ -81,7 +81,7 @@ public class SchemeEntropyTests
             return search.History.Where(h => h.Epoch == 2).Min(h => h.Probabilities.Max());
         }
 
-        double without = WeakestLead(0), with = WeakestLead(new SchemeSearchOptions().EntropyWeight);
+        double without = WeakestLead(0), with = WeakestLead(0.03);
         Assert.True(with >= without + 0.2, $"the weakest vertex holds {without:F3} without the term, {with:F3} with it");
     }
 
