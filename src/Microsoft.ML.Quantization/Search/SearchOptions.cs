@@ -88,7 +88,7 @@ public sealed class SchemeSearchOptions
     /// first, and the entropy breaks the ties that remain at the end. (Under Adam a small but steady pull moves θ as far as
     /// the loss's own gradient: rising linearly to 0.02, it locked a toy LeNet search's conv2 weights on Binary, where the
     /// loss chose 4-bit ZoomQ.) Default 0, off: at 0.03 every vertex of the benchmarks' TextLstm and VggSmall searches ended
-    /// at 0.99–1.00 of its probability, but test accuracy fell on 6 of 9 runs against the same search without it (README,
+    /// at 0.99–1.00 of its probability, but test accuracy fell on 7 of 10 runs against the same search without it (README,
     /// Limits), and the tool's 2-bit ONNX classifier, with every choice as without it, validated at 66.7 % of 60 images
     /// against 76.7 %. Where the loss cannot tell two schemes apart, deciding sooner did not decide better.
     /// </summary>
