@@ -161,7 +161,8 @@ public class SchemeCurvatureTests
         new SchemeSearchOptions { CurvatureWeight = 1 }.Validate();
     }
 
-    private static double[] Softmax(double[] logits)
+    /// <summary>softmax of <paramref name="logits"/> in double precision, the reference the search tests compare with.</summary>
+    internal static double[] Softmax(double[] logits)
     {
         double total = logits.Sum(Math.Exp);
         return logits.Select(l => Math.Exp(l) / total).ToArray();

@@ -93,9 +93,5 @@ public class SchemeEntropyTests
         new SchemeSearchOptions { EntropyWeight = 0 }.Validate();
     }
 
-    private static double Entropy(double[] logits)
-    {
-        double total = logits.Sum(Math.Exp);
-        return -logits.Select(l => Math.Exp(l) / total).Sum(p => p * Math.Log(p));
-    }
+    private static double Entropy(double[] logits) => -SchemeCurvatureTests.Softmax(logits).Sum(p => p * Math.Log(p));
 }
