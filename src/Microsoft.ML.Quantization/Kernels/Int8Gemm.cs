@@ -10,7 +10,7 @@ namespace Microsoft.ML.Quantization.Kernels;
 /// <see cref="Int8Weights.PaddedOutputs"/>. Exact while 2·max X·max|W| ≤ 32767 (the pairwise sums of
 /// vpmaddubsw must not saturate). With AVX-512BW: low-bit weights are unpacked in registers (shift, mask,
 /// vpshufb through the code table), multiplied by four broadcast activations with vpmaddubsw and summed
-/// to int32 with vpmaddwd, 16 outputs × 8 positions at a time. The pairs must not saturate, so where
+/// to int32 with vpmaddwd, 16 outputs × 8 positions at a time (a single row: Int8GemmRow.cs). The pairs must not saturate, so where
 /// 2·max X·max|W| exceeds 32767 (8-bit weights on 8-bit activations) the AVX-VNNI path runs instead
 /// (Int8GemmVnni.cs: vpdpbusd sums each quad straight into int32). Without AVX-512BW the same tiles run on 256-bit
 /// halves (Int8GemmAvx2.cs; their quads summed by vpdpbusd too where AVX-VNNI runs), without AVX2 on 128-bit quads
@@ -177,6 +177,13 @@ internal static partial class Int8Gemm
     {
         int group = PairGroup(maxActivation, w.MaxMagnitude);
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
+        if (TakesRowPath(w, taps, positions))
+        {
+            fixed (byte* xp = x)
+            fixed (int* cp = c)
+                Row(w, xp + positionOffsets[0] + tapOffsets[0], cp, maxActivation, firstBlock, blocks);
+            return;
+        }
         var unpack = new Unpacker(w);
         fixed (byte* wp = w.Data)
         fixed (byte* xp = x)

@@ -9,7 +9,8 @@ namespace Microsoft.ML.Quantization.Samples.Benchmarks;
 internal sealed record KernelRow(string Kernel, string Shape, double Gops, double ShareOfPeak);
 
 /// <summary>
-/// GOPS of the int8 and 2-bit GEMMs at 64×512×512 and 1×4096×4096 (positions × depth × outputs, one thread),
+/// GOPS of the int8 and 2-bit GEMMs at 64×512×512, 1×128×512 (a TextLstm step's recurrent product) and 1×4096×4096
+/// (positions × depth × outputs, one thread),
 /// of 1- and 2-bit weights at batch 1 through the int8 GEMM and the lookup-table GEMV, and of W1A1 XOR/popcount,
 /// against the single-thread int8 multiply-add peak of this machine measured by a tight register-only loop of
 /// the same instruction pair the kernel uses (vpmaddubsw + vpmaddwd + vpaddd). Where .NET offers AVX-VNNI
@@ -29,7 +30,7 @@ internal static class KernelMicrobenchmark
             // What FP32 scoring (ONNX Runtime's) is bounded by, as a share of the int8 peak.
             new("FP32 FMA peak probe (1 thread)", "registers only", floatPeak, floatPeak / peak),
         };
-        foreach (var (positions, depth, outputs) in new[] { (64, 512, 512), (1, 4096, 4096) })
+        foreach (var (positions, depth, outputs) in new[] { (64, 512, 512), (1, 128, 512), (1, 4096, 4096) })
         {
             foreach (var (name, levels) in new[] { ("int8 GEMM (8-bit weights)", 255), ("2-bit GEMM (4 levels)", 4) })
             {

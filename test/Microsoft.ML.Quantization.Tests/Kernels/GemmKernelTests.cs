@@ -209,6 +209,43 @@ public class GemmKernelTests
     }
 
     /// <summary>
+    /// One activation row (an LSTM step, a linear layer at batch 1): the single-row path (Int8GemmRow.cs) where the weights laid
+    /// out one byte each fit <see cref="Int8Gemm.RowPathMaxBytes"/>, with four-block groups, a one-block tail, 16-bit sums widened
+    /// after every quad where the bound demands it, and output-block ranges; the tiles beyond that size. Both exactly the reference.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 128, 512, true)] // TextLstm's recurrent product
+    [InlineData(16, 300, 70, true)]
+    [InlineData(200, 520, 37, true)]
+    [InlineData(2, 1024, 300, false)]
+    [InlineData(3, 36, 20, true)]
+    public void SingleRowPathMatchesReference(int levels, int depth, int outputs, bool rowPath)
+    {
+        var random = new Random(levels * 1000 + depth);
+        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-128, 128)).ToArray();
+        var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(levels)).ToArray();
+        var w = Int8Weights.FromCodes(codes, table, outputs, depth);
+        Assert.Equal(rowPath, Int8Gemm.TakesRowPath(w, taps: 1, positions: 1));
+        int maxX = Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude)));
+        var x = new byte[w.PaddedDepth + random.Next(0, 9)];
+        for (int k = 0; k < depth; k++) x[k] = (byte)random.Next(maxX + 1);
+        var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, depth, x.Select(v => (int)v).ToArray(), x.Length, 1);
+        int ldc = w.PaddedOutputs, blocks = ldc / 16;
+        foreach (var (first, count) in new[] { (0, blocks), (random.Next(blocks), -1) })
+        {
+            int n = count < 0 ? random.Next(1, blocks - first + 1) : count;
+            var runs = new List<Action<int[]>> { c => Int8Gemm.Multiply(w, x, new[] { 0 }, new[] { 0 }, c, ldc, maxX, first, n) };
+            if (Avx512BW.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx512(w, x, new[] { 0 }, new[] { 0 }, c, ldc, maxX, first, n));
+            foreach (var run in runs)
+            {
+                var c = new int[ldc];
+                run(c);
+                for (int o = 0; o < outputs; o++) Assert.Equal(o / 16 >= first && o / 16 < first + n ? expected[o] : 0, c[o]);
+            }
+        }
+    }
+
+    /// <summary>
     /// The portable path's fields (Int8GemmFields.cs): 8-bit fields, 16-bit fields and the plain loop, each chosen by the weights'
     /// range and the activation bound, with depths long enough to flush the fields many times (and the 8-bit path's 16-bit
     /// sums too), over taps, position tiles and output-block ranges: the reference's sums exactly.

@@ -112,9 +112,9 @@ internal sealed class LstmStep : ScoringStep
                 var f = Vector512.Create(x.Slice(hidden + j, 16)) + Vector512.Create(r.Slice(hidden + j, 16));
                 var g = Vector512.Create(x.Slice(2 * hidden + j, 16)) + Vector512.Create(r.Slice(2 * hidden + j, 16));
                 var o = Vector512.Create(x.Slice(3 * hidden + j, 16)) + Vector512.Create(r.Slice(3 * hidden + j, 16));
-                var cj = Sigmoid(f) * Vector512.Create(c, j) + Sigmoid(i) * Tanh(g);
+                var cj = GateMath.Sigmoid(f) * Vector512.Create(c, j) + GateMath.Sigmoid(i) * GateMath.Tanh(g);
                 cj.CopyTo(c, j);
-                (Sigmoid(o) * Tanh(cj)).CopyTo(h, j);
+                (GateMath.Sigmoid(o) * GateMath.Tanh(cj)).CopyTo(h, j);
             }
         }
         else if (Vector256.IsHardwareAccelerated) // AVX2: the same operations, 8 at a time
@@ -125,9 +125,9 @@ internal sealed class LstmStep : ScoringStep
                 var f = Vector256.Create(x.Slice(hidden + j, 8)) + Vector256.Create(r.Slice(hidden + j, 8));
                 var g = Vector256.Create(x.Slice(2 * hidden + j, 8)) + Vector256.Create(r.Slice(2 * hidden + j, 8));
                 var o = Vector256.Create(x.Slice(3 * hidden + j, 8)) + Vector256.Create(r.Slice(3 * hidden + j, 8));
-                var cj = Sigmoid(f) * Vector256.Create(c, j) + Sigmoid(i) * Tanh(g);
+                var cj = GateMath.Sigmoid(f) * Vector256.Create(c, j) + GateMath.Sigmoid(i) * GateMath.Tanh(g);
                 cj.CopyTo(c, j);
-                (Sigmoid(o) * Tanh(cj)).CopyTo(h, j);
+                (GateMath.Sigmoid(o) * GateMath.Tanh(cj)).CopyTo(h, j);
             }
         }
         for (; j < hidden; j++)
@@ -139,13 +139,4 @@ internal sealed class LstmStep : ScoringStep
     }
 
     private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
-
-    private static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-x));
-
-    /// <summary>tanh x = 2σ(2x) − 1 (within a few 1e-8 of MathF.Tanh: the gates' float noise, far below the state grid's step).</summary>
-    private static Vector512<float> Tanh(Vector512<float> x) => Vector512.Create(2f) * Sigmoid(x + x) - Vector512<float>.One;
-
-    private static Vector256<float> Sigmoid(Vector256<float> x) => Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-x));
-
-    private static Vector256<float> Tanh(Vector256<float> x) => Vector256.Create(2f) * Sigmoid(x + x) - Vector256<float>.One;
 }
