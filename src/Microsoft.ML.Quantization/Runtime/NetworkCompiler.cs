@@ -20,6 +20,7 @@ internal sealed class NetworkCompiler
     private readonly List<ValueSlot> slots = new();
     private readonly Dictionary<string, ValueSlot> values = new(StringComparer.Ordinal);
     private readonly HashSet<string> folded = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (GraphNode Embedding, GraphNode Quantizer, ValueSlot Ids)> tokenInputs = new(StringComparer.Ordinal); // by LSTM
     private readonly bool fuse;
 
     /// <param name="model">The model to compile.</param>
@@ -52,6 +53,11 @@ internal sealed class NetworkCompiler
 
     private void Add(GraphNode node)
     {
+        if (tokenInputs.TryGetValue(node.Name, out var tokens))
+        {
+            AddTokenLstm(node, tokens.Embedding, tokens.Quantizer, tokens.Ids);
+            return;
+        }
         var x = values[node.Inputs[0]];
         int[] shape = graph.Shapes[node.Name];
         switch (node.Kind)
@@ -106,10 +112,16 @@ internal sealed class NetworkCompiler
                 Emit(node, ElementwiseStep.Add(node.Name, Float(x, node), Float(values[node.Inputs[1]], node), NewSlot(shape)));
                 break;
             case NodeKind.Embedding:
+                if (TokenGateLstm(node) is var (quantizer, lstm)) // the embedding, its quantizer and the LSTM's input product become one table
+                {
+                    folded.Add(quantizer.Name);
+                    tokenInputs[lstm.Name] = (node, quantizer, Float(x, node));
+                    break;
+                }
                 Emit(node, new EmbeddingStep(node.Name, Float(x, node), NewSlot(shape), model[StateNames.Weight(node)]));
                 break;
             case NodeKind.Lstm:
-                AddLstm(node, x, shape);
+                AddLstm(node, x);
                 break;
             case NodeKind.Quantize:
             {
@@ -200,19 +212,65 @@ internal sealed class NetworkCompiler
     /// <summary>Outputs per group from which a grouped convolution runs on the dense kernels rather than the direct step.</summary>
     private const int MinGroupOutputsForKernels = 4;
 
-    private void AddLstm(GraphNode node, ValueSlot x, int[] shape)
+    private void AddLstm(GraphNode node, ValueSlot x)
     {
-        int hidden = node.Units, steps4 = 4 * hidden, time = x.Shape[0];
-        var ones = Enumerable.Repeat(1f, steps4).ToArray();
-        var inputProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_ih")], x.IsInteger ? x.Codec : null, ones, model[StateNames.Own(node, "bias")].Decode());
-        var gatesIn = NewSlot(new[] { time, steps4 });
+        int time = x.Shape[0];
+        var gatesIn = NewSlot(new[] { time, 4 * node.Units });
+        var inputProduct = InputProduct(node, x.IsInteger ? x.Codec : null);
+        EmitLstm(node, x, new ProductStep(node.Name + ".input", x, gatesIn, inputProduct, null, time, positionMajor: true), null, gatesIn);
+    }
+
+    /// <summary>The LSTM's input product W_ih·x + b on activations of <paramref name="codec"/> (null: floats).</summary>
+    private DenseProduct InputProduct(GraphNode lstm, ActivationCodec? codec) =>
+        DenseProduct.Create(model[StateNames.Own(lstm, "weight_ih")], codec, Enumerable.Repeat(1f, 4 * lstm.Units).ToArray(), model[StateNames.Own(lstm, "bias")].Decode());
+
+    /// <summary>The LSTM step with its recurrent product, over input gates from <paramref name="inputProduct"/> or <paramref name="tokenGates"/>.</summary>
+    private void EmitLstm(GraphNode node, ValueSlot input, ProductStep? inputProduct, TokenGates? tokenGates, ValueSlot? gatesIn)
+    {
+        int gates = 4 * node.Units;
         var stateGrid = model.Grid(StateNames.QuantizerPrefix(node));
         var stateCodec = stateGrid is null ? null : new ActivationCodec(stateGrid);
-        var recurrentProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_hh")], stateCodec?.Integers is null ? null : stateCodec, ones, new float[steps4]);
-        var cell = NewSlot(new[] { hidden });
-        var output = NewSlot(shape);
-        Emit(node, new LstmStep(node.Name, x, output, new ProductStep(node.Name + ".input", x, gatesIn, inputProduct, null, time, positionMajor: true),
-            recurrentProduct, gatesIn, cell, stateCodec));
+        var recurrentProduct = DenseProduct.Create(model[StateNames.Own(node, "weight_hh")], stateCodec?.Integers is null ? null : stateCodec, Enumerable.Repeat(1f, gates).ToArray(), new float[gates]);
+        Emit(node, new LstmStep(node.Name, input, NewSlot(graph.Shapes[node.Name]), inputProduct, tokenGates, recurrentProduct, gatesIn, NewSlot(new[] { node.Units }), stateCodec));
+    }
+
+    /// <summary>The quantizer and LSTM after <paramref name="embedding"/> when they fold into <see cref="TokenGates"/>; else null.</summary>
+    private (GraphNode Quantizer, GraphNode Lstm)? TokenGateLstm(GraphNode embedding)
+    {
+        if (!fuse || OnlyConsumer(embedding.Name) is not { Kind: NodeKind.Quantize } quantizer || OnlyConsumer(quantizer.Name) is not { Kind: NodeKind.Lstm } lstm) return null;
+        var grid = model.Grid(StateNames.QuantizerPrefix(quantizer));
+        if (grid is null || !IntegerLevels.TryCreate(grid.Levels, out _, out _)) return null; // float codes: a float product, whose sums may round by tile
+        var table = model[StateNames.Weight(embedding)];
+        return (long)table.Shape[0] * 4 * lstm.Units * sizeof(float) <= TokenGates.MaxBytes ? (quantizer, lstm) : null;
+    }
+
+    private GraphNode? OnlyConsumer(string name) => name != graph.Output && graph.Consumers(name).ToList() is [var only] && only.Inputs[0] == name ? only : null;
+
+    /// <summary>
+    /// An LSTM whose input gates come from a <see cref="TokenGates"/> table: the embedding, quantizer and input product steps run once
+    /// over every token, in a workspace of their own, and the LSTM reads the token ids.
+    /// </summary>
+    private void AddTokenLstm(GraphNode node, GraphNode embedding, GraphNode quantizer, ValueSlot ids)
+    {
+        int gates = 4 * node.Units;
+        var weight = model[StateNames.Weight(embedding)];
+        int vocabulary = weight.Shape[0], width = weight.Shape[1];
+        var codec = new ActivationCodec(model.Grid(StateNames.QuantizerPrefix(quantizer))!);
+        var inputProduct = InputProduct(node, codec);
+        var slots = new[]
+        {
+            new ValueSlot(0, new[] { vocabulary }, null),
+            new ValueSlot(1, new[] { vocabulary, width }, null),
+            new ValueSlot(2, new[] { vocabulary, width }, codec, SlotLayout.Shorts),
+            new ValueSlot(3, new[] { vocabulary, gates }, null),
+        };
+        var ws = new Workspace(slots);
+        var tokens = ws.Floats(slots[0]);
+        for (int v = 0; v < vocabulary; v++) tokens[v] = v;
+        new EmbeddingStep(embedding.Name, slots[0], slots[1], weight).Run(ws);
+        new QuantizeStep(quantizer.Name, slots[1], slots[2]).Run(ws);
+        new ProductStep(node.Name + ".input", slots[2], slots[3], inputProduct, null, vocabulary, positionMajor: true).Run(ws);
+        EmitLstm(node, ids, null, new TokenGates(embedding.Name, ids, ws.Floats(slots[3]), vocabulary, gates), null);
     }
 
     /// <summary>

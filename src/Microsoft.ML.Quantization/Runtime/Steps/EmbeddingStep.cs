@@ -29,9 +29,7 @@ internal sealed class EmbeddingStep : ScoringStep
         int levels = q?.Grid.LevelCount ?? 0, perGroup = q is null ? 0 : q.Codes.Length / q.Grid.GroupCount;
         for (int t = 0; t < ids.Length; t++)
         {
-            float id = ids[t];
-            if (!(id >= 0 && id < rows) || id != MathF.Floor(id)) throw new ArgumentOutOfRangeException(nameof(ws), id, $"Embedding '{Name}' has ids 0 to {rows - 1}.");
-            int row = (int)id;
+            int row = Row(Name, ids[t], rows);
             for (int d = 0; d < width; d++)
             {
                 int i = row * width + d;
@@ -44,4 +42,8 @@ internal sealed class EmbeddingStep : ScoringStep
             }
         }
     }
+
+    /// <summary>The table row of token <paramref name="id"/>: a whole number in [0, <paramref name="rows"/>), else an error naming embedding <paramref name="name"/>.</summary>
+    public static int Row(string name, float id, int rows) =>
+        id >= 0 && id < rows && id == MathF.Floor(id) ? (int)id : throw new ArgumentOutOfRangeException("ws", id, $"Embedding '{name}' has ids 0 to {rows - 1}.");
 }

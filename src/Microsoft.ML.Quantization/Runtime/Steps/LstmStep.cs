@@ -5,23 +5,30 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 
 /// <summary>
 /// A single-layer LSTM over [T,D] returning the last hidden state [H], as the training layer computes it:
-/// the input products for all steps at once (with the bias, position-major [T, 4H]), then per step the recurrent
+/// the input products for all steps at once (with the bias, position-major [T, 4H]), or, where the input is a quantized
+/// embedding, one <see cref="TokenGates"/> row per token; then per step the recurrent
 /// product of the quantized state (integer kernels when the grids allow) and the gates in float (PyTorch's i, f, g,
 /// o order), 16 hidden units at a time with AVX-512. Several sequences (<see cref="RunBatch"/>) share each step's
 /// recurrent product, one row per sequence, so that a batch multiplies a matrix instead of many vectors.
 /// </summary>
 internal sealed class LstmStep : ScoringStep
 {
-    private readonly ValueSlot gatesIn, cell;
-    private readonly ProductStep inputProduct;
+    private readonly ValueSlot? gatesIn; // the product's input gates; none with a token table
+    private readonly ValueSlot cell;
+    private readonly ProductStep? inputProduct;
+    private readonly TokenGates? tokenGates;
     private readonly DenseProduct recurrentProduct;
     private readonly ActivationCodec? stateCodec;
     private readonly int hidden, steps;
 
-    public LstmStep(string name, ValueSlot input, ValueSlot output, ProductStep inputProduct, DenseProduct recurrentProduct,
-        ValueSlot gatesIn, ValueSlot cell, ActivationCodec? stateCodec) : base(name, output)
+    /// <summary>The step over <paramref name="input"/> [T, D]: its input gates by <paramref name="inputProduct"/> into <paramref name="gatesIn"/>, or looked up in <paramref name="tokenGates"/> (then <paramref name="input"/> holds the token ids [T]).</summary>
+    public LstmStep(string name, ValueSlot input, ValueSlot output, ProductStep? inputProduct, TokenGates? tokenGates, DenseProduct recurrentProduct,
+        ValueSlot? gatesIn, ValueSlot cell, ActivationCodec? stateCodec) : base(name, output)
     {
+        if ((inputProduct is null) == (tokenGates is null) || (inputProduct is null) != (gatesIn is null))
+            throw new ArgumentException("An LSTM takes its input gates from a product into its gates slot or from a token table, one of the two.");
         this.inputProduct = inputProduct;
+        this.tokenGates = tokenGates;
         this.recurrentProduct = recurrentProduct;
         this.gatesIn = gatesIn;
         this.cell = cell;
@@ -30,9 +37,10 @@ internal sealed class LstmStep : ScoringStep
         steps = input.Shape[0];
     }
 
-    public override string Kernel => $"{inputProduct.Kernel} / {recurrentProduct.Kernel}";
+    public override string Kernel => $"{inputProduct?.Kernel ?? "token gate table"} / {recurrentProduct.Kernel}";
 
-    public override long WeightBytes => inputProduct.WeightBytes + recurrentProduct.WeightBytes;
+    /// <summary>The recurrent weights and the input product's, or the token table's memory in its place.</summary>
+    public override long WeightBytes => (inputProduct?.WeightBytes ?? tokenGates!.Bytes) + recurrentProduct.WeightBytes;
 
     public override bool BatchesExamples => true;
 
@@ -46,13 +54,16 @@ internal sealed class LstmStep : ScoringStep
         var scratch = batch[0];
         foreach (var ws in batch)
         {
-            inputProduct.Run(ws); // gatesIn [T, 4H]
+            if (inputProduct is not null) inputProduct.Run(ws); // gatesIn [T, 4H]
+            else tokenGates!.Check(ws);
             Array.Clear(ws.Floats(Output)); // the hidden state is the step's output
             Array.Clear(ws.Floats(cell));
         }
         var gh = scratch.GateFloats(count * gates); // [sequence, 4H]
         for (int t = 0; t < steps; t++)
         {
+            if (tokenGates is not null && t + 1 < steps)
+                foreach (var ws in batch) tokenGates.Prefetch(ws, t + 1);
             switch (recurrentProduct.Input)
             {
                 case ProductInput.Bytes:
@@ -82,9 +93,13 @@ internal sealed class LstmStep : ScoringStep
                 }
             }
             for (int e = 0; e < count; e++)
-                Gates(batch[e].Floats(gatesIn).AsSpan(t * gates, gates), gh.Slice(e * gates, gates), batch[e].Floats(cell), batch[e].Floats(Output));
+                Gates(InputGates(batch[e], t), gh.Slice(e * gates, gates), batch[e].Floats(cell), batch[e].Floats(Output));
         }
     }
+
+    /// <summary>Position <paramref name="t"/>'s input gates [4H].</summary>
+    private ReadOnlySpan<float> InputGates(Workspace ws, int t) =>
+        tokenGates is not null ? tokenGates.Row(ws, t) : ws.Floats(gatesIn!).AsSpan(t * 4 * hidden, 4 * hidden);
 
     /// <summary>The state's integer levels plus the offset, as bytes (16 at a time where the codec is vectorised).</summary>
     private unsafe void EncodeState(float[] h, Span<byte> row, int offset)
