@@ -229,17 +229,31 @@ internal sealed class DenseProduct
         }
         for (int p = first; p < first + count; p++)
         {
-            int o = 0;
-            if (vectorized && Avx512F.IsSupported) // contiguous outputs: 16 at a time, the same operations
-            {
-                for (; o + 16 <= mul.Length; o += 16)
-                {
-                    var sums = Vector512.Create(acc.Slice(p * ldc + o, 16)) - (correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(o, 16)));
-                    (Avx512F.ConvertToVector512Single(sums) * Vector512.Create<float>(mul.AsSpan(o, 16)) + Vector512.Create<float>(add.AsSpan(o, 16))).CopyTo(y.Slice(p * ldy + o, 16));
-                }
-            }
+            int o = vectorized && Avx512F.IsSupported ? WritePositionAvx512(acc.Slice(p * ldc), correction, mul, add, y.Slice(p * ldy, mul.Length)) : 0;
             for (; o < mul.Length; o++) y[p * ldy + o] = (acc[p * ldc + o] - (correction?[o] ?? 0)) * mul[o] + add[o];
         }
+    }
+
+    /// <summary>
+    /// One position's contiguous outputs 16 at a time by the same operations, through pointers (an LSTM step writes 512 of
+    /// them per sequence, where span slices cost more than the arithmetic); returns the outputs done, a multiple of 16.
+    /// </summary>
+    private static unsafe int WritePositionAvx512(ReadOnlySpan<int> acc, int[]? correction, float[] mul, float[] add, Span<float> y)
+    {
+        int n = y.Length & ~15;
+        if (acc.Length < n) throw new ArgumentException("The accumulator row is too short.", nameof(acc));
+        fixed (int* a = acc)
+        fixed (int* subtract = correction)
+        fixed (float* m = mul, shift = add, target = y)
+        {
+            for (int o = 0; o < n; o += 16)
+            {
+                var sums = Vector512.Load(a + o);
+                if (subtract is not null) sums -= Vector512.Load(subtract + o);
+                (Avx512F.ConvertToVector512Single(sums) * Vector512.Load(m + o) + Vector512.Load(shift + o)).Store(target + o);
+            }
+        }
+        return n;
     }
 
     /// <summary>Positions [p0, p0 + 16) of the first <paramref name="outputs"/> (a multiple of 16) outputs, into a channel-major target.</summary>

@@ -4,8 +4,8 @@ namespace Microsoft.ML.Quantization.Runtime;
 
 /// <summary>
 /// e^x, σ(x) and tanh x on float vectors for the LSTM gates. .NET's Vector512.Exp computes each float in double, which made
-/// the gates a fifth of TextLstm's scoring time; here e^x = 2^n · e^r with n = round(x·log₂e), r = x − n·ln 2 (ln 2 in two
-/// parts, so r is exact) and e^r by its Taylor series to r⁶, whose remainder is below 1.3e-7 of e^r for |r| ≤ ln 2 / 2: within
+/// a 128-unit step's gates 1.6× slower (285 against 174 ns, side by side on an AMD EPYC). Here e^x = 2^n · e^r with
+/// n = round(x·log₂e), r = x − n·ln 2 (ln 2 in two parts, so r is exact) and e^r by its Taylor series to r⁶, whose remainder is below 1.3e-7 of e^r for |r| ≤ ln 2 / 2: within
 /// a few float steps of MathF.Exp, as the gates' float noise already was.
 /// </summary>
 internal static class GateMath
@@ -51,7 +51,7 @@ internal static class GateMath
         return p * scale;
     }
 
-    /// <summary>σ(x) = 1 / (1 + e^−x).</summary>
+    /// <summary>σ(x) = 1 / (1 + e^−x) (a division: vrcp14ps and a Newton step measured slower here).</summary>
     public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));
 
     /// <summary>tanh x = 2σ(2x) − 1.</summary>

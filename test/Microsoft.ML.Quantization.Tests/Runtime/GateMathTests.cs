@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Runtime;
 
-/// <summary>The LSTM gates' vector e^x, σ and tanh stay within a few float steps of the exact functions, on 16 and 8 lanes.</summary>
+/// <summary>The LSTM gates' vector e^x, σ and tanh stay within a few float steps of the exact functions, on 16 and 8 lanes (e^x the same on both).</summary>
 public class GateMathTests
 {
     [Fact]
@@ -26,12 +26,12 @@ public class GateMathTests
         foreach (var (x, s512, s256) in Evaluate(xs, GateMath.Sigmoid, GateMath.Sigmoid))
         {
             Assert.True(Math.Abs(s512 - 1 / (1 + Math.Exp(-x))) <= 2.5e-7, $"σ({x}) = {s512}");
-            Assert.Equal(s512, s256);
+            Assert.True(Math.Abs(s256 - 1 / (1 + Math.Exp(-x))) <= 2.5e-7, $"σ({x}) = {s256} on 8 lanes");
         }
         foreach (var (x, t512, t256) in Evaluate(xs, GateMath.Tanh, GateMath.Tanh))
         {
             Assert.True(Math.Abs(t512 - Math.Tanh(x)) <= 5e-7, $"tanh({x}) = {t512}");
-            Assert.Equal(t512, t256);
+            Assert.True(Math.Abs(t256 - Math.Tanh(x)) <= 5e-7, $"tanh({x}) = {t256} on 8 lanes");
         }
     }
 
