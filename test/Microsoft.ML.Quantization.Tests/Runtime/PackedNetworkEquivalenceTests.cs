@@ -3,6 +3,7 @@ using Microsoft.ML.Quantization.Kernels;
 using Microsoft.ML.Quantization.MLNet.Data;
 using Microsoft.ML.Quantization.MLNet.Text;
 using Microsoft.ML.Quantization.Runtime;
+using Microsoft.ML.Quantization.Runtime.Steps;
 using Microsoft.ML.Quantization.Schemes;
 using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Tests.Infrastructure;
@@ -276,6 +277,35 @@ public class PackedNetworkEquivalenceTests
         outside[3] = Texts.Value.Vocabulary;
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => fused.Score(outside, new float[fused.OutputLength]));
         Assert.Contains("'embedding' has ids 0 to", error.Message);
+    }
+
+    /// <summary>
+    /// The token table stops at <see cref="TokenGates.MaxBytes"/>: a vocabulary whose table fills it exactly still folds, one
+    /// token more and the LSTM multiplies each sequence again; both score as the unfolded steps do.
+    /// </summary>
+    [Fact]
+    public void TheTokenTableStopsAtItsMemoryLimit()
+    {
+        const int hidden = 128;
+        int atLimit = (int)(TokenGates.MaxBytes / (4 * hidden * sizeof(float)));
+        var inputs = Texts.Value.Tokens.Take(40).ToArray();
+        foreach (var (vocabulary, folds) in new[] { (atLimit, true), (atLimit + 1, false) })
+        {
+            var graph = Qag.Prepare(NetworkGraphs.TextLstm(vocabulary, 48, 8, hidden), Options(QuantizationScheme.ClipQ));
+            using var scope = NewDisposeScope();
+            var model = ModelExporter.Export(Trained(graph, inputs));
+            var network = new PackedNetwork(model);
+            var separate = new PackedNetwork(model, fuseEpilogues: false);
+            Assert.Equal(folds, network.Kernels.Any(k => k.Kernel.StartsWith("token gate table", StringComparison.Ordinal)));
+            var expected = new float[separate.OutputLength];
+            var actual = new float[network.OutputLength];
+            foreach (var input in inputs)
+            {
+                separate.Score(input, expected);
+                network.Score(input, actual);
+                Assert.Equal(expected, actual);
+            }
+        }
     }
 
     /// <summary>Fused and separate epilogues give the same logits on one thread and on two; returns both networks.</summary>
