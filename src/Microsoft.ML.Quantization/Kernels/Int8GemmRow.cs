@@ -19,7 +19,7 @@ internal static partial class Int8Gemm
     /// </summary>
     internal const int RowPathMaxBytes = 256 * 1024;
 
-    /// <summary>Whether a product of <paramref name="positions"/> rows over <paramref name="taps"/> taps takes the single-row path (AVX-512BW, pairs exact).</summary>
+    /// <summary>Whether the AVX-512BW path (taken where the pairs are exact) runs a product of <paramref name="positions"/> rows over <paramref name="taps"/> taps as a single row.</summary>
     internal static bool TakesRowPath(Int8Weights w, int taps, int positions) =>
         positions == 1 && taps == 1 && (w.SlotBits == 8 || (long)w.PaddedOutputs * w.PaddedDepth <= RowPathMaxBytes);
 
