@@ -93,7 +93,7 @@ internal sealed partial class ActivationEpilogue
     /// Writes the target for outputs of the 16-output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> +
     /// <paramref name="blocks"/>) and rows [<paramref name="firstRow"/>, <paramref name="firstRow"/> + <paramref name="rows"/>)
     /// from accumulators acc[p·<paramref name="ldc"/> + o]. Whole blocks take the AVX-512 path where it runs (the AVX2 one
-    /// into padded bytes without AVX-512) and
+    /// without AVX-512) and
     /// <paramref name="vectorized"/> allows; the rest the scalar one, which gives the same codes.
     /// </summary>
     public void Write(ReadOnlySpan<int> acc, int ldc, int firstBlock, int blocks, int firstRow, int rows, Workspace ws, bool vectorized = true)
@@ -103,7 +103,7 @@ internal sealed partial class ActivationEpilogue
         {
             int first = 16 * b, end = Math.Min(mul.Length, first + 16);
             if (vectorized && codec.IsVectorized && end - first == 16) WriteBlock(acc, ldc, first, firstRow, firstRow + rows, ws);
-            else if (vectorized && codec.IsVectorized256 && end - first == 16 && blank is not null) WriteBlock256(acc, ldc, first, firstRow, firstRow + rows, ws);
+            else if (vectorized && codec.IsVectorized256 && end - first == 16) WriteBlock256(acc, ldc, first, firstRow, firstRow + rows, ws);
             else for (int o = first; o < end; o++) WriteOutput(acc, ldc, o, firstRow, firstRow + rows, ws);
         }
     }
@@ -202,6 +202,7 @@ internal sealed partial class ActivationEpilogue
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private unsafe Vector512<float> Pooled(int* window, int ldc, in Affine affine)
     {
+        if (pool == 1) return affine.Apply(Vector512.Load(window)); // a convolution without pool: one value, no running max
         var best = Vector512.Create(float.NegativeInfinity);
         for (int dy = 0; dy < pool; dy++)
             for (int dx = 0; dx < pool; dx++) best = Avx512F.Max(best, affine.Apply(Vector512.Load(window + (dy * width + dx) * ldc)));
