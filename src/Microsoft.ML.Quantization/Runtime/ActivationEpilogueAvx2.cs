@@ -60,6 +60,13 @@ internal sealed partial class ActivationEpilogue
     private unsafe Vector256<float> Pooled256(int* window, int ldc, in Affine256 affine)
     {
         if (pool == 1) return affine.Apply(Vector256.Load(window)); // a convolution without pool: one value, no running max
+        if (pool == 2) // as Pooled
+        {
+            var max = Avx.Max(Vector256.Create(float.NegativeInfinity), affine.Apply(Vector256.Load(window)));
+            max = Avx.Max(max, affine.Apply(Vector256.Load(window + ldc)));
+            max = Avx.Max(max, affine.Apply(Vector256.Load(window + width * ldc)));
+            return Avx.Max(max, affine.Apply(Vector256.Load(window + (width + 1) * ldc)));
+        }
         var best = Vector256.Create(float.NegativeInfinity);
         for (int dy = 0; dy < pool; dy++)
             for (int dx = 0; dx < pool; dx++) best = Avx.Max(best, affine.Apply(Vector256.Load(window + (dy * width + dx) * ldc)));
