@@ -121,7 +121,7 @@ internal static class ScoringReport
     {
         md.AppendLine("## Without AVX-512: the AVX2, 128-bit and scalar paths");
         md.AppendLine();
-        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,sse,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's AVX2 paths: the int8, int16 and float kernels, the activation encoders and epilogue, the LSTM gates; pooling and element-wise steps are portable loops on every path), " +
+        md.AppendLine("Each instruction set ran in a child process of the same run (`--isa avx2,sse,scalar`): `DOTNET_EnableAVX512=0` leaves .NET AVX2 (the packed runtime's AVX2 paths: the int8, int16 and float kernels, the activation encoders and epilogue, the LSTM gates, the max pool; average pooling and element-wise steps are portable loops on every path), " +
             "`DOTNET_EnableAVX2=0` SSE4.1 (the int8 kernel's 128-bit quad tile with SSSE3 pairs, the tile Arm64's `sdot` sums too; the int16 kernel's 128-bit path on the cross-platform `Vector128` API that Arm64 runs too; the rest scalar), `DOTNET_EnableHWIntrinsic=0` no SIMD at all (the int8 kernel sums in fields of 64-bit words, the int16 kernel two positions in the halves of one). " +
             "ONNX Runtime ignores these switches and keeps its own dispatch (AVX-512 here), so its row in each child is the same engine measured again beside it. The sse and scalar runs skip ResNet18.");
         md.AppendLine();
