@@ -62,7 +62,7 @@ internal sealed partial class ActivationEpilogue
         if (pool == 1) return affine.Apply(Vector256.Load(window)); // a convolution without pool: one value, no running max
         if (pool == 2) // as Pooled
         {
-            var max = Avx.Max(Vector256.Create(float.NegativeInfinity), affine.Apply(Vector256.Load(window)));
+            var max = affine.Apply(Vector256.Load(window));
             max = Avx.Max(max, affine.Apply(Vector256.Load(window + ldc)));
             max = Avx.Max(max, affine.Apply(Vector256.Load(window + width * ldc)));
             return Avx.Max(max, affine.Apply(Vector256.Load(window + (width + 1) * ldc)));
