@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Microsoft.ML.Quantization.Kernels;
@@ -34,10 +35,12 @@ internal sealed class DenseProduct
     private readonly FloatWeights? floats;
     private readonly float[] mul, add;
     private readonly int[]? correction;
+    private readonly int[]? centres; // per output: subtracted from its weights to fit a signed byte, added back by AddCentres
 
     private DenseProduct(int outputs, int depth, ProductInput input, int offset, Int8Weights[]? int8, float[][]? planeWeights,
-        Int16Weights? int16, FloatWeights? floats, float[] mul, float[] add, LookupWeights? lookup = null, int maxActivation = 255)
+        Int16Weights? int16, FloatWeights? floats, float[] mul, float[] add, LookupWeights? lookup = null, int maxActivation = 255, int[]? centres = null)
     {
+        this.centres = centres;
         this.lookup = lookup;
         this.maxActivation = maxActivation;
         Outputs = outputs;
@@ -50,7 +53,7 @@ internal sealed class DenseProduct
         this.floats = floats;
         this.mul = mul;
         this.add = add;
-        if (int8 is not null && planeWeights is null && offset != 0) correction = int8[0].RowSums.Select(s => s * offset).ToArray();
+        if (int8 is not null && planeWeights is null && offset != 0) correction = int8[0].RowSums.Select((s, o) => (s + (centres?[o] ?? 0) * depth) * offset).ToArray();
         PaddedDepth = Math.Max(int8?[0].PaddedDepth ?? int16?.PaddedDepth ?? depth, lookup?.PaddedDepth ?? 0);
         PaddedOutputs = int8?[0].PaddedOutputs ?? int16?.PaddedOutputs ?? floats!.PaddedOutputs;
     }
@@ -75,7 +78,7 @@ internal sealed class DenseProduct
 
     /// <summary>Which kernel runs: for reports and benchmarks.</summary>
     public string Kernel => planeWeights is not null ? $"binary planes x{int8!.Length}"
-        : int8 is not null ? $"int8 ({int8[0].SlotBits}-bit slots)" + (lookup is not null ? ", lookup GEMV for one row" : "")
+        : int8 is not null ? $"int8 ({int8[0].SlotBits}-bit slots)" + (lookup is not null ? ", lookup GEMV for one row" : "") + (centres is not null ? ", centred rows" : "")
         : int16 is not null ? "int16" : "float";
 
     /// <summary>
@@ -104,13 +107,23 @@ internal sealed class DenseProduct
                     var w8 = sharedTable is not null ? Int8Weights.FromCodes(q.Codes, sharedTable, outputs, depth) : Int8Weights.FromValues(Values(q, table), outputs, depth);
                     // 1-bit codes over a long row also get the lookup-table GEMV: for a single row it beat the int8 kernel
                     // 1.4-1.9x at 4096 deep (docs/benchmarks/kernels.md), while short rows (an LSTM step's 32) lost to its table building.
-                    var lookup = sharedTable is { Length: <= 2 } && sharedTable.Min() > sbyte.MinValue && depth >= LookupMinimumDepth ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
+                    // Only on AVX-512: its portable loop ran 1.7 GOPS against the AVX2 int8 kernel's 97 (4096 deep, 2026-12-07).
+                    var lookup = LookupGemv.IsAccelerated && sharedTable is { Length: <= 2 } && sharedTable.Min() > sbyte.MinValue && depth >= LookupMinimumDepth ? LookupWeights.FromCodes(q.Codes, sharedTable, outputs, depth) : null;
                     if (lookup is not null && !LookupGemv.IsExact(lookup, maxU)) lookup = null;
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift, lookup, maxU);
                 }
+                // ZoomQ-8's zero point per channel puts the levels of all rows together anywhere in [−255, 255], while each row
+                // spans at most 256: rows moved into a signed byte around their centres, which AddCentres adds back, run on int8.
+                var values = Values(q, table);
+                if (Centres(values, outputs, depth) is { } centres && Int8Gemm.IsExact(maxU, sbyte.MinValue, sbyte.MaxValue))
+                {
+                    for (int i = 0; i < values.Length; i++) values[i] -= centres[i / depth];
+                    return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { Int8Weights.FromValues(values, outputs, depth) }, null, null, null,
+                        mul, shift, null, maxU, centres);
+                }
                 long maxA = Math.Max(-activations.MinInteger, activations.MaxInteger);
                 if ((long)depth * maxA * maxW < int.MaxValue)
-                    return new DenseProduct(outputs, depth, ProductInput.Shorts, 0, null, null, new Int16Weights(Values(q, table), outputs, depth), null, mul, shift);
+                    return new DenseProduct(outputs, depth, ProductInput.Shorts, 0, null, null, new Int16Weights(values, outputs, depth), null, mul, shift);
             }
         }
         // Float: decoded weights (level · scale, as the training forward computes them) times float activations.
@@ -133,6 +146,58 @@ internal sealed class DenseProduct
         else if (!CanFuse) throw new InvalidOperationException("Only integer products without bit planes have plain accumulators.");
         else if (positions == 1 && lookup is not null) LookupGemv.Multiply(lookup, bytes[..PaddedDepth], acc, maxActivation);
         else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc, maxActivation);
+        if (centres is not null) AddCentres(bytes, ldx, positions, acc, ldc);
+    }
+
+    /// <summary>
+    /// Per output, the value subtracted from its row so that the row fits a signed byte (the one nearest 0), where some row
+    /// needs one; null where none does or where a row spans more than 256 values.
+    /// </summary>
+    private static int[]? Centres(int[] values, int outputs, int depth)
+    {
+        var centres = new int[outputs];
+        for (int o = 0; o < outputs; o++)
+        {
+            var row = values.AsSpan(o * depth, depth);
+            int min = row.IsEmpty ? 0 : TensorPrimitives.Min<int>(row), max = row.IsEmpty ? 0 : TensorPrimitives.Max<int>(row);
+            if (max - min > byte.MaxValue) return null;
+            centres[o] = Math.Clamp(0, max - sbyte.MaxValue, min - sbyte.MinValue);
+        }
+        return centres.Any(c => c != 0) ? centres : null;
+    }
+
+    /// <summary>acc[p, o] += centres[o] · Σ_k x[p, k] over the real depth: the products of the centred rows made those of the rows themselves.</summary>
+    private void AddCentres(ReadOnlySpan<byte> bytes, int ldx, int positions, Span<int> acc, int ldc)
+    {
+        var centre = centres!;
+        for (int p = 0; p < positions; p++)
+        {
+            int sum = ByteSum(bytes.Slice(p * ldx, Depth));
+            var row = acc.Slice(p * ldc, Outputs);
+            int o = 0;
+            for (; o + Vector256<int>.Count <= row.Length; o += Vector256<int>.Count)
+                (Vector256.Create<int>(row[o..]) + Vector256.Create<int>(centre.AsSpan(o)) * sum).CopyTo(row[o..]);
+            for (; o < row.Length; o++) row[o] += centre[o] * sum;
+        }
+    }
+
+    /// <summary>Σ x: 32 bytes at a time widened into 16-bit lanes, which take 128 such additions (255 · 2 each) before they are widened again.</summary>
+    private static int ByteSum(ReadOnlySpan<byte> x)
+    {
+        int sum = 0, k = 0;
+        while (k + Vector256<byte>.Count <= x.Length)
+        {
+            var lanes = Vector256<ushort>.Zero;
+            for (int n = 0; n < 128 && k + Vector256<byte>.Count <= x.Length; n++, k += Vector256<byte>.Count)
+            {
+                var (lower, upper) = Vector256.Widen(Vector256.Create(x[k..]));
+                lanes += lower + upper;
+            }
+            var (low, high) = Vector256.Widen(lanes);
+            sum += (int)Vector256.Sum(low + high);
+        }
+        for (; k < x.Length; k++) sum += x[k];
+        return sum;
     }
 
     /// <summary>

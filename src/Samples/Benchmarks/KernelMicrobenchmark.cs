@@ -13,7 +13,8 @@ internal sealed record KernelRow(string Kernel, string Shape, double Gops, doubl
 /// (positions × depth × outputs, one thread),
 /// of 1- and 2-bit weights at batch 1 through the int8 GEMM and the lookup-table GEMV, and of W1A1 XOR/popcount,
 /// against the single-thread int8 multiply-add peak of this machine measured by a tight register-only loop of
-/// the same instruction pair the kernel uses (vpmaddubsw + vpmaddwd + vpaddd). Where .NET offers AVX-VNNI
+/// the same instruction pair the kernel uses (vpmaddubsw + vpmaddwd + vpaddd) on the widest vectors .NET offers here
+/// (512 bits, or 256 on a CPU without AVX-512, where the kernels run their AVX2 paths). Where .NET offers AVX-VNNI
 /// (256-bit vpdpbusd; there is no AVX-512 VNNI class), its peak is probed the same way and the int8 GEMM on
 /// full-range bytes, which only the VNNI path computes exactly, is measured against it.
 /// </summary>
@@ -26,9 +27,9 @@ internal static class KernelMicrobenchmark
     {
         var rows = new List<KernelRow>
         {
-            new("int8 multiply-add peak probe (1 thread)", "registers only", peak, 1),
+            new($"int8 multiply-add peak probe ({VectorWidth}, 1 thread)", "registers only", peak, 1),
             // What FP32 scoring (ONNX Runtime's) is bounded by, as a share of the int8 peak.
-            new("FP32 FMA peak probe (1 thread)", "registers only", floatPeak, floatPeak / peak),
+            new($"FP32 FMA peak probe ({VectorWidth}, 1 thread)", "registers only", floatPeak, floatPeak / peak),
         };
         foreach (var (positions, depth, outputs) in new[] { (64, 512, 512), (1, 128, 512), (1, 4096, 4096) })
         {
@@ -57,7 +58,7 @@ internal static class KernelMicrobenchmark
     /// <summary>The VNNI peak probe and the int8 GEMM (8-bit weights on activations over the whole byte range) through the VNNI path, against that peak.</summary>
     private static IEnumerable<KernelRow> Vnni()
     {
-        if (!Int8Gemm.IsVnniAccelerated) yield break;
+        if (!Int8Gemm.IsAvx2VnniAccelerated) yield break;
         const long iterations = 20_000_000;
         double peak = 2.0 * 32 * 8 * (iterations / 10) / Best(() => VnniChains(iterations / 10)) / 1e9;
         yield return new KernelRow("AVX-VNNI vpdpbusd peak probe (256-bit, 1 thread)", "registers only", peak, 1);
@@ -67,7 +68,8 @@ internal static class KernelMicrobenchmark
         var w = Int8Weights.FromCodes(codes, Enumerable.Range(-127, 255).ToArray(), outputs, depth);
         var x = Enumerable.Range(0, positions * w.PaddedDepth).Select(_ => (byte)random.Next(256)).ToArray();
         var c = new int[positions * w.PaddedOutputs];
-        double gops = 2.0 * positions * depth * outputs / Best(() => Int8Gemm.MultiplyVnni(w, x, w.PaddedDepth, positions, c, w.PaddedOutputs)) / 1e9;
+        // The VNNI path for full-range bytes: its 512-bit unpacking with AVX-512, the AVX2 tile's without.
+        double gops = 2.0 * positions * depth * outputs / Best(() => Int8Gemm.Multiply(w, x, w.PaddedDepth, positions, c, w.PaddedOutputs, 255)) / 1e9;
         yield return new KernelRow("int8 GEMM, full-range bytes (VNNI path)", $"{positions}×{depth}×{outputs}", gops, gops / peak);
     }
 
@@ -138,7 +140,12 @@ internal static class KernelMicrobenchmark
         Directory.CreateDirectory(outDir);
         File.WriteAllText(Path.Combine(outDir, "kernels.md"), "# GEMM kernels against the machine's int8 multiply-add peak (one thread, one run)\n\n" +
             "Command: `dotnet run --project src/Samples/Benchmarks -c Release -- kernels`\n\n" + markdown);
-        File.WriteAllText(Path.Combine(outDir, "kernels.json"), System.Text.Json.JsonSerializer.Serialize(rows, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        // A machine without SIMD has no peak to probe: its shares are NaN, which JSON spells as a string.
+        File.WriteAllText(Path.Combine(outDir, "kernels.json"), System.Text.Json.JsonSerializer.Serialize(rows, new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true,
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        }));
         Console.WriteLine(markdown);
         return 0;
     }
@@ -162,14 +169,18 @@ internal static class KernelMicrobenchmark
         return best;
     }
 
+    /// <summary>The widest vectors the probes run on here: 512 bits with AVX-512, 256 with AVX2 alone (a CPU of Intel's client line, or <c>DOTNET_EnableAVX512=0</c>).</summary>
+    internal static string VectorWidth => Avx512BW.IsSupported ? "512-bit" : Avx2.IsSupported ? "256-bit" : "no SIMD";
+
     /// <summary>
-    /// The single-thread FP32 peak in GFLOPS (2 per multiply-add): twelve independent chains of 512-bit fused multiply-adds, enough to cover the instruction's latency on both FMA pipes.
+    /// The single-thread FP32 peak in GFLOPS (2 per multiply-add): twelve independent chains of fused multiply-adds on the
+    /// widest vectors (<see cref="VectorWidth"/>), enough to cover the instruction's latency on both FMA pipes; NaN without them.
     /// </summary>
     internal static double ProbeFloatPeakGflops()
     {
-        if (!Vector512.IsHardwareAccelerated) return double.NaN;
         const long iterations = 2_000_000;
-        return 2.0 * 16 * 12 * iterations / Best(() => FloatChains(iterations)) / 1e9;
+        if (Avx512F.IsSupported) return 2.0 * 16 * 12 * iterations / Best(() => FloatChains(iterations)) / 1e9;
+        return Avx2.IsSupported && Fma.IsSupported ? 2.0 * 8 * 12 * iterations / Best(() => FloatChains256(iterations)) / 1e9 : double.NaN;
     }
 
     // Not inlined: inlined into a caller that drops its result, the JIT removed the multiply-adds (12x the peak, in tier 1).
@@ -192,13 +203,34 @@ internal static class KernelMicrobenchmark
         return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
     }
 
-    /// <summary>Eight independent accumulation chains of the kernel's instruction pair; 64 multiply-adds per pair.</summary>
+    /// <summary><see cref="FloatChains"/> on 256-bit vectors.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static float FloatChains256(long iterations)
+    {
+        var a = Vector256.Create(0.999f);
+        var b = Vector256.Create(1e-3f);
+        Vector256<float> c0 = Vector256.Create(0f), c1 = Vector256.Create(1f), c2 = Vector256.Create(2f), c3 = Vector256.Create(3f);
+        Vector256<float> c4 = Vector256.Create(4f), c5 = Vector256.Create(5f), c6 = Vector256.Create(6f), c7 = Vector256.Create(7f);
+        Vector256<float> c8 = Vector256.Create(8f), c9 = Vector256.Create(9f), c10 = Vector256.Create(10f), c11 = Vector256.Create(11f);
+        for (long i = 0; i < iterations; i++)
+        {
+            c0 = Vector256.FusedMultiplyAdd(c0, a, b); c1 = Vector256.FusedMultiplyAdd(c1, a, b); c2 = Vector256.FusedMultiplyAdd(c2, a, b);
+            c3 = Vector256.FusedMultiplyAdd(c3, a, b); c4 = Vector256.FusedMultiplyAdd(c4, a, b); c5 = Vector256.FusedMultiplyAdd(c5, a, b);
+            c6 = Vector256.FusedMultiplyAdd(c6, a, b); c7 = Vector256.FusedMultiplyAdd(c7, a, b); c8 = Vector256.FusedMultiplyAdd(c8, a, b);
+            c9 = Vector256.FusedMultiplyAdd(c9, a, b); c10 = Vector256.FusedMultiplyAdd(c10, a, b); c11 = Vector256.FusedMultiplyAdd(c11, a, b);
+        }
+        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7 + c8 + c9 + c10 + c11);
+    }
+
+    /// <summary>
+    /// Eight independent accumulation chains of the kernel's instruction pair on the widest vectors (<see cref="VectorWidth"/>):
+    /// 64 multiply-adds per pair on 512 bits, 32 on 256; NaN without them.
+    /// </summary>
     internal static double ProbePeakGops()
     {
-        if (!Avx512BW.IsSupported) return double.NaN;
-        const long iterations = 20_000_000;
-        double seconds = Best(() => Chains(iterations / 10));
-        return 2.0 * 64 * 8 * (iterations / 10) / seconds / 1e9;
+        const long iterations = 2_000_000;
+        if (Avx512BW.IsSupported) return 2.0 * 64 * 8 * iterations / Best(() => Chains(iterations)) / 1e9;
+        return Avx2.IsSupported ? 2.0 * 32 * 8 * iterations / Best(() => Chains256(iterations)) / 1e9 : double.NaN;
     }
 
     private static int Chains(long iterations)
@@ -221,5 +253,28 @@ internal static class KernelMicrobenchmark
             c7 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(Avx512BW.Or(a, w.AsByte()), w), ones);
         }
         return Vector512.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7);
+    }
+
+    /// <summary><see cref="Chains"/> on 256-bit vectors (AVX2's vpmaddubsw + vpmaddwd).</summary>
+    private static int Chains256(long iterations)
+    {
+        var ones = Vector256.Create((short)1);
+        var a = Vector256.Create((byte)3);
+        var w = Vector256.Create((sbyte)2);
+        var step = Vector256.Create((sbyte)1);
+        Vector256<int> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        for (long i = 0; i < iterations; i++)
+        {
+            w = Avx2.Add(w, step);
+            c0 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, w), ones);
+            c1 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Add(w, step)), ones);
+            c2 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Subtract(w, step)), ones);
+            c3 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Xor(w.AsByte(), a).AsSByte()), ones);
+            c4 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Add(a, a), w), ones);
+            c5 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Xor(a, w.AsByte()), w), ones);
+            c6 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(a, Avx2.Abs(w).AsSByte()), ones);
+            c7 += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx2.Or(a, w.AsByte()), w), ones);
+        }
+        return Vector256.Sum(c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7);
     }
 }
