@@ -113,9 +113,11 @@ internal sealed class DenseProduct
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { w8 }, null, null, null, mul, shift, lookup, maxU);
                 }
                 // ZoomQ-8's zero point per channel puts the levels of all rows together anywhere in [−255, 255], while each row
-                // spans at most 256: rows moved into a signed byte around their centres, which AddCentres adds back, run on int8.
+                // spans at most 256: rows moved into a signed byte around their centres, which AddCentres adds back, run on int8
+                // where int16 runs on 256 bits (ResNet18's stem 2.50 -> 1.65 ms); against AVX-512's vpmaddwd they were even on
+                // that stem and cost VggSmall W2A2 7 % at batch 64 (2026-12-07).
                 var values = Values(q, table);
-                if (Centres(values, outputs, depth) is { } centres && Int8Gemm.IsExact(maxU, sbyte.MinValue, sbyte.MaxValue))
+                if (Int16Gemm.IsAvx2Accelerated && Centres(values, outputs, depth) is { } centres && Int8Gemm.IsExact(maxU, sbyte.MinValue, sbyte.MaxValue))
                 {
                     for (int i = 0; i < values.Length; i++) values[i] -= centres[i / depth];
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { Int8Weights.FromValues(values, outputs, depth) }, null, null, null,
