@@ -26,6 +26,10 @@ internal sealed partial class ActivationCodec
     private readonly float[]? boundedThresholds; // −∞, the thresholds, NaN: index count + 1 is the next threshold up
     private readonly int[]? countLevels; // integer level by threshold count
     private readonly float firstThreshold, inverseStep;
+    // Where threshold k is exactly firstThreshold + k · thresholdStep in float and the levels by count are consecutive from
+    // firstLevel, the vector encoders compute the thresholds either side of the estimate and the level rather than gather them.
+    private readonly float thresholdStep;
+    private readonly int firstLevel;
 
     /// <summary>Creates the codec from a per-tensor grid.</summary>
     public ActivationCodec(QuantizationGrid grid)
@@ -58,6 +62,11 @@ internal sealed partial class ActivationCodec
                 inverseStep = 1 / step;
                 boundedThresholds = thresholds.Prepend(float.NegativeInfinity).Append(float.NaN).ToArray();
                 countLevels = order.Select(code => integers[code]).ToArray();
+                if (Arithmetic(thresholds, step) && countLevels.Select((level, count) => level - count).Distinct().Count() == 1)
+                {
+                    thresholdStep = step;
+                    firstLevel = countLevels[0];
+                }
             }
         }
     }
@@ -295,6 +304,21 @@ internal sealed partial class ActivationCodec
         return x;
     }
 
+    /// <summary>
+    /// Whether the vector encoders count without gathers: over 16 levels, each threshold exactly first + k · step as float
+    /// arithmetic gives it, and consecutive integer levels (an 8-bit input quantizer on [0, 1]: 1.9 ns a value with gathers
+    /// on AVX-512, 2.5 on AVX2).
+    /// </summary>
+    public bool CountsByArithmetic => thresholdStep > 0;
+
+    /// <summary>Whether threshold k equals thresholds[0] + k · <paramref name="step"/> in float, each operation rounded as the vector encoders round it.</summary>
+    private static bool Arithmetic(float[] thresholds, float step)
+    {
+        for (int k = 0; k < thresholds.Length; k++)
+            if (thresholds[k] != thresholds[0] + k * step) return false;
+        return true;
+    }
+
     /// <summary>Whether every threshold lies within half the mean step of the uniform grid through the first and last.</summary>
     private static bool NearlyUniform(float[] thresholds, out float step)
     {
@@ -333,11 +357,28 @@ internal sealed partial class ActivationCodec
         var estimate = Vector512.Floor((y - Vector512.Create(firstThreshold)) * Vector512.Create(inverseStep)) + Vector512<float>.One;
         estimate = Avx512F.Min(Avx512F.Max(estimate, Vector512<float>.Zero), Vector512.Create((float)thresholds.Length));
         var count = Avx512F.ConvertToVector512Int32WithTruncation(estimate);
+        if (CountsByArithmetic) return Vector512.Create(ComputedLevel(count.GetLower(), y.GetLower()), ComputedLevel(count.GetUpper(), y.GetUpper()));
         fixed (float* t = boundedThresholds)
         fixed (int* levels = countLevels)
         {
             return Vector512.Create(Level(t, levels, count.GetLower(), y.GetLower()), Level(t, levels, count.GetUpper(), y.GetUpper()));
         }
+    }
+
+    /// <summary>
+    /// <see cref="Level"/> where <see cref="CountsByArithmetic"/>: the next threshold up is k = count (none at count = n), the
+    /// last one counted k = count − 1 (none at 0), each computed as first + k · step, and the level is the first plus the count.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Vector256<int> ComputedLevel(Vector256<int> count, Vector256<float> y)
+    {
+        var first = Vector256.Create(firstThreshold);
+        var step = Vector256.Create(thresholdStep);
+        var next = first + Vector256.ConvertToSingle(count) * step;
+        count -= Vector256.LessThanOrEqual(next, y).AsInt32() & Vector256.LessThan(count, Vector256.Create(thresholds.Length));
+        var last = first + Vector256.ConvertToSingle(count - Vector256<int>.One) * step;
+        count += Vector256.GreaterThan(last, y).AsInt32() & Vector256.GreaterThan(count, Vector256<int>.Zero);
+        return count + Vector256.Create(firstLevel);
     }
 
     /// <summary>The estimated count one up where the next threshold is ≤ y, one down where the last one counted is > y; then its level.</summary>

@@ -38,6 +38,7 @@ internal sealed partial class ActivationCodec
         // As CountedIntegers: vmaxps returns its second operand for NaN, so NaN estimates become 0.
         var estimate = Vector256.Floor((y - Vector256.Create(firstThreshold)) * Vector256.Create(inverseStep)) + Vector256<float>.One;
         estimate = Avx.Min(Avx.Max(estimate, Vector256<float>.Zero), Vector256.Create((float)thresholds.Length));
+        if (CountsByArithmetic) return ComputedLevel(Avx.ConvertToVector256Int32WithTruncation(estimate), y);
         fixed (float* t = boundedThresholds)
         fixed (int* levels = countLevels)
         {

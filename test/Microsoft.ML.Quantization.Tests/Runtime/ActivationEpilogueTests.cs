@@ -69,7 +69,7 @@ public class ActivationEpilogueTests
 
     /// <summary>
     /// The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (up to 16 by comparing inputs
-    /// with precomputed bounds instead of dividing, above 16 the estimate and correction, also with thresholds moved by up to
+    /// with precomputed bounds instead of dividing, above 16 the estimate and correction, its thresholds computed on an exact progression and gathered where moved by up to
     /// 0.45 of a step), values on thresholds and one float either side of them, ±∞ and NaN. Further from
     /// uniform, a grid of over 16 levels stays on the scalar encoder. So does the scalar encoder of up to 16 levels: estimate
     /// and correction near uniform, every compare beyond (the 16-level grid with a threshold moved by 0.7 of a step).
@@ -94,6 +94,8 @@ public class ActivationEpilogueTests
         var codec = new ActivationCodec(new QuantizationGrid(8, new[] { scale }, levelValues, thresholds, null));
         // Without AVX-512 (DOTNET_EnableAVX512=0 or DOTNET_EnableHWIntrinsic=0 in .ci/run) no grid takes the 16-wide encoder.
         Assert.Equal(System.Runtime.Intrinsics.X86.Avx512F.IsSupported && (levels <= 16 || jitter < 0.5), codec.IsVectorized);
+        // Over 16 levels on an exact arithmetic progression (no jitter) the vector encoders compute the thresholds beside the estimate instead of gathering them.
+        Assert.Equal(levels > 16 && jitter == 0, codec.CountsByArithmetic);
         // Without AVX-512 but with AVX2 (the DOTNET_EnableAVX512=0 leg) the same grids take the 8-wide encoder.
         Assert.Equal(!System.Runtime.Intrinsics.X86.Avx512F.IsSupported && System.Runtime.Intrinsics.X86.Avx2.IsSupported && (levels <= 16 || jitter < 0.5), codec.IsVectorized256);
         var values = Enumerable.Range(0, 4096).Select(_ => (float)((random.NextDouble() - 0.5) * (levels + 8) * scale))
