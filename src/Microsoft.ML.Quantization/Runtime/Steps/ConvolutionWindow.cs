@@ -118,8 +118,9 @@ internal sealed class ConvolutionWindow
                         else Buffer.MemoryCopy(run, row + at, runBytes, runBytes);
                     }
                 // The tail past the depth element by element: a few elements, where a span's Clear is a call per row (a
-                // 3×3 single-channel layer's 784 rows took 6 µs to gather with it).
-                for (T* tail = rowsStart + (long)p * ldx + Depth, end = rowsStart + (long)(p + 1) * ldx; tail < end; tail++) *tail = default;
+                // 3×3 single-channel layer's 784 rows took 6 µs to gather with it). The last row's tail stops where the rows do.
+                T* end = rowsStart + Math.Min((long)(p + 1) * ldx, rows.Length);
+                for (T* tail = rowsStart + (long)p * ldx + Depth; tail < end; tail++) *tail = default;
             }
         }
     }

@@ -75,6 +75,20 @@ public class ConvolutionWindowTests
         Assert.Throws<ArgumentOutOfRangeException>(() => window.Rows<short>(plane, window.Positions, 1, new short[window.Depth * 20], window.Depth));
     }
 
+    /// <summary>Rows that end at the last one's depth, as the bounds check allows, are written no further, padded columns included.</summary>
+    [Fact]
+    public void RowsEndingAtTheLastDepthAreNotWrittenPast()
+    {
+        var window = new ConvolutionWindow(1, 4, 4, 3, 1, 1);
+        int ldx = window.Depth + 3, count = 5, length = (count - 1) * ldx + window.Depth;
+        var plane = new short[window.PlaneLength];
+        window.Pad(Enumerable.Range(1, window.InputLength).Select(v => (short)v).ToArray(), plane, new Identity());
+        var rows = Enumerable.Repeat((short)-9, length + ldx).ToArray();
+        window.Rows<short>(plane, 0, count, rows.AsSpan(0, length), ldx);
+        Assert.All(rows[length..], v => Assert.Equal(-9, v));
+        Assert.Equal(0, rows[ldx - 1]); // an earlier row's padded columns are zeroed
+    }
+
     /// <summary>im2col index by index: (channel, ky, kx) order, 0 where the window pads.</summary>
     private static short[] Reference(short[] x, int channels, int height, int width, int kernel, int stride, int padding, int ldx, out int positions)
     {
