@@ -240,13 +240,25 @@ internal sealed partial class ActivationCodec
                 }
             }
         }
+        // Channels and pixels outside whole tiles (all of a 3-channel image's) run by channel, on the vector encoder where allowed:
+        // an 8-bit 3×224×224 input took 7.5 ms through the scalar one, 0.24 ms through this (2026-12-07).
         Span<int> levels = stackalloc int[256];
+        Span<short> shorts = stackalloc short[levels.Length];
         for (int c = 0; c < channels; c++)
             for (int p0 = c < tiledChannels ? tiledPixels : first; p0 < end; p0 += levels.Length)
             {
                 int n = Math.Min(levels.Length, end - p0);
-                EncodeIntegerRun(values.Slice(c * plane + p0, n), levels);
-                for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(levels[j] + offset);
+                var run = values.Slice(c * plane + p0, n);
+                if (vectorized)
+                {
+                    EncodeShorts(run, shorts);
+                    for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(shorts[j] + offset);
+                }
+                else
+                {
+                    EncodeIntegerRun(run, levels);
+                    for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(levels[j] + offset);
+                }
             }
     }
 
