@@ -56,8 +56,60 @@ internal static partial class Int8Gemm
     }
 
     private static void Avx2Tiles<TSums>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
-        where TSums : struct, IQuadSums =>
-        ByteTiles<Avx2Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, TSums.Group(maxActivation, w.MaxMagnitude), firstBlock, blocks);
+        where TSums : struct, IQuadSums
+    {
+        int group = TSums.Group(maxActivation, w.MaxMagnitude);
+        if (positionOffsets.Length == 1 && tapOffsets.Length == 1) Avx2Row<TSums>(w, x[(positionOffsets[0] + tapOffsets[0])..], c, group, firstBlock, blocks);
+        else ByteTiles<Avx2Tile<TSums>>(w, x, tapOffsets, positionOffsets, c, ldc, group, firstBlock, blocks);
+    }
+
+    /// <summary>
+    /// One activation row (a GEMV: an LSTM step's recurrent product at batch 1, a linear layer) for the 16-output blocks
+    /// [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>), four blocks at a time, where
+    /// the 4-position tile would repeat the row and waste three of every four multiplies.
+    /// </summary>
+    private static unsafe void Avx2Row<TSums>(Int8Weights w, ReadOnlySpan<byte> x, Span<int> c, int group, int firstBlock, int blocks)
+        where TSums : struct, IQuadSums
+    {
+        int quads = w.PaddedDepth / 4;
+        long stride = (long)quads * ByteBlock;
+        fixed (byte* wp = w.SlotBits == 8 ? w.Data : w.Bytes())
+        fixed (byte* xp = x)
+        fixed (int* cp = c)
+            for (int ob = firstBlock; ob < firstBlock + blocks; ob += 4)
+                Avx2Row4<TSums>(wp + ob * stride, stride, quads, group, xp, Math.Min(4, firstBlock + blocks - ob), cp + ob * 16);
+    }
+
+    /// <summary>
+    /// Up to 4 output blocks (<paramref name="count"/>; fewer repeat the last and store only their own) of one row: each broadcast
+    /// quad meets both halves of every block, 8 partial-sum registers as in <see cref="Tile4{TSums}"/>, whose flush writes
+    /// block j where position j would be (16 ints on).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void Avx2Row4<TSums>(byte* blocks, long stride, int quads, int group, byte* x, int count, int* c)
+        where TSums : struct, IQuadSums
+    {
+        Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default, u0 = default, u1 = default, u2 = default, u3 = default;
+        sbyte* w0 = (sbyte*)blocks, w1 = w0 + stride * Math.Min(1, count - 1), w2 = w0 + stride * Math.Min(2, count - 1), w3 = w0 + stride * Math.Min(3, count - 1);
+        int pending = 0;
+        bool stored = false;
+        for (int q = 0; q < quads; q++)
+        {
+            var b = Vector256.Create(*(int*)(x + 4 * q)).AsByte();
+            long at = (long)q * ByteBlock;
+            s0 = TSums.Add(s0, b, Vector256.Load(w0 + at)); u0 = TSums.Add(u0, b, Vector256.Load(w0 + at + 32));
+            s1 = TSums.Add(s1, b, Vector256.Load(w1 + at)); u1 = TSums.Add(u1, b, Vector256.Load(w1 + at + 32));
+            s2 = TSums.Add(s2, b, Vector256.Load(w2 + at)); u2 = TSums.Add(u2, b, Vector256.Load(w2 + at + 32));
+            s3 = TSums.Add(s3, b, Vector256.Load(w3 + at)); u3 = TSums.Add(u3, b, Vector256.Load(w3 + at + 32));
+            if (++pending == group)
+            {
+                Flush4<TSums>(c, 16, count, stored, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+                stored = true;
+                pending = 0;
+            }
+        }
+        Flush4<TSums>(c, 16, count, stored, ref s0, ref s1, ref s2, ref s3, ref u0, ref u1, ref u2, ref u3);
+    }
 
     /// <summary>
     /// The byte-block paths' driver: every 16-output block of the range against the positions, <typeparamref name="TTile"/>'s
