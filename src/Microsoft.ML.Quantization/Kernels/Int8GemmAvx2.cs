@@ -73,7 +73,7 @@ internal static partial class Int8Gemm
     {
         int quads = w.PaddedDepth / 4;
         long stride = (long)quads * ByteBlock;
-        fixed (byte* wp = w.SlotBits == 8 ? w.Data : w.Bytes())
+        fixed (byte* wp = w.Bytes())
         fixed (byte* xp = x)
         fixed (int* cp = c)
             for (int ob = firstBlock; ob < firstBlock + blocks; ob += 4)
@@ -121,7 +121,7 @@ internal static partial class Int8Gemm
         // Unpacking 1-4-bit codes in registers would take 8 of a quad's 28 instructions in the AVX2 tile (4 positions share it,
         // where the 512-bit path's 8 do), so these paths read the weights as bytes, laid out once: 20 % faster on VggSmall W2A2.
         int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, positions = positionOffsets.Length;
-        fixed (byte* wp = w.SlotBits == 8 ? w.Data : w.Bytes())
+        fixed (byte* wp = w.Bytes())
         fixed (byte* xp = x)
         fixed (int* cp = c)
         fixed (int* offsets = tapOffsets)

@@ -26,7 +26,7 @@ internal static partial class Int8Gemm
     /// <summary>c[16·b + i] for the output blocks [<paramref name="firstBlock"/>, <paramref name="firstBlock"/> + <paramref name="blocks"/>) of the row at <paramref name="x"/>.</summary>
     private static unsafe void Row(Int8Weights w, byte* x, int* c, int maxActivation, int firstBlock, int blocks)
     {
-        var bytes = w.SlotBits == 8 ? w.Data : w.Bytes();
+        var bytes = w.Bytes();
         int quads = w.PaddedDepth / 4, group = PairGroup(maxActivation, w.MaxMagnitude);
         long blockStride = (long)quads * 64;
         fixed (byte* wp = bytes)

@@ -79,11 +79,13 @@ internal sealed class Int8Weights
     private short[]? shorts;
 
     /// <summary>
-    /// The weights as one sbyte each in the blocks of 8-bit slots (64 bytes a block, padding 0), laid out on first use: for
-    /// the AVX2 path, which would otherwise unpack each block's codes for only 4 positions.
+    /// The weights as one sbyte each in the blocks of 8-bit slots (64 bytes a block, padding 0): the data itself for 8-bit
+    /// slots, else laid out on first use, for the AVX2 path (which would otherwise unpack each block's codes for only 4
+    /// positions) and the single-row paths.
     /// </summary>
     public byte[] Bytes()
     {
+        if (SlotBits == 8) return Data;
         if (bytes is { } laid) return laid;
         var result = new byte[(PaddedOutputs / 16) * (PaddedDepth / 4) * 64];
         for (int o = 0; o < Outputs; o++)

@@ -150,14 +150,17 @@ internal sealed partial class ActivationCodec
         }
     }
 
-    /// <summary>The integer level (<see cref="EncodeInteger"/>) of each of <paramref name="x"/> as a short, on the widest vector path there is.</summary>
-    public void EncodeShorts(ReadOnlySpan<float> x, Span<short> y)
+    /// <summary>
+    /// The integer level (<see cref="EncodeInteger"/>) of each of <paramref name="x"/> as a short, on the widest vector path
+    /// there is unless <paramref name="vectorized"/> is false.
+    /// </summary>
+    public void EncodeShorts(ReadOnlySpan<float> x, Span<short> y, bool vectorized = true)
     {
         if (y.Length < x.Length) throw new ArgumentException("Fewer shorts than values.", nameof(y));
         int i = 0;
-        if (IsVectorized)
+        if (vectorized && IsVectorized)
             for (; i + 16 <= x.Length; i += 16) Avx512F.ConvertToVector256Int16(EncodeIntegers(Vector512.Create(x.Slice(i, 16)))).CopyTo(y.Slice(i, 16));
-        else if (IsVectorized256)
+        else if (vectorized && IsVectorized256)
         {
             for (; i + 8 <= x.Length; i += 8)
             {
@@ -242,23 +245,13 @@ internal sealed partial class ActivationCodec
         }
         // Channels and pixels outside whole tiles (all of a 3-channel image's) run by channel, on the vector encoder where allowed:
         // an 8-bit 3×224×224 input took 7.5 ms through the scalar one, 0.24 ms through this (2026-12-07).
-        Span<int> levels = stackalloc int[256];
-        Span<short> shorts = stackalloc short[levels.Length];
+        Span<short> levels = stackalloc short[256];
         for (int c = 0; c < channels; c++)
             for (int p0 = c < tiledChannels ? tiledPixels : first; p0 < end; p0 += levels.Length)
             {
                 int n = Math.Min(levels.Length, end - p0);
-                var run = values.Slice(c * plane + p0, n);
-                if (vectorized)
-                {
-                    EncodeShorts(run, shorts);
-                    for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(shorts[j] + offset);
-                }
-                else
-                {
-                    EncodeIntegerRun(run, levels);
-                    for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(levels[j] + offset);
-                }
+                EncodeShorts(values.Slice(c * plane + p0, n), levels, vectorized);
+                for (int j = 0; j < n; j++) dest[pixels[p0 + j] + c] = (byte)(levels[j] + offset);
             }
     }
 
