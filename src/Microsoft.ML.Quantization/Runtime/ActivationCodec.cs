@@ -178,6 +178,30 @@ internal sealed partial class ActivationCodec
     }
 
     /// <summary>
+    /// The integer level plus <paramref name="offset"/> of each of <paramref name="x"/> as a byte (a pixel's channels of a
+    /// <see cref="SlotLayout.ChannelsLast"/> map into a direct convolution's padded bytes), on the widest vector path there is
+    /// unless <paramref name="vectorized"/> is false.
+    /// </summary>
+    public void EncodeBytes(ReadOnlySpan<float> x, Span<byte> y, int offset, bool vectorized = true)
+    {
+        if (y.Length < x.Length) throw new ArgumentException("Fewer bytes than values.", nameof(y));
+        int i = 0;
+        if (vectorized && IsVectorized)
+            for (var bias = Vector512.Create(offset); i + 16 <= x.Length; i += 16)
+                Avx512F.ConvertToVector128Byte(EncodeIntegers(Vector512.Create(x.Slice(i, 16))) + bias).CopyTo(y.Slice(i, 16));
+        else if (vectorized && IsVectorized256)
+        {
+            for (var bias = Vector256.Create(offset); i + 8 <= x.Length; i += 8)
+            {
+                var levels = (EncodeIntegers256(Vector256.Create(x.Slice(i, 8))) + bias).AsUInt32();
+                var shorts = Vector128.Narrow(levels.GetLower(), levels.GetUpper());
+                System.Runtime.InteropServices.MemoryMarshal.Write(y.Slice(i, 8), Vector128.Narrow(shorts, shorts).AsUInt64().ToScalar()); // the low 8 bytes
+            }
+        }
+        for (; i < x.Length; i++) y[i] = (byte)(EncodeInteger(x[i]) + offset);
+    }
+
+    /// <summary>
     /// The count of <paramref name="inputs"/> at or below x on a nearly uniform grid (at least 2): the estimate c from the first
     /// and the mean step is off by at most one while each input lies within half a step of uniform, so the count is c − 1 plus
     /// the compares with inputs c − 1 and c. Clamped so that both exist, it holds below the first input and above the last,

@@ -5,19 +5,22 @@ using System.Runtime.Intrinsics.X86;
 namespace Microsoft.ML.Quantization.Runtime;
 
 /// <summary>
-/// The nodes a convolution's epilogue absorbs: a ReLU or not, a max pool of kernel and stride <paramref name="Pool"/> (1: none),
-/// a Flatten or not, and the quantizer whose slot it writes; <paramref name="Height"/> × <paramref name="Width"/> is the map the
-/// quantizer sees (after the pool, before any Flatten).
+/// The nodes a convolution's epilogue absorbs: a residual add of the float map <paramref name="Residual"/> or not, a ReLU or not,
+/// a max pool of kernel and stride <paramref name="Pool"/> (1: none), a Flatten or not, and the quantizer whose slot it writes;
+/// <paramref name="Height"/> × <paramref name="Width"/> is the map the quantizer sees (after the pool, before any Flatten).
+/// Where that map has other consumers than the quantizer (a residual block's output feeds the next add as well),
+/// <paramref name="Floats"/> is its float slot, which the epilogue writes too.
 /// </summary>
-internal sealed record FusedActivation(bool Relu, int Pool, int Height, int Width, ValueSlot Target);
+internal sealed record FusedActivation(bool Relu, int Pool, int Height, int Width, ValueSlot Target, ValueSlot? Residual = null, ValueSlot? Floats = null);
 
 /// <summary>
 /// What follows a convolution up to the next activation quantizer, fused into the convolution's epilogue:
-/// y = (acc − correction)·mul + add (quantizer scales, bias, folded BatchNorm), an optional ReLU, an optional max
-/// pool whose stride is its kernel, then the quantizer, whose integer levels go straight into its slot (the padded
-/// HWC bytes of the next direct convolution, or CHW shorts). Every value takes the same float operations in the
-/// same order as in the unfused steps (the product's epilogue, ReLU, max pool, <see cref="ActivationCodec.Encode"/>),
-/// so the codes are identical; what is saved is three passes over a float map and the conversion of its layout.
+/// y = (acc − correction)·mul + add (quantizer scales, bias, folded BatchNorm), an optional residual add, an optional
+/// ReLU, an optional max pool whose stride is its kernel, then the quantizer, whose integer levels go straight into its
+/// slot (the padded HWC bytes of the next direct convolution, or CHW shorts), and the float map too where others read it.
+/// Every value takes the same float operations in the same order as in the unfused steps (the product's epilogue, add,
+/// ReLU, max pool, <see cref="ActivationCodec.Encode"/>), so codes and floats are identical; what is saved is up to four
+/// passes over a float map and the conversion of its layout.
 /// </summary>
 internal sealed partial class ActivationEpilogue
 {
@@ -28,6 +31,7 @@ internal sealed partial class ActivationEpilogue
     private readonly ActivationCodec codec;
     private readonly byte[]? blank; // the padded layout with every pixel at value 0, written before each run
     private readonly int offset;
+    private readonly ValueSlot? residual, floats; // with a pool of 1 only: the add's other operand and the float map written besides the codes
 
     /// <param name="correction">Subtracted from each output's accumulator (the activation offset times the weight row sums), or null.</param>
     /// <param name="mul">Per-output scale of the accumulator.</param>
@@ -38,12 +42,20 @@ internal sealed partial class ActivationEpilogue
     /// <param name="outHeight">Height of the map the quantizer sees.</param>
     /// <param name="outWidth">Its width.</param>
     /// <param name="target">The quantizer's slot: <see cref="SlotLayout.PaddedBytes"/> (HWC) or <see cref="SlotLayout.Shorts"/> (CHW, flattened or not).</param>
-    public ActivationEpilogue(int[]? correction, float[] mul, float[] add, bool relu, int pool, int width, int outHeight, int outWidth, ValueSlot target)
+    /// <param name="residual">A float map (CHW or <see cref="SlotLayout.ChannelsLast"/>) added to the convolution's output before the ReLU, or null; only without a pool.</param>
+    /// <param name="floats">A float slot (CHW or <see cref="SlotLayout.ChannelsLast"/>) the epilogue writes the quantizer's input into as well, or null; only without a pool.</param>
+    public ActivationEpilogue(int[]? correction, float[] mul, float[] add, bool relu, int pool, int width, int outHeight, int outWidth, ValueSlot target,
+        ValueSlot? residual = null, ValueSlot? floats = null)
     {
         if (target.Layout is not (SlotLayout.PaddedBytes or SlotLayout.Shorts) || target.Codec?.Integers is null)
             throw new ArgumentException("The fused epilogue writes integer activations only.", nameof(target));
         if (pool < 1 || outWidth * pool > width) throw new ArgumentOutOfRangeException(nameof(pool), pool, "The pool does not fit the map.");
         if (target.Length != mul.Length * outHeight * outWidth) throw new ArgumentException("The target does not hold the pooled map.", nameof(target));
+        foreach (var map in new[] { residual, floats })
+            if (map is not null && (pool != 1 || map.Layout is not (SlotLayout.Floats or SlotLayout.ChannelsLast) || map.Length != target.Length || map.Shape[0] != mul.Length))
+                throw new ArgumentException("A residual or float map goes with a float map of the target's size and no pool.", map == residual ? nameof(residual) : nameof(floats));
+        this.residual = residual;
+        this.floats = floats;
         this.outHeight = outHeight;
         this.outWidth = outWidth;
         this.correction = correction;
@@ -99,6 +111,11 @@ internal sealed partial class ActivationEpilogue
     public void Write(ReadOnlySpan<int> acc, int ldc, int firstBlock, int blocks, int firstRow, int rows, Workspace ws, bool vectorized = true)
     {
         if (firstRow < 0 || rows < 0 || firstRow + rows > outHeight) throw new ArgumentOutOfRangeException(nameof(rows), rows, $"Rows {firstRow}..{firstRow + rows} lie outside the map's {outHeight}.");
+        if (HasMaps)
+        {
+            WriteMaps(acc, ldc, firstBlock, blocks, firstRow, rows, ws, vectorized);
+            return;
+        }
         for (int b = firstBlock; b < firstBlock + blocks; b++)
         {
             int first = 16 * b, end = Math.Min(mul.Length, first + 16);
@@ -158,8 +175,7 @@ internal sealed partial class ActivationEpilogue
     // (one method with both targets spilled them and called Pixel per pixel: 8.5 ns a vector, now a fraction of that).
     private unsafe void WriteBlock(ReadOnlySpan<int> acc, int ldc, int first, int firstRow, int endRow, Workspace ws)
     {
-        var affine = new Affine(correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(first, 16)),
-            Vector512.Create<float>(mul.AsSpan(first, 16)), Vector512.Create<float>(add.AsSpan(first, 16)), relu);
+        var affine = BlockAffine(first, relu);
         fixed (int* accumulators = acc)
         {
             if (blank is null)
@@ -215,6 +231,10 @@ internal sealed partial class ActivationEpilogue
             for (int dx = 0; dx < pool; dx++) best = Avx512F.Max(best, affine.Apply(Vector512.Load(window + (dy * width + dx) * ldc)));
         return best;
     }
+
+    /// <summary>The affine of outputs [<paramref name="first"/>, +16), with the ReLU or not.</summary>
+    private Affine BlockAffine(int first, bool withRelu) => new(correction is null ? Vector512<int>.Zero : Vector512.Create<int>(correction.AsSpan(first, 16)),
+        Vector512.Create<float>(mul.AsSpan(first, 16)), Vector512.Create<float>(add.AsSpan(first, 16)), withRelu);
 
     /// <summary>
     /// (acc − c)·m + a for 16 outputs, then the ReLU if any: the scalar path's operations, in its order. The maxima are plain

@@ -10,9 +10,7 @@ internal sealed partial class ActivationEpilogue
     // As the AVX-512 block: one loop per target, free of calls, so that the affine vectors stay in registers.
     private unsafe void WriteBlock256(ReadOnlySpan<int> acc, int ldc, int first, int firstRow, int endRow, Workspace ws)
     {
-        Affine256 Half(int from) => new(correction is null ? Vector256<int>.Zero : Vector256.Create<int>(correction.AsSpan(from, 8)),
-            Vector256.Create<float>(mul.AsSpan(from, 8)), Vector256.Create<float>(add.AsSpan(from, 8)), relu);
-        Affine256 low = Half(first), high = Half(first + 8);
+        Affine256 low = HalfAffine(first, relu), high = HalfAffine(first + 8, relu);
         fixed (int* accumulators = acc)
         {
             if (blank is null)
@@ -72,6 +70,10 @@ internal sealed partial class ActivationEpilogue
             for (int dx = 0; dx < pool; dx++) best = Avx.Max(best, affine.Apply(Vector256.Load(window + (dy * width + dx) * ldc)));
         return best;
     }
+
+    /// <summary>The affine of outputs [<paramref name="from"/>, +8), with the ReLU or not.</summary>
+    private Affine256 HalfAffine(int from, bool withRelu) => new(correction is null ? Vector256<int>.Zero : Vector256.Create<int>(correction.AsSpan(from, 8)),
+        Vector256.Create<float>(mul.AsSpan(from, 8)), Vector256.Create<float>(add.AsSpan(from, 8)), withRelu);
 
     /// <summary>(acc − c)·m + a for 8 outputs, then the ReLU if any, as <see cref="Affine"/> does for 16.</summary>
     private readonly struct Affine256(Vector256<int> correction, Vector256<float> mul, Vector256<float> add, bool relu)

@@ -9,8 +9,9 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// Turns the nodes of an <see cref="ExportedModel"/> into <see cref="ScoringStep"/>s over value slots, in
 /// graph order. A BatchNorm that is the only consumer of a Conv2d or Linear is folded into that product's
 /// epilogue; Flatten and Dropout share their input's slot. A convolution (direct, XOR/popcount, or im2col with an integer product) whose
-/// output runs through a ReLU, a max pool and a Flatten (each optional) only into an activation quantizer with integer
-/// codes takes them all into its epilogue (<see cref="ActivationEpilogue"/>), unless fusion is turned off.
+/// output runs through a residual add, a ReLU, a max pool and a Flatten (each optional) into an activation quantizer with integer
+/// codes takes them all into its epilogue (<see cref="ActivationEpilogue"/>), unless fusion is turned off; where others read the
+/// quantizer's input too (a residual block's output), the epilogue writes it as floats beside the codes.
 /// </summary>
 internal sealed class NetworkCompiler
 {
@@ -109,7 +110,7 @@ internal sealed class NetworkCompiler
                 values[node.Name] = x with { Shape = shape };
                 break;
             case NodeKind.Add:
-                Emit(node, ElementwiseStep.Add(node.Name, Float(x, node), Float(values[node.Inputs[1]], node), NewSlot(shape)));
+                Emit(node, ElementwiseStep.Add(node.Name, FloatMap(x, node), FloatMap(values[node.Inputs[1]], node), NewSlot(shape)));
                 break;
             case NodeKind.Embedding:
                 if (TokenGateLstm(node) is var (quantizer, lstm)) // the embedding, its quantizer and the LSTM's input product become one table
@@ -125,7 +126,7 @@ internal sealed class NetworkCompiler
                 break;
             case NodeKind.Quantize:
             {
-                Emit(node, new QuantizeStep(node.Name, Float(x, node), QuantizedSlot(node)));
+                Emit(node, new QuantizeStep(node.Name, FloatMap(x, node), QuantizedSlot(node)));
                 break;
             }
             default:
@@ -161,9 +162,16 @@ internal sealed class NetworkCompiler
         }
         if (x.Layout == SlotLayout.PaddedBytes)
         {
-            steps.Add(BinaryConvolutionStep.Fits(weight, x.Codec!)
-                ? BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, Absorb(outputName))
-                : DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, Absorb(outputName)));
+            var absorbed = Absorb(outputName);
+            if (BinaryConvolutionStep.Fits(weight, x.Codec!))
+            {
+                steps.Add(BinaryConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, absorbed));
+                return;
+            }
+            // A float output that only a later epilogue's residual add reads (a projection block's second convolution) is written in its order.
+            if (absorbed is null && fuse && outputName != graph.Output && ReadChannelsLast(outputName, null))
+                values[outputName] = output = NewSlot(shape, layout: SlotLayout.ChannelsLast);
+            steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, absorbed));
             return;
         }
         var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
@@ -282,10 +290,17 @@ internal sealed class NetworkCompiler
         var grid = model.Grid(StateNames.QuantizerPrefix(quantizer)) ?? throw new InvalidDataException($"The frozen grid of '{quantizer.Name}' is missing.");
         var codec = new ActivationCodec(grid);
         var shape = graph.Shapes[quantizer.Name];
-        var consumers = graph.Consumers(quantizer.Name).ToList();
-        return consumers.Count == 1 && consumers[0] is { Kind: NodeKind.Conv2d, Groups: 1 } && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], codec)
-            ? NewSlot(shape, codec, SlotLayout.PaddedBytes, consumers[0].Padding)
+        return QuantizesToBytes(quantizer)
+            ? NewSlot(shape, codec, SlotLayout.PaddedBytes, graph.Consumers(quantizer.Name).Single().Padding)
             : NewSlot(shape, codec, codec.Integers is null ? SlotLayout.Floats : SlotLayout.Shorts);
+    }
+
+    /// <summary>Whether the quantizer's one consumer is a convolution that fits the direct int8 kernel, which reads padded HWC bytes.</summary>
+    private bool QuantizesToBytes(GraphNode quantizer)
+    {
+        var consumers = graph.Consumers(quantizer.Name).ToList();
+        return consumers.Count == 1 && consumers[0] is { Kind: NodeKind.Conv2d, Groups: 1 } && model.Grid(StateNames.QuantizerPrefix(quantizer)) is { } grid
+            && DirectConvolutionStep.Fits(model[StateNames.Weight(consumers[0])], new ActivationCodec(grid));
     }
 
     /// <summary>
@@ -295,17 +310,40 @@ internal sealed class NetworkCompiler
     private FusedActivation? Absorb(string outputName)
     {
         if (!fuse || FusedTail(outputName) is not var (activation, quantizer)) return null;
-        values.Remove(outputName); // never written: the epilogue goes straight on to the quantizer's codes
+        // Never written (the epilogue goes straight on to the quantizer's codes) unless it is the float map others read.
+        if (!ReferenceEquals(values[outputName], activation.Floats)) values.Remove(outputName);
         values[quantizer.Name] = activation.Target;
         return activation;
     }
 
     /// <summary>
-    /// The ReLU (optional), max pool with stride equal to its kernel and no padding (optional), Flatten (optional) and activation quantizer
-    /// with integer codes that follow <paramref name="from"/>, each the only consumer of the one before; null if the
-    /// chain is anything else. The absorbed nodes are marked folded.
+    /// The residual add (optional: one whose other operand is a float map already computed), ReLU (optional), max pool with stride
+    /// equal to its kernel and no padding (optional, not after an add), Flatten (optional) and activation quantizer with integer codes
+    /// that follow <paramref name="from"/>, each the only consumer of the one before; or, where the map after the add and ReLU has
+    /// several consumers (a residual block's output, read by the next block's quantizer and add), the first of them that is such a
+    /// quantizer, the map then written as floats too for the others. Null if the chain is anything else. The absorbed nodes are
+    /// marked folded.
     /// </summary>
     private (FusedActivation Activation, GraphNode Quantizer)? FusedTail(string from)
+    {
+        var plan = PlanTail(from, name => values.TryGetValue(name, out var slot) && slot.Layout is SlotLayout.Floats or SlotLayout.ChannelsLast);
+        if (plan is null) return null;
+        ValueSlot? floats = null;
+        if (plan.Shared is { } shared)
+        {
+            floats = NewSlot(plan.Map, layout: ReadChannelsLast(shared, plan.Quantizer) ? SlotLayout.ChannelsLast : SlotLayout.Floats);
+            values[shared] = floats;
+        }
+        foreach (var absorbed in plan.Chain) folded.Add(absorbed.Name);
+        var residual = plan.Residual is null ? null : values[plan.Residual];
+        return (new FusedActivation(plan.Relu, plan.Pool, plan.Map[1], plan.Map[2], QuantizedSlot(plan.Quantizer), residual, floats), plan.Quantizer);
+    }
+
+    /// <summary>
+    /// The nodes a convolution's epilogue would absorb after <paramref name="from"/> (see <see cref="FusedTail"/>), where
+    /// <paramref name="computed"/> says which float maps a residual add may read; changes nothing.
+    /// </summary>
+    private TailPlan? PlanTail(string from, Func<string, bool> computed)
     {
         var chain = new List<GraphNode>();
         GraphNode? Next(string name)
@@ -314,21 +352,63 @@ internal sealed class NetworkCompiler
             chain.Add(only);
             return only;
         }
+        string current = from;
         var node = Next(from);
+        string? residual = null;
+        if (node is { Kind: NodeKind.Add, Inputs: [var left, var right] } && left != right && (left == from ? right : left) is var other
+            && computed(other) && graph.Shapes[other].SequenceEqual(graph.Shapes[from]))
+        {
+            residual = other;
+            current = node.Name;
+            node = Next(current);
+        }
         bool relu = node?.Kind == NodeKind.ReLU;
-        if (relu) node = Next(node!.Name);
+        if (relu)
+        {
+            current = node!.Name;
+            node = Next(current);
+        }
         int pool = 1;
-        if (node is { Kind: NodeKind.MaxPool, Padding: 0 } && node.Stride == node.Kernel)
+        if (residual is null && node is { Kind: NodeKind.MaxPool, Padding: 0 } && node.Stride == node.Kernel)
         {
             pool = node.Kernel;
             node = Next(node.Name);
         }
         var map = graph.Shapes[chain.Count >= 2 ? chain[^2].Name : from]; // the map before the node reached: what a quantizer there sees
-        if (node?.Kind == NodeKind.Flatten) node = Next(node.Name);
-        if (node?.Kind != NodeKind.Quantize || model.Grid(StateNames.QuantizerPrefix(node)) is not { } grid || !IntegerLevels.TryCreate(grid.Levels, out _, out _)) return null;
-        foreach (var absorbed in chain) folded.Add(absorbed.Name);
-        return (new FusedActivation(relu, pool, map[1], map[2], QuantizedSlot(node)), node);
+        string? shared = null;
+        if (node is null && pool == 1 && current != graph.Output && graph.Consumers(current).FirstOrDefault(c => c.Inputs is [var only] && only == current && IsIntegerQuantizer(c)) is { } first)
+        {
+            (node, map, shared) = (first, graph.Shapes[current], current);
+            chain.Add(first);
+        }
+        else if (node?.Kind == NodeKind.Flatten) node = Next(node.Name);
+        return node is not null && IsIntegerQuantizer(node) ? new TailPlan(chain, residual, relu, pool, map, node, shared) : null;
     }
+
+    /// <summary>What <see cref="PlanTail"/> found: the absorbed nodes, the residual's name, ReLU, pool, the quantizer's map and node, and the map others read too.</summary>
+    private sealed record TailPlan(List<GraphNode> Chain, string? Residual, bool Relu, int Pool, int[] Map, GraphNode Quantizer, string? Shared);
+
+    /// <summary>
+    /// Whether every reader of the map <paramref name="shared"/> but the fused <paramref name="quantizer"/> (if any) takes it channels-last: a
+    /// quantizer into a direct convolution's bytes, or an add that a later convolution's epilogue will absorb (its other operand
+    /// that convolution's output). An add left apart still reads it, element by element.
+    /// </summary>
+    private bool ReadChannelsLast(string shared, GraphNode? quantizer) => graph.Consumers(shared).Any() && graph.Consumers(shared).All(c => c == quantizer
+        || (IsIntegerQuantizer(c) && QuantizesToBytes(c))
+        || (c is { Kind: NodeKind.Add, Inputs: [var left, var right] } && left != right && ProducedByConvolution(left == shared ? right : left) is { } output
+            && PlanTail(output, name => name == shared)?.Residual == shared));
+
+    /// <summary><paramref name="name"/> when it is a convolution's output (or that of the BatchNorm folded into it), else null.</summary>
+    private string? ProducedByConvolution(string name)
+    {
+        var node = graph.Nodes.FirstOrDefault(n => n.Name == name);
+        if (node?.Kind == NodeKind.BatchNorm && graph.Consumers(node.Inputs[0]).Count() == 1) node = graph.Nodes.FirstOrDefault(n => n.Name == node.Inputs[0]);
+        return node is { Kind: NodeKind.Conv2d, Groups: 1 } ? name : null;
+    }
+
+    /// <summary>Whether <paramref name="node"/> is an activation quantizer whose grid has integer levels.</summary>
+    private bool IsIntegerQuantizer(GraphNode node) =>
+        node.Kind == NodeKind.Quantize && model.Grid(StateNames.QuantizerPrefix(node)) is { } grid && IntegerLevels.TryCreate(grid.Levels, out _, out _);
 
     /// <summary>BatchNorm in eval mode as y = x·scale + shift: scale = γ/√(var+ε), shift = β − μ·scale.</summary>
     private (float[] Scale, float[] Shift) BatchNorm(GraphNode node)
@@ -355,7 +435,10 @@ internal sealed class NetworkCompiler
     }
 
     private static ValueSlot Float(ValueSlot slot, GraphNode node) =>
-        slot.Layout != SlotLayout.Floats ? throw new NotSupportedException($"'{node.Name}' reads quantized activations, which only Conv2d, Linear and LSTM nodes take.") : slot;
+        slot.Layout != SlotLayout.Floats ? throw new NotSupportedException($"'{node.Name}' reads {(slot.Layout == SlotLayout.ChannelsLast ? "a channels-last map, which only adds and quantizers take" : "quantized activations, which only Conv2d, Linear and LSTM nodes take")}.") : slot;
+
+    /// <summary>A float slot in either order (CHW or <see cref="SlotLayout.ChannelsLast"/>), for the nodes that read both: adds and quantizers.</summary>
+    private static ValueSlot FloatMap(ValueSlot slot, GraphNode node) => slot.Layout == SlotLayout.ChannelsLast ? slot : Float(slot, node);
 
     private void Emit(GraphNode node, ScoringStep step)
     {

@@ -95,6 +95,9 @@ internal sealed class PackedNetwork
     /// <summary>The compiled steps, in execution order (for profiling).</summary>
     internal IReadOnlyList<ScoringStep> Steps => steps;
 
+    /// <summary>The slot of each node's output that the steps write (folded nodes have none), for tests and diagnosis.</summary>
+    internal IReadOnlyDictionary<string, ValueSlot> NodeSlots => nodes;
+
     /// <summary>A fresh workspace holding <paramref name="example"/>, for running <see cref="Steps"/> one by one.</summary>
     internal Workspace NewWorkspace(ReadOnlySpan<float> example)
     {
@@ -127,6 +130,15 @@ internal sealed class PackedNetwork
                     for (int y = 0; y < height; y++)
                         for (int x = 0; x < width; x++)
                             values[(c * height + y) * width + x] = (bytes[((y + slot.Padding) * slot.PaddedWidth + x + slot.Padding) * slot.PaddedChannels + c] - offset) * slot.Codec.Unit;
+                return values;
+            }
+            case SlotLayout.ChannelsLast:
+            {
+                var stored = ws.Floats(slot);
+                int channels = slot.Shape[0], plane = slot.Length / channels;
+                var values = new float[slot.Length];
+                for (int c = 0; c < channels; c++)
+                    for (int p = 0; p < plane; p++) values[c * plane + p] = stored[slot.FloatIndex(c, p)];
                 return values;
             }
             default:

@@ -23,7 +23,7 @@ internal sealed class Workspace
 
     public Workspace(IReadOnlyList<ValueSlot> slots)
     {
-        floats = slots.Select(s => s.Layout == SlotLayout.Floats ? new float[s.Length] : Array.Empty<float>()).ToArray();
+        floats = slots.Select(s => s.Layout is SlotLayout.Floats or SlotLayout.ChannelsLast ? new float[s.Length] : Array.Empty<float>()).ToArray();
         shorts = slots.Select(s => s.Layout == SlotLayout.Shorts ? new short[s.Length] : Array.Empty<short>()).ToArray();
         bytes = slots.Select(s => s.Layout == SlotLayout.PaddedBytes ? new byte[s.StoredLength] : Array.Empty<byte>()).ToArray();
     }
@@ -141,6 +141,11 @@ internal enum SlotLayout
     /// pixels (holding the offset, i.e. the value 0) and channels rounded up to 4 (holding byte 0): the input of a direct convolution.
     /// </summary>
     PaddedBytes,
+    /// <summary>
+    /// Floats with each pixel's channels contiguous (HWC), the accumulators' order: a residual block's output, which the next
+    /// block's fused epilogue adds and quantizers read, without transposing it from and back to CHW.
+    /// </summary>
+    ChannelsLast,
 }
 
 /// <summary>A value between steps: one example's output of a node.</summary>
@@ -173,6 +178,9 @@ internal sealed record ValueSlot(int Index, int[] Shape, ActivationCodec? Codec,
         for (int i = 0; i < blank.Length; i++) blank[i] = i % PaddedChannels < Shape[0] ? (byte)offset : (byte)0;
         return blank;
     }
+
+    /// <summary>Where value (channel <paramref name="c"/>, pixel <paramref name="p"/>) of a float slot is stored: CHW, or HWC for <see cref="SlotLayout.ChannelsLast"/>.</summary>
+    public int FloatIndex(int c, int p) => Layout == SlotLayout.ChannelsLast ? p * Shape[0] + c : c * (Length / Shape[0]) + p;
 
     /// <summary>Stored elements per example.</summary>
     public int StoredLength => Layout == SlotLayout.PaddedBytes ? PaddedHeight * PaddedWidth * PaddedChannels : Length;

@@ -68,6 +68,127 @@ public class ActivationEpilogueTests
     }
 
     /// <summary>
+    /// With float maps (a residual added before the ReLU, the float map written besides the codes: a residual block's second
+    /// convolution), the vector paths write the scalar path's codes and floats bit for bit, and the scalar path gives the separate
+    /// steps' values: affine, add, ReLU, quantizer. Maps channel-major (tiles of 16 positions, AVX2 8, transposed in registers)
+    /// and channels-last (pixel by pixel where every map is, tiles where one is not), maps whose rows are not whole tiles, ranges
+    /// of rows as threads split them, NaN and −0 in the residual.
+    /// </summary>
+    [Theory]
+    [InlineData(32, 8, 8, true, true, true, true, false, false)]
+    [InlineData(16, 7, 7, true, true, true, false, false, false)]
+    [InlineData(48, 5, 6, false, true, true, true, false, false)]
+    [InlineData(32, 4, 9, true, false, true, true, false, false)]
+    [InlineData(20, 6, 6, true, true, false, true, false, false)]
+    [InlineData(32, 3, 5, true, true, true, false, false, false)]
+    [InlineData(32, 8, 8, true, true, true, true, true, true)]
+    [InlineData(48, 5, 7, true, true, true, true, true, true)]
+    [InlineData(20, 6, 6, true, true, true, true, true, true)]
+    [InlineData(32, 7, 7, true, false, true, true, true, false)]
+    [InlineData(16, 6, 6, false, true, false, true, false, true)]
+    [InlineData(32, 5, 5, true, true, true, true, true, false)]
+    [InlineData(16, 7, 7, true, true, true, false, true, true)]
+    public void MapsPathWritesTheScalarPathsCodesAndFloats(int outputs, int height, int width, bool withResidual, bool withFloats, bool relu, bool paddedBytes,
+        bool residualLast, bool floatsLast)
+    {
+        var random = new Random(outputs * 17 + height * 5 + width);
+        var codec = new ActivationCodec(new QuantizationGrid(2, new[] { 0.25f }, new float[] { -1, 0, 1, 2 }, new[] { -0.5f, 0.5f, 1.5f }, null));
+        var target = paddedBytes
+            ? new ValueSlot(0, new[] { outputs, height, width }, codec, SlotLayout.PaddedBytes, 1)
+            : new ValueSlot(0, new[] { outputs, height, width }, codec, SlotLayout.Shorts);
+        var residual = new ValueSlot(1, new[] { outputs, height, width }, null, residualLast ? SlotLayout.ChannelsLast : SlotLayout.Floats);
+        var floats = new ValueSlot(2, new[] { outputs, height, width }, null, floatsLast ? SlotLayout.ChannelsLast : SlotLayout.Floats);
+        int ldc = (outputs + 15) & ~15, plane = height * width;
+        var acc = Enumerable.Range(0, plane * ldc).Select(_ => random.Next(-400, 400)).ToArray();
+        var mul = Enumerable.Range(0, outputs).Select(_ => (float)(random.NextDouble() * 0.004)).ToArray();
+        var add = Enumerable.Range(0, outputs).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var correction = Enumerable.Range(0, outputs).Select(_ => random.Next(-50, 50)).ToArray();
+        var shortcut = Enumerable.Range(0, outputs * plane).Select(i => i % 97 == 5 ? float.NaN : i % 89 == 3 ? -0f : (float)(random.NextDouble() * 1.2 - 0.4)).ToArray();
+        var epilogue = new ActivationEpilogue(correction, mul, add, relu, 1, width, height, width, target, withResidual ? residual : null, withFloats ? floats : null);
+        var slots = new[] { target, residual, floats };
+        Workspace Run(bool vectorized, params (int First, int Rows)[] parts)
+        {
+            var ws = new Workspace(slots);
+            shortcut.CopyTo(ws.Floats(residual), 0);
+            Array.Fill(ws.Floats(floats), 7f);
+            epilogue.Begin(ws);
+            foreach (var (first, rows) in parts) epilogue.Write(acc, ldc, 0, ldc / 16, first, rows, ws, vectorized);
+            return ws;
+        }
+        var scalar = Run(false, (0, height));
+        int split = height / 2;
+        foreach (var vector in new[] { Run(true, (0, height)), Run(true, (split, height - split), (0, split)) })
+        {
+            if (paddedBytes) Assert.Equal(scalar.Bytes(target), vector.Bytes(target));
+            else Assert.Equal(scalar.Shorts(target), vector.Shorts(target));
+            Assert.Equal(scalar.Floats(floats).Select(BitConverter.SingleToInt32Bits), vector.Floats(floats).Select(BitConverter.SingleToInt32Bits));
+        }
+        // The scalar path by the separate steps' formula, each map read and written in its own order; the float map untouched without floats.
+        for (int o = 0; o < outputs; o++)
+            for (int p = 0; p < plane; p++)
+            {
+                float v = (acc[p * ldc + o] - correction[o]) * mul[o] + add[o];
+                if (withResidual) v += shortcut[residualLast ? p * outputs + o : o * plane + p];
+                if (relu) v = Math.Max(v, 0f);
+                Assert.Equal(BitConverter.SingleToInt32Bits(withFloats ? v : 7f), BitConverter.SingleToInt32Bits(scalar.Floats(floats)[floatsLast ? p * outputs + o : o * plane + p]));
+                int level = codec.Integers![codec.Encode(v)], row = p / width, col = p % width;
+                if (paddedBytes) Assert.Equal(level - codec.MinInteger, scalar.Bytes(target)[((row + 1) * (width + 2) + 1 + col) * target.PaddedChannels + o]);
+                else Assert.Equal(level, scalar.Shorts(target)[o * plane + p]);
+            }
+        Assert.Throws<ArgumentException>(() => new ActivationEpilogue(correction, mul, add, relu, 2, width, height / 2, width / 2,
+            new ValueSlot(0, new[] { outputs, height / 2, width / 2 }, codec, SlotLayout.Shorts), residual));
+    }
+
+    /// <summary>
+    /// A channels-last map quantizes into a direct convolution's padded bytes, shorts or floats exactly as its channel-major copy
+    /// does (the bytes pixel by pixel on the vector path, 16 channels at a time, AVX2 8, the rest one by one), and an add reading a
+    /// channels-last operand gives the channel-major sum.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 8, 8)]
+    [InlineData(40, 5, 7)]
+    [InlineData(3, 9, 9)]
+    public void ChannelsLastMapsQuantizeAndAddAsChannelMajorOnes(int channels, int height, int width)
+    {
+        var random = new Random(channels + height);
+        var codec = new ActivationCodec(new QuantizationGrid(2, new[] { 0.25f }, new float[] { -1, 0, 1, 2 }, new[] { -0.5f, 0.5f, 1.5f }, null));
+        int[] shape = { channels, height, width };
+        int plane = height * width;
+        var major = new ValueSlot(0, shape, null);
+        var last = new ValueSlot(1, shape, null, SlotLayout.ChannelsLast);
+        var targets = new[]
+        {
+            new ValueSlot(2, shape, codec, SlotLayout.PaddedBytes, 1), new ValueSlot(3, shape, codec, SlotLayout.PaddedBytes, 1),
+            new ValueSlot(4, shape, codec, SlotLayout.Shorts), new ValueSlot(5, shape, codec, SlotLayout.Shorts),
+        };
+        var sum = new ValueSlot(6, shape, null);
+        var expected = new ValueSlot(7, shape, null);
+        var ws = new Workspace(new[] { major, last }.Concat(targets).Append(sum).Append(expected).ToArray());
+        var values = Enumerable.Range(0, channels * plane).Select(_ => (float)(random.NextDouble() * 1.4 - 0.45)).ToArray();
+        values.CopyTo(ws.Floats(major), 0);
+        for (int c = 0; c < channels; c++)
+            for (int p = 0; p < plane; p++) ws.Floats(last)[p * channels + c] = values[c * plane + p];
+        for (int t = 0; t < targets.Length; t += 2)
+        {
+            new Microsoft.ML.Quantization.Runtime.Steps.QuantizeStep("major", major, targets[t]).Run(ws);
+            new Microsoft.ML.Quantization.Runtime.Steps.QuantizeStep("last", last, targets[t + 1]).Run(ws);
+        }
+        Assert.Equal(ws.Bytes(targets[0]), ws.Bytes(targets[1]));
+        Assert.Equal(ws.Shorts(targets[2]), ws.Shorts(targets[3]));
+        Assert.True(ws.Shorts(targets[2]).Distinct().Count() >= 3, "the levels are not all alike");
+        // The bytes' encoder alone: vector and scalar alike.
+        var vector = new byte[values.Length];
+        var scalar = new byte[values.Length];
+        codec.EncodeBytes(values, vector, 1);
+        codec.EncodeBytes(values, scalar, 1, vectorized: false);
+        Assert.Equal(scalar, vector);
+        Assert.Equal(values.Select(v => (byte)(codec.Integers![codec.Encode(v)] + 1)), scalar);
+        Microsoft.ML.Quantization.Runtime.Steps.ElementwiseStep.Add("add", last, major, sum).Run(ws);
+        Microsoft.ML.Quantization.Runtime.Steps.ElementwiseStep.Add("add", major, major, expected).Run(ws);
+        Assert.Equal(ws.Floats(expected), ws.Floats(sum));
+    }
+
+    /// <summary>
     /// The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (up to 16 by comparing inputs
     /// with precomputed bounds instead of dividing, above 16 the estimate and correction, its thresholds computed on an exact progression and gathered where moved by up to
     /// 0.45 of a step), values on thresholds and one float either side of them, ±∞ and NaN. Further from

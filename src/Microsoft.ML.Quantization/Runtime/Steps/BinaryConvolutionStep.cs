@@ -32,7 +32,7 @@ internal sealed class BinaryConvolutionStep : ScoringStep
         offset = -input.Codec!.MinInteger;
         taps = WindowOffsets.Taps(kernel, input.PaddedWidth, weights.WordsPerTap);
         starts = WindowOffsets.Starts(output.Shape[1], output.Shape[2], stride, input.PaddedWidth, weights.WordsPerTap);
-        if (fused is not null) epilogue = new ActivationEpilogue(null, mul, add, fused.Relu, fused.Pool, output.Shape[2], fused.Height, fused.Width, fused.Target);
+        if (fused is not null) epilogue = new ActivationEpilogue(null, mul, add, fused.Relu, fused.Pool, output.Shape[2], fused.Height, fused.Width, fused.Target, fused.Residual, fused.Floats);
     }
 
     public override string Kernel => "xor-popcount (1-bit)";

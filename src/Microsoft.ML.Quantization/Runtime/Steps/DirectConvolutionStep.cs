@@ -10,7 +10,8 @@ namespace Microsoft.ML.Quantization.Runtime.Steps;
 /// reads them in place. The weights are reordered to (tap, channel) depth order with
 /// channels padded to 4. Exact in integers like the im2col path; the epilogue applies the same scales, bias and
 /// folded BatchNorm. With a <see cref="FusedActivation"/>, the epilogue goes on through ReLU, max pool and the next
-/// quantizer (<see cref="ActivationEpilogue"/>) and threads share the layer by rows of the map or by output blocks.
+/// quantizer (<see cref="ActivationEpilogue"/>) and threads share the layer by rows of the map or by output blocks. A float
+/// output is CHW, or <see cref="SlotLayout.ChannelsLast"/> where only a later epilogue's residual add reads it.
 /// </summary>
 internal sealed class DirectConvolutionStep : ScoringStep
 {
@@ -32,7 +33,7 @@ internal sealed class DirectConvolutionStep : ScoringStep
         this.add = add;
         maxActivation = input.Codec!.MaxInteger - input.Codec.MinInteger;
         starts = WindowOffsets.Starts(output.Shape[1], output.Shape[2], stride, input.PaddedWidth, input.PaddedChannels);
-        if (fused is not null) epilogue = new ActivationEpilogue(correction, mul, add, fused.Relu, fused.Pool, output.Shape[2], fused.Height, fused.Width, fused.Target);
+        if (fused is not null) epilogue = new ActivationEpilogue(correction, mul, add, fused.Relu, fused.Pool, output.Shape[2], fused.Height, fused.Width, fused.Target, fused.Residual, fused.Floats);
     }
 
     public override string Kernel => $"int8 direct ({weights.SlotBits}-bit slots)";
@@ -110,10 +111,11 @@ internal sealed class DirectConvolutionStep : ScoringStep
             return;
         }
         var y = ws.Floats(Output);
+        bool channelsLast = Output.Layout == SlotLayout.ChannelsLast;
         ws.Split(positions, (long)positions * weights.Outputs * weights.Depth, (first, count) =>
         {
             Int8Gemm.Multiply(weights, x, taps, starts.AsSpan(first, count), acc.AsSpan(first * ldc, count * ldc), ldc, maxActivation);
-            DenseProduct.WriteOutputs(acc, ldc, first, count, correction, mul, add, y, positions);
+            DenseProduct.WriteOutputs(acc, ldc, first, count, correction, mul, add, y, channelsLast ? weights.Outputs : positions, positionMajor: channelsLast);
         });
     }
 }

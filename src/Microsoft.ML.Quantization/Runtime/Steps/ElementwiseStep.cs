@@ -81,7 +81,15 @@ internal sealed class ElementwiseStep : ScoringStep
             var a = ws.Floats(left);
             var b = ws.Floats(right);
             var y = ws.Floats(Output);
-            TensorPrimitives.Add(a, b, y);
+            if (left.Layout == right.Layout && Output.Layout == left.Layout)
+            {
+                TensorPrimitives.Add(a, b, y);
+                return;
+            }
+            // A channels-last operand (a residual block's output whose add no epilogue took) value by value into the CHW output.
+            int channels = Output.Shape[0], plane = Output.Length / channels;
+            for (int c = 0; c < channels; c++)
+                for (int p = 0; p < plane; p++) y[c * plane + p] = a[left.FloatIndex(c, p)] + b[right.FloatIndex(c, p)];
         }
     }
 }

@@ -33,6 +33,11 @@ internal sealed class QuantizeStep : ScoringStep
     public override void Run(Workspace ws)
     {
         var x = ws.Floats(input);
+        if (input.Layout == SlotLayout.ChannelsLast)
+        {
+            RunChannelsLast(ws, x);
+            return;
+        }
         switch (Output.Layout)
         {
             case SlotLayout.Shorts:
@@ -63,6 +68,32 @@ internal sealed class QuantizeStep : ScoringStep
                 break;
             }
         }
+    }
+
+    /// <summary>
+    /// A channels-last map: into padded bytes each pixel's channels as one run (the layouts agree, so nothing is transposed);
+    /// into any other slot value by value.
+    /// </summary>
+    private void RunChannelsLast(Workspace ws, float[] x)
+    {
+        int channels = input.Shape[0], plane = input.Length / channels;
+        if (Output.Layout == SlotLayout.PaddedBytes)
+        {
+            var y = ws.Bytes(Output);
+            blank!.CopyTo(y, 0);
+            ws.Split(plane, (long)x.Length * ValueCost, (first, count) =>
+            {
+                for (int p = first; p < first + count; p++) codec.EncodeBytes(x.AsSpan(p * channels, channels), y.AsSpan(pixels![p], channels), Offset);
+            });
+            return;
+        }
+        for (int c = 0; c < channels; c++)
+            for (int p = 0; p < plane; p++)
+            {
+                float v = x[input.FloatIndex(c, p)];
+                if (Output.Layout == SlotLayout.Shorts) ws.Shorts(Output)[c * plane + p] = (short)codec.EncodeInteger(v);
+                else ws.Floats(Output)[c * plane + p] = codec.Value(codec.Encode(v));
+            }
     }
 
     // Work of one value in multiply-adds, the unit of Workspace.Split's threshold: ResNet20's 16K-value quantizers took 7.6 µs, a
