@@ -198,7 +198,13 @@ internal sealed partial class ActivationCodec
                 System.Runtime.InteropServices.MemoryMarshal.Write(y.Slice(i, 8), Vector128.Narrow(shorts, shorts).AsUInt64().ToScalar()); // the low 8 bytes
             }
         }
-        for (; i < x.Length; i++) y[i] = (byte)(EncodeInteger(x[i]) + offset);
+        Span<int> run = stackalloc int[64]; // a run through EncodeIntegerRun, which keeps the grid in registers
+        for (; i < x.Length; i += run.Length)
+        {
+            int n = Math.Min(run.Length, x.Length - i);
+            EncodeIntegerRun(x.Slice(i, n), run);
+            for (int j = 0; j < n; j++) y[i + j] = (byte)(run[j] + offset);
+        }
     }
 
     /// <summary>
