@@ -33,7 +33,7 @@ internal sealed partial class ActivationEpilogue
                 int first = 16 * b, last = Math.Min(mul.Length, first + 16), done = start;
                 if (vectorized && last - first == 16 && codec.IsVectorized) done = PixelByPixel ? WriteMapPixels(maps, ldc, first, start, end) : WriteMapTiles(maps, ldc, first, start, end);
                 else if (vectorized && last - first == 16 && codec.IsVectorized256) done = PixelByPixel ? WriteMapPixels256(maps, ldc, first, start, end) : WriteMapTiles256(maps, ldc, first, start, end);
-                for (int o = first; o < last; o++) WriteMapOutput(acc, ldc, o, done, end, ws);
+                for (int o = first; o < last && done < end; o++) WriteMapOutput(acc, ldc, o, done, end, ws); // the rest, if any: each call clears its runs
             }
         }
     }
