@@ -26,7 +26,8 @@ internal sealed record ScoringRow(string Model, string Configuration, Spread[] L
 /// <summary>One of a model's three heaviest layers in a packed configuration: its operations and batch-1, one-thread time.</summary>
 internal sealed record LayerLimit(string Model, string Configuration, string Layer, long Operations, double Microseconds, string Kernel)
 {
-    public double Gops => Operations / Microseconds / 1e3;
+    /// <summary>Operations per second in billions; null where the layer ran below the timer's resolution (a median of 0 µs).</summary>
+    public double? Gops => Microseconds > 0 ? Operations / Microseconds / 1e3 : null;
 }
 
 /// <summary>scoring.md and scoring.json: the speed tables, the distance to the machine's limits, the kernel microbenchmark.</summary>
@@ -112,7 +113,7 @@ internal static class ScoringReport
         md.AppendLine("| model | configuration | layer | MOP | µs | GOPS | share of int8 peak | kernel |");
         md.AppendLine("|---|---|---|---:|---:|---:|---:|---|");
         foreach (var l in layers)
-            md.AppendLine($"| {l.Model} | {l.Configuration} | {l.Layer} | {l.Operations / 1e6:F1} | {l.Microseconds:F1} | {l.Gops:F0} | {l.Gops / int8Peak:P0} | {l.Kernel} |");
+            md.AppendLine($"| {l.Model} | {l.Configuration} | {l.Layer} | {l.Operations / 1e6:F1} | {l.Microseconds:F1} | {(l.Gops is { } gops ? $"{gops:F0} | {gops / int8Peak:P0}" : "— | —")} | {l.Kernel} |");
         md.AppendLine();
     }
 

@@ -102,11 +102,16 @@ public class GemmKernelTests
     [InlineData(4, 32767)]
     [InlineData(5, 32767)]
     [InlineData(6, 127, 1100)] // past the portable path's stack row of packed position pairs
-    public void Int16PathsMatchReference(int seed, int weightMagnitude, int minDepth = 1)
+    [InlineData(7, 255, 1, 48)] // three blocks: the AVX-512 path's two-block tile, then its one-block tile
+    [InlineData(8, 32767, 1, 64)]
+    public void Int16PathsMatchReference(int seed, int weightMagnitude, int minDepth = 1, int outputs = 0)
     {
         var random = new Random(seed);
         int maxDepth = (int)Math.Min(Math.Max(600, 2 * minDepth), int.MaxValue / (255L * weightMagnitude));
-        int outputs = random.Next(1, 50), depth = random.Next(minDepth, maxDepth), positions = random.Next(1, 21);
+        outputs = outputs > 0 ? outputs : random.Next(1, 50);
+        int depth = random.Next(minDepth, maxDepth), positions = random.Next(1, 21);
+        if (outputs % 16 == 0) positions = 17; // two 8-position tiles and a single row
+
         var values = Enumerable.Range(0, outputs * depth).Select(_ => random.Next(-weightMagnitude, weightMagnitude + 1)).ToArray();
         var w = new Int16Weights(values, outputs, depth);
         int ldx = w.PaddedDepth + random.Next(0, 3);
