@@ -91,6 +91,46 @@ public class GemmKernelTests
     }
 
     /// <summary>
+    /// A layer of one output block over a map several output rows tall: the AVX-512 path runs 16 positions a tile where the
+    /// last 8 are the first 8 moved by one distance (within a row) and 8 where not (across a row's end), for every slot
+    /// width, on small activations (16-bit sums of many quads) and on large ones (a group too short for the 16-position tile).
+    /// </summary>
+    [Theory]
+    [InlineData(2, 3, 0)]
+    [InlineData(4, 3, 1)]
+    [InlineData(16, 15, 2)]
+    [InlineData(200, 3, 3)]
+    [InlineData(4, 255, 4)]
+    [InlineData(200, 0, 5)]
+    public void OneBlockMapsMatchReference(int levels, int maxActivation, int seed)
+    {
+        var random = new Random(seed);
+        int channels = 4 * random.Next(1, 5), outputs = random.Next(1, 17), width = random.Next(17, 41), height = random.Next(2, 4);
+        int paddedWidth = width + 2, taps = 9, depth = taps * channels;
+        var table = Enumerable.Range(0, levels).Select(_ => random.Next(-40, 41)).ToArray();
+        var codes = Enumerable.Range(0, outputs * depth).Select(_ => (byte)random.Next(levels)).ToArray();
+        var w = Int8Weights.FromCodes(codes, table, outputs, depth);
+        int maxX = maxActivation > 0 ? maxActivation : Math.Min(255, 32767 / (2 * Math.Max(1, w.MaxMagnitude)));
+        var x = Enumerable.Range(0, (height + 2) * paddedWidth * channels).Select(_ => (byte)random.Next(maxX + 1)).ToArray();
+        var offsets = Enumerable.Range(0, taps).Select(t => ((t / 3) * paddedWidth + t % 3) * channels).ToArray();
+        var starts = Enumerable.Range(0, height * width).Select(p => ((p / width) * paddedWidth + p % width) * channels).ToArray();
+        var rows = new int[starts.Length * depth];
+        for (int p = 0; p < starts.Length; p++)
+            for (int t = 0; t < taps; t++)
+                for (int c = 0; c < channels; c++) rows[p * depth + t * channels + c] = x[starts[p] + offsets[t] + c];
+        var expected = Reference(codes.Select(c => table[c]).ToArray(), outputs, depth, rows, depth, starts.Length);
+        int ldc = w.PaddedOutputs;
+        var runs = new List<Action<int[]>> { c => Int8Gemm.Multiply(w, x, offsets, starts, c, ldc, maxX) };
+        if (Avx512BW.IsSupported) runs.Add(c => Int8Gemm.MultiplyAvx512(w, x, offsets, starts, c, ldc, maxX));
+        foreach (var run in runs)
+        {
+            var c = new int[starts.Length * ldc];
+            run(c);
+            AssertSame(expected, c, outputs, starts.Length, ldc);
+        }
+    }
+
+    /// <summary>
     /// Every int16 path gives the reference sums: 8-bit operands, and full 16-bit weights with depths short enough for the
     /// sums to fit 32 bits (the scalar path's two positions a multiply, low half and high half, need that too).
     /// </summary>
