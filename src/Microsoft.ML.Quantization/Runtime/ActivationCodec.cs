@@ -372,6 +372,13 @@ internal sealed partial class ActivationCodec
     }
 
     /// <summary>
+    /// <see cref="EncodeIntegers"/> with the grid in registers, for a loop over many vectors: a grid of at most 4 levels compared
+    /// on inputs (<see cref="IsVectorized"/> only); null for any other. In the epilogue's pixel loop the threshold array and the
+    /// call path for wide grids kept that loop's vectors on the stack (2026-12-07).
+    /// </summary>
+    public FourLevels? InRegisters() => IsVectorized && inputThresholds is { Length: <= 3 } inputs ? new FourLevels(inputs, levelVector) : null;
+
+    /// <summary>
     /// The integer levels of 16 values (<see cref="IsVectorized"/> only): the same division and threshold compares as
     /// <see cref="Encode"/>, one compare per threshold, then the level table through a permute.
     /// </summary>
@@ -432,4 +439,45 @@ internal sealed partial class ActivationCodec
 
     /// <summary>The float value of a code, as the training forward computes it (level · s in float32).</summary>
     public float Value(int code) => values[code];
+}
+
+/// <summary>Encodes 16 floats into their integer levels (<see cref="ActivationCodec.EncodeIntegers"/>): the codec's, or its grid in registers.</summary>
+internal interface IVectorEncoder
+{
+    /// <summary>The integer levels of <paramref name="x"/>.</summary>
+    Vector512<int> Encode(Vector512<float> x);
+}
+
+/// <summary>The codec's own <see cref="ActivationCodec.EncodeIntegers"/>.</summary>
+internal readonly struct CodecEncoder(ActivationCodec codec) : IVectorEncoder
+{
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<int> Encode(Vector512<float> x) => codec.EncodeIntegers(x);
+}
+
+/// <summary>
+/// A grid of at most 4 levels in registers (<see cref="ActivationCodec.InRegisters"/>): the same input compares as
+/// <see cref="ActivationCodec.EncodeIntegers"/>, thresholds it lacks NaN (no value compares at least NaN, as no value passes a threshold it lacks).
+/// </summary>
+internal readonly struct FourLevels : IVectorEncoder
+{
+    private readonly Vector512<float> first, second, third;
+    private readonly Vector512<int> levels;
+
+    /// <summary>The grid of input thresholds <paramref name="inputs"/> (at most 3) and its level table.</summary>
+    public FourLevels(float[] inputs, Vector512<int> levels)
+    {
+        if (inputs.Length > 3) throw new ArgumentException("At most 3 thresholds fit.", nameof(inputs));
+        Vector512<float> At(int k) => Vector512.Create(k < inputs.Length ? inputs[k] : float.NaN);
+        (first, second, third, this.levels) = (At(0), At(1), At(2), levels);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<int> Encode(Vector512<float> x)
+    {
+        var passed = Vector512.GreaterThanOrEqual(x, first).AsInt32() + Vector512.GreaterThanOrEqual(x, second).AsInt32() + Vector512.GreaterThanOrEqual(x, third).AsInt32();
+        return Avx512F.PermuteVar16x32(levels, -passed); // each passed threshold is −1
+    }
 }

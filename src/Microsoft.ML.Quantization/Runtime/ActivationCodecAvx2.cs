@@ -32,6 +32,9 @@ internal sealed partial class ActivationCodec
         return Avx.BlendVariable(low.AsSingle(), high.AsSingle(), Vector256.GreaterThan(position, Vector256.Create(7)).AsSingle()).AsInt32();
     }
 
+    /// <summary><see cref="InRegisters"/> for <see cref="EncodeIntegers256"/> (<see cref="IsVectorized256"/> only).</summary>
+    public FourLevels256? InRegisters256() => IsVectorized256 && inputThresholds is { Length: <= 3 } inputs ? new FourLevels256(inputs, lowLevels) : null;
+
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the ≤ 16-level path small where it is inlined
     private unsafe Vector256<int> CountedIntegers256(Vector256<float> y)
     {
@@ -52,5 +55,43 @@ internal sealed partial class ActivationCodec
     {
         var shorts = Vector256.Narrow(EncodeIntegers256(Vector256.Load(x)) + bias, EncodeIntegers256(Vector256.Load(x + 8)) + bias).AsUInt16();
         return Vector128.Narrow(shorts.GetLower(), shorts.GetUpper());
+    }
+}
+
+/// <summary>Encodes 8 floats into their integer levels (<see cref="ActivationCodec.EncodeIntegers256"/>): the codec's, or its grid in registers.</summary>
+internal interface IVectorEncoder256
+{
+    /// <summary>The integer levels of <paramref name="x"/>.</summary>
+    Vector256<int> Encode(Vector256<float> x);
+}
+
+/// <summary>The codec's own <see cref="ActivationCodec.EncodeIntegers256"/>.</summary>
+internal readonly struct CodecEncoder256(ActivationCodec codec) : IVectorEncoder256
+{
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<int> Encode(Vector256<float> x) => codec.EncodeIntegers256(x);
+}
+
+/// <summary><see cref="FourLevels"/> on 256-bit registers (<see cref="ActivationCodec.InRegisters256"/>).</summary>
+internal readonly struct FourLevels256 : IVectorEncoder256
+{
+    private readonly Vector256<float> first, second, third;
+    private readonly Vector256<int> levels;
+
+    /// <summary>The grid of input thresholds <paramref name="inputs"/> (at most 3) and its level table's first 8 entries.</summary>
+    public FourLevels256(float[] inputs, Vector256<int> levels)
+    {
+        if (inputs.Length > 3) throw new ArgumentException("At most 3 thresholds fit.", nameof(inputs));
+        Vector256<float> At(int k) => Vector256.Create(k < inputs.Length ? inputs[k] : float.NaN);
+        (first, second, third, this.levels) = (At(0), At(1), At(2), levels);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<int> Encode(Vector256<float> x)
+    {
+        var passed = Vector256.GreaterThanOrEqual(x, first).AsInt32() + Vector256.GreaterThanOrEqual(x, second).AsInt32() + Vector256.GreaterThanOrEqual(x, third).AsInt32();
+        return Avx2.PermuteVar8x32(levels, -passed); // each passed threshold is −1
     }
 }

@@ -183,11 +183,16 @@ internal sealed partial class ActivationEpilogue
                 WriteShorts(accumulators + first, ldc, ws.Shorts(Target), first, firstRow, endRow, affine);
                 return;
             }
-            fixed (byte* bytes = ws.Bytes(Target)) WriteBytes(accumulators + first, ldc, bytes + first, firstRow, endRow, affine);
+            fixed (byte* bytes = ws.Bytes(Target))
+            {
+                if (codec.InRegisters() is { } grid) WriteBytes(grid, accumulators + first, ldc, bytes + first, firstRow, endRow, affine);
+                else WriteBytes(new CodecEncoder(codec), accumulators + first, ldc, bytes + first, firstRow, endRow, affine);
+            }
         }
     }
 
-    private unsafe void WriteBytes(int* acc, int ldc, byte* target, int firstRow, int endRow, Affine affine)
+    private unsafe void WriteBytes<TEncoder>(TEncoder encoder, int* acc, int ldc, byte* target, int firstRow, int endRow, Affine affine)
+        where TEncoder : struct, IVectorEncoder
     {
         var bias = Vector512.Create(offset);
         int channels = Target.PaddedChannels, rowBytes = Target.PaddedWidth * channels, start = (Target.Padding * Target.PaddedWidth + Target.Padding) * channels;
@@ -196,7 +201,7 @@ internal sealed partial class ActivationEpilogue
             byte* pixel = target + start + oy * rowBytes;
             int* window = acc + (long)oy * pool * width * ldc;
             for (int ox = 0; ox < outWidth; ox++, pixel += channels, window += pool * ldc)
-                Avx512F.ConvertToVector128Byte(codec.EncodeIntegers(Pooled(window, ldc, affine)) + bias).Store(pixel);
+                Avx512F.ConvertToVector128Byte(encoder.Encode(Pooled(window, ldc, affine)) + bias).Store(pixel);
         }
     }
 

@@ -18,11 +18,16 @@ internal sealed partial class ActivationEpilogue
                 WriteShorts256(accumulators + first, ldc, ws.Shorts(Target), first, firstRow, endRow, low, high);
                 return;
             }
-            fixed (byte* bytes = ws.Bytes(Target)) WriteBytes256(accumulators + first, ldc, bytes + first, firstRow, endRow, low, high);
+            fixed (byte* bytes = ws.Bytes(Target))
+            {
+                if (codec.InRegisters256() is { } grid) WriteBytes256(grid, accumulators + first, ldc, bytes + first, firstRow, endRow, low, high);
+                else WriteBytes256(new CodecEncoder256(codec), accumulators + first, ldc, bytes + first, firstRow, endRow, low, high);
+            }
         }
     }
 
-    private unsafe void WriteBytes256(int* acc, int ldc, byte* target, int firstRow, int endRow, Affine256 low, Affine256 high)
+    private unsafe void WriteBytes256<TEncoder>(TEncoder encoder, int* acc, int ldc, byte* target, int firstRow, int endRow, Affine256 low, Affine256 high)
+        where TEncoder : struct, IVectorEncoder256
     {
         var bias = Vector256.Create(offset);
         int channels = Target.PaddedChannels, rowBytes = Target.PaddedWidth * channels, start = (Target.Padding * Target.PaddedWidth + Target.Padding) * channels;
@@ -32,7 +37,7 @@ internal sealed partial class ActivationEpilogue
             int* window = acc + (long)oy * pool * width * ldc;
             for (int ox = 0; ox < outWidth; ox++, pixel += channels, window += pool * ldc)
             {
-                var shorts = Vector256.Narrow(codec.EncodeIntegers256(Pooled256(window, ldc, low)) + bias, codec.EncodeIntegers256(Pooled256(window + 8, ldc, high)) + bias).AsUInt16();
+                var shorts = Vector256.Narrow(encoder.Encode(Pooled256(window, ldc, low)) + bias, encoder.Encode(Pooled256(window + 8, ldc, high)) + bias).AsUInt16();
                 Vector128.Narrow(shorts.GetLower(), shorts.GetUpper()).Store(pixel);
             }
         }

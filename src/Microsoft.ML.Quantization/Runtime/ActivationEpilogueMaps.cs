@@ -31,8 +31,12 @@ internal sealed partial class ActivationEpilogue
             for (int b = firstBlock; b < firstBlock + blocks; b++)
             {
                 int first = 16 * b, last = Math.Min(mul.Length, first + 16), done = start;
-                if (vectorized && last - first == 16 && codec.IsVectorized) done = PixelByPixel ? WriteMapPixels(maps, ldc, first, start, end) : WriteMapTiles(maps, ldc, first, start, end);
-                else if (vectorized && last - first == 16 && codec.IsVectorized256) done = PixelByPixel ? WriteMapPixels256(maps, ldc, first, start, end) : WriteMapTiles256(maps, ldc, first, start, end);
+                if (vectorized && last - first == 16 && codec.IsVectorized)
+                    done = !PixelByPixel ? WriteMapTiles(maps, ldc, first, start, end)
+                        : codec.InRegisters() is { } grid ? WriteMapPixels(grid, maps, ldc, first, start, end) : WriteMapPixels(new CodecEncoder(codec), maps, ldc, first, start, end);
+                else if (vectorized && last - first == 16 && codec.IsVectorized256)
+                    done = !PixelByPixel ? WriteMapTiles256(maps, ldc, first, start, end)
+                        : codec.InRegisters256() is { } grid ? WriteMapPixels256(grid, maps, ldc, first, start, end) : WriteMapPixels256(new CodecEncoder256(codec), maps, ldc, first, start, end);
                 for (int o = first; o < last && done < end; o++) WriteMapOutput(acc, ldc, o, done, end, ws); // the rest, if any: each call clears its runs
             }
         }
@@ -64,10 +68,12 @@ internal sealed partial class ActivationEpilogue
     /// is channels-last (see <see cref="PixelByPixel"/>); returns <paramref name="end"/>. Through tiles, each vector went
     /// through memory between the steps: 9.2–10.7 µs for ResNet20's 16 × 32 × 32 maps, pixel by pixel 5.9, codes alone 3.2–4.4 (2026-12-07).
     /// </summary>
-    private unsafe int WriteMapPixels(MapPointers maps, int ldc, int first, int start, int end)
+    private unsafe int WriteMapPixels<TEncoder>(TEncoder encoder, MapPointers maps, int ldc, int first, int start, int end)
+        where TEncoder : struct, IVectorEncoder
     {
         var affine = BlockAffine(first, withRelu: false); // the ReLU comes after the residual
         var bias = Vector512.Create(offset);
+        bool relu = this.relu;
         int col = start % width, channels = PixelStep, skip = RowSkip, stride = mul.Length;
         float* r = maps.Residual, y = maps.Floats;
         byte* pixel = PixelOf(maps.Bytes, start, first);
@@ -79,7 +85,7 @@ internal sealed partial class ActivationEpilogue
             if (r is not null) v += Vector512.Load(shortcut);
             if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
             if (y is not null) v.Store(map);
-            Avx512F.ConvertToVector128Byte(codec.EncodeIntegers(v) + bias).Store(pixel);
+            Avx512F.ConvertToVector128Byte(encoder.Encode(v) + bias).Store(pixel);
             pixel += ++col == width ? channels + skip : channels;
             if (col == width) col = 0;
         }
@@ -87,10 +93,12 @@ internal sealed partial class ActivationEpilogue
     }
 
     /// <summary>AVX2's <see cref="WriteMapPixels"/>: the block as two halves of 8 outputs.</summary>
-    private unsafe int WriteMapPixels256(MapPointers maps, int ldc, int first, int start, int end)
+    private unsafe int WriteMapPixels256<TEncoder>(TEncoder encoder, MapPointers maps, int ldc, int first, int start, int end)
+        where TEncoder : struct, IVectorEncoder256
     {
         Affine256 low = HalfAffine(first, withRelu: false), high = HalfAffine(first + 8, withRelu: false);
         var bias = Vector256.Create(offset);
+        bool relu = this.relu;
         int col = start % width, channels = PixelStep, skip = RowSkip, stride = mul.Length;
         float* r = maps.Residual, y = maps.Floats;
         byte* pixel = PixelOf(maps.Bytes, start, first);
@@ -114,7 +122,7 @@ internal sealed partial class ActivationEpilogue
                 lo.Store(map);
                 hi.Store(map + 8);
             }
-            var levels = Vector256.Narrow(codec.EncodeIntegers256(lo) + bias, codec.EncodeIntegers256(hi) + bias).AsUInt16();
+            var levels = Vector256.Narrow(encoder.Encode(lo) + bias, encoder.Encode(hi) + bias).AsUInt16();
             Vector128.Narrow(levels.GetLower(), levels.GetUpper()).Store(pixel);
             pixel += ++col == width ? channels + skip : channels;
             if (col == width) col = 0;

@@ -189,7 +189,8 @@ public class ActivationEpilogueTests
     }
 
     /// <summary>
-    /// The vector encoder gives Encode's integer level for every value: grids of 4 to 256 levels (up to 16 by comparing inputs
+    /// The vector encoder gives Encode's integer level for every value, and so does a grid of up to 4 levels held in registers
+    /// (<see cref="ActivationCodec.InRegisters"/>, <see cref="ActivationCodec.InRegisters256"/>): grids of 3 to 256 levels (up to 16 by comparing inputs
     /// with precomputed bounds instead of dividing, above 16 the estimate and correction, its thresholds computed on an exact progression and gathered where moved by up to
     /// 0.45 of a step), values on thresholds and one float either side of them, ±∞ and NaN. Further from
     /// uniform, a grid of over 16 levels stays on the scalar encoder. So does the scalar encoder of up to 16 levels: estimate
@@ -198,6 +199,7 @@ public class ActivationEpilogueTests
     [Theory]
     [InlineData(4, 0.0)]
     [InlineData(4, 0.3)]
+    [InlineData(3, 0.2)]
     [InlineData(16, 0.3)]
     [InlineData(16, 0.8)]
     [InlineData(17, 0.0)]
@@ -239,15 +241,28 @@ public class ActivationEpilogueTests
             {
                 var vector = codec.EncodeIntegers(System.Runtime.Intrinsics.Vector512.Create(values, i));
                 for (int j = 0; j < 16; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
+                // Grids of up to 4 levels also in registers (the epilogue's pixel loops).
+                if (codec.InRegisters() is { } grid)
+                {
+                    var held = grid.Encode(System.Runtime.Intrinsics.Vector512.Create(values, i));
+                    for (int j = 0; j < 16; j++) Assert.Equal(vector[j], held[j]);
+                }
             }
+            Assert.Equal(codec.IsVectorized && levels <= 4, codec.InRegisters() is not null);
             if (codec.IsVectorized256)
             {
                 for (int half = 0; half < 16; half += 8)
                 {
                     var vector = codec.EncodeIntegers256(System.Runtime.Intrinsics.Vector256.Create(values, i + half));
                     for (int j = 0; j < 8; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + half + j])], vector[j]);
+                    if (codec.InRegisters256() is { } grid)
+                    {
+                        var held = grid.Encode(System.Runtime.Intrinsics.Vector256.Create(values, i + half));
+                        for (int j = 0; j < 8; j++) Assert.Equal(vector[j], held[j]);
+                    }
                 }
             }
+            Assert.Equal(codec.IsVectorized256 && levels <= 4, codec.InRegisters256() is not null);
         }
     }
 
