@@ -176,8 +176,7 @@ internal static partial class Int8Gemm
     private static unsafe void Avx512(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc, int maxActivation, int firstBlock, int blocks)
     {
         int group = PairGroup(maxActivation, w.MaxMagnitude);
-        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
-        if (TakesRowPath(w, taps, positions))
+        if (TakesRowPath(w, tapOffsets.Length, positionOffsets.Length))
         {
             fixed (byte* xp = x)
             fixed (int* cp = c)
@@ -185,6 +184,21 @@ internal static partial class Int8Gemm
             return;
         }
         var unpack = new Unpacker(w);
+        switch (unpack.SlotBits)
+        {
+            case 8: Tiles<Slots8>(w, x, tapOffsets, positionOffsets, c, ldc, group, firstBlock, blocks, unpack); break;
+            case 4: Tiles<Slots4>(w, x, tapOffsets, positionOffsets, c, ldc, group, firstBlock, blocks, unpack); break;
+            case 2: Tiles<Slots2>(w, x, tapOffsets, positionOffsets, c, ldc, group, firstBlock, blocks, unpack); break;
+            default: Tiles<Slots1>(w, x, tapOffsets, positionOffsets, c, ldc, group, firstBlock, blocks, unpack); break;
+        }
+    }
+
+    /// <summary>The AVX-512 path's tiles over the blocks and positions, their unpacking compiled for slots of <typeparamref name="TSlots"/> bits.</summary>
+    private static unsafe void Tiles<TSlots>(Int8Weights w, ReadOnlySpan<byte> x, ReadOnlySpan<int> tapOffsets, ReadOnlySpan<int> positionOffsets, Span<int> c, int ldc,
+        int group, int firstBlock, int blocks, Unpacker unpack)
+        where TSlots : struct, ISlotBits
+    {
+        int taps = tapOffsets.Length, quadsPerTap = w.PaddedDepth / 4 / taps, blockBytes = w.BlockBytes, positions = positionOffsets.Length;
         fixed (byte* wp = w.Data)
         fixed (byte* xp = x)
         fixed (int* cp = c)
@@ -200,19 +214,13 @@ internal static partial class Int8Gemm
                 for (; p + 8 <= positions; p += 8)
                 {
                     int* tile = cp + (long)p * ldc + ob * 16;
-                    if (!pair && group >= MinTile16Group && p + 16 <= positions && IsTranslate(starts + p))
+                    if (pair) Tile8x2<TSlots>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                    else if (group >= MinTile16Group && p + 16 <= positions && IsTranslate(starts + p))
                     {
-                        if (unpack.SlotBits == 8) Tile16<Slots8>(block, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
-                        else if (unpack.SlotBits == 4) Tile16<Slots4>(block, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
-                        else if (unpack.SlotBits == 2) Tile16<Slots2>(block, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
-                        else Tile16<Slots1>(block, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                        Tile16<TSlots>(block, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
                         p += 8;
                     }
-                    else if (!pair) Tile8(block, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, tile, ldc);
-                    else if (unpack.SlotBits == 8) Tile8x2<Slots8>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
-                    else if (unpack.SlotBits == 4) Tile8x2<Slots4>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
-                    else if (unpack.SlotBits == 2) Tile8x2<Slots2>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
-                    else Tile8x2<Slots1>(block, block + stride, blockBytes, offsets, taps, quadsPerTap, group, unpack, xp, starts + p, tile, ldc);
+                    else Tile8(block, blockBytes, offsets, taps, quadsPerTap, group, in unpack, xp, starts + p, tile, ldc);
                 }
                 for (; p < positions; p++)
                 {

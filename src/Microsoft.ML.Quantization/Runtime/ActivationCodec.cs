@@ -69,6 +69,11 @@ internal sealed partial class ActivationCodec
                 }
             }
         }
+        if (inputThresholds is { Length: <= 3 } inputs)
+        {
+            if (IsVectorized) InRegisters = new FourLevels(inputs, levelVector);
+            if (IsVectorized256) InRegisters256 = new FourLevels256(inputs, lowLevels);
+        }
     }
 
     /// <summary>The scale s.</summary>
@@ -376,7 +381,7 @@ internal sealed partial class ActivationCodec
     /// on inputs (<see cref="IsVectorized"/> only); null for any other. In the epilogue's pixel loop the threshold array and the
     /// call path for wide grids kept that loop's vectors on the stack (2026-12-07).
     /// </summary>
-    public FourLevels? InRegisters() => IsVectorized && inputThresholds is { Length: <= 3 } inputs ? new FourLevels(inputs, levelVector) : null;
+    public FourLevels? InRegisters { get; }
 
     /// <summary>
     /// The integer levels of 16 values (<see cref="IsVectorized"/> only): the same division and threshold compares as

@@ -33,7 +33,7 @@ internal sealed partial class ActivationCodec
     }
 
     /// <summary><see cref="InRegisters"/> for <see cref="EncodeIntegers256"/> (<see cref="IsVectorized256"/> only).</summary>
-    public FourLevels256? InRegisters256() => IsVectorized256 && inputThresholds is { Length: <= 3 } inputs ? new FourLevels256(inputs, lowLevels) : null;
+    public FourLevels256? InRegisters256 { get; }
 
     [MethodImpl(MethodImplOptions.NoInlining)] // keeps the ≤ 16-level path small where it is inlined
     private unsafe Vector256<int> CountedIntegers256(Vector256<float> y)

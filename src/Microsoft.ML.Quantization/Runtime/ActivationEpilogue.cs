@@ -185,7 +185,7 @@ internal sealed partial class ActivationEpilogue
             }
             fixed (byte* bytes = ws.Bytes(Target))
             {
-                if (codec.InRegisters() is { } grid) WriteBytes(grid, accumulators + first, ldc, bytes + first, firstRow, endRow, affine);
+                if (codec.InRegisters is { } grid) WriteBytes(grid, accumulators + first, ldc, bytes + first, firstRow, endRow, affine);
                 else WriteBytes(new CodecEncoder(codec), accumulators + first, ldc, bytes + first, firstRow, endRow, affine);
             }
         }

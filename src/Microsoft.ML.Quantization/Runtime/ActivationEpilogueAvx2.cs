@@ -20,7 +20,7 @@ internal sealed partial class ActivationEpilogue
             }
             fixed (byte* bytes = ws.Bytes(Target))
             {
-                if (codec.InRegisters256() is { } grid) WriteBytes256(grid, accumulators + first, ldc, bytes + first, firstRow, endRow, low, high);
+                if (codec.InRegisters256 is { } grid) WriteBytes256(grid, accumulators + first, ldc, bytes + first, firstRow, endRow, low, high);
                 else WriteBytes256(new CodecEncoder256(codec), accumulators + first, ldc, bytes + first, firstRow, endRow, low, high);
             }
         }

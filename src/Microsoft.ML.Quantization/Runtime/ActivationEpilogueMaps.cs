@@ -33,10 +33,10 @@ internal sealed partial class ActivationEpilogue
                 int first = 16 * b, last = Math.Min(mul.Length, first + 16), done = start;
                 if (vectorized && last - first == 16 && codec.IsVectorized)
                     done = !PixelByPixel ? WriteMapTiles(maps, ldc, first, start, end)
-                        : codec.InRegisters() is { } grid ? WriteMapPixels(grid, maps, ldc, first, start, end) : WriteMapPixels(new CodecEncoder(codec), maps, ldc, first, start, end);
+                        : codec.InRegisters is { } grid ? WriteMapPixels(grid, maps, ldc, first, start, end) : WriteMapPixels(new CodecEncoder(codec), maps, ldc, first, start, end);
                 else if (vectorized && last - first == 16 && codec.IsVectorized256)
                     done = !PixelByPixel ? WriteMapTiles256(maps, ldc, first, start, end)
-                        : codec.InRegisters256() is { } grid ? WriteMapPixels256(grid, maps, ldc, first, start, end) : WriteMapPixels256(new CodecEncoder256(codec), maps, ldc, first, start, end);
+                        : codec.InRegisters256 is { } grid ? WriteMapPixels256(grid, maps, ldc, first, start, end) : WriteMapPixels256(new CodecEncoder256(codec), maps, ldc, first, start, end);
                 for (int o = first; o < last && done < end; o++) WriteMapOutput(acc, ldc, o, done, end, ws); // the rest, if any: each call clears its runs
             }
         }

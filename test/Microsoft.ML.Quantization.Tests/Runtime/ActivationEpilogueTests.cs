@@ -242,27 +242,27 @@ public class ActivationEpilogueTests
                 var vector = codec.EncodeIntegers(System.Runtime.Intrinsics.Vector512.Create(values, i));
                 for (int j = 0; j < 16; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + j])], vector[j]);
                 // Grids of up to 4 levels also in registers (the epilogue's pixel loops).
-                if (codec.InRegisters() is { } grid)
+                if (codec.InRegisters is { } grid)
                 {
                     var held = grid.Encode(System.Runtime.Intrinsics.Vector512.Create(values, i));
                     for (int j = 0; j < 16; j++) Assert.Equal(vector[j], held[j]);
                 }
             }
-            Assert.Equal(codec.IsVectorized && levels <= 4, codec.InRegisters() is not null);
+            Assert.Equal(codec.IsVectorized && levels <= 4, codec.InRegisters is not null);
             if (codec.IsVectorized256)
             {
                 for (int half = 0; half < 16; half += 8)
                 {
                     var vector = codec.EncodeIntegers256(System.Runtime.Intrinsics.Vector256.Create(values, i + half));
                     for (int j = 0; j < 8; j++) Assert.Equal(codec.Integers![codec.Encode(values[i + half + j])], vector[j]);
-                    if (codec.InRegisters256() is { } grid)
+                    if (codec.InRegisters256 is { } grid)
                     {
                         var held = grid.Encode(System.Runtime.Intrinsics.Vector256.Create(values, i + half));
                         for (int j = 0; j < 8; j++) Assert.Equal(vector[j], held[j]);
                     }
                 }
             }
-            Assert.Equal(codec.IsVectorized256 && levels <= 4, codec.InRegisters256() is not null);
+            Assert.Equal(codec.IsVectorized256 && levels <= 4, codec.InRegisters256 is not null);
         }
     }
 
