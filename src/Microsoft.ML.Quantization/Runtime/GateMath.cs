@@ -6,7 +6,8 @@ namespace Microsoft.ML.Quantization.Runtime;
 /// e^x, σ(x) and tanh x on float vectors for the LSTM gates. .NET's Vector512.Exp computes each float in double, which made
 /// a 128-unit step's gates 1.6× slower (285 against 174 ns, side by side on an AMD EPYC). Here e^x = 2^n · e^r with
 /// n = round(x·log₂e), r = x − n·ln 2 (ln 2 in two parts, so r is exact) and e^r by its Taylor series to r⁶, whose remainder is below 1.3e-7 of e^r for |r| ≤ ln 2 / 2: within
-/// a few float steps of MathF.Exp, as the gates' float noise already was.
+/// a few float steps of MathF.Exp, as the gates' float noise already was. The scalar overloads are the path without SIMD
+/// (and the vector loops' tails): glibc's tanhf and expf took half of TextLstm's time there.
 /// </summary>
 internal static class GateMath
 {
@@ -50,6 +51,26 @@ internal static class GateMath
         var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
         return p * scale;
     }
+
+    /// <summary>
+    /// e^x on one float, the vector series without fused multiply-adds (without SIMD, MathF.FusedMultiplyAdd is a libm call;
+    /// n · Ln2High is exact, so r loses only the last step's rounding) and n rounded by the 1.5 · 2^23 shift, which SSE2 has.
+    /// </summary>
+    public static float Exp(float x)
+    {
+        const float roundingShift = 12582912f; // 1.5 · 2^23: adding it leaves no fraction bits, so it rounds to nearest
+        x = Math.Clamp(x, MinX, MaxX);
+        float n = x * Log2E + roundingShift - roundingShift;
+        float r = x - n * Ln2High - n * Ln2Low;
+        float p = ((((((1f / 720) * r + 1f / 120) * r + 1f / 24) * r + 1f / 6) * r + 0.5f) * r + 1f) * r + 1f;
+        return p * BitConverter.Int32BitsToSingle(((int)n + 127) << 23);
+    }
+
+    /// <summary>σ(x) on one float.</summary>
+    public static float Sigmoid(float x) => 1f / (1f + Exp(-x));
+
+    /// <summary>tanh x on one float.</summary>
+    public static float Tanh(float x) => 2f * Sigmoid(x + x) - 1f;
 
     /// <summary>σ(x) = 1 / (1 + e^−x) (a division: vrcp14ps and a Newton step measured slower here).</summary>
     public static Vector512<float> Sigmoid(Vector512<float> x) => Vector512<float>.One / (Vector512<float>.One + Exp(-x));

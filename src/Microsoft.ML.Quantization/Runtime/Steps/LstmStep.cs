@@ -148,10 +148,8 @@ internal sealed class LstmStep : ScoringStep
         for (; j < hidden; j++)
         {
             float i = x[j] + r[j], f = x[hidden + j] + r[hidden + j], g = x[2 * hidden + j] + r[2 * hidden + j], o = x[3 * hidden + j] + r[3 * hidden + j];
-            c[j] = Sigmoid(f) * c[j] + Sigmoid(i) * MathF.Tanh(g);
-            h[j] = Sigmoid(o) * MathF.Tanh(c[j]);
+            c[j] = GateMath.Sigmoid(f) * c[j] + GateMath.Sigmoid(i) * GateMath.Tanh(g);
+            h[j] = GateMath.Sigmoid(o) * GateMath.Tanh(c[j]);
         }
     }
-
-    private static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
 }
