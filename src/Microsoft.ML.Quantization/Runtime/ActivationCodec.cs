@@ -335,6 +335,15 @@ internal sealed partial class ActivationCodec
         rows[14] = Sse2.UnpackLow(v7.AsUInt64(), v15.AsUInt64()).AsByte(); rows[15] = Sse2.UnpackHigh(v7.AsUInt64(), v15.AsUInt64()).AsByte();
     }
 
+    /// <summary>
+    /// The least input of each threshold, ascending, where the grid has them (an integer form of at most 16 levels and a
+    /// positive scale), else null: <see cref="EncodeInteger"/>(x) is <see cref="LevelOfCount"/> of how many of them x reaches.
+    /// </summary>
+    public float[]? InputThresholds => inputThresholds;
+
+    /// <summary>The integer level of a value that reaches <paramref name="count"/> of <see cref="InputThresholds"/>.</summary>
+    public int LevelOfCount(int count) => vectorTable![count];
+
     /// <summary>Whether <see cref="EncodeIntegers"/> runs here: AVX-512 and an integer form of at most 16 levels.</summary>
     public bool IsVectorized => Avx512F.IsSupported && (vectorTable is not null || (countLevels is not null && Avx2.IsSupported));
 

@@ -32,6 +32,7 @@ internal sealed partial class ActivationEpilogue
     private readonly byte[]? blank; // the padded layout with every pixel at value 0, written before each run
     private readonly int offset;
     private readonly ValueSlot? residual, floats; // with a pool of 1 only: the add's other operand and the float map written besides the codes
+    private readonly AccumulatorLevels? levels; // the scalar path's codes from the accumulators, where no float map is read or written
 
     /// <param name="correction">Subtracted from each output's accumulator (the activation offset times the weight row sums), or null.</param>
     /// <param name="mul">Per-output scale of the accumulator.</param>
@@ -66,6 +67,7 @@ internal sealed partial class ActivationEpilogue
         this.width = width;
         Target = target;
         codec = target.Codec;
+        if (residual is null && floats is null) levels = AccumulatorLevels.TryCreate(codec, correction, mul, add, relu);
         if (target.Layout == SlotLayout.PaddedBytes)
         {
             offset = -codec.MinInteger;
@@ -121,11 +123,49 @@ internal sealed partial class ActivationEpilogue
             int first = 16 * b, end = Math.Min(mul.Length, first + 16);
             if (vectorized && codec.IsVectorized && end - first == 16) WriteBlock(acc, ldc, first, firstRow, firstRow + rows, ws);
             else if (vectorized && codec.IsVectorized256 && end - first == 16) WriteBlock256(acc, ldc, first, firstRow, firstRow + rows, ws);
+            else if (levels is not null) WriteLevels(levels, acc, ldc, first, end, firstRow, firstRow + rows, ws);
             else for (int o = first; o < end; o++) WriteOutput(acc, ldc, o, firstRow, firstRow + rows, ws);
         }
     }
 
-    /// <summary>Output <paramref name="o"/> of rows [<paramref name="firstRow"/>, <paramref name="endRow"/>): a row of pooled values, then its levels as one run.</summary>
+    /// <summary>
+    /// Outputs [<paramref name="first"/>, <paramref name="end"/>) of rows [<paramref name="firstRow"/>, <paramref name="endRow"/>)
+    /// by <see cref="AccumulatorLevels"/>, pixel by pixel (the accumulators and an HWC target in order), the pool's max by masks.
+    /// </summary>
+    private unsafe void WriteLevels(AccumulatorLevels levels, ReadOnlySpan<int> acc, int ldc, int first, int end, int firstRow, int endRow, Workspace ws)
+    {
+        if ((long)endRow * pool * width * ldc > acc.Length) throw new ArgumentException("The accumulators do not hold the rows.", nameof(acc));
+        var bytes = blank is not null ? ws.Bytes(Target) : null;
+        var shorts = blank is null ? ws.Shorts(Target) : null!;
+        int slots = levels.Slots;
+        fixed (int* accumulators = acc)
+        fixed (long* starts = levels.Starts)
+        fixed (int* flips = levels.Flips)
+        {
+            for (int oy = firstRow; oy < endRow; oy++)
+                for (int ox = 0; ox < outWidth; ox++)
+                {
+                    int* window = accumulators + (oy * pool * width + ox * pool) * ldc;
+                    int pixel = bytes is null ? 0 : Pixel(oy, ox);
+                    for (int o = first; o < end; o++)
+                    {
+                        int flip = flips[o];
+                        long best = window[o] ^ flip;
+                        for (int dy = 0; dy < pool; dy++)
+                            for (int dx = 0; dx < pool; dx++)
+                            {
+                                long d = (window[(dy * width + dx) * ldc + o] ^ flip) - best;
+                                best += d & ~(d >> 63);
+                            }
+                        int level = levels.LevelOfCount(AccumulatorLevels.Count(starts + o * slots, slots, best));
+                        if (bytes is not null) bytes[pixel + o] = (byte)(level + offset);
+                        else shorts[(o * outHeight + oy) * outWidth + ox] = (short)level;
+                    }
+                }
+        }
+    }
+
+    /// <summary>Output <paramref name="o"/> of rows [<paramref name="firstRow"/>, <paramref name="endRow"/>): a row of pooled values, then its levels as one run (grids of more than 16 levels).</summary>
     private void WriteOutput(ReadOnlySpan<int> acc, int ldc, int o, int firstRow, int endRow, Workspace ws)
     {
         int c = correction?[o] ?? 0;

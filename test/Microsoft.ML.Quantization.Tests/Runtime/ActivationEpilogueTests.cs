@@ -4,20 +4,30 @@ using Xunit;
 
 namespace Microsoft.ML.Quantization.Tests.Runtime;
 
-/// <summary>The fused epilogue's vector paths (AVX-512; AVX2 in the no-AVX-512 CI leg) write exactly the codes of its scalar path, for both target layouts, with and without ReLU and pool.</summary>
+/// <summary>
+/// The fused epilogue's vector paths (AVX-512; AVX2 in the no-AVX-512 CI leg) write exactly the codes of its scalar path, for
+/// both target layouts, with and without ReLU and pool, and the scalar path (levels from the accumulators up to 16 levels,
+/// from floats over them) those of the unfused formula, for negative and zero scales too.
+/// </summary>
 public class ActivationEpilogueTests
 {
     [Theory]
-    [InlineData(32, 7, 7, 1, true, true)]
-    [InlineData(48, 8, 6, 2, true, true)]
-    [InlineData(16, 7, 7, 2, false, true)]
-    [InlineData(32, 6, 6, 3, true, false)]
-    [InlineData(20, 5, 5, 1, true, false)]
-    [InlineData(128, 7, 7, 2, true, false)] // VggSmall's last convolution: shorts for the linear layer, a 2×2 pool dropping a row and a column
-    public void VectorPathWritesTheScalarPathsCodes(int outputs, int height, int width, int pool, bool relu, bool paddedBytes)
+    [InlineData(32, 7, 7, 1, true, true, 4)]
+    [InlineData(48, 8, 6, 2, true, true, 4)]
+    [InlineData(16, 7, 7, 2, false, true, 4)]
+    [InlineData(32, 6, 6, 3, true, false, 4)]
+    [InlineData(20, 5, 5, 1, true, false, 4)]
+    [InlineData(128, 7, 7, 2, true, false, 4)] // VggSmall's last convolution: shorts for the linear layer, a 2×2 pool dropping a row and a column
+    [InlineData(32, 6, 6, 2, true, true, 16)]
+    [InlineData(20, 5, 5, 1, false, false, 16)]
+    [InlineData(32, 6, 6, 2, true, true, 40)] // over 16 levels: the float path
+    [InlineData(20, 5, 5, 1, false, false, 40)]
+    public void VectorPathWritesTheScalarPathsCodes(int outputs, int height, int width, int pool, bool relu, bool paddedBytes, int levelCount)
     {
-        var random = new Random(outputs * 31 + height * 7 + pool);
-        var grid = new QuantizationGrid(2, new[] { 0.25f }, new float[] { -1, 0, 1, 2 }, new[] { -0.5f, 0.5f, 1.5f }, null);
+        var random = new Random(outputs * 31 + height * 7 + pool + levelCount);
+        // Levels −1 .. levelCount − 2 in steps of 1, thresholds half-way, the scale putting the accumulators' values across them.
+        var grid = new QuantizationGrid((int)Math.Ceiling(Math.Log2(levelCount)), new[] { 1f / levelCount }, Enumerable.Range(-1, levelCount).Select(l => (float)l).ToArray(),
+            Enumerable.Range(0, levelCount - 1).Select(k => k - 0.5f).ToArray(), null);
         var codec = new ActivationCodec(grid);
         int outHeight = height / pool, outWidth = width / pool;
         var target = paddedBytes
@@ -25,10 +35,12 @@ public class ActivationEpilogueTests
             : new ValueSlot(0, new[] { outputs * outHeight * outWidth }, codec, SlotLayout.Shorts);
         int ldc = (outputs + 15) & ~15;
         var acc = Enumerable.Range(0, height * width * ldc).Select(_ => random.Next(-400, 400)).ToArray();
-        var mul = Enumerable.Range(0, outputs).Select(_ => (float)(random.NextDouble() * 0.01)).ToArray();
+        // Every third scale negative (a folded BatchNorm's may be) and every seventh zero.
+        var mul = Enumerable.Range(0, outputs).Select(o => o % 7 == 5 ? 0f : (float)(random.NextDouble() * 0.01) * (o % 3 == 1 ? -1 : 1)).ToArray();
         var add = Enumerable.Range(0, outputs).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
         var correction = Enumerable.Range(0, outputs).Select(_ => random.Next(-50, 50)).ToArray();
         var epilogue = new ActivationEpilogue(correction, mul, add, relu, pool, width, outHeight, outWidth, target);
+        Assert.Equal(levelCount <= 16, codec.InputThresholds is not null);
         var scalar = new Workspace(new[] { target });
         var vector = new Workspace(new[] { target });
         foreach (var (ws, vectorized) in new[] { (scalar, false), (vector, true) })
