@@ -119,8 +119,8 @@ internal static partial class Int8Gemm
                 int count = Math.Min(n - k, run - pending);
                 ulong* w = wt + k;
                 byte* y0 = x0 + at + k, y1 = x1 + at + k, y2 = x2 + at + k, y3 = x3 + at + k;
-                int j = 0;
-                for (; j + 2 <= count; j += 2)
+                nint j = 0, pairs = count & ~1; // native-sized indices: with int ones the JIT sign-extended and spilled in the loop
+                for (; j < pairs; j += 2)
                 {
                     ulong wv = w[j], wu = w[j + 1];
                     a0 += wv * y0[j] + wu * y0[j + 1];

@@ -129,11 +129,28 @@ internal sealed partial class ActivationCodec
     public int EncodeInteger(float x)
     {
         var integers = Integers ?? throw new InvalidOperationException("The grid has no integer form.");
+        if (countLevels is not null) return EstimatedLevel(x);
         if (inputThresholds is null) return integers[Encode(x)];
         if (inverseInputStep > 0) return vectorTable![EstimatedCount(inputThresholds, x)];
         int position = 0;
         foreach (float t in inputThresholds) position += x >= t ? 1 : 0;
         return vectorTable![position];
+    }
+
+    /// <summary>
+    /// The level of x on a grid of over 16 levels with near-uniform thresholds, as the vector encoders count it: the estimate
+    /// ⌊(x / s − first) / step⌋ + 1 in [0, n] (0 for NaN), one up where the next threshold is ≤ x / s, one down where the last
+    /// one counted is above it. Without SIMD, <see cref="Encode"/>'s bisection over 255 thresholds mispredicted a branch at
+    /// most steps: 22 ns a value of an 8-bit input quantizer.
+    /// </summary>
+    private int EstimatedLevel(float x)
+    {
+        float y = x / Scale, e = (y - firstThreshold) * inverseStep;
+        int n = thresholds.Length, count = e >= 0 ? (e < n ? (int)e + 1 : n) : 0;
+        var bounded = boundedThresholds!;
+        count += bounded[count + 1] <= y ? 1 : 0;
+        count -= bounded[count] > y ? 1 : 0;
+        return countLevels![count];
     }
 
     /// <summary>
