@@ -56,7 +56,7 @@ internal sealed class BCPReLU : Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var clipped = minimum(x.ClampMin(0), upper_clip) + maximum((x * slope).ClampMax(0), -lower_clip);
+        var clipped = minimum(x.ClampMin(0), upper_clip).Plus(maximum((x * slope).ClampMax(0), -lower_clip));
         if (outputBits is null) return clipped.MoveToOuterDisposeScope();
         using var grid = OutputGrid()!;
         var flat = clipped.reshape(1, -1);
@@ -73,5 +73,5 @@ internal sealed class BCPReLU : Module<Tensor, Tensor>
     }
 
     /// <summary>λ(α_l² + α_u²), to add to the training loss.</summary>
-    public Tensor RegularizationLoss() => (lower_clip.square() + upper_clip.square()).Times(clipDecay);
+    public Tensor RegularizationLoss() => lower_clip.Squared().Plus(upper_clip.Squared()).Times(clipDecay);
 }

@@ -58,7 +58,7 @@ internal sealed class GridTensors : IDisposable
         using var scope = NewDisposeScope();
         var f = first.to(float64).reshape(-1, 1);
         var k = ScalarOperands.Range(levelCount, float64, f.device).unsqueeze(0);
-        return new GridTensors(bits, scales, f + k, (f + k[.., ..^1]).Plus(0.5),
+        return new GridTensors(bits, scales, f.Plus(k), f.Plus(k[.., ..^1]).Plus(0.5),
             clipLow: f.Minus(clipMargin), clipHigh: f.Plus(levelCount - 1 + clipMargin)) { UniformFirst = f.to(float32).DetachFromDisposeScope() };
     }
 
@@ -98,7 +98,7 @@ internal sealed class GridTensors : IDisposable
     {
         using var scope = NewDisposeScope();
         var count = zeros(y.shape, ScalarType.Byte, y.device);
-        for (long k = 0; k < Thresholds.shape[1]; k++) count.add_(y.ge(Thresholds.narrow(1, k, 1)).to(ScalarType.Byte));
+        for (long k = 0; k < Thresholds.shape[1]; k++) count.PlusInPlace(y.ge(Thresholds.narrow(1, k, 1)).to(ScalarType.Byte));
         return count.to(int64).MoveToOuterDisposeScope();
     }
 
@@ -123,7 +123,7 @@ internal sealed class GridTensors : IDisposable
         if (learnedBits is not null)
         {
             var error = q - (mask is null ? x.detach() : x.detach() * mask);
-            result = result + pow(2.0, learnedBits.detach() - learnedBits).Minus(1.0) * error;
+            result = result.Plus(pow(2.0, learnedBits.detach() - learnedBits).Minus(1.0) * error);
         }
         return result.MoveToOuterDisposeScope();
     }
@@ -138,7 +138,7 @@ internal sealed class GridTensors : IDisposable
     {
         using var scope = NewDisposeScope();
         var q = UniformFirst is null || !fast ? Decode(Encode(x)).detach()
-            : (x.detach() / Scales - UniformFirst).PlusInPlace(0.5).floor_().ClampInPlace(0, Levels.shape[1] - 1).add_(UniformFirst).mul_(Scales);
+            : (x.detach() / Scales - UniformFirst).PlusInPlace(0.5).floor_().ClampInPlace(0, Levels.shape[1] - 1).PlusInPlace(UniformFirst).mul_(Scales);
         Tensor? mask = null;
         if (ClipLow is not null && ClipHigh is not null)
         {

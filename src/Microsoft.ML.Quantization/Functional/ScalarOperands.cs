@@ -7,16 +7,32 @@ namespace Microsoft.ML.Quantization.Functional;
 /// Tensor operations with a number operand, each holding the number's libtorch Scalar until the call returns.
 /// TorchSharp 0.107 reads a Scalar's native handle and then lets the Scalar go, so the temporary that an implicit
 /// conversion makes (<c>x / 2</c>, <c>x.clamp_min(0)</c>) can be finalized on the finalizer thread while libtorch
-/// still reads it: "Unknown scalar type" or a crash in <c>Scalar::toDouble</c> (dotnet/TorchSharp#1434). The library
-/// hands numbers to torch only through here; a test reads every method body and fails on any other conversion.
+/// still reads it: "Unknown scalar type" or a crash in <c>Scalar::toDouble</c> (dotnet/TorchSharp#1434). TorchSharp
+/// makes such temporaries itself too: <c>add(Tensor)</c>, <c>add(Scalar)</c> and the + operator convert an alpha of 1,
+/// <c>square()</c> an exponent of 2, <c>arange(stop)</c> its start and step. The library hands numbers to torch, and
+/// adds tensors, only through here; a test reads every method body, and those of the TorchSharp methods it calls three
+/// deep, and fails on any other conversion. Beyond its reach stay what TorchSharp's modules and optimizers convert inside
+/// (BatchNorm's forward in training, the optimizers' steps, PReLU's constructor).
 /// </summary>
 internal static class ScalarOperands
 {
+    // Held for the life of the process: an alpha or step of 1 and a start of 0 that no finalizer can take mid-call.
+    private static readonly Scalar One = 1.ToScalar(), Zero = 0.ToScalar();
+
+    /// <summary>x + y.</summary>
+    public static Tensor Plus(this Tensor x, Tensor y) => x.add(y, One);
+
+    /// <summary>x += y.</summary>
+    public static Tensor PlusInPlace(this Tensor x, Tensor y) => x.add_(y, One);
+
+    /// <summary>x², as x · x (the values of torch's square, which pows by a Scalar of 2 it converts).</summary>
+    public static Tensor Squared(this Tensor x) => x.mul(x);
+
     /// <summary>x + value.</summary>
     public static Tensor Plus(this Tensor x, double value)
     {
         using var s = value.ToScalar();
-        return x.add(s);
+        return x.add(s, One);
     }
 
     /// <summary>x − value.</summary>
@@ -58,7 +74,7 @@ internal static class ScalarOperands
     public static Tensor PlusInPlace(this Tensor x, double value)
     {
         using var s = value.ToScalar();
-        return x.add_(s);
+        return x.add_(s, One);
     }
 
     /// <summary>max(x, low): <c>clamp_min</c>, whose gradient passes where x ≥ low.</summary>
@@ -151,7 +167,7 @@ internal static class ScalarOperands
     public static Tensor Range(long count, ScalarType dtype, Device? device = null)
     {
         using var s = count.ToScalar();
-        return arange(s, dtype, device);
+        return arange(Zero, s, One, dtype, device);
     }
 
     /// <summary>start, start + step, … below stop.</summary>

@@ -12,6 +12,6 @@ internal static class StraightThrough
     public static Tensor Apply(Tensor x, Tensor q, Tensor? mask)
     {
         var identity = x - x.detach();
-        return q.detach() + (mask is null ? identity : identity * mask);
+        return q.detach().Plus(mask is null ? identity : identity * mask);
     }
 }

@@ -46,7 +46,7 @@ internal sealed class PotQScheme : SchemeMath
                 clipLow: ScalarOperands.Full(stackedGroups, -1, float64, x.device), clipHigh: ScalarOperands.Full(stackedGroups, 1, float64, x.device));
             var stacked = single.unsqueeze(1).expand(groups, candidates, count).reshape(stackedGroups, count);
             var exact = x.unsqueeze(1).expand(groups, candidates, count).reshape(stackedGroups, count);
-            return (candidate.Decode(candidate.Encode(stacked)).to(float64) - exact).square().mean([1]).reshape(groups, candidates);
+            return (candidate.Decode(candidate.Encode(stacked)).to(float64) - exact).Squared().mean([1]).reshape(groups, candidates);
         }
         // Steps j = 0, 4, …, 28 first, then the neighbours j ± 1..3 of each group's best: 14 fits instead of
         // 32, the same choice wherever the error is unimodal in j (it is for bell-shaped data). argmin takes the
@@ -55,7 +55,7 @@ internal sealed class PotQScheme : SchemeMath
         var coarseErrors = Errors(coarseSteps);
         var coarse = coarseSteps.gather(1, coarseErrors.argmin(1, keepdim: true));
         var offsets = tensor(Enumerable.Range(1, CoarseStride - 1).SelectMany(d => new double[] { -d, d }).ToArray(), float64, x.device).unsqueeze(0);
-        var neighbours = (coarse + offsets).Clamp(0, ScaleCandidates - 1);
+        var neighbours = coarse.Plus(offsets).Clamp(0, ScaleCandidates - 1);
         var steps = cat(new[] { coarse, neighbours }, 1);
         var errors = cat(new[] { coarseErrors.amin([1], keepdim: true), Errors(neighbours) }, 1);
         var bestStep = steps.gather(1, errors.argmin(1, keepdim: true)).squeeze(1);

@@ -37,7 +37,7 @@ internal sealed class ResQScheme : SchemeMath
                 signs[i, code] = ((code >> (bits - 1 - i)) & 1) == 1 ? 1 : -1;
         var levels = cat(alphas, 1).matmul(tensor(signs, float64, x.device)) / alpha1;
         var (sorted, order) = levels.sort(1);
-        var thresholds = (sorted[.., 1..] + sorted[.., ..^1]).Over(2);
+        var thresholds = sorted[.., 1..].Plus(sorted[.., ..^1]).Over(2);
         return new GridTensors(bits, alpha1, levels, thresholds, order);
     }
 }

@@ -137,7 +137,7 @@ internal abstract class SchemeMath
     }
 
     /// <summary>Root mean square per group, [G]: the spread about zero that a zero-centred grid sees.</summary>
-    protected static Tensor RootMeanSquare(Tensor x) => x.square().mean([1]).sqrt();
+    protected static Tensor RootMeanSquare(Tensor x) => x.Squared().mean([1]).sqrt();
 
     /// <summary>A [G,n] tensor holding the same row of constants for every group.</summary>
     protected static Tensor Rows(Tensor x, params double[] values) =>

@@ -65,6 +65,6 @@ internal sealed class AttentionQuantizers : SearchQuantizers
         var soft = Store[vertex].softmax(0);
         var low = zeros_like(soft);
         low[-1] = 1;
-        return soft.Times(temperature) + low.Times(1 - temperature);
+        return soft.Times(temperature).Plus(low.Times(1 - temperature));
     }
 }

@@ -28,7 +28,7 @@ internal sealed class LearnedBitsQuantizer : Module<Tensor, Tensor>
         var spec = vertex.SpecAt((int)Math.Round(b.item<float>()));
         using var rounded = b.detach().round();
         // b + (round(b) − b) held fixed: the value is the rounded width, the gradient that of b (STE).
-        var learned = b + (rounded - b.detach());
+        var learned = b.Plus(rounded - b.detach());
         return MixtureQuantizer.Branch(spec, x, vertex.Vertex.IsWeight, training, learned);
     }
 }

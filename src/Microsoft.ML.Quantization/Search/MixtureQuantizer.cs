@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Schemes;
 using static TorchSharp.torch;
@@ -47,7 +48,7 @@ internal sealed class MixtureQuantizer : Module<Tensor, Tensor>
             passing = w.detach().matmul(masks).reshape(x.shape);
         }
         observe?.Invoke(values, x);
-        return w.matmul(values).reshape(x.shape) + (x - x.detach()) * passing;
+        return w.matmul(values).reshape(x.shape).Plus((x - x.detach()) * passing);
     }
 
     /// <summary>One branch: a weight per its granularity, an activation per tensor (a sampled fit in training).</summary>

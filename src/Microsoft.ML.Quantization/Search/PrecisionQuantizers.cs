@@ -79,14 +79,14 @@ internal sealed class PrecisionQuantizers : SearchQuantizers
             double elements = 0;
             foreach (var v in Vertices.Where(v => v.IsWeight == weights))
             {
-                total = total + (v.IsFixed ? tensor((float)v.Spec.Bits) : Store[v.Name].Clamp(precision[v.Name].MinBits, precision[v.Name].MaxBits)).Times(v.Elements);
+                total = total.Plus((v.IsFixed ? tensor((float)v.Spec.Bits) : Store[v.Name].Clamp(precision[v.Name].MinBits, precision[v.Name].MaxBits)).Times(v.Elements));
                 elements += v.Elements;
             }
             return elements == 0 ? zeros(1) : total.Over(elements);
         }
         var w = Average(true).Minus(weightTarget);
         var a = Vertices.Any(v => !v.IsWeight) ? Average(false).Minus(activationTarget) : zeros(1);
-        return (w.square() + a.square()).sum();
+        return w.Squared().Plus(a.Squared()).sum();
     }
 
     public override IReadOnlyDictionary<string, QuantizerSpec> Result()

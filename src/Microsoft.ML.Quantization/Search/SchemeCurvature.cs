@@ -75,7 +75,7 @@ internal sealed class SchemeCurvature
             if (fisher == 0 || o.Gram.IsInvalid) continue;
             var p = logits(o.Key).softmax(0).to(ScalarType.Float64);
             var gap = (p.dot(o.Gram.diagonal()) - p.dot(o.Gram.matmul(p))).Times(0.5 * fisher * weight * progress).to(ScalarType.Float32);
-            total = total is null ? gap : total + gap;
+            total = total is null ? gap : total.Plus(gap);
         }
         return total;
     }
@@ -92,7 +92,7 @@ internal sealed class SchemeCurvature
             {
                 using var gradient = latent.grad;
                 if (gradient is null) continue;
-                squares += gradient.square().sum().item<float>();
+                squares += gradient.Squared().sum().item<float>();
                 count += gradient.numel();
             }
             if (count == 0) continue;

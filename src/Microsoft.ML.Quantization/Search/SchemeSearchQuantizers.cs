@@ -81,7 +81,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
     {
         var gap = curvature?.Gap(Logits, progress);
         var entropy = Entropy();
-        return gap is null ? entropy : entropy is null ? gap : gap + entropy;
+        return gap is null ? entropy : entropy is null ? gap : gap.Plus(entropy);
     }
 
     /// <summary>Σ over every θ of H(softmax) = −Σ_i π_i log π_i, times <see cref="SchemeSearchOptions.EntropyWeight"/> and the square of the search's progress; null where that is 0.</summary>
@@ -94,7 +94,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
         {
             var logP = Logits(key).log_softmax(0);
             var h = -(logP.exp() * logP).sum();
-            total = total is null ? h : total + h;
+            total = total is null ? h : total.Plus(h);
         }
         return total?.Times(factor);
     }
@@ -132,7 +132,7 @@ internal sealed class SchemeSearchQuantizers : SearchQuantizers
 
     /// <summary>Eq. 2: softmax((θ + g)/τ), g Gumbel noise (<paramref name="gumbel"/>, or a fresh draw).</summary>
     internal static Tensor GumbelSoftmax(Tensor logits, double tau, Tensor? gumbel = null) =>
-        (logits + (gumbel ?? Gumbel(logits.shape))).Over(tau).softmax(0);
+        logits.Plus(gumbel ?? Gumbel(logits.shape)).Over(tau).softmax(0);
 
     /// <summary>g = −log(−log u), u ~ U(0,1).</summary>
     private static Tensor Gumbel(long[] shape)

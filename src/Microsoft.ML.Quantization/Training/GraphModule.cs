@@ -1,4 +1,5 @@
 using Microsoft.ML.Quantization.Activations;
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using Microsoft.ML.Quantization.Serialization;
 using Microsoft.ML.Quantization.Training.Layers;
@@ -44,7 +45,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
     public Tensor RegularizationLoss()
     {
         var total = zeros(1);
-        foreach (var activation in layers.values().OfType<BCPReLU>()) total = total + activation.RegularizationLoss();
+        foreach (var activation in layers.values().OfType<BCPReLU>()) total = total.Plus(activation.RegularizationLoss());
         return total.sum();
     }
 
@@ -138,7 +139,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
             var x = values[node.Inputs[0]];
             values[node.Name] = node.Kind switch
             {
-                NodeKind.Add => x + values[node.Inputs[1]],
+                NodeKind.Add => x.Plus(values[node.Inputs[1]]),
                 NodeKind.ReLU => functional.relu(x),
                 NodeKind.Sigmoid => functional.sigmoid(x),
                 NodeKind.Tanh => functional.tanh(x),

@@ -83,8 +83,8 @@ internal sealed class GraphTrainer
                 double done = epoch - 1 + (double)b / batches;
                 hooks?.BeforeBatch(done, done / options.Epochs);
                 var logits = model.call(x);
-                var loss = functional.cross_entropy(logits, y) + model.RegularizationLoss().to(device);
-                if (hooks?.Loss() is { } extra) loss = loss + extra.to(device);
+                var loss = functional.cross_entropy(logits, y).Plus(model.RegularizationLoss().to(device));
+                if (hooks?.Loss() is { } extra) loss = loss.Plus(extra.to(device));
                 float value = loss.item<float>();
                 if (!float.IsFinite(value))
                     throw new InvalidOperationException($"{stage}: the loss became {value} at epoch {epoch}, batch {b + 1}. Lower the learning rate or check the input for NaN or Inf values.");

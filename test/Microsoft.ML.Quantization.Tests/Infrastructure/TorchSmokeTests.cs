@@ -13,7 +13,7 @@ public class TorchSmokeTests
         using var scope = NewDisposeScope();
         var w = tensor(new float[] { 1f, -2f, 3f }).requires_grad_();
         var x = tensor(new float[] { 0.5f, 0.25f, 2f });
-        var loss = (w * x).sum().square();   // (0.5 - 0.5 + 6)^2 = 36
+        var loss = (w * x).sum().Squared();   // (0.5 - 0.5 + 6)^2 = 36
         loss.backward();
 
         Assert.Equal(36f, loss.item<float>(), 5);

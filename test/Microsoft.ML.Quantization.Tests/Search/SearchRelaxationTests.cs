@@ -71,7 +71,7 @@ public class SearchRelaxationTests
         using var module = new GraphModule(LeNet, quantizers: search);
         module.train();
         var x = randn(8, 1, 28, 28);
-        module.call(x).square().sum().backward();
+        module.call(x).Squared().sum().backward();
         foreach (string key in search.Store.Keys)
         {
             var grad = search.Store[key].grad;
@@ -114,8 +114,8 @@ public class SearchRelaxationTests
             var spec = specs[i];
             using var sample = isWeight ? null : SchemeMath.ActivationSample(x.detach());
             var (q, mask) = SchemeMath.For(spec.Scheme).Parts(x.detach(), spec.Bits, spec.Granularity, sample);
-            value += w.detach()[i] * q;
-            passing += w.detach()[i] * (mask ?? ones_like(q));
+            value = value.Plus(w.detach()[i] * q);
+            passing = passing.Plus(w.detach()[i] * (mask ?? ones_like(q)));
             weightGrad[i] = (g * q).sum().item<float>();
         }
         using (no_grad())
@@ -246,7 +246,7 @@ public class SearchRelaxationTests
         using var reference = Microsoft.ML.Quantization.Schemes.SchemeMath.For(QuantizationScheme.ClipQ).Quantize(x, 3);
         Assert.Equal(0f, (y - reference).abs().max().item<float>());
         // Loss = quantization error: more bits lower it, so the gradient on b is −2·ln2·Σ(q − x)² < 0.
-        (y - x).square().sum().backward();
+        (y - x).Squared().sum().backward();
         Assert.True(bits.grad!.item<float>() < 0, $"gradient {bits.grad!.item<float>()}");
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.ML.Quantization.Functional;
 using Microsoft.ML.Quantization.Graph;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -48,9 +49,9 @@ internal sealed class QuantLstm : Module<Tensor, Tensor>
         {
             using var scope = NewDisposeScope();
             var recurrent = state_quantizer is null ? h : state_quantizer.call(h);
-            var gates = inputs.select(1, t) + functional.linear(recurrent, whh);
+            var gates = inputs.select(1, t).Plus(functional.linear(recurrent, whh));
             var chunks = gates.chunk(4, 1);
-            var cNext = chunks[1].sigmoid() * c + chunks[0].sigmoid() * chunks[2].tanh();
+            var cNext = (chunks[1].sigmoid() * c).Plus(chunks[0].sigmoid() * chunks[2].tanh());
             var hNext = chunks[3].sigmoid() * cNext.tanh();
             c = cNext.MoveToOuterDisposeScope();
             h = hNext.MoveToOuterDisposeScope();
