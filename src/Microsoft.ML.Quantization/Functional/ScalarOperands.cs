@@ -11,8 +11,8 @@ namespace Microsoft.ML.Quantization.Functional;
 /// makes such temporaries itself too: <c>add(Tensor)</c>, <c>add(Scalar)</c> and the + operator convert an alpha of 1,
 /// <c>square()</c> an exponent of 2, <c>arange(stop)</c> its start and step. The library hands numbers to torch, and
 /// adds tensors, only through here; a test reads every method body, and those of the TorchSharp methods it calls three
-/// deep, and fails on any other conversion. Beyond its reach stay what TorchSharp's modules and optimizers convert inside
-/// (BatchNorm's forward in training, the optimizers' steps, PReLU's constructor).
+/// deep, and fails on any other conversion. The library's BatchNorm is its own (<c>CountedBatchNorm</c>) for the same
+/// reason; beyond the check's reach stay the optimizers' steps and PReLU's constructor, which TorchSharp runs itself.
 /// </summary>
 internal static class ScalarOperands
 {
@@ -68,6 +68,13 @@ internal static class ScalarOperands
     {
         using var s = value.ToScalar();
         return x.div(s);
+    }
+
+    /// <summary>x += value, an integer tensor staying integer.</summary>
+    public static Tensor PlusInPlace(this Tensor x, long value)
+    {
+        using var s = value.ToScalar();
+        return x.add_(s, One);
     }
 
     /// <summary>x in place plus value.</summary>

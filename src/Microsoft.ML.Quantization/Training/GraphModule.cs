@@ -165,7 +165,7 @@ internal sealed class GraphModule : Module<Tensor, Tensor>
             NodeKind.Linear => new QuantLinear(name, input[0], node, quantizers),
             NodeKind.Embedding => new QuantEmbedding(name, node, quantizers),
             NodeKind.Lstm => new QuantLstm(name, input[1], node, quantizers, StateQuantizer(node)),
-            NodeKind.BatchNorm => input.Length == 3 ? BatchNorm2d(input[0], GraphNode.BatchNormEpsilon) : BatchNorm1d(input[0], GraphNode.BatchNormEpsilon),
+            NodeKind.BatchNorm => new CountedBatchNorm(input[0], GraphNode.BatchNormEpsilon, map: input.Length == 3),
             NodeKind.PReLU => PReLU(Math.Max(1, node.Units), 0.25),
             NodeKind.Normalize => new Normalization(name, input[0]),
             NodeKind.BCPReLU => new BCPReLU(node.BCPReLU ?? new BCPReLUOptions(), name),
