@@ -18,13 +18,11 @@ internal sealed class AccumulatorLevels
 {
     private readonly long[] starts; // per output, Slots entries: −∞, the least flipped accumulator reaching each threshold, then +∞
     private readonly int[] flips;
-    private readonly ActivationCodec codec;
     private const long Never = 1L << 40, Always = -(1L << 40); // beyond any int, near enough that start − acc − 1 cannot overflow
 
     private AccumulatorLevels(ActivationCodec codec, int[]? correction, float[] mul, float[] add, bool relu)
     {
         var inputs = codec.InputThresholds!;
-        this.codec = codec;
         Slots = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)inputs.Length + 1);
         starts = new long[mul.Length * Slots];
         flips = new int[mul.Length];
@@ -32,16 +30,15 @@ internal sealed class AccumulatorLevels
         {
             int c = correction?[o] ?? 0;
             float m = mul[o], a = add[o];
-            flips[o] = m < 0 ? -1 : 0;
+            int flip = flips[o] = m < 0 ? -1 : 0;
             long lo = (long)int.MinValue + Math.Max(c, 0), hi = (long)int.MaxValue + Math.Min(c, 0); // acc − c stays an int
-            if (flips[o] != 0) (lo, hi) = (~hi, ~lo);
+            if (flip != 0) (lo, hi) = (~hi, ~lo);
             var row = starts.AsSpan(o * Slots, Slots);
             row.Fill(Never);
             row[0] = Always;
             for (int k = 0; k < inputs.Length; k++)
             {
                 float t = inputs[k];
-                int flip = flips[o];
                 bool Reaches(long y)
                 {
                     float v = ((int)y ^ flip) - c;
@@ -56,7 +53,7 @@ internal sealed class AccumulatorLevels
     /// <summary>Entries per output: the thresholds plus one, rounded up to a power of two (4 for 2-bit grids, 16 for 4-bit).</summary>
     public int Slots { get; }
 
-    /// <summary>The levels of <paramref name="codec"/> from accumulators of outputs with these affines, or null where its grid has no input thresholds.</summary>
+    /// <summary>The threshold counts of <paramref name="codec"/> from accumulators of outputs with these affines, or null where its grid has no input thresholds.</summary>
     public static AccumulatorLevels? TryCreate(ActivationCodec codec, int[]? correction, float[] mul, float[] add, bool relu) =>
         codec.InputThresholds is null ? null : new AccumulatorLevels(codec, correction, mul, add, relu);
 
@@ -67,8 +64,9 @@ internal sealed class AccumulatorLevels
     public ReadOnlySpan<int> Flips => flips;
 
     /// <summary>
-    /// The integer level of the flipped accumulator <paramref name="flipped"/> of the output whose <see cref="Starts"/> begin at
-    /// <paramref name="row"/>: the count of starts it reaches, by bisection on masks (a compare branch mispredicted on ReLU'd values).
+    /// How many thresholds the flipped accumulator <paramref name="flipped"/> of the output whose <see cref="Starts"/> begin at
+    /// <paramref name="row"/> reaches (<see cref="ActivationCodec.LevelOfCount"/> gives its level), by bisection on masks (a
+    /// compare branch mispredicted on ReLU'd values).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe int Count(long* row, int slots, long flipped)
@@ -77,9 +75,6 @@ internal sealed class AccumulatorLevels
         for (int step = slots >> 1; step > 0; step >>= 1) count += step & (int)((row[count + step] - flipped - 1) >> 63);
         return count;
     }
-
-    /// <summary>The integer level of a value that reaches <paramref name="count"/> thresholds.</summary>
-    public int LevelOfCount(int count) => codec.LevelOfCount(count);
 
     /// <summary>The least y in (<paramref name="lo"/>, <paramref name="hi"/>] with <paramref name="reaches"/>(y), which holds at hi and not at lo and never turns false again.</summary>
     private static long Least(long lo, long hi, Func<long, bool> reaches)

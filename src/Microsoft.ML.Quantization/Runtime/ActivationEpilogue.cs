@@ -157,7 +157,7 @@ internal sealed partial class ActivationEpilogue
                                 long d = (window[(dy * width + dx) * ldc + o] ^ flip) - best;
                                 best += d & ~(d >> 63);
                             }
-                        int level = levels.LevelOfCount(AccumulatorLevels.Count(starts + o * slots, slots, best));
+                        int level = codec.LevelOfCount(AccumulatorLevels.Count(starts + o * slots, slots, best));
                         if (bytes is not null) bytes[pixel + o] = (byte)(level + offset);
                         else shorts[(o * outHeight + oy) * outWidth + ox] = (short)level;
                     }
