@@ -73,6 +73,12 @@ internal sealed class NetworkCompiler
                 break;
             }
             case NodeKind.ReLU:
+                if (fuse && OnlyConsumer(node.Name) is { Kind: NodeKind.MaxPool } pool) // the pool takes the ReLU on its maxima
+                {
+                    folded.Add(pool.Name);
+                    AddMaxPool(pool, Float(x, node), relu: true);
+                    break;
+                }
                 Emit(node, ElementwiseStep.ReLU(node.Name, Float(x, node), NewSlot(shape)));
                 break;
             case NodeKind.Sigmoid:
@@ -103,7 +109,10 @@ internal sealed class NetworkCompiler
                     Scalar(StateNames.Own(node, "lower_clip")), Scalar(StateNames.Own(node, "upper_clip")), grid is null ? null : new ActivationCodec(grid)));
                 break;
             }
-            case NodeKind.MaxPool or NodeKind.AvgPool or NodeKind.GlobalAvgPool:
+            case NodeKind.MaxPool:
+                AddMaxPool(node, Float(x, node), relu: false);
+                break;
+            case NodeKind.AvgPool or NodeKind.GlobalAvgPool:
                 Emit(node, new PoolingStep(node.Name, node.Kind, Float(x, node), NewSlot(shape), node.Kernel, node.Stride, node.Padding));
                 break;
             case NodeKind.Flatten or NodeKind.Dropout:
@@ -185,6 +194,16 @@ internal sealed class NetworkCompiler
         {
             steps.Add(new ProductStep(node.Name, x, output, product, null, 1));
         }
+    }
+
+    /// <summary>
+    /// A max pool, after its input's ReLU where <paramref name="relu"/>, written channels-last where all its readers take that
+    /// order (a ResNet stem's pool: the first block's quantizer and the add its second convolution's epilogue absorbs).
+    /// </summary>
+    private void AddMaxPool(GraphNode node, ValueSlot x, bool relu)
+    {
+        var layout = fuse && node.Name != graph.Output && ReadChannelsLast(node.Name, null) ? SlotLayout.ChannelsLast : SlotLayout.Floats;
+        Emit(node, new PoolingStep(node.Name, node.Kind, x, NewSlot(graph.Shapes[node.Name], layout: layout), node.Kernel, node.Stride, node.Padding, relu));
     }
 
     /// <summary>

@@ -23,4 +23,16 @@ internal static class TestGraphs
             .Concat("join", "left_prelu", "right_tanh")
             .Conv2d("mix", 12, kernel: 3, stride: 2, padding: 1).BatchNorm("bn").Sigmoid("gate").MaxPool("pool", 2)
             .Flatten("flatten").Linear("fc", 10).Build();
+
+    /// <summary>
+    /// A ResNet stem: a 7×7 convolution, BatchNorm and ReLU, a 3×3 stride-2 max pool with padding, then one basic block whose
+    /// shortcut is the pool's output, a strided convolution, global pooling and the classifier. The stem keeps 28×28 (stride 1) and has 64 channels,
+    /// so that two threads share the pool.
+    /// </summary>
+    public static NetworkGraph PooledStem() =>
+        new NetworkGraphBuilder(1, 28, 28)
+            .Conv2d("stem", 64, kernel: 7, padding: 3).BatchNorm("stem_bn").ReLU("stem_relu").MaxPool("pool", kernel: 3, stride: 2, padding: 1)
+            .Conv2d("conv1", 64, kernel: 3, padding: 1).BatchNorm("bn1").ReLU("relu1")
+            .Conv2d("conv2", 64, kernel: 3, padding: 1).BatchNorm("bn2").Sum("add", "bn2", "pool").ReLU("relu2")
+            .Conv2d("conv3", 64, kernel: 3, stride: 2, padding: 1).BatchNorm("bn3").ReLU("relu3").GlobalAvgPool("gap").Linear("fc", 10).Build();
 }

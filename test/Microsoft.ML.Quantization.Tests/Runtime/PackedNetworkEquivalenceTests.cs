@@ -35,7 +35,7 @@ public class PackedNetworkEquivalenceTests
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "MobileNet", "Branches" })
+        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "MobileNet", "Branches", "PooledStem" })
         {
             data.Add(graph, "FP32");
             foreach (var scheme in Enum.GetValues<QuantizationScheme>()) data.Add(graph, scheme.ToString());
@@ -214,7 +214,8 @@ public class PackedNetworkEquivalenceTests
     {
         { "VggSmall", QuantizationScheme.ClipQ, 2 }, { "VggSmall", QuantizationScheme.Ternary, 2 }, { "VggSmall", QuantizationScheme.Quaternary, 2 }, { "VggSmall", QuantizationScheme.PotQ, 3 },
         { "VggSmall", QuantizationScheme.ClipQ, 4 }, { "ResNet20", QuantizationScheme.ClipQ, 2 }, { "LeNet5", QuantizationScheme.ClipQ, 3 },
-        { "VggSmall", QuantizationScheme.Binary, 1 }, { "ResNet20", QuantizationScheme.Binary, 1 },
+        { "VggSmall", QuantizationScheme.Binary, 1 }, { "ResNet20", QuantizationScheme.Binary, 1 }, { "PooledStem", QuantizationScheme.ClipQ, 2 },
+        { "PooledStem", QuantizationScheme.ZoomQ, 4 },
     };
 
     /// <summary>
@@ -232,13 +233,23 @@ public class PackedNetworkEquivalenceTests
             Activations = new QuantizerSpec(scheme, bits),
         });
         var (fused, separate) = AssertFusedScoresAsSeparate(graphName, graph, inputs);
-        if (graphName != "ResNet20") return;
-        // A residual block's add and ReLU go into a convolution's epilogue with the next block's quantizer (the last block's, before
-        // the pooling, stay apart), the block's output kept channels-last for the next block's add where that is fused too.
-        Assert.Equal(new[] { "s3b3.add", "s3b3.relu2" }, fused.Steps.Select(s => s.Name).Where(n => n.EndsWith(".add", StringComparison.Ordinal) || n.Contains(".relu", StringComparison.Ordinal)));
         var channelsLast = fused.NodeSlots.Where(n => n.Value.Layout == SlotLayout.ChannelsLast).Select(n => n.Key).ToList();
-        Assert.Contains("s1b1.relu2", channelsLast);
-        Assert.DoesNotContain("s3b2.relu2", channelsLast); // read by the last block's add, which no epilogue takes
+        if (graphName == "PooledStem")
+        {
+            // The stem's ReLU goes into the max pool, which writes channels-last for the block's quantizer and the add that the
+            // block's second convolution absorbs where the block runs on direct convolutions (ZoomQ's 4-bit grid does not).
+            Assert.Equal(new[] { "stem", "pool" }, fused.Steps.Select(s => s.Name).Take(3).Skip(1));
+            Assert.Equal(scheme == QuantizationScheme.ClipQ, channelsLast.Contains("pool"));
+        }
+        else if (graphName == "ResNet20")
+        {
+            // A residual block's add and ReLU go into a convolution's epilogue with the next block's quantizer (the last block's, before
+            // the pooling, stay apart), the block's output kept channels-last for the next block's add where that is fused too.
+            Assert.Equal(new[] { "s3b3.add", "s3b3.relu2" }, fused.Steps.Select(s => s.Name).Where(n => n.EndsWith(".add", StringComparison.Ordinal) || n.Contains(".relu", StringComparison.Ordinal)));
+            Assert.Contains("s1b1.relu2", channelsLast);
+            Assert.DoesNotContain("s3b2.relu2", channelsLast); // read by the last block's add, which no epilogue takes
+        }
+        else return;
         // Every value both networks keep, channels-last ones included, is the same.
         foreach (var input in inputs.Take(3))
         {
@@ -393,6 +404,7 @@ public class PackedNetworkEquivalenceTests
         "ResNet20" => (NetworkGraphs.ResNet20(1, 28), Images.Value[..200]),
         "MobileNet" => (TestGraphs.MobileNet(), Images.Value[..300]),
         "Branches" => (TestGraphs.Branches(), Images.Value[..300]),
+        "PooledStem" => (TestGraphs.PooledStem(), Images.Value[..300]),
         _ => (NetworkGraphs.TextLstm(Texts.Value.Vocabulary, 48, 32, 32), Texts.Value.Tokens),
     };
 
