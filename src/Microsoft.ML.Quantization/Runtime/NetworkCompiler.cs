@@ -183,10 +183,17 @@ internal sealed class NetworkCompiler
             steps.Add(DirectConvolutionStep.Create(node, weight, x.Codec!, x, output, scale, shift, absorbed));
             return;
         }
-        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
+        ConvolutionWindow? window = null;
         if (node.Kind == NodeKind.Conv2d)
         {
-            var window = new ConvolutionWindow(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding);
+            // Few input channels: rows gathered with the channels interleaved, and the weights' columns in their order.
+            var interleaved = ConvolutionWindow.Interleaves(x.Shape[0], node.Kernel) ? weight.KernelChannelsLast() : null;
+            weight = interleaved ?? weight;
+            window = new ConvolutionWindow(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, interleaved is not null);
+        }
+        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
+        if (window is not null)
+        {
             var fused = product.CanFuse ? Absorb(outputName) : null;
             steps.Add(new ProductStep(node.Name, x, output, product, window, window.Positions, fused is null ? null : product.Epilogue(fused, window.OutWidth)));
         }

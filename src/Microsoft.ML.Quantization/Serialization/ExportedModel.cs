@@ -42,6 +42,29 @@ internal sealed class ExportedTensor
     public int Count => Values?.Length ?? Quantized!.Codes.Length;
 
     /// <summary>
+    /// A convolution weight [O, C, k, k] with each row's columns in (ky, kx, channel) order, as [O, k, k, C], for rows gathered with
+    /// the channels interleaved (<see cref="Runtime.Steps.ConvolutionWindow"/>); null for a quantized tensor whose grid groups are
+    /// not whole rows.
+    /// </summary>
+    public ExportedTensor? KernelChannelsLast()
+    {
+        if (Shape is not [var outputs, var channels, var kernel, var width] || width != kernel) throw new InvalidOperationException($"Not a square convolution weight: [{string.Join(", ", Shape)}].");
+        var q = Quantized;
+        if (q is not null && outputs % q.Grid.GroupCount != 0) return null;
+        int area = kernel * kernel, depth = channels * area;
+        var shape = new[] { outputs, kernel, kernel, channels };
+        T[] Permute<T>(T[] source)
+        {
+            var target = new T[source.Length];
+            for (int o = 0; o < outputs; o++)
+                for (int c = 0; c < channels; c++)
+                    for (int i = 0; i < area; i++) target[o * depth + i * channels + c] = source[o * depth + c * area + i];
+            return target;
+        }
+        return q is null ? Float(shape, Permute(Values!)) : Codes(new QuantizedTensor(q.Scheme, shape, q.Grid, Permute(q.Codes)));
+    }
+
+    /// <summary>
     /// Rows <paramref name="start"/> … start + count − 1 along dimension 0 (one group of a grouped convolution's weight), with
     /// their part of a per-row grid; null for a quantized tensor whose grid groups are neither one nor one per row.
     /// </summary>

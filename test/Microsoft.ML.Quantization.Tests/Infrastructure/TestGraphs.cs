@@ -35,4 +35,14 @@ internal static class TestGraphs
             .Conv2d("conv1", 64, kernel: 3, padding: 1).BatchNorm("bn1").ReLU("relu1")
             .Conv2d("conv2", 64, kernel: 3, padding: 1).BatchNorm("bn2").Sum("add", "bn2", "pool").ReLU("relu2")
             .Conv2d("conv3", 64, kernel: 3, stride: 2, padding: 1).BatchNorm("bn3").ReLU("relu3").GlobalAvgPool("gap").Linear("fc", 10).Build();
+
+    /// <summary>
+    /// A stem over 3 colour channels at 32×32: a 7×7 stride-2 convolution (its 8-bit rows gathered with the channels interleaved),
+    /// BatchNorm, ReLU and a padded 3×3 stride-2 max pool, a 3×3 convolution, global pooling and the classifier.
+    /// </summary>
+    public static NetworkGraph ColourStem() =>
+        new NetworkGraphBuilder(3, 32, 32)
+            .Conv2d("stem", 16, kernel: 7, stride: 2, padding: 3).BatchNorm("stem_bn").ReLU("stem_relu").MaxPool("pool", kernel: 3, stride: 2, padding: 1)
+            .Conv2d("conv1", 16, kernel: 3, padding: 1).BatchNorm("bn1").ReLU("relu1")
+            .GlobalAvgPool("gap").Linear("fc", 10).Build();
 }

@@ -24,6 +24,17 @@ public class PackedNetworkEquivalenceTests
     private const double Tolerance = 1e-4;
     private static readonly Lazy<float[][]> Images = new(() =>
         IdxReader.ReadImages(RepoPaths.Subset("fashion-mnist", "t10k-images-idx3-ubyte.gz")).Images.Select(i => i.Select(b => b / 255f).ToArray()).ToArray());
+    // Colour images drawn here (no colour data set is served): smooth random gradients with noise, so that BatchNorm and the grids see structure.
+    private static readonly Lazy<float[][]> ColourImages = new(() =>
+    {
+        var random = new Random(11);
+        return Enumerable.Range(0, 300).Select(_ =>
+        {
+            var (a, b, c) = (random.NextDouble(), random.NextDouble(), random.NextDouble());
+            return Enumerable.Range(0, 3 * 32 * 32).Select(i => (float)(a * (i / 1024) / 2 + b * (i % 32) / 32 + c * (i / 32 % 32) / 32 + 0.2 * random.NextDouble())).ToArray();
+        }).ToArray();
+    });
+
     private static readonly Lazy<(float[][] Tokens, int Vocabulary)> Texts = new(() =>
     {
         var train = LabeledTextReader.Read(RepoPaths.Subset("spam-assassin", "train.tsv.gz"));
@@ -35,7 +46,7 @@ public class PackedNetworkEquivalenceTests
     public static TheoryData<string, string> Cases()
     {
         var data = new TheoryData<string, string>();
-        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "MobileNet", "Branches", "PooledStem" })
+        foreach (string graph in new[] { "LeNet5", "VggSmall", "ResNet20", "TextLstm", "MobileNet", "Branches", "PooledStem", "ColourStem" })
         {
             data.Add(graph, "FP32");
             foreach (var scheme in Enum.GetValues<QuantizationScheme>()) data.Add(graph, scheme.ToString());
@@ -215,7 +226,7 @@ public class PackedNetworkEquivalenceTests
         { "VggSmall", QuantizationScheme.ClipQ, 2 }, { "VggSmall", QuantizationScheme.Ternary, 2 }, { "VggSmall", QuantizationScheme.Quaternary, 2 }, { "VggSmall", QuantizationScheme.PotQ, 3 },
         { "VggSmall", QuantizationScheme.ClipQ, 4 }, { "ResNet20", QuantizationScheme.ClipQ, 2 }, { "LeNet5", QuantizationScheme.ClipQ, 3 },
         { "VggSmall", QuantizationScheme.Binary, 1 }, { "ResNet20", QuantizationScheme.Binary, 1 }, { "PooledStem", QuantizationScheme.ClipQ, 2 },
-        { "PooledStem", QuantizationScheme.ZoomQ, 4 },
+        { "PooledStem", QuantizationScheme.ZoomQ, 4 }, { "ColourStem", QuantizationScheme.ClipQ, 2 },
     };
 
     /// <summary>
@@ -405,6 +416,7 @@ public class PackedNetworkEquivalenceTests
         "MobileNet" => (TestGraphs.MobileNet(), Images.Value[..300]),
         "Branches" => (TestGraphs.Branches(), Images.Value[..300]),
         "PooledStem" => (TestGraphs.PooledStem(), Images.Value[..300]),
+        "ColourStem" => (TestGraphs.ColourStem(), ColourImages.Value),
         _ => (NetworkGraphs.TextLstm(Texts.Value.Vocabulary, 48, 32, 32), Texts.Value.Tokens),
     };
 

@@ -18,19 +18,31 @@ internal interface IRowElement<TIn, TOut>
 /// instead of a stored map (which for a 7×7 stem at 224×224 is 7 MB of indices read per example): the input is first
 /// copied once into a plane with its border around it (<see cref="Pad"/>), so that a row, C·k·k elements in (channel, ky, kx)
 /// order, is C·k runs of k neighbours copied as they stand, with no test for the border (cutting each run at the border,
-/// element by element, took 2 of the 3.3 ms of ResNet18's stem).
+/// element by element, took 2 of the 3.3 ms of ResNet18's stem). With its channels interleaved (<see cref="Interleaves"/>:
+/// few channels), the plane holds each pixel's channels together and a row, in (ky, kx, channel) order, is k runs of k·C.
 /// </summary>
 internal sealed class ConvolutionWindow
 {
     private readonly int channels, height, width, kernel, stride, padding;
+    private readonly bool interleaved;
 
-    /// <summary>The window over [<paramref name="channels"/>, <paramref name="height"/>, <paramref name="width"/>].</summary>
-    public ConvolutionWindow(int channels, int height, int width, int kernel, int stride, int padding)
+    /// <summary>
+    /// The window over [<paramref name="channels"/>, <paramref name="height"/>, <paramref name="width"/>]; <paramref name="interleaved"/>:
+    /// rows in (ky, kx, channel) order, which the weights' columns must follow (<see cref="Serialization.ExportedTensor.KernelChannelsLast"/>).
+    /// </summary>
+    public ConvolutionWindow(int channels, int height, int width, int kernel, int stride, int padding, bool interleaved = false)
     {
         (this.channels, this.height, this.width, this.kernel, this.stride, this.padding) = (channels, height, width, kernel, stride, padding);
+        this.interleaved = interleaved;
         OutHeight = (height + 2 * padding - kernel) / stride + 1;
         OutWidth = (width + 2 * padding - kernel) / stride + 1;
     }
+
+    /// <summary>
+    /// Whether rows are better gathered with the channels interleaved: several channels whose k·C elements fit one run of at
+    /// most 32 (ResNet18's stem: 7 runs of 21 bytes a row where it copied 21 runs of 7).
+    /// </summary>
+    public static bool Interleaves(int channels, int kernel) => channels > 1 && channels * kernel <= 32;
 
     /// <summary>Rows of the output map.</summary>
     public int OutHeight { get; }
@@ -54,7 +66,7 @@ internal sealed class ConvolutionWindow
     /// <summary>Elements of the padded plane: C·(H + 2p)·(W + 2p), and room for the last run's whole-vector read.</summary>
     public int PlaneLength => channels * PaddedHeight * PaddedWidth + PlaneSlack;
 
-    private const int PlaneSlack = 32; // elements: at least the 32 bytes a run of at most 32 bytes reads
+    private const int PlaneSlack = 64; // elements: at least the 64 bytes a run of at most 64 bytes reads
 
     /// <summary>
     /// Writes the input <paramref name="x"/> into <paramref name="plane"/> (<see cref="PlaneLength"/> elements) with its border:
@@ -67,6 +79,24 @@ internal sealed class ConvolutionWindow
         if (plane.Length < PlaneLength) throw new ArgumentException($"The plane holds {plane.Length} elements, fewer than {PlaneLength}.", nameof(plane));
         int paddedWidth = PaddedWidth, border = padding * paddedWidth;
         var pad = element.Pad;
+        if (interleaved)
+        {
+            // The border: the rows above and below the map, and each row's ends, every channel of a pixel together.
+            plane[..(border * channels)].Fill(pad);
+            plane.Slice((border + height * paddedWidth) * channels, border * channels).Fill(pad);
+            for (int y = 0; y < height; y++)
+            {
+                var target = plane.Slice((border + y * paddedWidth) * channels, paddedWidth * channels);
+                target[..(padding * channels)].Fill(pad);
+                target[((padding + width) * channels)..].Fill(pad);
+                for (int c = 0; c < channels; c++)
+                {
+                    var source = x.Slice((c * height + y) * width, width);
+                    for (int i = 0, at = padding * channels + c; i < width; i++, at += channels) target[at] = element.From(source[i]);
+                }
+            }
+            return;
+        }
         for (int c = 0; c < channels; c++)
         {
             var channel = plane.Slice(c * PaddedHeight * paddedWidth, PaddedHeight * paddedWidth);
@@ -87,7 +117,7 @@ internal sealed class ConvolutionWindow
     /// <summary>
     /// Writes the rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>), row p at
     /// p·<paramref name="ldx"/>, from the <paramref name="plane"/> <see cref="Pad"/> wrote; the columns past <see cref="Depth"/>
-    /// are zeroed. Each run is copied as one vector wide enough to hold it, the elements past its end overwritten by the runs
+    /// are zeroed. Each run is copied as one vector (or two of 32 bytes) wide enough to hold it, the elements past its end overwritten by the runs
     /// after it, those past the row's end by the next row: only the range's last row keeps its vectors within its depth, so
     /// that no write reaches a row outside the range (another thread's).
     /// </summary>
@@ -96,7 +126,9 @@ internal sealed class ConvolutionWindow
         if (plane.Length < PlaneLength) throw new ArgumentException($"The plane holds {plane.Length} elements, fewer than {PlaneLength}.", nameof(plane));
         if (start < 0 || count < 0 || start + count > Positions || ldx < Depth || (count > 0 && rows.Length < (start + count - 1) * ldx + Depth))
             throw new ArgumentOutOfRangeException(nameof(count), "The rows do not fit the positions asked for.");
-        int runBytes = kernel * sizeof(T), paddedWidth = PaddedWidth, channelStride = PaddedHeight * paddedWidth;
+        // Interleaved, one "channel" of runs k·C long in rows k·C apart; else C channels of runs k long.
+        int pixel = interleaved ? channels : 1, planes = interleaved ? 1 : channels, runBytes = kernel * pixel * sizeof(T);
+        int paddedWidth = PaddedWidth, rowStride = paddedWidth * pixel, channelStride = PaddedHeight * paddedWidth;
         // Checked once above, so the runs below read and write without per-element bounds checks.
         fixed (T* planeStart = plane)
         fixed (T* rowsStart = rows)
@@ -106,15 +138,21 @@ internal sealed class ConvolutionWindow
             {
                 if (ox == OutWidth) (oy, ox) = (oy + 1, 0);
                 byte* row = (byte*)(rowsStart + (long)p * ldx);
-                T* corner = planeStart + oy * stride * paddedWidth + ox * stride;
+                T* corner = planeStart + (oy * stride * paddedWidth + ox * stride) * pixel;
                 int limit = (p + 1 < start + count ? ldx + Depth : Depth) * sizeof(T), at = 0;
-                for (int c = 0; c < channels; c++)
+                for (int c = 0; c < planes; c++)
                     for (int ky = 0; ky < kernel; ky++, at += runBytes)
                     {
-                        byte* run = (byte*)(corner + c * channelStride + ky * paddedWidth);
+                        byte* run = (byte*)(corner + c * channelStride + ky * rowStride);
                         if (runBytes <= 8 && at + 8 <= limit) Unsafe.WriteUnaligned(row + at, Unsafe.ReadUnaligned<ulong>(run));
                         else if (runBytes <= 16 && at + 16 <= limit) Unsafe.WriteUnaligned(row + at, Unsafe.ReadUnaligned<Vector128<byte>>(run));
                         else if (runBytes <= 32 && at + 32 <= limit) Unsafe.WriteUnaligned(row + at, Unsafe.ReadUnaligned<Vector256<byte>>(run));
+                        else if (runBytes <= 64 && at + 64 <= limit) // both halves read before either is written
+                        {
+                            var (low, high) = (Unsafe.ReadUnaligned<Vector256<byte>>(run), Unsafe.ReadUnaligned<Vector256<byte>>(run + 32));
+                            Unsafe.WriteUnaligned(row + at, low);
+                            Unsafe.WriteUnaligned(row + at + 32, high);
+                        }
                         else Buffer.MemoryCopy(run, row + at, runBytes, runBytes);
                     }
                 // The tail past the depth element by element: a few elements, where a span's Clear is a call per row (a

@@ -5,7 +5,8 @@ namespace Microsoft.ML.Quantization.Tests.Runtime.Steps;
 
 /// <summary>
 /// The window's im2col rows, copied from its padded plane, equal those of an index-by-index reference, over random shapes and
-/// element sizes (whole-vector copies of short runs must never reach a row outside the range asked for).
+/// element sizes (whole-vector copies of short runs must never reach a row outside the range asked for), in (channel, ky, kx)
+/// order and with the channels interleaved, (ky, kx, channel).
 /// </summary>
 public class ConvolutionWindowTests
 {
@@ -16,14 +17,19 @@ public class ConvolutionWindowTests
     [InlineData(4, 6, 5, 5, 1, 4)] // padding at the kernel's size less one: whole rows outside, corner windows holding one input
     [InlineData(1, 4, 4, 1, 1, 0)] // one-element rows: no vector fits within the depth
     [InlineData(6, 7, 3, 3, 3, 2)]
-    [InlineData(2, 30, 30, 11, 4, 5)] // 11-element runs: 22 bytes as shorts, 44 as floats, past the widest vector
-    public void RowsEqualTheReferenceGatherForEveryPositionRange(int channels, int height, int width, int kernel, int stride, int padding)
+    [InlineData(2, 30, 30, 11, 4, 5)] // 11-element runs: 22 bytes as shorts, 44 as floats (two 32-byte vectors)
+    [InlineData(9, 12, 12, 8, 1, 3)] // 8-element runs: 32 bytes as floats
+    [InlineData(3, 20, 18, 7, 2, 3, true)] // a stem, interleaved: runs of 21 (bytes in one vector, shorts in two, floats copied)
+    [InlineData(2, 8, 11, 3, 2, 0, true)]
+    [InlineData(4, 6, 5, 5, 1, 4, true)]
+    [InlineData(16, 5, 7, 2, 1, 1, true)] // runs of 32: 64 bytes as shorts
+    public void RowsEqualTheReferenceGatherForEveryPositionRange(int channels, int height, int width, int kernel, int stride, int padding, bool interleaved = false)
     {
         var random = new Random(channels * 1009 + height * 31 + kernel * 7 + stride + padding);
-        var window = new ConvolutionWindow(channels, height, width, kernel, stride, padding);
+        var window = new ConvolutionWindow(channels, height, width, kernel, stride, padding, interleaved);
         var x = Enumerable.Range(0, window.InputLength + 5).Select(_ => (short)random.Next(-300, 300)).ToArray();
         int ldx = window.Depth + random.Next(0, 3);
-        var expected = Reference(x, channels, height, width, kernel, stride, padding, ldx, out int positions);
+        var expected = Reference(x, channels, height, width, kernel, stride, padding, ldx, interleaved, out int positions);
         Assert.Equal(positions, window.Positions);
         AssertRows(window, x, new Identity(), expected, ldx, (short)-7, (short)0);
         AssertRows(window, x, new AsByte(), expected.Select(v => (byte)v).ToArray(), ldx, (byte)7, (byte)0);
@@ -89,8 +95,8 @@ public class ConvolutionWindowTests
         Assert.Equal(0, rows[ldx - 1]); // an earlier row's padded columns are zeroed
     }
 
-    /// <summary>im2col index by index: (channel, ky, kx) order, 0 where the window pads.</summary>
-    private static short[] Reference(short[] x, int channels, int height, int width, int kernel, int stride, int padding, int ldx, out int positions)
+    /// <summary>im2col index by index: (channel, ky, kx) order, or (ky, kx, channel) <paramref name="interleaved"/>, 0 where the window pads.</summary>
+    private static short[] Reference(short[] x, int channels, int height, int width, int kernel, int stride, int padding, int ldx, bool interleaved, out int positions)
     {
         int outHeight = (height + 2 * padding - kernel) / stride + 1, outWidth = (width + 2 * padding - kernel) / stride + 1;
         positions = outHeight * outWidth;
@@ -103,7 +109,8 @@ public class ConvolutionWindowTests
                         {
                             int iy = oy * stride - padding + ky, ix = ox * stride - padding + kx;
                             bool inside = iy >= 0 && iy < height && ix >= 0 && ix < width;
-                            rows[(oy * outWidth + ox) * ldx + (c * kernel + ky) * kernel + kx] = inside ? x[(c * height + iy) * width + ix] : (short)0;
+                            int k = interleaved ? (ky * kernel + kx) * channels + c : (c * kernel + ky) * kernel + kx;
+                            rows[(oy * outWidth + ox) * ldx + k] = inside ? x[(c * height + iy) * width + ix] : (short)0;
                         }
         return rows;
     }
