@@ -121,7 +121,7 @@ internal sealed class PoolingStep : ScoringStep
     /// 0.6 of ResNet18's 0.65 ms pool), 8 with AVX2 (picked by a shuffle and a permute; column by column, ResNet18's pool took
     /// 1.26 ms without AVX-512). Exact in any order: <see cref="Math.Max(float, float)"/> and <see cref="Vector512.Max{T}"/>
     /// both return NaN if either is NaN and +0 over −0. A window wholly in the padding (not possible with torch's padding ≤
-    /// kernel/2) gives −∞.
+    /// kernel/2) gives −∞, or 0 after the ReLU.
     /// </summary>
     private void MaxRow(float[] x, int c, int oy, Span<float> column, Span<float> output)
     {
