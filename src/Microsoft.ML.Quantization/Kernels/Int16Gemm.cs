@@ -32,6 +32,23 @@ internal sealed class Int16Weights
         }
     }
 
+    /// <summary>
+    /// The same weights with column k moved to column <paramref name="columns"/>[k] of rows <paramref name="depth"/> long, the
+    /// columns between them zero: a convolution's rows read in place, with a padding element after each odd run.
+    /// </summary>
+    public Int16Weights WithColumnsAt(ReadOnlySpan<int> columns, int depth)
+    {
+        if (columns.Length != Depth) throw new ArgumentException($"Expected {Depth} columns, got {columns.Length}.", nameof(columns));
+        var values = new int[Outputs * depth];
+        for (int o = 0; o < Outputs; o++)
+            for (int k = 0; k < Depth; k++)
+            {
+                if ((uint)columns[k] >= (uint)depth) throw new ArgumentOutOfRangeException(nameof(columns), columns[k], $"Columns lie in [0, {depth}).");
+                values[o * depth + columns[k]] = Data[Index(o, k)];
+            }
+        return new Int16Weights(values, Outputs, depth);
+    }
+
     /// <summary>Rows O.</summary>
     public int Outputs { get; }
 
@@ -59,6 +76,11 @@ internal sealed class Int16Weights
     /// <summary>K rounded up to 2: the row length the activations must have.</summary>
     public int PaddedDepth => (Depth + 1) & ~1;
 
+    /// <summary>The pair offsets of rows read as they stand: depth pair q at 2q.</summary>
+    public int[] ContiguousPairs => contiguousPairs ??= Enumerable.Range(0, PaddedDepth / 2).Select(q => 2 * q).ToArray();
+
+    private int[]? contiguousPairs;
+
     /// <summary>The blocks.</summary>
     public short[] Data { get; }
 
@@ -73,11 +95,13 @@ internal sealed class Int16Weights
 }
 
 /// <summary>
-/// C[p·ldc + o] = Σ_k W[o,k] · X[p·ldx + k] for 16-bit activations (rows of <see cref="Int16Weights.PaddedDepth"/>,
-/// zero beyond K); exact while the int32 sums do not overflow. AVX-512BW: vpmaddwd of broadcast activation
-/// pairs with two blocks of 16 outputs × 2 depths, 8 positions at a time; AVX2: one block in its two 8-output halves, 4
-/// positions at a time; without AVX2 on 128-bit vectors of .NET's cross-platform API (Int16GemmVector128.cs, Arm64's path
-/// too); otherwise a portable scalar loop.
+/// C[p·ldc + o] = Σ_q Σ_j W[o, 2q + j] · X[starts[p] + pairOffsets[q] + j] for 16-bit activations: each position's depth
+/// pairs read where they lie, so that a convolution over a padded plane needs no im2col rows (its kernel rows' runs, padded
+/// to even lengths with zero weights, are the pairs), and rows one after another are the strided case (starts p·ldx,
+/// pairs 2q apart). Exact while the int32 sums do not overflow. AVX-512BW: vpmaddwd of broadcast activation pairs with two
+/// blocks of 16 outputs × 2 depths, 8 positions at a time; AVX2: one block in its two 8-output halves, 4 positions at a
+/// time; without AVX2 on 128-bit vectors of .NET's cross-platform API (Int16GemmVector128.cs, Arm64's path too);
+/// otherwise a portable scalar loop.
 /// </summary>
 internal static partial class Int16Gemm
 {
@@ -87,38 +111,75 @@ internal static partial class Int16Gemm
     /// <summary>Whether the AVX2 path runs on this machine (no AVX-512BW, AVX2).</summary>
     public static bool IsAvx2Accelerated => !Avx512BW.IsSupported && Avx2.IsSupported;
 
-    /// <summary>Runs the fastest path for the machine.</summary>
-    public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    /// <summary>Runs the fastest path for the machine over rows one after another, <paramref name="ldx"/> apart.</summary>
+    public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Fastest, w, x, ldx, positions, c, ldc);
+
+    /// <summary>Runs the fastest path for the machine over the depth pairs at <paramref name="pairOffsets"/> from each position's start.</summary>
+    public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
-        Check(w, x, ldx, positions, c, ldc);
-        if (IsAccelerated) Avx512(w, x, ldx, positions, c, ldc);
-        else if (Avx2.IsSupported) Avx2Path(w, x, ldx, positions, c, ldc);
-        else if (IsVector128Accelerated) Vector128Path(w, x, ldx, positions, c, ldc);
-        else Portable(w, x, ldx, positions, c, ldc);
+        Check(w, x, pairOffsets, positionStarts, c, ldc);
+        if (IsAccelerated) Avx512(w, x, pairOffsets, positionStarts, c, ldc);
+        else if (Avx2.IsSupported) Avx2Path(w, x, pairOffsets, positionStarts, c, ldc);
+        else if (IsVector128Accelerated) Vector128Path(w, x, pairOffsets, positionStarts, c, ldc);
+        else Portable(w, x, pairOffsets, positionStarts, c, ldc);
     }
+
+    /// <summary>The AVX2 path over rows one after another.</summary>
+    public static void MultiplyAvx2(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Avx2, w, x, ldx, positions, c, ldc);
 
     /// <summary>The AVX2 path.</summary>
-    public static void MultiplyAvx2(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    public static void MultiplyAvx2(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
         if (!Avx2.IsSupported) throw new PlatformNotSupportedException("AVX2 is not available.");
-        Check(w, x, ldx, positions, c, ldc);
-        Avx2Path(w, x, ldx, positions, c, ldc);
+        Check(w, x, pairOffsets, positionStarts, c, ldc);
+        Avx2Path(w, x, pairOffsets, positionStarts, c, ldc);
     }
+
+    /// <summary>The scalar path (also the fallback) over rows one after another.</summary>
+    public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Portable, w, x, ldx, positions, c, ldc);
 
     /// <summary>The scalar path (also the fallback).</summary>
-    public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
-        Check(w, x, ldx, positions, c, ldc);
-        Portable(w, x, ldx, positions, c, ldc);
+        Check(w, x, pairOffsets, positionStarts, c, ldc);
+        Portable(w, x, pairOffsets, positionStarts, c, ldc);
     }
 
+    /// <summary>The AVX-512BW path over rows one after another.</summary>
+    public static void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
+        Strided(Path.Avx512, w, x, ldx, positions, c, ldc);
+
     /// <summary>The AVX-512BW path.</summary>
-    public static void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    public static void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
         if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
-        Check(w, x, ldx, positions, c, ldc);
-        Avx512(w, x, ldx, positions, c, ldc);
+        Check(w, x, pairOffsets, positionStarts, c, ldc);
+        Avx512(w, x, pairOffsets, positionStarts, c, ldc);
     }
+
+    private enum Path { Fastest, Portable, Avx512, Avx2, Vector128 }
+
+    /// <summary>The strided forms: position starts 0, ldx, 2·ldx, …, and the weights' contiguous pairs.</summary>
+    private static void Strided(Path path, Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        GemmArguments.CheckRows(w.PaddedDepth, ldx, positions, x.Length);
+        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
+        for (int p = 0; p < positions; p++) starts[p] = p * ldx;
+        var pairs = w.ContiguousPairs;
+        switch (path)
+        {
+            case Path.Portable: MultiplyPortable(w, x, pairs, starts, c, ldc); break;
+            case Path.Avx512: MultiplyAvx512(w, x, pairs, starts, c, ldc); break;
+            case Path.Avx2: MultiplyAvx2(w, x, pairs, starts, c, ldc); break;
+            case Path.Vector128: MultiplyVector128(w, x, pairs, starts, c, ldc); break;
+            default: Multiply(w, x, pairs, starts, c, ldc); break;
+        }
+    }
+
+    private const int MaxStackPositions = 1024;
 
     /// <summary>
     /// Two positions share each 64-bit multiply: (x_a + 2³²·x_b)·w = w·x_a + 2³²·w·x_b, so one word sums both positions'
@@ -126,9 +187,9 @@ internal static partial class Int16Gemm
     /// bits, as every path needs). A position pair's words are packed once and then run against every output, four at a time
     /// (<see cref="PairSums"/>). A last odd position pairs with itself and is written once.
     /// </summary>
-    private static unsafe void Portable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    private static unsafe void Portable(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
-        int depth = w.PaddedDepth, pairs = depth / 2;
+        int depth = w.PaddedDepth, pairs = depth / 2, positions = positionStarts.Length;
         // Rows past 8 KB are rented, not allocated: a network's wide layer (VggSmall's fc, 1,152 deep) runs this every forward.
         long[]? rented = depth > 1024 ? System.Buffers.ArrayPool<long>.Shared.Rent(depth) : null;
         Span<long> packedRow = rented is null ? stackalloc long[depth] : rented;
@@ -138,12 +199,18 @@ internal static partial class Int16Gemm
             fixed (short* data = w.Data)
             fixed (short* xp = x)
             fixed (int* cp = c)
+            fixed (int* offsets = pairOffsets)
             fixed (long* packed = packedRow)
             {
                 for (int p = 0; p < positions; p += 2)
                 {
-                    short* xa = xp + (long)p * ldx, xb = xp + (long)Math.Min(p + 1, positions - 1) * ldx;
-                    for (int k = 0; k < depth; k++) packed[k] = xa[k] + ((long)xb[k] << 32);
+                    short* xa = xp + positionStarts[p], xb = xp + positionStarts[Math.Min(p + 1, positions - 1)];
+                    for (int q = 0; q < pairs; q++)
+                    {
+                        int k = offsets[q];
+                        packed[2 * q] = xa[k] + ((long)xb[k] << 32);
+                        packed[2 * q + 1] = xa[k + 1] + ((long)xb[k + 1] << 32);
+                    }
                     int* ca = cp + (long)p * ldc;
                     for (int o = 0; o < w.Outputs; o += 4)
                     {
@@ -184,19 +251,21 @@ internal static partial class Int16Gemm
         sums[0] = s0; sums[1] = s1; sums[2] = s2; sums[3] = s3;
     }
 
-    private static unsafe void Avx2Path(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    private static unsafe void Avx2Path(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
-        int pairs = w.PaddedDepth / 2;
+        int pairs = w.PaddedDepth / 2, positions = positionStarts.Length;
         fixed (short* wp = w.Data)
         fixed (short* xp = x)
         fixed (int* cp = c)
+        fixed (int* offsets = pairOffsets)
+        fixed (int* starts = positionStarts)
         {
             for (int ob = 0; ob < w.PaddedOutputs / 16; ob++)
             {
                 short* blocks = wp + (long)ob * pairs * 32;
                 int p = 0;
-                for (; p + 4 <= positions; p += 4) Tile4Avx2(blocks, pairs, xp + (long)p * ldx, ldx, cp + (long)p * ldc + ob * 16, ldc);
-                for (; p < positions; p++) RowAvx2(blocks, pairs, xp + (long)p * ldx, cp + (long)p * ldc + ob * 16);
+                for (; p + 4 <= positions; p += 4) Tile4Avx2(blocks, pairs, offsets, xp, starts + p, cp + (long)p * ldc + ob * 16, ldc);
+                for (; p < positions; p++) RowAvx2(blocks, pairs, offsets, xp + starts[p], cp + (long)p * ldc + ob * 16);
             }
         }
     }
@@ -205,12 +274,12 @@ internal static partial class Int16Gemm
     // VggSmall's 1.11x (measured apart, in one process, 2026-12-07).
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void RowAvx2(short* blocks, int pairs, short* x, int* c)
+    private static unsafe void RowAvx2(short* blocks, int pairs, int* offsets, short* x, int* c)
     {
         Vector256<int> lo = default, hi = default;
         for (int q = 0; q < pairs; q++)
         {
-            var pair = Vector256.Create(*(int*)(x + 2 * q)).AsInt16();
+            var pair = Vector256.Create(*(int*)(x + offsets[q])).AsInt16();
             lo += Avx2.MultiplyAddAdjacent(pair, Vector256.Load(blocks + 32 * q));
             hi += Avx2.MultiplyAddAdjacent(pair, Vector256.Load(blocks + 32 * q + 16));
         }
@@ -219,13 +288,13 @@ internal static partial class Int16Gemm
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void Tile4Avx2(short* blocks, int pairs, short* x, int ldx, int* c, int ldc)
+    private static unsafe void Tile4Avx2(short* blocks, int pairs, int* offsets, short* x, int* starts, int* c, int ldc)
     {
         Vector256<int> l0 = default, l1 = default, l2 = default, l3 = default, h0 = default, h1 = default, h2 = default, h3 = default;
-        short* r0 = x, r1 = x + ldx, r2 = x + 2 * ldx, r3 = x + 3 * ldx;
-        short* end = blocks + 32L * pairs;
-        for (long k = 0; blocks < end; blocks += 32, k += 2)
+        short* r0 = x + starts[0], r1 = x + starts[1], r2 = x + starts[2], r3 = x + starts[3];
+        for (int* end = offsets + pairs; offsets < end; offsets++, blocks += 32)
         {
+            int k = *offsets;
             var lo = Vector256.Load(blocks);
             var hi = Vector256.Load(blocks + 16);
             var x0 = Vector256.Create(*(int*)(r0 + k)).AsInt16();
@@ -247,13 +316,15 @@ internal static partial class Int16Gemm
         l3.Store(c + 3 * ldc); h3.Store(c + 3 * ldc + 8);
     }
 
-    private static unsafe void Avx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    private static unsafe void Avx512(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
-        int pairs = w.PaddedDepth / 2, blocks = w.PaddedOutputs / 16;
+        int pairs = w.PaddedDepth / 2, blocks = w.PaddedOutputs / 16, positions = positionStarts.Length;
         long blockShorts = (long)pairs * 32;
         fixed (short* wp = w.Data)
         fixed (short* xp = x)
         fixed (int* cp = c)
+        fixed (int* offsets = pairOffsets)
+        fixed (int* starts = positionStarts)
         {
             // Two blocks at a time where there are two: each broadcast pair feeds both (ResNet18's stem 1.56x, VggSmall's 1.26x
             // against one block, measured apart in one process, 2026-12-07).
@@ -264,15 +335,14 @@ internal static partial class Int16Gemm
                 int p = 0;
                 for (; p + 8 <= positions; p += 8)
                 {
-                    short* xr = xp + (long)p * ldx;
                     int* cr = cp + (long)p * ldc + ob * 16;
-                    if (two) Tile8x2(block, blockShorts, pairs, xr, ldx, cr, ldc);
-                    else Tile8(block, pairs, xr, ldx, cr, ldc);
+                    if (two) Tile8x2(block, blockShorts, pairs, offsets, xp, starts + p, cr, ldc);
+                    else Tile8(block, pairs, offsets, xp, starts + p, cr, ldc);
                 }
                 for (; p < positions; p++)
                 {
-                    Row(block, pairs, xp + (long)p * ldx, cp + (long)p * ldc + ob * 16);
-                    if (two) Row(block + blockShorts, pairs, xp + (long)p * ldx, cp + (long)p * ldc + ob * 16 + 16);
+                    Row(block, pairs, offsets, xp + starts[p], cp + (long)p * ldc + ob * 16);
+                    if (two) Row(block + blockShorts, pairs, offsets, xp + starts[p], cp + (long)p * ldc + ob * 16 + 16);
                 }
             }
         }
@@ -282,21 +352,22 @@ internal static partial class Int16Gemm
     // JIT spilled ldx and rebuilt every row's address each depth pair (ResNet18's stem ran at 243 GOPS, 355 apart).
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void Row(short* block, int pairs, short* x, int* c)
+    private static unsafe void Row(short* block, int pairs, int* offsets, short* x, int* c)
     {
         Vector512<int> acc = default;
-        for (int q = 0; q < pairs; q++) acc += Dot(x + 2 * q, Vector512.Load(block + 32 * q));
+        for (int q = 0; q < pairs; q++) acc += Dot(x + offsets[q], Vector512.Load(block + 32 * q));
         acc.Store(c);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void Tile8(short* block, int pairs, short* x, int ldx, int* c, int ldc)
+    private static unsafe void Tile8(short* block, int pairs, int* offsets, short* x, int* starts, int* c, int ldc)
     {
         Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        short* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx, x6 = x + 6 * ldx, x7 = x + 7 * ldx;
-        short* end = block + 32L * pairs;
-        for (long k = 0; block < end; block += 32, k += 2)
+        short* x0 = x + starts[0], x1 = x + starts[1], x2 = x + starts[2], x3 = x + starts[3];
+        short* x4 = x + starts[4], x5 = x + starts[5], x6 = x + starts[6], x7 = x + starts[7];
+        for (int* end = offsets + pairs; offsets < end; offsets++, block += 32)
         {
+            int k = *offsets;
             var wv = Vector512.Load(block);
             a0 += Dot(x0 + k, wv); a1 += Dot(x1 + k, wv); a2 += Dot(x2 + k, wv); a3 += Dot(x3 + k, wv);
             a4 += Dot(x4 + k, wv); a5 += Dot(x5 + k, wv); a6 += Dot(x6 + k, wv); a7 += Dot(x7 + k, wv);
@@ -306,14 +377,15 @@ internal static partial class Int16Gemm
 
     /// <summary>Blocks at <paramref name="block"/> and <paramref name="block"/> + <paramref name="blockShorts"/> × 8 positions: 16 accumulators, one broadcast for both.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static unsafe void Tile8x2(short* block, long blockShorts, int pairs, short* x, int ldx, int* c, int ldc)
+    private static unsafe void Tile8x2(short* block, long blockShorts, int pairs, int* offsets, short* x, int* starts, int* c, int ldc)
     {
         Vector512<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         Vector512<int> b0 = default, b1 = default, b2 = default, b3 = default, b4 = default, b5 = default, b6 = default, b7 = default;
-        short* x0 = x, x1 = x + ldx, x2 = x + 2 * ldx, x3 = x + 3 * ldx, x4 = x + 4 * ldx, x5 = x + 5 * ldx, x6 = x + 6 * ldx, x7 = x + 7 * ldx;
-        short* end = block + 32L * pairs;
-        for (long k = 0; block < end; block += 32, k += 2)
+        short* x0 = x + starts[0], x1 = x + starts[1], x2 = x + starts[2], x3 = x + starts[3];
+        short* x4 = x + starts[4], x5 = x + starts[5], x6 = x + starts[6], x7 = x + starts[7];
+        for (int* end = offsets + pairs; offsets < end; offsets++, block += 32)
         {
+            int k = *offsets;
             var wa = Vector512.Load(block);
             var wb = Vector512.Load(block + blockShorts);
             var v = Pair(x0 + k); a0 += Avx512BW.MultiplyAddAdjacent(v, wa); b0 += Avx512BW.MultiplyAddAdjacent(v, wb);
@@ -336,9 +408,17 @@ internal static partial class Int16Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe Vector512<int> Dot(short* x2, Vector512<short> w) => Avx512BW.MultiplyAddAdjacent(Pair(x2), w);
 
-    private static void Check(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    private static void Check(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
-        GemmArguments.CheckRows(w.PaddedDepth, ldx, positions, x.Length);
-        GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positions, c.Length);
+        if (pairOffsets.Length != w.PaddedDepth / 2) throw new ArgumentException($"A depth of {w.PaddedDepth} takes {w.PaddedDepth / 2} pair offsets, not {pairOffsets.Length}.", nameof(pairOffsets));
+        int maxPair = 0;
+        foreach (int offset in pairOffsets)
+        {
+            if (offset < 0) throw new ArgumentException("Pair offsets must not be negative.", nameof(pairOffsets));
+            maxPair = Math.Max(maxPair, offset);
+        }
+        foreach (int start in positionStarts)
+            if (start < 0 || (long)start + maxPair + 2 > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
+        GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positionStarts.Length, c.Length);
     }
 }

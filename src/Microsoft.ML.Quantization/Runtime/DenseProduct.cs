@@ -83,9 +83,10 @@ internal sealed class DenseProduct
 
     /// <summary>
     /// Builds the product for weight <paramref name="weight"/> viewed as [O, K], the activation codec of its
-    /// input (null for float input), and the epilogue's per-output scale and shift before the quantizer scales.
+    /// input (null for float input), and the epilogue's per-output scale and shift before the quantizer scales;
+    /// <paramref name="convolution"/>: a convolution's, whose 16-bit rows its step reads in place.
     /// </summary>
-    public static DenseProduct Create(ExportedTensor weight, ActivationCodec? activations, float[] scale, float[] shift)
+    public static DenseProduct Create(ExportedTensor weight, ActivationCodec? activations, float[] scale, float[] shift, bool convolution = false)
     {
         int outputs = weight.Shape[0], depth = weight.Count / Math.Max(1, outputs);
         var q = weight.Quantized;
@@ -115,9 +116,12 @@ internal sealed class DenseProduct
                 // ZoomQ-8's zero point per channel puts the levels of all rows together anywhere in [−255, 255], while each row
                 // spans at most 256: rows moved into a signed byte around their centres, which AddCentres adds back, run on int8
                 // where int16 runs on 256 bits (ResNet18's stem 2.50 -> 1.65 ms); against AVX-512's vpmaddwd they were even on
-                // that stem and cost VggSmall W2A2 7 % at batch 64 (2026-12-07).
+                // that stem and cost VggSmall W2A2 7 % at batch 64 (2026-12-07). A convolution of few outputs keeps int16, whose rows
+                // are read in place where centred bytes are gathered: on AVX2 VggSmall's conv1 24 -> 12 us, ResNet20's conv0 26 -> 13,
+                // while ResNet18's 64-output stem ran 1.5 ms centred against 2.5 in place.
                 var values = Values(q, table);
-                if (Int16Gemm.IsAvx2Accelerated && Centres(values, outputs, depth) is { } centres && Int8Gemm.IsExact(maxU, sbyte.MinValue, sbyte.MaxValue))
+                if (Int16Gemm.IsAvx2Accelerated && !(convolution && outputs <= MaxInPlaceOutputs) && Centres(values, outputs, depth) is { } centres
+                    && Int8Gemm.IsExact(maxU, sbyte.MinValue, sbyte.MaxValue))
                 {
                     for (int i = 0; i < values.Length; i++) values[i] -= centres[i / depth];
                     return new DenseProduct(outputs, depth, ProductInput.Bytes, offset, new[] { Int8Weights.FromValues(values, outputs, depth) }, null, null, null,
@@ -131,6 +135,9 @@ internal sealed class DenseProduct
         // Float: decoded weights (level · scale, as the training forward computes them) times float activations.
         return new DenseProduct(outputs, depth, ProductInput.Floats, 0, null, null, null, new FloatWeights(weight.Decode(), outputs, depth), scale, shift);
     }
+
+    /// <summary>The most outputs for which a convolution keeps int16 rows read in place over centred int8 rows on AVX2.</summary>
+    private const int MaxInPlaceOutputs = 32;
 
     /// <summary>Whether the integer accumulators are the whole product before the epilogue, so that an <see cref="ActivationEpilogue"/> can take them (not ResQ planes, not float).</summary>
     public bool CanFuse => Input == ProductInput.Shorts || (Input == ProductInput.Bytes && planeWeights is null);
@@ -150,6 +157,21 @@ internal sealed class DenseProduct
         else Int8Gemm.Multiply(int8![0], bytes, ldx, positions, acc, ldc, maxActivation);
         if (centres is not null) AddCentres(bytes, ldx, positions, acc, ldc);
     }
+
+    /// <summary>
+    /// This int16 product over a convolution's padded plane read in place: its weight columns moved to <paramref name="columns"/>
+    /// of rows <paramref name="depth"/> long (<see cref="Steps.ConvolutionWindow.PairedColumns"/>), for <see cref="AccumulatePairs"/>.
+    /// </summary>
+    public DenseProduct OverPlane(ReadOnlySpan<int> columns, int depth) => Input == ProductInput.Shorts
+        ? new DenseProduct(Outputs, Depth, ProductInput.Shorts, 0, null, null, int16!.WithColumnsAt(columns, depth), null, mul, add)
+        : throw new InvalidOperationException("Only int16 products read a plane in place.");
+
+    /// <summary>
+    /// The accumulators of the positions at <paramref name="starts"/> in <paramref name="plane"/>, each row's depth pairs at
+    /// <paramref name="pairOffsets"/> from its start (a product made <see cref="OverPlane"/>).
+    /// </summary>
+    public void AccumulatePairs(ReadOnlySpan<short> plane, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> starts, Span<int> acc) =>
+        Int16Gemm.Multiply(int16 ?? throw new InvalidOperationException("Only int16 products read a plane in place."), plane, pairOffsets, starts, acc, PaddedOutputs);
 
     /// <summary>
     /// Per output, the value subtracted from its row so that the row fits a signed byte (the one nearest 0), where some row

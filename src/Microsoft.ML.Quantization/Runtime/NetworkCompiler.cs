@@ -191,7 +191,7 @@ internal sealed class NetworkCompiler
             weight = interleaved ?? weight;
             window = new ConvolutionWindow(x.Shape[0], x.Shape[1], x.Shape[2], node.Kernel, node.Stride, node.Padding, interleaved is not null);
         }
-        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift);
+        var product = DenseProduct.Create(weight, x.IsInteger ? x.Codec : null, scale, shift, convolution: window is not null);
         if (window is not null)
         {
             var fused = product.CanFuse ? Absorb(outputName) : null;

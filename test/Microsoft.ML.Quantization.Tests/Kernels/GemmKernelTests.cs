@@ -172,6 +172,45 @@ public class GemmKernelTests
         }
     }
 
+    /// <summary>
+    /// Every int16 path over depth pairs read in place (a convolution's padded plane): random pair offsets, overlapping and
+    /// out of order, and position starts, against the sums of the rows those pairs make.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 255, 0)]
+    [InlineData(1, 255, 0)]
+    [InlineData(2, 32767, 0)]
+    [InlineData(3, 255, 48)] // the AVX-512 path's two-block tile, then its one-block tile
+    [InlineData(4, 127, 32)]
+    public void Int16PairPathsMatchReference(int seed, int weightMagnitude, int outputs)
+    {
+        var random = new Random(seed);
+        outputs = outputs > 0 ? outputs : random.Next(1, 50);
+        int pairs = random.Next(1, 40), positions = random.Next(1, 30), depth = 2 * pairs - random.Next(2);
+        var values = Enumerable.Range(0, outputs * depth).Select(_ => random.Next(-weightMagnitude, weightMagnitude + 1)).ToArray();
+        var w = new Int16Weights(values, outputs, depth);
+        var x = Enumerable.Range(0, 500).Select(_ => (short)random.Next(-255, 256)).ToArray();
+        var offsets = Enumerable.Range(0, pairs).Select(_ => random.Next(0, 200)).ToArray();
+        var starts = Enumerable.Range(0, positions).Select(_ => random.Next(0, 298 - 200)).ToArray();
+        var rows = new int[positions * 2 * pairs];
+        for (int p = 0; p < positions; p++)
+            for (int k = 0; k < depth; k++) rows[p * 2 * pairs + k] = x[starts[p] + offsets[k / 2] + k % 2];
+        var expected = Reference(values, outputs, depth, rows, 2 * pairs, positions);
+        int ldc = w.PaddedOutputs;
+        var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, offsets, starts, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, offsets, starts, c, ldc) };
+        if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, offsets, starts, c, ldc));
+        if (Avx2.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx2(w, x, offsets, starts, c, ldc));
+        if (Int16Gemm.IsVector128Accelerated) runs.Add(c => Int16Gemm.MultiplyVector128(w, x, offsets, starts, c, ldc));
+        foreach (var run in runs)
+        {
+            var c = new int[positions * ldc];
+            run(c);
+            AssertSame(expected, c, outputs, positions, ldc);
+        }
+        Assert.Throws<ArgumentException>(() => Int16Gemm.Multiply(w, x, offsets[1..], starts, new int[positions * ldc], ldc));
+        Assert.Throws<ArgumentException>(() => Int16Gemm.Multiply(w, x.AsSpan(0, starts.Max() + offsets.Max() + 1), offsets, starts, new int[positions * ldc], ldc));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(1)]

@@ -68,6 +68,51 @@ internal sealed class ConvolutionWindow
 
     private const int PlaneSlack = 64; // elements: at least the 64 bytes a run of at most 64 bytes reads
 
+    /// <summary>Elements of a row's runs: k (one channel's kernel row), or k·C with the channels interleaved.</summary>
+    private int RunLength => kernel * (interleaved ? channels : 1);
+
+    /// <summary>Runs a row: C·k, or k with the channels interleaved.</summary>
+    private int Runs => kernel * (interleaved ? 1 : channels);
+
+    /// <summary>A run's length rounded up to whole pairs, for a product over the plane (<see cref="PairOffsets"/>).</summary>
+    private int PairedRunLength => (RunLength + 1) & ~1;
+
+    /// <summary>Whether an int16 product should read the rows in place: runs of 2 or more (a 1×1 kernel's runs of one would double its work).</summary>
+    public bool PairsInPlace => RunLength > 1;
+
+    /// <summary>Elements of a row read as whole pairs of each run: <see cref="Depth"/> and a padding element per odd run.</summary>
+    public int PairedDepth => Runs * PairedRunLength;
+
+    /// <summary>
+    /// Where each of a row's <see cref="Depth"/> elements lies among the <see cref="PairedDepth"/> that the pairs read: each
+    /// run's elements in turn, an odd run followed by its padding (the plane's next element, to take a zero weight).
+    /// </summary>
+    public int[] PairedColumns()
+    {
+        int run = RunLength, paired = PairedRunLength;
+        return Enumerable.Range(0, Depth).Select(i => i / run * paired + i % run).ToArray();
+    }
+
+    /// <summary>
+    /// The plane offsets, from a position's start (<see cref="PositionStarts"/>), of the pairs of elements <see cref="PairedColumns"/>
+    /// places: a product reads the rows in place, and no im2col rows are gathered.
+    /// </summary>
+    public int[] PairOffsets()
+    {
+        int pixel = interleaved ? channels : 1, rowStride = PaddedWidth * pixel, channelStride = PaddedHeight * PaddedWidth, pairs = PairedRunLength / 2;
+        var offsets = new int[Runs * pairs];
+        for (int r = 0; r < Runs; r++)
+            for (int j = 0; j < pairs; j++) offsets[r * pairs + j] = r / kernel * channelStride + r % kernel * rowStride + 2 * j;
+        return offsets;
+    }
+
+    /// <summary>Each output position's corner in the plane <see cref="Pad"/> writes: where its row's first run starts.</summary>
+    public int[] PositionStarts()
+    {
+        int pixel = interleaved ? channels : 1;
+        return Enumerable.Range(0, Positions).Select(p => (p / OutWidth * stride * PaddedWidth + p % OutWidth * stride) * pixel).ToArray();
+    }
+
     /// <summary>
     /// Writes the input <paramref name="x"/> into <paramref name="plane"/> (<see cref="PlaneLength"/> elements) with its border:
     /// each element made by <paramref name="element"/>, the border its <see cref="IRowElement{TIn, TOut}.Pad"/>.

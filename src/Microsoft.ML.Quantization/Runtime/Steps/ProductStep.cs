@@ -18,6 +18,7 @@ internal sealed class ProductStep : ScoringStep
     private readonly ActivationEpilogue? epilogue;
 
     private readonly bool positionMajor;
+    private readonly int[]? pairOffsets, starts; // an int16 convolution's rows read in place from its padded plane
 
     private const int ChunkPositions = 128; // rows gathered, multiplied and written at a time: a 7×7×3 stem's are 37 KB as shorts
 
@@ -33,8 +34,14 @@ internal sealed class ProductStep : ScoringStep
         this.positionMajor = positionMajor;
         this.epilogue = epilogue;
         this.input = input;
-        this.product = product;
         this.window = window;
+        // 16-bit rows are read where they lie in the plane (a stem's 784 rows of 9 took 4.7 us to gather, its product 1.4).
+        if (window is { PairsInPlace: true } && product.Input == ProductInput.Shorts)
+        {
+            product = product.OverPlane(window.PairedColumns(), window.PairedDepth);
+            (pairOffsets, starts) = (window.PairOffsets(), window.PositionStarts());
+        }
+        this.product = product;
         this.inputOffset = inputOffset;
         this.positions = positions;
     }
@@ -53,7 +60,7 @@ internal sealed class ProductStep : ScoringStep
                 Finish(ws, ws.RowBytes(positions * ldx, cleared: window is null), null, ldx, y);
                 break;
             case ProductInput.Shorts:
-                Finish(ws, null, ws.RowShorts(positions * ldx, cleared: window is null), ldx, y);
+                Finish(ws, null, starts is null ? ws.RowShorts(positions * ldx, cleared: window is null) : Array.Empty<short>(), ldx, y);
                 break;
             default:
             {
@@ -110,6 +117,11 @@ internal sealed class ProductStep : ScoringStep
     /// <summary>Gathers the rows of positions [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) and writes their integer sums into <paramref name="sums"/>.</summary>
     private void Accumulate(Workspace ws, byte[]? bytes, short[]? shorts, int ldx, int start, int count, Span<int> sums)
     {
+        if (starts is not null)
+        {
+            product.AccumulatePairs(ws.PlaneShorts(window!.PlaneLength), pairOffsets, starts.AsSpan(start, count), sums);
+            return;
+        }
         Gather(ws, bytes, shorts, ldx, start, count);
         product.Accumulate(bytes.AsSpan(Math.Min(bytes?.Length ?? 0, start * ldx)), shorts.AsSpan(Math.Min(shorts?.Length ?? 0, start * ldx)), ldx, count, sums);
     }

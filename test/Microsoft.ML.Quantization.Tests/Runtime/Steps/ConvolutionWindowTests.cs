@@ -34,6 +34,29 @@ public class ConvolutionWindowTests
         AssertRows(window, x, new Identity(), expected, ldx, (short)-7, (short)0);
         AssertRows(window, x, new AsByte(), expected.Select(v => (byte)v).ToArray(), ldx, (byte)7, (byte)0);
         AssertRows(window, x, new AsFloat(), expected.Select(v => (float)v).ToArray(), ldx, -7f, 0f);
+        AssertPairs(window, x, expected, ldx, interleaved ? kernel * channels : kernel);
+    }
+
+    /// <summary>
+    /// Read in place (an int16 product's pairs), each row element is at its paired column's pair offset from the position's
+    /// start, every column a pair reads lies within the plane, and the columns no element takes are one per odd run (of
+    /// <paramref name="run"/> elements); runs of one are read as gathered rows.
+    /// </summary>
+    private static void AssertPairs(ConvolutionWindow window, short[] x, short[] expected, int ldx, int run)
+    {
+        var plane = new short[window.PlaneLength];
+        window.Pad(x, plane, new Identity());
+        int[] columns = window.PairedColumns(), offsets = window.PairOffsets(), starts = window.PositionStarts();
+        Assert.Equal(window.PairedDepth, 2 * offsets.Length);
+        Assert.Equal(window.Depth, columns.Distinct().Count());
+        Assert.Equal(run % 2 == 1 ? window.Depth / run : 0, window.PairedDepth - window.Depth);
+        Assert.Equal(run > 1, window.PairsInPlace);
+        for (int p = 0; p < window.Positions; p++)
+        {
+            Assert.True(starts[p] + offsets.Max() + 2 <= plane.Length, $"position {p} reads past the plane");
+            for (int i = 0; i < window.Depth; i++)
+                Assert.True(expected[p * ldx + i] == plane[starts[p] + offsets[columns[i] / 2] + columns[i] % 2], $"position {p}, element {i} read in place");
+        }
     }
 
     /// <summary>Every position, then a range that starts and ends inside the map (one thread's share): rows outside it untouched, columns past the depth zero.</summary>
