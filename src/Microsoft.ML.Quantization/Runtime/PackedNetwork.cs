@@ -106,15 +106,29 @@ internal sealed class PackedNetwork
         return ws;
     }
 
-    /// <summary>Scores one example and returns every node's output as floats (integer activations times their unit), for diagnosis.</summary>
+    /// <summary>
+    /// Scores one example and returns every node's output as floats (integer activations times their unit), for diagnosis; a
+    /// quantizer that keeps only the pixels its strided 1×1 convolution reads (<see cref="ValueSlot.Sampling"/>) gives NaN at the others.
+    /// </summary>
     public Dictionary<string, float[]> Trace(ReadOnlySpan<float> example)
     {
         var ws = NewWorkspace(example);
         foreach (var step in steps) step.Run(ws);
-        return nodes.ToDictionary(n => n.Key, n => Values(ws, n.Value));
+        return nodes.ToDictionary(n => n.Key, n => n.Value.Sampling == 1 ? Values(ws, n.Value) : Unsampled(Values(ws, n.Value), n.Value, Graph.Shapes[n.Key]));
     }
 
-    /// <summary>A slot's values as floats in the node's CHW shape.</summary>
+    /// <summary>The values of a sampled slot at their pixels of the node's whole map <paramref name="shape"/>, NaN elsewhere.</summary>
+    private static float[] Unsampled(float[] sampled, ValueSlot slot, int[] shape)
+    {
+        int channels = shape[0], height = shape[1], width = shape[2], rows = slot.Shape[1], cols = slot.Shape[2], s = slot.Sampling;
+        var values = Enumerable.Repeat(float.NaN, channels * height * width).ToArray();
+        for (int c = 0; c < channels; c++)
+            for (int y = 0; y < rows; y++)
+                for (int x = 0; x < cols; x++) values[(c * height + y * s) * width + x * s] = sampled[(c * rows + y) * cols + x];
+        return values;
+    }
+
+    /// <summary>A slot's values as floats in its CHW shape.</summary>
     private static float[] Values(Workspace ws, ValueSlot slot)
     {
         switch (slot.Layout)

@@ -154,7 +154,11 @@ internal enum SlotLayout
 /// <param name="Codec">The activation quantizer's codec when the slot holds quantized activations.</param>
 /// <param name="Layout">How the values are stored.</param>
 /// <param name="Padding">Border width of <see cref="SlotLayout.PaddedBytes"/>.</param>
-internal sealed record ValueSlot(int Index, int[] Shape, ActivationCodec? Codec, SlotLayout Layout = SlotLayout.Floats, int Padding = 0)
+/// <param name="Sampling">
+/// 1, or s: the slot holds every s-th row and column of the map its node makes (a 1×1 stride-s convolution's quantized
+/// input, where the quantizer writes only the pixels the convolution reads).
+/// </param>
+internal sealed record ValueSlot(int Index, int[] Shape, ActivationCodec? Codec, SlotLayout Layout = SlotLayout.Floats, int Padding = 0, int Sampling = 1)
 {
     /// <summary>Elements per example.</summary>
     public int Length => Shape.Aggregate(1, (a, b) => a * b);

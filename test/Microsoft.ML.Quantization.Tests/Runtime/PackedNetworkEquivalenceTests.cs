@@ -259,6 +259,9 @@ public class PackedNetworkEquivalenceTests
             Assert.Equal(new[] { "s3b3.add", "s3b3.relu2" }, fused.Steps.Select(s => s.Name).Where(n => n.EndsWith(".add", StringComparison.Ordinal) || n.Contains(".relu", StringComparison.Ordinal)));
             Assert.Contains("s1b1.relu2", channelsLast);
             Assert.DoesNotContain("s3b2.relu2", channelsLast); // read by the last block's add, which no epilogue takes
+            // A projection's quantizer writes only the pixels its 1×1 stride-2 convolution reads.
+            foreach (var (name, size) in new[] { ("s2b1.proj.q0", 14), ("s3b1.proj.q0", 7) })
+                Assert.True(fused.NodeSlots[name] is { Sampling: 2 } slot && slot.Shape[1] == size && slot.Shape[2] == size, $"{name} is not sampled");
         }
         else return;
         // Every value both networks keep, channels-last ones included, is the same.

@@ -11,6 +11,7 @@ internal sealed class QuantizeStep : ScoringStep
     private readonly ActivationCodec codec;
     private readonly byte[]? blank; // the padded layout with every pixel at value 0
     private readonly int[]? pixels; // where pixel (row, col) of a channel plane lands in the padded layout
+    private readonly int[]? sources; // a sampled output's pixels in the input map (ValueSlot.Sampling)
 
     public QuantizeStep(string name, ValueSlot input, ValueSlot output) : base(name, output)
     {
@@ -24,6 +25,11 @@ internal sealed class QuantizeStep : ScoringStep
             for (int row = 0; row < height; row++)
                 for (int col = 0; col < width; col++)
                     pixels[row * width + col] = ((row + output.Padding) * output.PaddedWidth + output.Padding + col) * output.PaddedChannels;
+            if (output.Sampling > 1)
+            {
+                int s = output.Sampling, inputWidth = input.Shape[2];
+                sources = Enumerable.Range(0, height * width).Select(p => p / width * s * inputWidth + p % width * s).ToArray();
+            }
         }
     }
 
@@ -57,8 +63,10 @@ internal sealed class QuantizeStep : ScoringStep
                 // Threads share the pixels in whole tiles of 16: each writes its pixels' every channel, so none shares a pixel's bytes.
                 var y = ws.Bytes(Output);
                 blank!.CopyTo(y, 0);
-                int plane = pixels!.Length, tiles = (plane + 15) / 16, channels = Output.Shape[0];
-                ws.Split(tiles, (long)x.Length * ValueCost, (first, count) => codec.EncodePlanes(x, channels, y, pixels, Offset, 16 * first, Math.Min(plane, 16 * (first + count))));
+                int plane = pixels!.Length, tiles = (plane + 15) / 16, channels = Output.Shape[0], length = channels * plane;
+                var values = Sampled(ws, x, channels);
+                ws.Split(tiles, (long)length * ValueCost, (first, count) =>
+                    codec.EncodePlanes(values.AsSpan(0, length), channels, y, pixels, Offset, 16 * first, Math.Min(plane, 16 * (first + count))));
                 break;
             }
             default:
@@ -68,6 +76,17 @@ internal sealed class QuantizeStep : ScoringStep
                 break;
             }
         }
+    }
+
+    /// <summary>The channel-major input, or where the output is sampled, its sampled pixels' values gathered channel by channel.</summary>
+    private float[] Sampled(Workspace ws, float[] x, int channels)
+    {
+        if (sources is null) return x;
+        int plane = x.Length / channels, count = sources.Length;
+        var values = ws.PlaneFloats(channels * count);
+        for (int c = 0; c < channels; c++)
+            for (int p = 0; p < count; p++) values[c * count + p] = x[c * plane + sources[p]];
+        return values;
     }
 
     /// <summary>
@@ -81,9 +100,9 @@ internal sealed class QuantizeStep : ScoringStep
         {
             var y = ws.Bytes(Output);
             blank!.CopyTo(y, 0);
-            ws.Split(plane, (long)x.Length * ValueCost, (first, count) =>
+            ws.Split(pixels!.Length, (long)Output.Length * ValueCost, (first, count) =>
             {
-                for (int p = first; p < first + count; p++) codec.EncodeBytes(x.AsSpan(p * channels, channels), y.AsSpan(pixels![p], channels), Offset);
+                for (int p = first; p < first + count; p++) codec.EncodeBytes(x.AsSpan((sources?[p] ?? p) * channels, channels), y.AsSpan(pixels[p], channels), Offset);
             });
             return;
         }
