@@ -111,9 +111,14 @@ internal static partial class Int16Gemm
     /// <summary>Whether the AVX2 path runs on this machine (no AVX-512BW, AVX2).</summary>
     public static bool IsAvx2Accelerated => !Avx512BW.IsSupported && Avx2.IsSupported;
 
-    /// <summary>Runs the fastest path for the machine over rows one after another, <paramref name="ldx"/> apart.</summary>
-    public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Strided(Path.Fastest, w, x, ldx, positions, c, ldc);
+    /// <summary>Runs the fastest path for the machine over rows one after another, <paramref name="ldx"/> apart (position starts 0, ldx, 2·ldx, …, the weights' contiguous pairs).</summary>
+    public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
+    {
+        GemmArguments.CheckRows(w.PaddedDepth, ldx, positions, x.Length);
+        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
+        for (int p = 0; p < positions; p++) starts[p] = p * ldx;
+        Multiply(w, x, w.ContiguousPairs, starts, c, ldc);
+    }
 
     /// <summary>Runs the fastest path for the machine over the depth pairs at <paramref name="pairOffsets"/> from each position's start.</summary>
     public static void Multiply(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
@@ -125,10 +130,6 @@ internal static partial class Int16Gemm
         else Portable(w, x, pairOffsets, positionStarts, c, ldc);
     }
 
-    /// <summary>The AVX2 path over rows one after another.</summary>
-    public static void MultiplyAvx2(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Strided(Path.Avx2, w, x, ldx, positions, c, ldc);
-
     /// <summary>The AVX2 path.</summary>
     public static void MultiplyAvx2(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
@@ -137,10 +138,6 @@ internal static partial class Int16Gemm
         Avx2Path(w, x, pairOffsets, positionStarts, c, ldc);
     }
 
-    /// <summary>The scalar path (also the fallback) over rows one after another.</summary>
-    public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Strided(Path.Portable, w, x, ldx, positions, c, ldc);
-
     /// <summary>The scalar path (also the fallback).</summary>
     public static void MultiplyPortable(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
@@ -148,35 +145,12 @@ internal static partial class Int16Gemm
         Portable(w, x, pairOffsets, positionStarts, c, ldc);
     }
 
-    /// <summary>The AVX-512BW path over rows one after another.</summary>
-    public static void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Strided(Path.Avx512, w, x, ldx, positions, c, ldc);
-
     /// <summary>The AVX-512BW path.</summary>
     public static void MultiplyAvx512(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
         if (!Avx512BW.IsSupported) throw new PlatformNotSupportedException("AVX-512BW is not available.");
         Check(w, x, pairOffsets, positionStarts, c, ldc);
         Avx512(w, x, pairOffsets, positionStarts, c, ldc);
-    }
-
-    private enum Path { Fastest, Portable, Avx512, Avx2, Vector128 }
-
-    /// <summary>The strided forms: position starts 0, ldx, 2·ldx, …, and the weights' contiguous pairs.</summary>
-    private static void Strided(Path path, Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc)
-    {
-        GemmArguments.CheckRows(w.PaddedDepth, ldx, positions, x.Length);
-        Span<int> starts = positions <= MaxStackPositions ? stackalloc int[positions] : new int[positions];
-        for (int p = 0; p < positions; p++) starts[p] = p * ldx;
-        var pairs = w.ContiguousPairs;
-        switch (path)
-        {
-            case Path.Portable: MultiplyPortable(w, x, pairs, starts, c, ldc); break;
-            case Path.Avx512: MultiplyAvx512(w, x, pairs, starts, c, ldc); break;
-            case Path.Avx2: MultiplyAvx2(w, x, pairs, starts, c, ldc); break;
-            case Path.Vector128: MultiplyVector128(w, x, pairs, starts, c, ldc); break;
-            default: Multiply(w, x, pairs, starts, c, ldc); break;
-        }
     }
 
     private const int MaxStackPositions = 1024;

@@ -12,10 +12,6 @@ internal static partial class Int16Gemm
     /// <summary>Whether the 128-bit path runs on this machine.</summary>
     public static bool IsVector128Accelerated => Vector128.IsHardwareAccelerated;
 
-    /// <summary>The 128-bit path over rows one after another.</summary>
-    public static void MultiplyVector128(Int16Weights w, ReadOnlySpan<short> x, int ldx, int positions, Span<int> c, int ldc) =>
-        Strided(Path.Vector128, w, x, ldx, positions, c, ldc);
-
     /// <summary>The 128-bit path.</summary>
     public static void MultiplyVector128(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {

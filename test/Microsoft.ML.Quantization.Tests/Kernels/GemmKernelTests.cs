@@ -160,10 +160,8 @@ public class GemmKernelTests
             for (int k = 0; k < depth; k++) x[p * ldx + k] = (short)random.Next(-255, 256);
         var expected = Reference(values, outputs, depth, x.Select(v => (int)v).ToArray(), ldx, positions);
         int ldc = w.PaddedOutputs;
-        var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, ldx, positions, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, ldx, positions, c, ldc) };
-        if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, ldx, positions, c, ldc));
-        if (Avx2.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx2(w, x, ldx, positions, c, ldc));
-        if (Int16Gemm.IsVector128Accelerated) runs.Add(c => Int16Gemm.MultiplyVector128(w, x, ldx, positions, c, ldc));
+        var runs = Int16Runs(w, x, w.ContiguousPairs, Enumerable.Range(0, positions).Select(p => p * ldx).ToArray(), ldc);
+        runs.Add(c => Int16Gemm.Multiply(w, x, ldx, positions, c, ldc));
         foreach (var run in runs)
         {
             var c = new int[positions * ldc];
@@ -197,11 +195,7 @@ public class GemmKernelTests
             for (int k = 0; k < depth; k++) rows[p * 2 * pairs + k] = x[starts[p] + offsets[k / 2] + k % 2];
         var expected = Reference(values, outputs, depth, rows, 2 * pairs, positions);
         int ldc = w.PaddedOutputs;
-        var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, offsets, starts, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, offsets, starts, c, ldc) };
-        if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, offsets, starts, c, ldc));
-        if (Avx2.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx2(w, x, offsets, starts, c, ldc));
-        if (Int16Gemm.IsVector128Accelerated) runs.Add(c => Int16Gemm.MultiplyVector128(w, x, offsets, starts, c, ldc));
-        foreach (var run in runs)
+        foreach (var run in Int16Runs(w, x, offsets, starts, ldc))
         {
             var c = new int[positions * ldc];
             run(c);
@@ -209,6 +203,16 @@ public class GemmKernelTests
         }
         Assert.Throws<ArgumentException>(() => Int16Gemm.Multiply(w, x, offsets[1..], starts, new int[positions * ldc], ldc));
         Assert.Throws<ArgumentException>(() => Int16Gemm.Multiply(w, x.AsSpan(0, starts.Max() + offsets.Max() + 1), offsets, starts, new int[positions * ldc], ldc));
+    }
+
+    /// <summary>Every int16 path this machine runs, over the depth pairs at <paramref name="offsets"/> from each of <paramref name="starts"/>.</summary>
+    private static List<Action<int[]>> Int16Runs(Int16Weights w, short[] x, int[] offsets, int[] starts, int ldc)
+    {
+        var runs = new List<Action<int[]>> { c => Int16Gemm.Multiply(w, x, offsets, starts, c, ldc), c => Int16Gemm.MultiplyPortable(w, x, offsets, starts, c, ldc) };
+        if (Avx512BW.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx512(w, x, offsets, starts, c, ldc));
+        if (Avx2.IsSupported) runs.Add(c => Int16Gemm.MultiplyAvx2(w, x, offsets, starts, c, ldc));
+        if (Int16Gemm.IsVector128Accelerated) runs.Add(c => Int16Gemm.MultiplyVector128(w, x, offsets, starts, c, ldc));
+        return runs;
     }
 
     [Theory]
