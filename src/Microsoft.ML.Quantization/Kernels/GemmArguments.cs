@@ -13,6 +13,22 @@ internal static class GemmArguments
         if (positions < 0 || (positions > 0 && (long)(positions - 1) * ldx + rowLength > inputLength)) throw new ArgumentException("The activations are too short.", "x");
     }
 
+    /// <summary>
+    /// Checks activations read at <paramref name="starts"/> plus <paramref name="offsets"/> (a direct convolution's taps, an
+    /// int16 product's depth pairs), each read <paramref name="runLength"/> long, against their buffer.
+    /// </summary>
+    public static void CheckReads(ReadOnlySpan<int> offsets, string offsetsName, ReadOnlySpan<int> starts, int runLength, int inputLength)
+    {
+        int maxOffset = 0;
+        foreach (int offset in offsets)
+        {
+            if (offset < 0) throw new ArgumentException("Offsets must not be negative.", offsetsName);
+            maxOffset = Math.Max(maxOffset, offset);
+        }
+        foreach (int start in starts)
+            if (start < 0 || (long)start + maxOffset + runLength > inputLength) throw new ArgumentException("The activations are too short.", "x");
+    }
+
     /// <summary>Checks that <paramref name="positions"/> output rows of <paramref name="paddedOutputs"/> fit every <paramref name="ldc"/>.</summary>
     public static void CheckOutput(int paddedOutputs, int ldc, int positions, int outputLength)
     {

@@ -385,14 +385,7 @@ internal static partial class Int16Gemm
     private static void Check(Int16Weights w, ReadOnlySpan<short> x, ReadOnlySpan<int> pairOffsets, ReadOnlySpan<int> positionStarts, Span<int> c, int ldc)
     {
         if (pairOffsets.Length != w.PaddedDepth / 2) throw new ArgumentException($"A depth of {w.PaddedDepth} takes {w.PaddedDepth / 2} pair offsets, not {pairOffsets.Length}.", nameof(pairOffsets));
-        int maxPair = 0;
-        foreach (int offset in pairOffsets)
-        {
-            if (offset < 0) throw new ArgumentException("Pair offsets must not be negative.", nameof(pairOffsets));
-            maxPair = Math.Max(maxPair, offset);
-        }
-        foreach (int start in positionStarts)
-            if (start < 0 || (long)start + maxPair + 2 > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
+        GemmArguments.CheckReads(pairOffsets, nameof(pairOffsets), positionStarts, 2, x.Length);
         GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positionStarts.Length, c.Length);
     }
 }

@@ -534,16 +534,7 @@ internal static partial class Int8Gemm
         if (firstBlock < 0 || blocks < 0 || firstBlock + blocks > w.PaddedOutputs / 16)
             throw new ArgumentOutOfRangeException(nameof(blocks), blocks, $"Output blocks {firstBlock}..{firstBlock + blocks} lie outside the {w.PaddedOutputs / 16} blocks of the weights.");
         CheckTaps(w, tapOffsets);
-        int perTap = w.PaddedDepth / tapOffsets.Length, maxTap = 0;
-        foreach (int offset in tapOffsets)
-        {
-            if (offset < 0) throw new ArgumentException("Tap offsets must not be negative.", nameof(tapOffsets));
-            maxTap = Math.Max(maxTap, offset);
-        }
-        foreach (int start in positionOffsets)
-        {
-            if (start < 0 || (long)start + maxTap + perTap > x.Length) throw new ArgumentException("The activations are too short.", nameof(x));
-        }
+        GemmArguments.CheckReads(tapOffsets, nameof(tapOffsets), positionOffsets, w.PaddedDepth / tapOffsets.Length, x.Length);
         GemmArguments.CheckOutput(w.PaddedOutputs, ldc, positionOffsets.Length, c.Length);
     }
 

@@ -309,12 +309,10 @@ internal sealed class NetworkCompiler
     }
 
     /// <summary>
-    /// The slot of a quantizer's codes: padded HWC bytes when its one consumer is a convolution that fits the direct int8
-    /// kernel, integer shorts when the grid has an integer form, else quantized floats.
-    /// </summary>
-    /// <summary>
-    /// The slot of <paramref name="quantizer"/>'s codes; <paramref name="sampled"/>: where it feeds a 1×1 strided convolution,
-    /// only the pixels that reads (ResNet20's projections: 16,384 values encoded where 4,096 are read).
+    /// The slot of <paramref name="quantizer"/>'s codes: padded HWC bytes when its one consumer is a convolution that fits the
+    /// direct int8 kernel, integer shorts when the grid has an integer form, else quantized floats; <paramref name="sampled"/>:
+    /// where it feeds a 1×1 strided convolution, only the pixels that reads (ResNet20's projections: 16,384 values encoded
+    /// where 4,096 are read).
     /// </summary>
     private ValueSlot QuantizedSlot(GraphNode quantizer, bool sampled = false)
     {

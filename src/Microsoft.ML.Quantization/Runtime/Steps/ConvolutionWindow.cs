@@ -68,11 +68,26 @@ internal sealed class ConvolutionWindow
 
     private const int PlaneSlack = 64; // elements: at least the 64 bytes a run of at most 64 bytes reads
 
+    /// <summary>Elements a pixel takes in the plane: 1, or C with the channels interleaved.</summary>
+    private int Pixel => interleaved ? channels : 1;
+
+    /// <summary>Elements from one padded row of the plane to the next.</summary>
+    private int RowStride => PaddedWidth * Pixel;
+
+    /// <summary>Elements from one channel's padded plane to the next (one plane holds them all when interleaved).</summary>
+    private int ChannelStride => PaddedHeight * PaddedWidth;
+
+    /// <summary>Where output position (<paramref name="oy"/>, <paramref name="ox"/>)'s window starts in the plane.</summary>
+    private int Corner(int oy, int ox) => (oy * stride * PaddedWidth + ox * stride) * Pixel;
+
     /// <summary>Elements of a row's runs: k (one channel's kernel row), or k·C with the channels interleaved.</summary>
-    private int RunLength => kernel * (interleaved ? channels : 1);
+    private int RunLength => kernel * Pixel;
+
+    /// <summary>Channel planes the plane holds: C, or 1 with the channels interleaved.</summary>
+    private int Planes => interleaved ? 1 : channels;
 
     /// <summary>Runs a row: C·k, or k with the channels interleaved.</summary>
-    private int Runs => kernel * (interleaved ? 1 : channels);
+    private int Runs => kernel * Planes;
 
     /// <summary>A run's length rounded up to whole pairs, for a product over the plane (<see cref="PairOffsets"/>).</summary>
     private int PairedRunLength => (RunLength + 1) & ~1;
@@ -99,7 +114,7 @@ internal sealed class ConvolutionWindow
     /// </summary>
     public int[] PairOffsets()
     {
-        int pixel = interleaved ? channels : 1, rowStride = PaddedWidth * pixel, channelStride = PaddedHeight * PaddedWidth, pairs = PairedRunLength / 2;
+        int rowStride = RowStride, channelStride = ChannelStride, pairs = PairedRunLength / 2;
         var offsets = new int[Runs * pairs];
         for (int r = 0; r < Runs; r++)
             for (int j = 0; j < pairs; j++) offsets[r * pairs + j] = r / kernel * channelStride + r % kernel * rowStride + 2 * j;
@@ -109,8 +124,7 @@ internal sealed class ConvolutionWindow
     /// <summary>Each output position's corner in the plane <see cref="Pad"/> writes: where its row's first run starts.</summary>
     public int[] PositionStarts()
     {
-        int pixel = interleaved ? channels : 1;
-        return Enumerable.Range(0, Positions).Select(p => (p / OutWidth * stride * PaddedWidth + p % OutWidth * stride) * pixel).ToArray();
+        return Enumerable.Range(0, Positions).Select(p => Corner(p / OutWidth, p % OutWidth)).ToArray();
     }
 
     /// <summary>
@@ -172,8 +186,7 @@ internal sealed class ConvolutionWindow
         if (start < 0 || count < 0 || start + count > Positions || ldx < Depth || (count > 0 && rows.Length < (start + count - 1) * ldx + Depth))
             throw new ArgumentOutOfRangeException(nameof(count), "The rows do not fit the positions asked for.");
         // Interleaved, one "channel" of runs k·C long in rows k·C apart; else C channels of runs k long.
-        int pixel = interleaved ? channels : 1, planes = interleaved ? 1 : channels, runBytes = kernel * pixel * sizeof(T);
-        int paddedWidth = PaddedWidth, rowStride = paddedWidth * pixel, channelStride = PaddedHeight * paddedWidth;
+        int planes = Planes, runBytes = RunLength * sizeof(T), rowStride = RowStride, channelStride = ChannelStride;
         // Checked once above, so the runs below read and write without per-element bounds checks.
         fixed (T* planeStart = plane)
         fixed (T* rowsStart = rows)
@@ -183,7 +196,7 @@ internal sealed class ConvolutionWindow
             {
                 if (ox == OutWidth) (oy, ox) = (oy + 1, 0);
                 byte* row = (byte*)(rowsStart + (long)p * ldx);
-                T* corner = planeStart + (oy * stride * paddedWidth + ox * stride) * pixel;
+                T* corner = planeStart + Corner(oy, ox);
                 int limit = (p + 1 < start + count ? ldx + Depth : Depth) * sizeof(T), at = 0;
                 for (int c = 0; c < planes; c++)
                     for (int ky = 0; ky < kernel; ky++, at += runBytes)
